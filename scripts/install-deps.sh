@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the Debian packages printmeter needs to build, test and run.
+# Idempotent: installs only what is missing and runs `apt-get update` at most
+# once, only when something has to be installed. Safe to call on every build.
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev libpq-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libhowardhinnant-date-dev tzdata
+  prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+test_packages=(
+  clang libclang-rt-14-dev
+  postgresql
+  chromium
+  sqlite3
+)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_packages[@]}")
+  # The dashboard's tests need Node.js with npm; any install of them will do
+  # (Debian's nodejs/npm, or one already on the machine).
+  if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "printmeter needs these Debian packages: ${missing[*]}" >&2
+    echo "Run this script as root, or install them with apt-get." >&2
+    exit 1
+  fi
+fi
+
+echo "Installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,53 @@
+// Config: what `printmeter` is told, from (lowest to highest precedence) the
+// built-in defaults, the TOML file (--config), PRINTMETER_* environment
+// variables, and the command-line flags (api.md "Command line").
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "ledger/usage.h"
+
+namespace pm {
+
+enum class AuthMode { kOpen, kTofu, kStrict };
+std::optional<AuthMode> AuthModeFromName(const std::string& name);
+const char* AuthModeName(AuthMode mode);
+
+// A printer listed in the config file under [devices.<id>].
+struct DeviceConfig {
+  std::string name;                   // display name; "" when not set
+  std::optional<std::string> secret;  // the plugin's API secret
+  Rates rates;
+};
+
+struct Config {
+  std::string listen = "0.0.0.0:8080";
+  std::string db = "sqlite:printmeter.db";
+  AuthMode auth = AuthMode::kTofu;
+  TimeMs stale_after = 48 * kHourMs;
+  std::string timezone = "UTC";
+  std::optional<std::string> admin_token;
+  std::optional<std::string> read_token;
+  std::map<std::string, DeviceConfig, std::less<>> devices;
+  std::string path;  // the config file it was read from; "" for none
+};
+
+// Reads `path` (TOML). A missing file is an error only when `must_exist`.
+// Errors name the file, the line and the key.
+Result<Config> LoadConfigFile(const std::string& path, bool must_exist);
+
+// Applies PRINTMETER_LISTEN, PRINTMETER_DB, PRINTMETER_AUTH,
+// PRINTMETER_STALE_AFTER, PRINTMETER_TIMEZONE, PRINTMETER_ADMIN_TOKEN,
+// PRINTMETER_READ_TOKEN from the environment.
+Status ApplyEnvironment(Config& config);
+
+// "48h", "30m", "90s", "2d", "0" -> milliseconds.
+std::optional<TimeMs> ParseDuration(const std::string& text);
+
+// Writes `config` back as TOML (for `printmeter devices add|remove`).
+Status SaveConfigFile(const Config& config, const std::string& path);
+
+}  // namespace pm

@@ -1,0 +1,57 @@
+// Decode: one HTTP request from the OctoPrint Webhooks plugin -> Event.
+//
+// Pure: no I/O, no clock (the receive time is passed in). Implements
+// ledger.md section 2: JSON, multipart/form-data (with an optional snapshot
+// file part), application/x-www-form-urlencoded and query strings; the
+// plugin's loose typing ("True", "None", "", numeric strings) at every depth;
+// field fallbacks; test-button detection; topic -> kind. Never throws, never
+// reads out of bounds; an error names what is wrong in the request.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "decode/event.h"
+
+namespace pm {
+
+// The request as received. Views must outlive the call only.
+struct Request {
+  std::string_view method;         // "POST", "PUT", "GET", "DELETE"
+  std::string_view target;         // path and query: "/webhook/delta?x=1"
+  std::string_view content_type;   // the Content-Type header, "" when absent
+  std::string_view authorization;  // the Authorization header, "" when absent
+  std::string_view api_key;        // the X-Api-Key header, "" when absent
+  std::string_view body;
+  TimeMs received_at = 0;
+};
+
+// Limits a hostile or broken client cannot get past (ledger.md section 2).
+struct DecodeLimits {
+  size_t max_json_depth = 64;
+  size_t max_multipart_parts = 256;
+  size_t max_form_fields = 1024;
+};
+
+// The webcam picture of a multipart request's `snapshot` file part.
+struct Snapshot {
+  std::string content_type;  // "image/jpeg"
+  std::string bytes;
+};
+
+struct Decoded {
+  Event event;                      // id is 0: the store assigns it
+  std::optional<std::string> secret;  // apiSecret, else Bearer, else X-Api-Key
+  std::optional<Snapshot> snapshot;
+};
+
+// Decodes `request`. Errors are kInvalid (400: names the problem, e.g.
+// "deviceIdentifier is missing", "body is not valid JSON at byte 812",
+// "multipart boundary missing") or kUnsupported (415: a content type that is
+// none of the four encodings).
+Result<Decoded> Decode(const Request& request, const DecodeLimits& limits = {});
+
+}  // namespace pm

@@ -1,0 +1,79 @@
+// The fold: a device's events, in order, -> its sessions (ledger.md s. 3-5).
+//
+// Pure: no I/O, no clock. The caller (the ingest writer) owns one DeviceState
+// per device, feeds it events in (time, id) order with Apply(), and persists
+// what Apply reports as touched. A late event (key below the last applied)
+// is handled by re-folding from RefoldPoint(): see Refold().
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "decode/event.h"
+#include "ledger/session.h"
+
+namespace pm {
+
+struct LedgerConfig {
+  TimeMs stale_after = 48 * kHourMs;  // 0 = never sweep
+  TimeMs start_spam_window = 120 * kSecondMs;
+};
+
+// Everything the fold remembers about one printer.
+struct DeviceState {
+  std::string device;
+  PrinterState state = PrinterState::kIdle;
+  std::optional<Session> open;            // present iff state != kIdle
+  bool needs_attention = false;           // an `attention` was its last event
+  std::optional<EventKey> last_applied;   // key of the latest applied event
+  std::string last_topic;                 // topic of that event
+  std::optional<std::string> last_error;  // error text of the latest error
+
+  bool operator==(const DeviceState&) const = default;
+};
+
+// What applying one event did.
+struct Applied {
+  // Sessions whose stored form changed, as they now are (a closed one and the
+  // newly opened one, for a restart).
+  std::vector<Session> touched;
+  // The session the event belongs to, if any (for a restart: the new one).
+  std::optional<int64_t> session_id;
+};
+
+// Applies `e` (not a duplicate, not a test; KeyOf(e) > state.last_applied)
+// per the fold table. O(1) in the device's history.
+Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e);
+
+// True when e is a duplicate of `earlier` (ledger.md section 3).
+bool IsDuplicateOf(const Event& e, const Event& earlier);
+
+// For a late event with key `late`: the key after which the device was last
+// idle before `late` (the closing event of the latest session with
+// idle_after and closed_by < late), or nullopt to re-fold from the device's
+// first event. `sessions` are the device's sessions in any order.
+std::optional<EventKey> RefoldPoint(std::span<const Session> sessions,
+                                    EventKey late);
+
+// Re-folds a device from idle over `events` (its foldable events with key
+// after the refold point, sorted by key, the late one included). Returns the
+// sessions those events produce and, per event, the session it belongs to.
+struct Refolded {
+  DeviceState state;
+  std::vector<Session> sessions;  // every session opened by these events
+  std::vector<std::pair<int64_t, std::optional<int64_t>>> event_sessions;
+};
+Refolded Refold(const LedgerConfig& config, const std::string& device,
+                std::span<const Event> events);
+
+// The synthetic `swept` event for a device whose open session went stale, or
+// nullopt when it has not: its open session's last event is at least
+// stale_after before `now` and no request came from the device in that span
+// (`last_received` is the receive time of its latest request).
+std::optional<Event> SweepEvent(const LedgerConfig& config,
+                                const DeviceState& state, TimeMs last_received,
+                                TimeMs now);
+
+}  // namespace pm

@@ -1,0 +1,73 @@
+// Usage: sessions -> busy/paused/print time, counts, filament and cost over a
+// window, grouped by any combination of keys (ledger.md section 7).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "ledger/session.h"
+
+namespace date {
+class time_zone;
+}
+
+namespace pm {
+
+enum class GroupKey { kDevice, kUser, kDay, kWeek, kMonth, kOrigin, kStatus };
+std::string_view GroupKeyName(GroupKey key);  // "device", "user", "day", ...
+// Parses "device,day" (comma-separated names; empty -> no grouping). The
+// error names the unknown key and lists the valid ones.
+Result<std::vector<GroupKey>> ParseGroupBy(std::string_view text);
+
+// Per-device prices (configuration; all zero by default).
+struct Rates {
+  double rate_per_hour = 0;        // per hour of print time (pauses free)
+  double rate_per_m = 0;           // per metre of filament
+  double minimum_per_session = 0;  // floor of one session's cost
+};
+
+struct UsageQuery {
+  TimeMs from = 0;  // window [from, to)
+  TimeMs to = 0;
+  TimeMs now = 0;   // the end of open sessions
+  std::vector<GroupKey> group_by;
+  const date::time_zone* tz = nullptr;  // calendar buckets; nullptr = UTC
+  std::map<std::string, Rates, std::less<>> rates;  // by device
+};
+
+struct UsageFigures {
+  int64_t sessions = 0, completed = 0, cancelled = 0, failed = 0,
+          interrupted = 0, restarted = 0;
+  double busy_s = 0, paused_s = 0, print_s = 0;
+  double utilization = 0;
+  double filament_mm = 0;
+  double cost = 0;
+};
+
+struct UsageRow {
+  // One value per group_by key, in order; nullopt is the `null` key (a
+  // session with no user: "unattributed"). Day/week/month keys are the
+  // bucket's first day, "2024-08-02"; week buckets start on ISO Monday.
+  std::vector<std::optional<std::string>> key;
+  UsageFigures figures;
+};
+
+struct UsageReport {
+  std::vector<UsageRow> rows;  // sorted by key; rows with nothing left out
+  UsageFigures totals;
+};
+
+// Computes usage over `sessions` (any that may overlap the window; others are
+// ignored). Sessions' `user` must already carry any manual attribution.
+UsageReport ComputeUsage(const UsageQuery& query,
+                         std::span<const Session> sessions);
+
+// Looks up an IANA zone ("Europe/Berlin") in the system tz database.
+Result<const date::time_zone*> FindZone(std::string_view name);
+
+}  // namespace pm

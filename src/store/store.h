@@ -1,0 +1,152 @@
+// Store: where the event log and the ledger live. SQLite is the embedded
+// default; a PostgreSQL implementation follows the same interface, so nothing
+// above this header may depend on a SQL dialect.
+//
+// Threading: one writer (the ingest writer, http/ingest.h) calls the write
+// methods; any number of readers may call the read methods concurrently
+// (implementations open a connection per reader thread or serialize).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "decode/decode.h"
+#include "ledger/fold.h"
+#include "ledger/session.h"
+
+namespace pm {
+
+// The request exactly as received, so the ledger can be rebuilt from it.
+struct StoredRequest {
+  std::string method;
+  std::string target;        // path and query
+  std::string content_type;
+  std::string body;          // bytes as received
+};
+
+struct EventRecord {
+  Event event;  // event.id set by the caller from AllocateEventIds()
+  std::optional<StoredRequest> request;  // nullopt for a synthetic `swept`
+  std::optional<Snapshot> snapshot;
+  bool duplicate = false;
+  std::optional<int64_t> session_id;  // the session it was folded into
+};
+
+// A printer printmeter knows: configured, or registered on first contact.
+struct DeviceRecord {
+  std::string device;
+  std::optional<std::string> secret;  // as registered (tofu) or configured
+  TimeMs first_seen = 0;
+  TimeMs last_received = 0;  // receive time of its latest request
+};
+
+// All that one ingest step changes, committed as one transaction.
+struct WriteBatch {
+  std::vector<EventRecord> events;
+  // Late events: delete the device's sessions opened after `after` (all its
+  // sessions when nullopt) before upserting the re-folded ones.
+  struct Refold {
+    std::string device;
+    std::optional<EventKey> after;
+  };
+  std::vector<Refold> refolds;
+  std::vector<Session> sessions;  // upserted by id
+  // Event -> session assignments changed by a re-fold.
+  std::vector<std::pair<int64_t, std::optional<int64_t>>> event_sessions;
+  std::vector<DeviceState> device_states;  // upserted by device
+  std::vector<DeviceRecord> devices;       // upserted by device
+
+  bool empty() const {
+    return events.empty() && refolds.empty() && sessions.empty() &&
+           event_sessions.empty() && device_states.empty() && devices.empty();
+  }
+};
+
+// A stored event for the API (`EVENT` in api.md).
+struct EventView {
+  Event event;
+  bool duplicate = false;
+  std::optional<int64_t> session_id;
+  std::string content_type;
+  std::optional<std::string> body;  // nullopt for swept events
+};
+
+struct SessionFilter {
+  std::optional<std::string> device;
+  std::optional<std::string> user;  // matches the attributed user
+  std::optional<SessionStatus> status;
+  std::optional<TimeMs> from;  // sessions overlapping [from, to)
+  std::optional<TimeMs> to;
+};
+
+// Newest first (started_at desc, id desc). `after` continues a page.
+struct SessionPageQuery {
+  SessionFilter filter;
+  std::optional<std::pair<TimeMs, int64_t>> after;  // (started_at, id)
+  int limit = 100;
+};
+
+struct EventPageQuery {
+  std::optional<std::string> device;
+  std::optional<int64_t> before_id;  // newest first: ids below this
+  int limit = 100;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- write side: the single writer only ---
+
+  // Reserves `count` consecutive event ids and returns the first.
+  virtual Result<int64_t> AllocateEventIds(int64_t count) = 0;
+  // Whether an earlier-stored event is a duplicate of `e` (ledger.md s. 3).
+  virtual Result<bool> HasDuplicate(const Event& e) = 0;
+  // The device's foldable events (not duplicate, not test) with key > after
+  // (all when nullopt), sorted by key.
+  virtual Result<std::vector<Event>> FoldableEvents(
+      const std::string& device, std::optional<EventKey> after) = 0;
+  // The device's sessions that closed to idle (idle_after) with closed_by <
+  // before, the latest one only (what RefoldPoint needs).
+  virtual Result<std::optional<Session>> LastIdleSessionBefore(
+      const std::string& device, EventKey before) = 0;
+  virtual Result<std::vector<DeviceState>> LoadDeviceStates() = 0;
+  virtual Result<std::vector<DeviceRecord>> LoadDevices() = 0;
+  // Commits `batch` as one transaction; durable when it returns ok.
+  virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // Rebuild: every stored event in id order, then ResetLedger() and re-ingest.
+  virtual Status ForEachEvent(
+      const std::function<Status(const EventRecord&)>& fn) = 0;
+  // Deletes sessions, device states and event->session assignments (not
+  // events, devices or user attributions).
+  virtual Status ResetLedger() = 0;
+
+  // --- read side ---
+
+  virtual Status Ping() = 0;  // storage reachable (readyz)
+  virtual Result<std::vector<Session>> ListSessions(
+      const SessionPageQuery& q) = 0;
+  virtual Result<std::optional<Session>> GetSession(int64_t id) = 0;
+  virtual Result<std::vector<EventView>> SessionEvents(int64_t id) = 0;
+  virtual Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) = 0;
+  // Every session overlapping [from, to) or open, for usage.
+  virtual Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
+                                                           TimeMs to) = 0;
+  // Attributes a session to a person, apart from the log (survives rebuild).
+  // Sessions read back carry it in `user`. kNotFound for an unknown session.
+  virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
+  virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
+};
+
+// Opens the store named by a --db URL: "sqlite:PATH" (created when missing,
+// migrated to the current schema; a database from a newer printmeter is
+// refused with kConflict) or "postgresql://..." when built with it.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
+
+}  // namespace pm
