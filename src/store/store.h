@@ -24,9 +24,9 @@ namespace pm {
 // The request exactly as received, so the ledger can be rebuilt from it.
 struct StoredRequest {
   std::string method;
-  std::string target;        // path and query
+  std::string target;  // path and query
   std::string content_type;
-  std::string body;          // bytes as received
+  std::string body;  // bytes as received
 };
 
 struct EventRecord {
@@ -134,7 +134,8 @@ class Store {
       const SessionPageQuery& q) = 0;
   virtual Result<std::optional<Session>> GetSession(int64_t id) = 0;
   virtual Result<std::vector<EventView>> SessionEvents(int64_t id) = 0;
-  virtual Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) = 0;
+  virtual Result<std::vector<EventView>> ListEvents(
+      const EventPageQuery& q) = 0;
   // Every session overlapping [from, to) or open, for usage.
   virtual Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
                                                            TimeMs to) = 0;

@@ -1,0 +1,281 @@
+#include "store/schema.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "store/sqlite_db.h"
+
+namespace pm::sqlite {
+namespace {
+
+// Migration N takes the schema from version N-1 to N. Append only: never edit
+// a migration that has shipped.
+constexpr const char* kMigration1 = R"sql(
+-- Every accepted request, in arrival order (id), as decoded and as received.
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  device TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  test INTEGER NOT NULL,
+  duplicate INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  has_current_time INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  file_name TEXT,
+  file_path TEXT,
+  file_display TEXT,
+  file_origin TEXT,
+  file_size INTEGER,
+  user TEXT,
+  message TEXT,
+  reported_time_s REAL,
+  reason TEXT,
+  progress_pct REAL,
+  print_time_s REAL,
+  filament_mm REAL,
+  filament_cm3 REAL,
+  estimated_s REAL,
+  error TEXT,
+  printing INTEGER,
+  paused INTEGER,
+  snapshot INTEGER NOT NULL,
+  method TEXT,          -- NULL for a synthetic event (no request)
+  target TEXT,
+  content_type TEXT,
+  body BLOB,
+  session_id INTEGER
+);
+CREATE INDEX events_duplicate ON events (device, kind, time);
+CREATE INDEX events_foldable ON events (device, time, id)
+  WHERE duplicate = 0 AND test = 0;
+CREATE INDEX events_device ON events (device, id);
+CREATE INDEX events_session ON events (session_id, time, id)
+  WHERE session_id IS NOT NULL;
+
+-- Webcam pictures, apart from the events so that scans stay small.
+CREATE TABLE snapshots (
+  event_id INTEGER PRIMARY KEY REFERENCES events (id),
+  content_type TEXT NOT NULL,
+  bytes BLOB NOT NULL
+);
+
+-- The ledger: derived from the events, deleted and rebuilt by `rebuild`.
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  device TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  last_event_at INTEGER NOT NULL,
+  pauses TEXT NOT NULL,  -- closed pauses: [[begin,end],...] in epoch ms
+  pause_started_at INTEGER,
+  file_name TEXT,
+  file_path TEXT,
+  file_display TEXT,
+  file_origin TEXT,
+  file_size INTEGER,
+  user TEXT,             -- as the events tell
+  attributed_user TEXT,  -- copy of session_users.user, for filters
+  progress_pct REAL,
+  reported_time_s REAL,
+  estimated_s REAL,
+  job_filament_mm REAL,
+  job_filament_cm3 REAL,
+  error TEXT,
+  start_inferred INTEGER NOT NULL,
+  end_inferred INTEGER NOT NULL,
+  event_count INTEGER NOT NULL,
+  snapshot INTEGER NOT NULL,
+  opened_by_time INTEGER NOT NULL,
+  opened_by_id INTEGER NOT NULL,
+  closed_by_time INTEGER,
+  closed_by_id INTEGER,
+  idle_after INTEGER NOT NULL
+);
+CREATE INDEX sessions_started ON sessions (started_at, id);
+CREATE INDEX sessions_device ON sessions (device, started_at, id);
+CREATE INDEX sessions_user
+  ON sessions (coalesce(attributed_user, user), started_at, id);
+CREATE INDEX sessions_status ON sessions (status, started_at, id);
+CREATE INDEX sessions_opened_by
+  ON sessions (device, opened_by_time, opened_by_id);
+CREATE INDEX sessions_idle ON sessions (device, closed_by_time, closed_by_id)
+  WHERE idle_after = 1;
+CREATE INDEX sessions_long ON sessions (started_at)
+  WHERE ended_at IS NULL OR ended_at - started_at > 604800000;
+
+CREATE TABLE device_states (
+  device TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  open_session_id INTEGER,
+  needs_attention INTEGER NOT NULL,
+  last_applied_time INTEGER,
+  last_applied_id INTEGER,
+  last_topic TEXT NOT NULL,
+  last_error TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE devices (
+  device TEXT PRIMARY KEY,
+  secret TEXT,
+  first_seen INTEGER NOT NULL,
+  last_received INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Manual attribution of a session to a person: not part of the log, kept
+-- across `rebuild`.
+CREATE TABLE session_users (
+  session_id INTEGER PRIMARY KEY,
+  user TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 1> kMigrations{kMigration1};
+
+// sessions_long (migration 1) spells the bound out; queries must match it.
+static_assert(kLongSessionMs == 604800000);
+
+template <typename Enum, size_t N>
+using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
+
+constexpr NameTable<Kind, 10> kKinds{{
+    {Kind::kStarted, "started"},
+    {Kind::kDone, "done"},
+    {Kind::kFailed, "failed"},
+    {Kind::kPaused, "paused"},
+    {Kind::kResumed, "resumed"},
+    {Kind::kProgress, "progress"},
+    {Kind::kAttention, "attention"},
+    {Kind::kError, "error"},
+    {Kind::kOther, "other"},
+    {Kind::kSwept, "swept"},
+}};
+
+constexpr NameTable<SessionStatus, 7> kStatuses{{
+    {SessionStatus::kPrinting, "printing"},
+    {SessionStatus::kPaused, "paused"},
+    {SessionStatus::kCompleted, "completed"},
+    {SessionStatus::kCancelled, "cancelled"},
+    {SessionStatus::kFailed, "failed"},
+    {SessionStatus::kInterrupted, "interrupted"},
+    {SessionStatus::kRestarted, "restarted"},
+}};
+
+constexpr NameTable<PrinterState, 3> kPrinterStates{{
+    {PrinterState::kIdle, "idle"},
+    {PrinterState::kPrinting, "printing"},
+    {PrinterState::kPaused, "paused"},
+}};
+
+template <typename Enum, size_t N>
+std::string_view NameOf(const NameTable<Enum, N>& table, Enum value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return table[0].second;
+}
+
+template <typename Enum, size_t N>
+std::optional<Enum> ValueOf(const NameTable<Enum, N>& table,
+                            std::string_view name) {
+  for (const auto& [v, n] : table) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> PragmaInt(Connection& conn, const char* pragma) {
+  Result<Statement*> stmt = conn.Prepare(fmt::format("PRAGMA {}", pragma));
+  if (!stmt.ok()) return stmt.error();
+  Query q(*stmt);
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.error();
+  return *row ? q.Int() : 0;
+}
+
+// Whether the database holds any table, i.e. is not a fresh file.
+Result<bool> HasTables(Connection& conn) {
+  Result<Statement*> stmt =
+      conn.Prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+  if (!stmt.ok()) return stmt.error();
+  Query q(*stmt);
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.error();
+  return *row && q.Int() > 0;
+}
+
+Status CheckOwner(Connection& conn, int64_t app_id, int64_t version) {
+  Error foreign{ErrorCode::kConflict,
+                fmt::format("{} is not a printmeter database (it belongs to "
+                            "another program); give --db a new file",
+                            conn.path())};
+  if (app_id != 0 && app_id != kApplicationId) return foreign;
+  if (app_id == 0) {
+    Result<bool> has_tables = HasTables(conn);
+    if (!has_tables.ok()) return has_tables.error();
+    if (*has_tables || version != 0) return foreign;
+  }
+  if (version > LatestSchemaVersion()) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("database {} was written by a newer printmeter "
+                             "(schema {}, this build knows {}); upgrade "
+                             "printmeter",
+                             conn.path(), version, LatestSchemaVersion())};
+  }
+  return {};
+}
+
+Status Apply(Connection& conn, int version) {
+  std::string sql = fmt::format(
+      "BEGIN IMMEDIATE; {} PRAGMA application_id = {}; PRAGMA user_version = "
+      "{}; COMMIT;",
+      kMigrations[version - 1], kApplicationId, version);
+  Status s = conn.Exec(sql);
+  if (!s.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    return Unavailable(fmt::format("migrating {} to schema {} failed: {}",
+                                   conn.path(), version, s.error().message));
+  }
+  return {};
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+Status Migrate(Connection& conn) {
+  Result<int64_t> app_id = PragmaInt(conn, "application_id");
+  if (!app_id.ok()) return app_id.error();
+  Result<int64_t> version = PragmaInt(conn, "user_version");
+  if (!version.ok()) return version.error();
+  if (Status s = CheckOwner(conn, *app_id, *version); !s.ok()) return s;
+  for (int v = static_cast<int>(*version) + 1; v <= LatestSchemaVersion();
+       ++v) {
+    if (Status s = Apply(conn, v); !s.ok()) return s;
+  }
+  return {};
+}
+
+std::string_view StoredKind(Kind kind) { return NameOf(kKinds, kind); }
+std::optional<Kind> KindFromStored(std::string_view name) {
+  return ValueOf(kKinds, name);
+}
+std::string_view StoredStatus(SessionStatus status) {
+  return NameOf(kStatuses, status);
+}
+std::optional<SessionStatus> StatusFromStored(std::string_view name) {
+  return ValueOf(kStatuses, name);
+}
+std::string_view StoredPrinterState(PrinterState state) {
+  return NameOf(kPrinterStates, state);
+}
+std::optional<PrinterState> PrinterStateFromStored(std::string_view name) {
+  return ValueOf(kPrinterStates, name);
+}
+
+}  // namespace pm::sqlite

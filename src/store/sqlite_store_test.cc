@@ -1,0 +1,812 @@
+// SqliteStore on real files: round trips, atomicity, duplicates, re-folds,
+// pagination, manual attribution, concurrency and the rebuild scan.
+#include "store/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "store/store_test_util.h"
+
+namespace pm {
+namespace {
+
+using testing::BareEvent;
+using testing::BareSession;
+using ::testing::ElementsAre;
+using testing::FullEvent;
+using testing::FullSession;
+using ::testing::HasSubstr;
+using testing::Record;
+
+constexpr TimeMs kT0 = 1718000000000;  // 2024-06-10
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::MustOpen(dir_.File("pm.db"));
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void Commit(const WriteBatch& batch) {
+    Status s = store_->Commit(batch);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  void CommitEvents(std::vector<Event> events) {
+    WriteBatch batch;
+    for (const Event& e : events) batch.events.push_back(Record(e));
+    Commit(batch);
+  }
+  void CommitSessions(std::vector<Session> sessions) {
+    WriteBatch batch;
+    batch.sessions = std::move(sessions);
+    Commit(batch);
+  }
+
+  std::vector<EventRecord> AllRecords() {
+    std::vector<EventRecord> out;
+    Status s = store_->ForEachEvent([&out](const EventRecord& r) {
+      out.push_back(r);
+      return Status();
+    });
+    EXPECT_TRUE(s.ok());
+    return out;
+  }
+
+  std::vector<Session> List(SessionPageQuery q) {
+    Result<std::vector<Session>> r = store_->ListSessions(q);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : std::vector<Session>();
+  }
+
+  static std::vector<int64_t> Ids(const std::vector<Session>& sessions) {
+    std::vector<int64_t> ids;
+    for (const Session& s : sessions) ids.push_back(s.id);
+    return ids;
+  }
+
+  std::vector<int64_t> Overlapping(TimeMs from, TimeMs to) {
+    Result<std::vector<Session>> r = store_->SessionsOverlapping(from, to);
+    EXPECT_TRUE(r.ok());
+    std::vector<int64_t> ids = r.ok() ? Ids(*r) : std::vector<int64_t>();
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  bool IsDuplicate(const Event& e) {
+    Result<bool> r = store_->HasDuplicate(e);
+    EXPECT_TRUE(r.ok());
+    return r.ok() && *r;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+// --- Round trips -------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
+  Event full = FullEvent(1);
+  full.test = false;  // so that FoldableEvents returns it too
+  Event bare = BareEvent(2, "delta", Kind::kStarted, kT0);
+  bare.has_current_time = false;
+  WriteBatch batch;
+  EventRecord r1 = Record(full);
+  r1.snapshot = Snapshot{"image/jpeg", std::string("\xff\xd8\x00\x01", 4)};
+  r1.request->body = std::string("a\0b\xff", 4);  // not text: kept as bytes
+  r1.duplicate = false;
+  r1.session_id = 77;
+  EventRecord r2;  // a synthetic event: no request
+  r2.event = bare;
+  r2.duplicate = true;
+  batch.events = {r1, r2};
+  Commit(batch);
+
+  std::vector<EventRecord> records = AllRecords();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].event, full);
+  EXPECT_EQ(records[0].request->method, "POST");
+  EXPECT_EQ(records[0].request->target, "/webhook");
+  EXPECT_EQ(records[0].request->content_type, "application/json");
+  EXPECT_EQ(records[0].request->body, r1.request->body);
+  ASSERT_TRUE(records[0].snapshot.has_value());
+  EXPECT_EQ(records[0].snapshot->content_type, "image/jpeg");
+  EXPECT_EQ(records[0].snapshot->bytes, r1.snapshot->bytes);
+  EXPECT_FALSE(records[0].duplicate);
+  EXPECT_EQ(records[0].session_id, 77);
+  EXPECT_EQ(records[1].event, bare);
+  EXPECT_FALSE(records[1].request.has_value());
+  EXPECT_FALSE(records[1].snapshot.has_value());
+  EXPECT_TRUE(records[1].duplicate);
+  EXPECT_FALSE(records[1].session_id.has_value());
+
+  Result<std::vector<Event>> foldable = store_->FoldableEvents("delta", {});
+  ASSERT_TRUE(foldable.ok());
+  EXPECT_THAT(*foldable, ElementsAre(full));  // the duplicate is left out
+
+  Result<std::optional<Snapshot>> snap = store_->GetSnapshot(1);
+  ASSERT_TRUE(snap.ok() && snap->has_value());
+  EXPECT_EQ((*snap)->bytes, r1.snapshot->bytes);
+  snap = store_->GetSnapshot(2);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_FALSE(snap->has_value());
+
+  Result<std::vector<EventView>> views = store_->ListEvents({});
+  ASSERT_TRUE(views.ok());
+  ASSERT_EQ(views->size(), 2u);
+  EXPECT_EQ((*views)[0].event, bare);  // newest first
+  EXPECT_FALSE((*views)[0].body.has_value());
+  EXPECT_TRUE((*views)[0].duplicate);
+  EXPECT_EQ((*views)[1].event, full);
+  EXPECT_EQ((*views)[1].body, r1.request->body);
+  EXPECT_EQ((*views)[1].content_type, "application/json");
+  EXPECT_EQ((*views)[1].session_id, 77);
+}
+
+TEST_F(SqliteStoreTest, EveryEventKindRoundTrips) {
+  std::vector<Kind> kinds = {Kind::kStarted,   Kind::kDone,    Kind::kFailed,
+                             Kind::kPaused,    Kind::kResumed, Kind::kProgress,
+                             Kind::kAttention, Kind::kError,   Kind::kOther,
+                             Kind::kSwept};
+  std::vector<Event> events;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    events.push_back(BareEvent(i + 1, "k", kinds[i], kT0 + i));
+  }
+  CommitEvents(events);
+  Result<std::vector<Event>> read = store_->FoldableEvents("k", {});
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, events);
+}
+
+TEST_F(SqliteStoreTest, EverySessionFieldRoundTrips) {
+  Session full = FullSession(10);
+  Session bare = BareSession(20, "delta", kT0 + kDayMs, std::nullopt);
+  bare.status = SessionStatus::kPaused;
+  CommitSessions({full, bare});
+
+  Result<std::optional<Session>> got = store_->GetSession(10);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, full);
+  got = store_->GetSession(20);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, bare);
+  got = store_->GetSession(30);
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+
+  EXPECT_THAT(List({}), ElementsAre(bare, full));
+
+  // Upserting replaces every field, unset ones included.
+  Session cleared = BareSession(10, "delta", full.started_at, std::nullopt);
+  CommitSessions({cleared});
+  got = store_->GetSession(10);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, cleared);
+}
+
+TEST_F(SqliteStoreTest, EverySessionStatusRoundTrips) {
+  std::vector<SessionStatus> statuses = {
+      SessionStatus::kPrinting,  SessionStatus::kPaused,
+      SessionStatus::kCompleted, SessionStatus::kCancelled,
+      SessionStatus::kFailed,    SessionStatus::kInterrupted,
+      SessionStatus::kRestarted};
+  std::vector<Session> sessions;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    Session s =
+        BareSession(i + 1, "d", kT0 + i * kHourMs, kT0 + i * kHourMs + 1);
+    s.status = statuses[i];
+    sessions.push_back(s);
+  }
+  CommitSessions(sessions);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    SessionPageQuery q;
+    q.filter.status = statuses[i];
+    EXPECT_THAT(Ids(List(q)), ElementsAre(static_cast<int64_t>(i + 1)));
+  }
+}
+
+TEST_F(SqliteStoreTest, DeviceStatesAndDevicesRoundTrip) {
+  DeviceState printing;
+  printing.device = "delta";
+  printing.state = PrinterState::kPaused;
+  printing.open = FullSession(5);
+  printing.open->status = SessionStatus::kPaused;
+  printing.open->ended_at.reset();
+  printing.needs_attention = true;
+  printing.last_applied = EventKey{kT0, 9};
+  printing.last_topic = "Print Paused";
+  printing.last_error = "filament runout";
+  DeviceState idle;
+  idle.device = "alpha";
+  WriteBatch batch;
+  batch.device_states = {printing, idle};
+  batch.devices = {{"delta", "s3cret", kT0, kT0 + 5}, {"alpha", {}, 1, 2}};
+  Commit(batch);
+
+  Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok()) << states.error().message;
+  EXPECT_THAT(*states, ElementsAre(idle, printing));  // by device
+  // The open session is a session like any other.
+  Result<std::optional<Session>> open = store_->GetSession(5);
+  ASSERT_TRUE(open.ok() && open->has_value());
+  EXPECT_EQ(**open, *printing.open);
+
+  Result<std::vector<DeviceRecord>> devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].device, "alpha");
+  EXPECT_FALSE((*devices)[0].secret.has_value());
+  EXPECT_EQ((*devices)[1].secret, "s3cret");
+  EXPECT_EQ((*devices)[1].first_seen, kT0);
+  EXPECT_EQ((*devices)[1].last_received, kT0 + 5);
+
+  // Upserted by device.
+  printing.state = PrinterState::kIdle;
+  printing.open.reset();
+  batch = {};
+  batch.device_states = {printing};
+  batch.devices = {{"delta", "new", kT0, kT0 + 9}};
+  Commit(batch);
+  states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_THAT(*states, ElementsAre(idle, printing));
+  devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ((*devices)[1].secret, "new");
+}
+
+// --- Commit ----------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
+  CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0)});
+  WriteBatch batch;
+  batch.events.push_back(Record(BareEvent(2, "delta", Kind::kDone, kT0 + 1)));
+  batch.events.back().snapshot = Snapshot{"image/jpeg", "jpg"};
+  batch.sessions.push_back(BareSession(2, "delta", kT0, kT0 + 1));
+  batch.devices.push_back({"delta", "x", 1, 2});
+  // Event id 1 is taken: the primary key fails half-way through the batch.
+  batch.events.push_back(Record(BareEvent(1, "delta", Kind::kDone, kT0 + 2)));
+  Status s = store_->Commit(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(s.error().message, HasSubstr("nothing was stored"));
+  EXPECT_THAT(s.error().message, HasSubstr("UNIQUE constraint failed"));
+
+  EXPECT_EQ(AllRecords().size(), 1u);
+  Result<std::optional<Snapshot>> snap = store_->GetSnapshot(2);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_FALSE(snap->has_value());
+  EXPECT_TRUE(List({}).empty());
+  Result<std::vector<DeviceRecord>> devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_TRUE(devices->empty());
+
+  // The store is still usable afterwards.
+  batch.events.pop_back();
+  Commit(batch);
+  EXPECT_EQ(AllRecords().size(), 2u);
+  EXPECT_EQ(List({}).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, AnEventWithoutIdIsRefused) {
+  WriteBatch batch;
+  batch.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0)));
+  Status s = store_->Commit(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("AllocateEventIds"));
+  EXPECT_TRUE(AllRecords().empty());
+}
+
+TEST_F(SqliteStoreTest, AllocatesConsecutiveIdsAfterTheStoredOnes) {
+  Result<int64_t> a = store_->AllocateEventIds(3);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, 1);
+  Result<int64_t> b = store_->AllocateEventIds(2);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, 4);
+  CommitEvents({BareEvent(100, "delta", Kind::kStarted, kT0)});
+  Result<int64_t> c = store_->AllocateEventIds(1);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 101);
+}
+
+// --- Duplicates (ledger.md section 3)
+// ------------------------------------------
+
+TEST_F(SqliteStoreTest, DuplicateNeedsSameDeviceKindTimePathAndReportedTime) {
+  Event original = BareEvent(1, "delta", Kind::kDone, kT0);
+  original.file.path = "a.gcode";
+  original.reported_time_s = 100;
+  CommitEvents({original});
+
+  Event resend = original;
+  resend.id = 2;
+  resend.received_at += 5000;  // the receive time does not matter
+  resend.file.name = "other";  // nor do fields outside the rule
+  EXPECT_TRUE(IsDuplicate(resend));
+
+  auto changed = [&](auto change) {
+    Event e = resend;
+    change(e);
+    return IsDuplicate(e);
+  };
+  EXPECT_FALSE(changed([](Event& e) { e.device = "alpha"; }));
+  EXPECT_FALSE(changed([](Event& e) { e.kind = Kind::kFailed; }));
+  EXPECT_FALSE(changed([](Event& e) { e.time += 1; }));
+  EXPECT_FALSE(changed([](Event& e) { e.file.path = "b.gcode"; }));
+  EXPECT_FALSE(changed([](Event& e) { e.file.path.reset(); }));
+  EXPECT_FALSE(changed([](Event& e) { e.reported_time_s = 101; }));
+  EXPECT_FALSE(changed([](Event& e) { e.reported_time_s.reset(); }));
+  // Events without currentTime are never duplicates.
+  EXPECT_FALSE(changed([](Event& e) { e.has_current_time = false; }));
+}
+
+TEST_F(SqliteStoreTest, BothNoneCountsAsEqual) {
+  Event original = BareEvent(1, "delta", Kind::kStarted, kT0);
+  CommitEvents({original});
+  Event resend = original;
+  resend.id = 2;
+  EXPECT_TRUE(IsDuplicate(resend));
+  resend.file.path = "a.gcode";
+  EXPECT_FALSE(IsDuplicate(resend));
+  resend.file.path.reset();
+  resend.reported_time_s = 0;
+  EXPECT_FALSE(IsDuplicate(resend));
+}
+
+// Decision (ledger.md is silent): a resend repeats the original's
+// currentTime, so an earlier event whose time was only its receive time is
+// not the original of anything, even when the milliseconds happen to match.
+TEST_F(SqliteStoreTest, EarlierEventsWithoutCurrentTimeAreNotOriginals) {
+  Event received = BareEvent(1, "delta", Kind::kStarted, kT0);
+  received.has_current_time = false;
+  CommitEvents({received});
+  Event later = received;
+  later.id = 2;
+  later.has_current_time = true;
+  EXPECT_FALSE(IsDuplicate(later));
+}
+
+// --- The fold's queries
+// ----------------------------------------------------------
+
+TEST_F(SqliteStoreTest, FoldableEventsAreSortedByKeyAfterTheGivenKey) {
+  Event a = BareEvent(1, "delta", Kind::kStarted, kT0 + 300);
+  Event b = BareEvent(2, "delta", Kind::kProgress, kT0 + 100);
+  Event c = BareEvent(3, "delta", Kind::kProgress, kT0 + 100);
+  Event test = BareEvent(4, "delta", Kind::kDone, kT0 + 50);
+  test.test = true;
+  Event other = BareEvent(5, "alpha", Kind::kDone, kT0 + 200);
+  Event d = BareEvent(6, "delta", Kind::kDone, kT0 + 400);
+  WriteBatch batch;
+  for (const Event& e : {a, b, c, test, other, d}) {
+    batch.events.push_back(Record(e));
+  }
+  EventRecord dup = Record(BareEvent(7, "delta", Kind::kDone, kT0 + 400));
+  dup.duplicate = true;
+  batch.events.push_back(dup);
+  Commit(batch);
+
+  Result<std::vector<Event>> all = store_->FoldableEvents("delta", {});
+  ASSERT_TRUE(all.ok());
+  EXPECT_THAT(*all, ElementsAre(b, c, a, d));
+  Result<std::vector<Event>> after =
+      store_->FoldableEvents("delta", EventKey{kT0 + 100, 2});
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(*after, ElementsAre(c, a, d));
+  after = store_->FoldableEvents("delta", EventKey{kT0 + 400, 6});
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+}
+
+TEST_F(SqliteStoreTest, RefoldDeletesTheDevicesLaterSessionsOnly) {
+  Session s1 = BareSession(1, "delta", kT0, kT0 + 10);
+  Session s2 = BareSession(3, "delta", kT0 + 20, kT0 + 30);
+  Session s3 = BareSession(5, "delta", kT0 + 20, kT0 + 40);  // same time
+  Session other = BareSession(7, "alpha", kT0 + 50, kT0 + 60);
+  CommitSessions({s1, s2, s3, other});
+
+  WriteBatch batch;
+  batch.refolds.push_back({"delta", EventKey{kT0 + 20, 3}});
+  Session refolded = BareSession(9, "delta", kT0 + 25, kT0 + 45);
+  batch.sessions.push_back(refolded);
+  Commit(batch);
+  EXPECT_THAT(Ids(List({})), ElementsAre(7, 9, 3, 1));
+
+  batch = {};
+  batch.refolds.push_back({"delta", std::nullopt});
+  Commit(batch);
+  EXPECT_THAT(Ids(List({})), ElementsAre(7));
+}
+
+TEST_F(SqliteStoreTest, EventSessionAssignmentsAndSessionEvents) {
+  CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0 + 10),
+                BareEvent(2, "delta", Kind::kDone, kT0 + 30),
+                BareEvent(3, "delta", Kind::kProgress, kT0 + 20)});
+  WriteBatch batch;
+  batch.sessions.push_back(BareSession(1, "delta", kT0 + 10, kT0 + 30));
+  batch.event_sessions = {{1, 1}, {2, 1}, {3, 1}};
+  Commit(batch);
+  Result<std::vector<EventView>> events = store_->SessionEvents(1);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);  // oldest first, by event time
+  EXPECT_EQ((*events)[0].event.id, 1);
+  EXPECT_EQ((*events)[1].event.id, 3);
+  EXPECT_EQ((*events)[2].event.id, 2);
+  EXPECT_EQ((*events)[2].session_id, 1);
+
+  batch = {};
+  batch.event_sessions = {{3, std::nullopt}};
+  Commit(batch);
+  events = store_->SessionEvents(1);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, LastIdleSessionBeforeIsTheLatestIdleClose) {
+  Session a = BareSession(1, "delta", kT0, kT0 + 10);
+  a.idle_after = true;
+  Session b = BareSession(3, "delta", kT0 + 20, kT0 + 30);
+  b.idle_after = true;
+  Session restarted = BareSession(5, "delta", kT0 + 40, kT0 + 50);
+  restarted.idle_after = false;  // a new session opened right away
+  Session other = BareSession(7, "alpha", kT0 + 40, kT0 + 45);
+  other.idle_after = true;
+  CommitSessions({a, b, restarted, other});
+
+  auto last = [&](EventKey before) -> std::optional<int64_t> {
+    Result<std::optional<Session>> r =
+        store_->LastIdleSessionBefore("delta", before);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok() || !r->has_value()) return std::nullopt;
+    return (*r)->id;
+  };
+  EXPECT_EQ(last({kT0 + 100, 100}), 3);
+  EXPECT_EQ(last({kT0 + 30, 5}), 3);  // b was closed by (kT0 + 30, 4)
+  EXPECT_EQ(last({kT0 + 30, 4}), 1);  // strictly before
+  EXPECT_EQ(last({kT0 + 5, 1}), std::nullopt);
+}
+
+// --- Listing sessions
+// -------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ListSessionsFiltersAndPagesNewestFirst) {
+  std::vector<Session> sessions;
+  for (int i = 0; i < 30; ++i) {
+    Session s =
+        BareSession(i + 1, i % 3 ? "delta" : "alpha", kT0 + (i / 2) * kHourMs,
+                    kT0 + (i / 2) * kHourMs + 1);
+    if (i % 4 == 0) s.user = "ada";
+    if (i % 5 == 0) s.status = SessionStatus::kFailed;
+    sessions.push_back(s);
+  }
+  CommitSessions(sessions);
+
+  auto expected = [&](auto keep) {
+    std::vector<Session> out;
+    for (const Session& s : sessions) {
+      if (keep(s)) out.push_back(s);
+    }
+    std::sort(out.begin(), out.end(), [](const Session& a, const Session& b) {
+      return std::pair(a.started_at, a.id) > std::pair(b.started_at, b.id);
+    });
+    return Ids(out);
+  };
+  // Pages of 4 through everything with a filter, by keyset.
+  auto paged = [&](SessionFilter filter) {
+    std::vector<int64_t> ids;
+    SessionPageQuery q;
+    q.filter = filter;
+    q.limit = 4;
+    for (;;) {
+      std::vector<Session> page = List(q);
+      for (const Session& s : page) ids.push_back(s.id);
+      if (page.size() < 4) return ids;
+      q.after = {page.back().started_at, page.back().id};
+    }
+  };
+  EXPECT_EQ(paged({}), expected([](const Session&) { return true; }));
+  SessionFilter f;
+  f.device = "alpha";
+  EXPECT_EQ(paged(f),
+            expected([](const Session& s) { return s.device == "alpha"; }));
+  f = {};
+  f.user = "ada";
+  EXPECT_EQ(paged(f),
+            expected([](const Session& s) { return s.user == "ada"; }));
+  f.status = SessionStatus::kFailed;
+  EXPECT_EQ(paged(f), expected([](const Session& s) {
+              return s.user == "ada" && s.status == SessionStatus::kFailed;
+            }));
+  f = {};
+  f.from = kT0 + 3 * kHourMs;
+  f.to = kT0 + 6 * kHourMs;
+  EXPECT_EQ(paged(f), expected([&](const Session& s) {
+              return s.started_at<*f.to&& * s.ended_at> * f.from;
+            }));
+  f.from.reset();
+  EXPECT_EQ(paged(f),
+            expected([&](const Session& s) { return s.started_at < *f.to; }));
+}
+
+TEST_F(SqliteStoreTest, WindowsFindLongOpenAndZeroLengthSessions) {
+  TimeMs from = kT0 + 30 * kDayMs, to = from + 30 * kDayMs;
+  CommitSessions({
+      BareSession(1, "d", from - kDayMs, from - 1),           // before
+      BareSession(2, "d", from - kDayMs, from + 1),           // straddles from
+      BareSession(3, "d", from + kDayMs, from + 2 * kDayMs),  // inside
+      BareSession(4, "d", to - 1, to + kDayMs),               // straddles to
+      BareSession(5, "d", to, to + 1),                        // after
+      BareSession(6, "d", from - 20 * kDayMs, from + kHourMs),      // long
+      BareSession(7, "d", from - 20 * kDayMs, from - 10 * kDayMs),  // long,
+                                                                    // before
+      BareSession(8, "d", from - 29 * kDayMs, std::nullopt),        // open, old
+      BareSession(9, "d", to + kDayMs, std::nullopt),  // open, later
+      BareSession(10, "d", from, from),  // zero length, at the window's start
+      BareSession(11, "d", from - kHourMs, from),  // ends as the window starts
+      BareSession(12, "d", from - 10, std::nullopt),  // open, just before
+  });
+  EXPECT_THAT(Overlapping(from, to), ElementsAre(2, 3, 4, 6, 8, 9, 10, 12));
+
+  SessionPageQuery q;
+  q.filter.from = from;
+  q.filter.to = to;
+  EXPECT_THAT(Ids(List(q)), ElementsAre(4, 3, 10, 12, 2, 6, 8));
+  q.limit = 5;  // the page ends inside the recent range
+  EXPECT_THAT(Ids(List(q)), ElementsAre(4, 3, 10, 12, 2));
+  q.after = {from - kDayMs, 2};  // the next page comes from the old range
+  EXPECT_THAT(Ids(List(q)), ElementsAre(6, 8));
+}
+
+TEST_F(SqliteStoreTest, PagingWhileTheWriterInsertsNewerSessions) {
+  std::vector<Session> initial;
+  for (int i = 1; i <= 500; ++i) {
+    initial.push_back(BareSession(i, "d", kT0 + (i / 3) * kSecondMs,
+                                  kT0 + (i / 3) * kSecondMs + 1));
+  }
+  CommitSessions(initial);
+
+  // The reader waits for a new commit before each page, so every page is
+  // read after the writer changed the table.
+  std::atomic<bool> done = false;
+  std::atomic<int> committed = 0;
+  std::thread writer([&] {
+    for (int i = 501; !done && i < 100000; ++i) {
+      WriteBatch batch;
+      batch.sessions.push_back(
+          BareSession(i, "d", kT0 + kDayMs + i, kT0 + kDayMs + i + 1));
+      ASSERT_TRUE(store_->Commit(batch).ok());
+      ++committed;
+    }
+  });
+  auto next_page = [&, last = 0](const SessionPageQuery& q) mutable {
+    while (committed == last) std::this_thread::yield();
+    last = committed;
+    return List(q);
+  };
+  std::vector<int64_t> seen;
+  SessionPageQuery q;
+  q.limit = 7;
+  for (;;) {
+    std::vector<Session> page = next_page(q);
+    for (const Session& s : page) seen.push_back(s.id);
+    if (page.empty()) break;
+    q.after = {page.back().started_at, page.back().id};
+  }
+  done = true;
+  writer.join();
+  EXPECT_GT(committed, 70);  // one commit at least before each page
+
+  std::set<int64_t> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "a session was listed twice";
+  for (int i = 1; i <= 500; ++i) {
+    EXPECT_TRUE(unique.count(i)) << "session " << i << " was missed";
+  }
+}
+
+// --- Manual attribution
+// -------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
+  Session sd = BareSession(1, "delta", kT0, kT0 + kHourMs);  // no user
+  Session own = BareSession(3, "delta", kT0 + kDayMs, std::nullopt);
+  own.user = "ada";
+  DeviceState state;
+  state.device = "delta";
+  state.state = PrinterState::kPrinting;
+  state.open = own;
+  WriteBatch batch;
+  batch.sessions = {sd, own};
+  batch.device_states = {state};
+  Commit(batch);
+
+  Status missing = store_->SetSessionUser(99, "grace");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(missing.error().message, HasSubstr("99"));
+
+  ASSERT_TRUE(store_->SetSessionUser(1, "grace").ok());
+  ASSERT_TRUE(store_->SetSessionUser(3, "grace").ok());  // overrides "ada"
+  auto user_of = [&](int64_t id) -> std::optional<std::string> {
+    Result<std::optional<Session>> s = store_->GetSession(id);
+    EXPECT_TRUE(s.ok() && s->has_value());
+    return s.ok() && s->has_value() ? (*s)->user : std::nullopt;
+  };
+  EXPECT_EQ(user_of(1), "grace");
+  EXPECT_EQ(user_of(3), "grace");
+  SessionPageQuery q;
+  q.filter.user = "grace";
+  EXPECT_THAT(Ids(List(q)), ElementsAre(3, 1));
+  q.filter.user = "ada";
+  EXPECT_TRUE(List(q).empty());
+  Result<std::vector<Session>> overlapping =
+      store_->SessionsOverlapping(kT0, kT0 + 2 * kDayMs);
+  ASSERT_TRUE(overlapping.ok());
+  for (const Session& s : *overlapping) EXPECT_EQ(s.user, "grace");
+  Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok() && states->size() == 1);
+  EXPECT_EQ((*states)[0].open->user, "grace");
+
+  // A rebuild deletes the ledger and writes it again: attribution stays.
+  ASSERT_TRUE(store_->ResetLedger().ok());
+  EXPECT_TRUE(List({}).empty());
+  CommitSessions({sd, own});
+  EXPECT_EQ(user_of(1), "grace");
+  q.filter.user = "grace";
+  EXPECT_THAT(Ids(List(q)), ElementsAre(3, 1));
+
+  // An empty name removes the attribution.
+  ASSERT_TRUE(store_->SetSessionUser(3, "").ok());
+  EXPECT_EQ(user_of(3), "ada");
+  EXPECT_THAT(Ids(List(q)), ElementsAre(1));
+}
+
+TEST_F(SqliteStoreTest, ResetLedgerKeepsEventsAndDevices) {
+  WriteBatch batch;
+  EventRecord r = Record(BareEvent(1, "delta", Kind::kStarted, kT0));
+  r.session_id = 1;
+  batch.events = {r};
+  batch.sessions = {BareSession(1, "delta", kT0, std::nullopt)};
+  DeviceState state;
+  state.device = "delta";
+  state.state = PrinterState::kPrinting;
+  state.open = batch.sessions[0];
+  batch.device_states = {state};
+  batch.devices = {{"delta", "s", 1, 2}};
+  Commit(batch);
+
+  ASSERT_TRUE(store_->ResetLedger().ok());
+  std::vector<EventRecord> records = AllRecords();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_FALSE(records[0].session_id.has_value());
+  EXPECT_TRUE(List({}).empty());
+  Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_TRUE(states->empty());
+  Result<std::vector<DeviceRecord>> devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ(devices->size(), 1u);
+}
+
+// --- Events
+// -------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ListEventsPagesNewestFirstPerDevice) {
+  std::vector<Event> events;
+  for (int i = 1; i <= 20; ++i) {
+    events.push_back(
+        BareEvent(i, i % 2 ? "odd" : "even", Kind::kProgress, kT0 + i));
+  }
+  CommitEvents(events);
+  EventPageQuery q;
+  q.device = "odd";
+  q.limit = 3;
+  std::vector<int64_t> ids;
+  for (;;) {
+    Result<std::vector<EventView>> page = store_->ListEvents(q);
+    ASSERT_TRUE(page.ok());
+    for (const EventView& v : *page) ids.push_back(v.event.id);
+    if (page->size() < 3) break;
+    q.before_id = page->back().event.id;
+  }
+  EXPECT_THAT(ids, ElementsAre(19, 17, 15, 13, 11, 9, 7, 5, 3, 1));
+}
+
+TEST_F(SqliteStoreTest, ForEachEventVisitsEveryEventInIdOrder) {
+  // Ids with gaps and arriving out of order, over several read chunks.
+  std::vector<int64_t> ids;
+  for (int64_t i = 1300; i >= 1; --i) ids.push_back(i * 3);
+  WriteBatch batch;
+  for (int64_t id : ids) {
+    batch.events.push_back(Record(BareEvent(id, "d", Kind::kProgress, kT0)));
+  }
+  Commit(batch);
+  std::vector<int64_t> seen;
+  Status s = store_->ForEachEvent([&](const EventRecord& r) {
+    seen.push_back(r.event.id);
+    if (seen.size() % 500 != 0) return Status();
+    // Writing from inside the scan works: the scan holds no transaction.
+    WriteBatch more;
+    more.devices.push_back({"d", {}, r.event.id, r.event.id});
+    return store_->Commit(more);
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(seen, ids);
+
+  int calls = 0;
+  s = store_->ForEachEvent([&](const EventRecord&) -> Status {
+    if (++calls == 10) return Invalid("stop here");
+    return {};
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "stop here");
+  EXPECT_EQ(calls, 10);
+}
+
+// --- Threads
+// ---------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ReadersRunWhileTheWriterCommits) {
+  constexpr int kBatches = 200;
+  std::atomic<bool> writing = true;
+  std::atomic<int> failures = 0;
+  std::thread writer([&] {
+    for (int i = 1; i <= kBatches; ++i) {
+      WriteBatch batch;
+      batch.events.push_back(Record(BareEvent(
+          i, "d" + std::to_string(i % 4), Kind::kDone, kT0 + i * kSecondMs)));
+      Session s = BareSession(i, "d" + std::to_string(i % 4),
+                              kT0 + i * kSecondMs, kT0 + i * kSecondMs + 5);
+      batch.sessions.push_back(s);
+      DeviceState state;
+      state.device = s.device;
+      state.last_applied = EventKey{s.started_at, i};
+      batch.device_states.push_back(state);
+      batch.event_sessions.push_back({i, i});
+      if (!store_->Commit(batch).ok()) ++failures;
+    }
+    writing = false;
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int64_t> reads = 0;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      while (writing) {
+        bool ok = true;
+        switch (t) {
+          case 0:
+            ok = store_->ListSessions({}).ok();
+            break;
+          case 1:
+            ok = store_->SessionsOverlapping(kT0, kT0 + kDayMs).ok();
+            break;
+          case 2:
+            ok = store_->LoadDeviceStates().ok();
+            break;
+          default:
+            ok = store_->ListEvents({}).ok() && store_->Ping().ok();
+        }
+        if (!ok) ++failures;
+        ++reads;
+      }
+    });
+  }
+  writer.join();
+  for (std::thread& r : readers) r.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(reads, 0);
+  SessionPageQuery everything;
+  everything.limit = 1000;
+  EXPECT_EQ(List(everything).size(), size_t{kBatches});
+  Result<std::vector<EventView>> events = store_->SessionEvents(kBatches);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 1u);
+}
+
+}  // namespace
+}  // namespace pm

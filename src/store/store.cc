@@ -1,0 +1,49 @@
+#include "store/store.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "store/sqlite_store.h"
+
+namespace pm {
+namespace {
+
+constexpr std::string_view kSqlitePrefix = "sqlite:";
+constexpr std::string_view kAcceptedForms =
+    "use sqlite:PATH (e.g. sqlite:printmeter.db) or "
+    "postgresql://user:pass@host:port/db";
+
+Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url) {
+  std::string path(url.substr(kSqlitePrefix.size()));
+  if (path.empty()) {
+    return Invalid(fmt::format("database URL \"{}\" names no file; {}", url,
+                               kAcceptedForms));
+  }
+  // Each reader thread opens its own connection, which an in-memory
+  // database would not share.
+  if (path == ":memory:") {
+    return Invalid(
+        "an in-memory SQLite database cannot be shared by printmeter's "
+        "threads; give a file path, e.g. sqlite:printmeter.db");
+  }
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  if (!store.ok()) return store.error();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  std::string_view u = url;
+  if (u.starts_with(kSqlitePrefix)) return OpenSqlite(u);
+  if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {
+    return Unavailable(
+        "PostgreSQL support is not built in this version; use "
+        "sqlite:PATH for now");
+  }
+  return Invalid(
+      fmt::format("unknown database URL \"{}\": {}", url, kAcceptedForms));
+}
+
+}  // namespace pm

@@ -1,0 +1,155 @@
+// OpenStore: URL forms, file creation, schema versions and migrations.
+#include "store/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "store/schema.h"
+#include "store/store_test_util.h"
+
+namespace pm {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MustOpen;
+using testing::TempDir;
+
+// Runs `sql` on the file directly, as another program would.
+int64_t RawInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  int64_t v = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return v;
+}
+
+void RawExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+TEST(OpenStoreTest, CreatesAMissingFileInWalModeAtTheLatestSchema) {
+  TempDir dir;
+  std::string path = dir.File("new.db");
+  ASSERT_NE(MustOpen(path), nullptr);
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), sqlite::LatestSchemaVersion());
+  EXPECT_EQ(RawInt(path, "PRAGMA application_id"), sqlite::kApplicationId);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM pragma_journal_mode "
+                   "WHERE journal_mode = 'wal'"),
+            1);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                   "('events', 'snapshots', 'sessions', "
+                   "'device_states', 'devices', 'session_users')"),
+            6);
+}
+
+TEST(OpenStoreTest, RefusesADatabaseFromANewerPrintmeter) {
+  TempDir dir;
+  std::string path = dir.File("future.db");
+  ASSERT_NE(MustOpen(path), nullptr);
+  int future = sqlite::LatestSchemaVersion() + 3;
+  RawExec(path, "PRAGMA user_version = " + std::to_string(future));
+  Result<std::unique_ptr<Store>> store = OpenStore("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store.error().message,
+            "database " + path + " was written by a newer printmeter (schema " +
+                std::to_string(future) + ", this build knows " +
+                std::to_string(sqlite::LatestSchemaVersion()) +
+                "); upgrade printmeter");
+  // Refusing leaves the file as it was.
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), future);
+}
+
+TEST(OpenStoreTest, RefusesAnotherProgramsDatabase) {
+  TempDir dir;
+  std::string path = dir.File("other.db");
+  RawExec(path, "CREATE TABLE photos (id INTEGER PRIMARY KEY)");
+  Result<std::unique_ptr<Store>> store = OpenStore("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, ErrorCode::kConflict);
+  EXPECT_THAT(store.error().message, HasSubstr("is not a printmeter database"));
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_schema"), 1);
+}
+
+TEST(OpenStoreTest, ReopeningKeepsDataAndTheVersion) {
+  TempDir dir;
+  std::string path = dir.File("keep.db");
+  {
+    std::unique_ptr<Store> store = MustOpen(path);
+    WriteBatch batch;
+    batch.events.push_back(
+        testing::Record(testing::BareEvent(1, "delta", Kind::kStarted, 1000)));
+    batch.devices.push_back({"delta", "s3cret", 5, 6});
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  std::unique_ptr<Store> store = MustOpen(path);
+  Result<std::vector<DeviceRecord>> devices = store->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0].secret, "s3cret");
+  Result<std::vector<EventView>> events = store->ListEvents({});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  // Ids continue after the highest stored one.
+  Result<int64_t> next = store->AllocateEventIds(1);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, 2);
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), sqlite::LatestSchemaVersion());
+}
+
+TEST(OpenStoreTest, UnwritablePathNamesThePathAndTheReason) {
+  TempDir dir;
+  std::string file = dir.File("plain-file");
+  std::ofstream(file) << "not a directory";
+  std::string path = file + "/printmeter.db";
+  Result<std::unique_ptr<Store>> store = OpenStore("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(store.error().message, HasSubstr(path));
+  EXPECT_THAT(store.error().message, HasSubstr("Not a directory"));
+
+  std::string missing = dir.File("no/such/dir/printmeter.db");
+  store = OpenStore("sqlite:" + missing);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.error().message, HasSubstr(missing));
+  EXPECT_THAT(store.error().message, HasSubstr("No such file or directory"));
+}
+
+TEST(OpenStoreTest, PostgresqlIsNotBuiltYet) {
+  Result<std::unique_ptr<Store>> store =
+      OpenStore("postgresql://pm:pw@localhost:5432/printmeter");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(store.error().message,
+              HasSubstr("PostgreSQL support is not built in this version"));
+}
+
+TEST(OpenStoreTest, BadUrlsSayWhichFormsAreAccepted) {
+  for (const char* url : {"printmeter.db", "mysql://x", "sqlite:", ""}) {
+    Result<std::unique_ptr<Store>> store = OpenStore(url);
+    ASSERT_FALSE(store.ok()) << url;
+    EXPECT_EQ(store.error().code, ErrorCode::kInvalid) << url;
+    EXPECT_THAT(store.error().message, HasSubstr("sqlite:PATH")) << url;
+    EXPECT_THAT(store.error().message, HasSubstr("postgresql://")) << url;
+  }
+  Result<std::unique_ptr<Store>> memory = OpenStore("sqlite::memory:");
+  ASSERT_FALSE(memory.ok());
+  EXPECT_EQ(memory.error().code, ErrorCode::kInvalid);
+}
+
+}  // namespace
+}  // namespace pm
