@@ -1,0 +1,298 @@
+#include "api/handlers.h"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "api/render.h"
+#include "api/text.h"
+
+namespace pm {
+
+namespace {
+
+namespace json = boost::json;
+
+ApiResponse JsonResponse(const json::value& v, int status = 200) {
+  ApiResponse r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+Result<int64_t> IdParam(std::string_view text) {
+  int64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+    return Invalid(fmt::format(
+        "session id must be a positive whole number; got {}",
+        QuoteForMessage(text)));
+  }
+  return id;
+}
+
+Error UnknownSession(int64_t id) {
+  return NotFound(fmt::format("no session with id {}", id));
+}
+
+}  // namespace
+
+// --- printers ---
+
+namespace {
+
+// The open session as stored (carrying a manual user attribution), else as
+// the device state holds it.
+Result<json::value> OpenSessionJson(ApiContext& ctx, const DeviceState& state,
+                                    TimeMs now) {
+  if (!state.open) return json::value(nullptr);
+  auto stored = ctx.store.GetSession(state.open->id);
+  if (!stored) return stored.error();
+  const Session& s = stored->has_value() ? **stored : *state.open;
+  json::object o = SessionJson(s, now);
+  Eta eta = EstimateEta(s, now);
+  o["remaining_s"] =
+      eta.remaining_s ? json::value(*eta.remaining_s) : json::value(nullptr);
+  o["eta"] = eta.eta ? json::value(FormatIso(*eta.eta)) : json::value(nullptr);
+  return json::value(std::move(o));
+}
+
+}  // namespace
+
+// Every configured device (even before it was heard from: idle, nulls) and
+// every device the store knows, sorted by id. The name is the configured
+// one, else the device id. secret_set: a non-empty secret is configured or
+// was registered on first contact.
+Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
+  TimeMs now = ctx.clock.Now();
+  auto states = ctx.store.LoadDeviceStates();
+  if (!states) return states.error();
+  auto devices = ctx.store.LoadDevices();
+  if (!devices) return devices.error();
+
+  struct Row {
+    const DeviceState* state = nullptr;
+    bool secret_set = false;
+  };
+  std::map<std::string, Row, std::less<>> rows;
+  for (const auto& [id, dc] : ctx.config.devices) {
+    rows[id].secret_set = dc.secret && !dc.secret->empty();
+  }
+  for (const DeviceRecord& d : *devices) {
+    rows[d.device].secret_set |= d.secret && !d.secret->empty();
+  }
+  for (const DeviceState& s : *states) rows[s.device].state = &s;
+
+  json::array printers;
+  for (const auto& [id, row] : rows) {
+    json::object p;
+    p["device"] = CleanUtf8(id);
+    auto dc = ctx.config.devices.find(id);
+    bool named = dc != ctx.config.devices.end() && !dc->second.name.empty();
+    p["name"] = CleanUtf8(named ? dc->second.name : id);
+    const DeviceState* s = row.state;
+    p["state"] = PrinterStateName(s ? s->state : PrinterState::kIdle);
+    if (s) {
+      auto session = OpenSessionJson(ctx, *s, now);
+      if (!session) return session.error();
+      p["session"] = std::move(*session);
+    } else {
+      p["session"] = nullptr;
+    }
+    bool heard = s && s->last_applied;
+    p["last_event_at"] = heard ? json::value(FormatIso(s->last_applied->time))
+                               : json::value(nullptr);
+    p["last_topic"] =
+        heard ? json::value(CleanUtf8(s->last_topic)) : json::value(nullptr);
+    p["needs_attention"] = s && s->needs_attention;
+    p["secret_set"] = row.secret_set;
+    printers.emplace_back(std::move(p));
+  }
+  return JsonResponse(json::object{{"printers", std::move(printers)}});
+}
+
+// --- sessions ---
+
+Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call) {
+  auto q = ParseSessionQuery(call.params, ctx.zone, kDefaultPageSize);
+  if (!q) return q.error();
+  TimeMs now = ctx.clock.Now();
+  auto sessions = ctx.store.ListSessions(*q);
+  if (!sessions) return sessions.error();
+  json::array rows;
+  for (const Session& s : *sessions) rows.emplace_back(SessionJson(s, now));
+  json::value next = nullptr;
+  if (static_cast<int>(sessions->size()) == q->limit) {
+    const Session& last = sessions->back();
+    next = EncodeCursor(last.started_at, last.id);
+  }
+  return JsonResponse(
+      json::object{{"sessions", std::move(rows)}, {"next_cursor", next}});
+}
+
+// Every matching session, newest first, paged through the store internally
+// (limit and cursor apply as in ListSessions, when given).
+Result<ApiResponse> SessionsCsv(ApiContext& ctx, const ApiCall& call) {
+  auto q = ParseSessionQuery(call.params, ctx.zone, kMaxCsvRows, kMaxCsvRows);
+  if (!q) return q.error();
+  const int wanted = q->limit;
+  TimeMs now = ctx.clock.Now();
+  ApiResponse r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.headers.emplace_back("Content-Disposition",
+                         "attachment; filename=\"printmeter-sessions.csv\"");
+  AppendSessionsCsv(r.body, {}, now, /*header=*/true);
+  int served = 0;
+  SessionPageQuery page = *q;
+  while (served < wanted) {
+    page.limit = std::min(kMaxPageSize, wanted - served);
+    auto sessions = ctx.store.ListSessions(page);
+    if (!sessions) return sessions.error();
+    AppendSessionsCsv(r.body, *sessions, now, /*header=*/false);
+    served += static_cast<int>(sessions->size());
+    if (static_cast<int>(sessions->size()) < page.limit) return r;
+    page.after = {sessions->back().started_at, sessions->back().id};
+  }
+  if (!call.params.Get("limit")) {
+    r.headers.emplace_back("X-Printmeter-Truncated",
+                           fmt::format("first {} rows only", kMaxCsvRows));
+  }
+  return r;
+}
+
+Result<ApiResponse> GetSession(ApiContext& ctx, const ApiCall& call) {
+  auto id = IdParam(call.ids.at(0));
+  if (!id) return id.error();
+  auto session = ctx.store.GetSession(*id);
+  if (!session) return session.error();
+  if (!session->has_value()) return UnknownSession(*id);
+  auto events = ctx.store.SessionEvents(*id);
+  if (!events) return events.error();
+  json::object o = SessionJson(**session, ctx.clock.Now());
+  json::array items;
+  for (const EventView& e : *events) items.emplace_back(EventJson(e));
+  o["events"] = std::move(items);
+  return JsonResponse(o);
+}
+
+namespace {
+
+constexpr size_t kMaxUserChars = 128;
+
+// The body of PUT .../user: exactly {"user": "NAME"}, NAME 1-128 characters
+// after trimming, no control characters.
+Result<std::string> ParseUserBody(std::string_view body) {
+  constexpr std::string_view kShape = "the body must be {\"user\": \"NAME\"}";
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    return Invalid(fmt::format("{}; it is not valid JSON ({})", kShape,
+                               ec.message()));
+  }
+  if (!v.is_object()) return Invalid(fmt::format("{}; got no object", kShape));
+  for (const auto& [key, item] : v.get_object()) {
+    if (key != "user") {
+      return Invalid(fmt::format("{}; unknown field {}", kShape,
+                                 QuoteForMessage(key)));
+    }
+  }
+  const json::value* user = v.get_object().if_contains("user");
+  if (!user) return Invalid(fmt::format("{}; \"user\" is missing", kShape));
+  if (!user->is_string()) {
+    return Invalid(fmt::format("{}; \"user\" must be a string", kShape));
+  }
+  std::string_view name = user->get_string();
+  while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  if (name.empty()) return Invalid("\"user\" must not be empty");
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Invalid("\"user\" must not contain control characters");
+    }
+  }
+  size_t chars = 0;
+  for (char c : name) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (chars > kMaxUserChars) {
+    return Invalid(fmt::format("\"user\" must be at most {} characters",
+                               kMaxUserChars));
+  }
+  return std::string(name);
+}
+
+}  // namespace
+
+Result<ApiResponse> PutSessionUser(ApiContext& ctx, const ApiCall& call) {
+  auto id = IdParam(call.ids.at(0));
+  if (!id) return id.error();
+  auto user = ParseUserBody(call.body);
+  if (!user) return user.error();
+  if (auto s = ctx.store.SetSessionUser(*id, *user); !s) {
+    if (s.error().code == ErrorCode::kNotFound) return UnknownSession(*id);
+    return s.error();
+  }
+  auto session = ctx.store.GetSession(*id);
+  if (!session) return session.error();
+  if (!session->has_value()) return UnknownSession(*id);
+  return JsonResponse(SessionJson(**session, ctx.clock.Now()));
+}
+
+// --- usage ---
+
+Result<UsageReport> RunUsage(Store& store, const UsageQuery& query) {
+  auto sessions = store.SessionsOverlapping(query.from, query.to);
+  if (!sessions) return sessions.error();
+  return ComputeUsage(query, *sessions);
+}
+
+Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
+  auto q = ParseUsageQuery(call.params, ctx.config, ctx.clock.Now());
+  if (!q) return q.error();
+  auto report = RunUsage(ctx.store, *q);
+  if (!report) return report.error();
+  return JsonResponse(UsageJson(*q, *report));
+}
+
+// --- events ---
+
+Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call) {
+  EventPageQuery q;
+  if (auto v = call.params.Get("device")) q.device = std::string(*v);
+  auto limit =
+      IntParam(call.params, "limit", kDefaultPageSize, 1, kMaxPageSize);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto v = call.params.Get("cursor")) {
+    q.before_id = DecodeEventCursor(*v);
+    if (!q.before_id) {
+      return Invalid(
+          "cursor is not one this server issued; use the next_cursor of the "
+          "previous page, or leave cursor out to start from the newest");
+    }
+  }
+  auto events = ctx.store.ListEvents(q);
+  if (!events) return events.error();
+  json::array rows;
+  for (const EventView& e : *events) rows.emplace_back(EventJson(e));
+  json::value next = nullptr;
+  if (static_cast<int>(events->size()) == q.limit) {
+    next = EncodeEventCursor(events->back().event.id);
+  }
+  return JsonResponse(
+      json::object{{"events", std::move(rows)}, {"next_cursor", next}});
+}
+
+// --- metrics ---
+
+Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall&) {
+  auto text = RenderMetrics(ctx.store, ctx.config, ctx.clock.Now(),
+                            ctx.totals, ctx.webhooks);
+  if (!text) return text.error();
+  ApiResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(*text);
+  return r;
+}
+
+}  // namespace pm

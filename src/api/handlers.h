@@ -1,0 +1,55 @@
+// The endpoints of the read side, one function each; api.cc routes to them
+// and checks access first. Each returns the response, or an Error whose code
+// becomes the status and whose message becomes {"error": ...}.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "api/params.h"
+#include "common/result.h"
+
+namespace date {
+class time_zone;
+}
+
+namespace pm {
+
+// What every endpoint may use. Outlives the calls.
+struct ApiContext {
+  Store& store;
+  const Config& config;
+  const Clock& clock;
+  const date::time_zone* zone;  // config.timezone; nullptr = UTC
+  WebhookMetrics& webhooks;
+  LedgerTotals& totals;
+};
+
+// One request as an endpoint sees it.
+struct ApiCall {
+  Params params;                      // the query string
+  std::vector<std::string_view> ids;  // the {id} segments of the path
+  std::string_view body;
+};
+
+// Rows GET /api/v1/sessions.csv serves at most (the newest ones); beyond,
+// the X-Printmeter-Truncated header says so.
+constexpr int kMaxCsvRows = 200000;
+
+Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> SessionsCsv(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> GetSession(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> PutSessionUser(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call);
+Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall& call);
+
+// The usage report over the store (SessionsOverlapping + ComputeUsage), for
+// the API and `printmeter report`.
+Result<UsageReport> RunUsage(Store& store, const UsageQuery& query);
+
+}  // namespace pm

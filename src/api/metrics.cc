@@ -1,0 +1,231 @@
+#include "api/metrics.h"
+
+#include <prometheus/gauge.h>
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+#include <sstream>
+
+#include "api/text.h"
+
+namespace pm {
+
+namespace {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Labels;
+
+constexpr SessionStatus kAllStatuses[] = {
+    SessionStatus::kPrinting,  SessionStatus::kPaused,
+    SessionStatus::kCompleted, SessionStatus::kCancelled,
+    SessionStatus::kFailed,    SessionStatus::kInterrupted,
+    SessionStatus::kRestarted,
+};
+
+std::string LabelValue(std::string_view text) {
+  constexpr size_t kMaxLabelBytes = 128;
+  return CleanUtf8(text.substr(0, kMaxLabelBytes));
+}
+
+}  // namespace
+
+WebhookMetrics::WebhookMetrics()
+    : requests_(prometheus::BuildCounter()
+                    .Name("printmeter_webhook_requests_total")
+                    .Help("Webhook requests received since start, by device "
+                          "and result (stored, duplicate, test, or the "
+                          "rejection)")
+                    .Register(registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("printmeter_webhook_request_duration_seconds")
+                   .Help("Time from a webhook request's arrival to its answer")
+                   .Register(registry_)
+                   .Add({}, prometheus::Histogram::BucketBoundaries{
+                                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                0.25, 0.5, 1, 2.5, 5})) {}
+
+std::string WebhookMetrics::DeviceLabel(std::string_view device) {
+  std::string label = LabelValue(device);
+  std::lock_guard lock(mu_);
+  if (devices_.count(label)) return label;
+  if (devices_.size() >= kMaxDeviceLabels) return "(other)";
+  devices_.insert(label);
+  return label;
+}
+
+void WebhookMetrics::RecordWebhook(std::string_view device,
+                                   std::string_view result, double latency_s) {
+  try {
+    requests_
+        .Add({{"device", DeviceLabel(device)},
+              {"result", LabelValue(result)}})
+        .Increment();
+    latency_.Observe(latency_s);
+  } catch (...) {
+    // Metrics never take the receiver down.
+  }
+}
+
+std::vector<prometheus::MetricFamily> WebhookMetrics::Collect() const {
+  return registry_.Collect();
+}
+
+namespace {
+
+void AddSession(TotalsByDevice& totals, const Session& s, TimeMs now) {
+  DeviceTotals& t = totals[s.device];
+  t.sessions[static_cast<size_t>(s.status)] += 1;
+  t.busy_s += DurationMs(s, now) / 1000.0;
+  t.print_s += PrintMs(s, now) / 1000.0;
+  t.filament_mm += FilamentMm(s).value_or(0);
+}
+
+void Merge(TotalsByDevice& into, const TotalsByDevice& from) {
+  for (const auto& [device, t] : from) {
+    DeviceTotals& d = into[device];
+    for (size_t i = 0; i < d.sessions.size(); ++i) d.sessions[i] += t.sessions[i];
+    d.busy_s += t.busy_s;
+    d.print_s += t.print_s;
+    d.filament_mm += t.filament_mm;
+  }
+}
+
+constexpr TimeMs kEndOfTime = std::numeric_limits<TimeMs>::max() / 4;
+constexpr TimeMs kBeginningOfTime = std::numeric_limits<TimeMs>::min() / 4;
+
+}  // namespace
+
+Result<TotalsByDevice> LedgerTotals::Compute(Store& store, TimeMs now) {
+  std::lock_guard lock(mu_);
+  bool rescan = !scanned_ || now - scanned_at_ >= kRescan || now < scanned_at_;
+  // A day of slack below the watermark: whatever the store's notion of
+  // "overlapping" at the boundary, no session falls between the two parts.
+  TimeMs from = rescan ? kBeginningOfTime : watermark_ - kDayMs;
+  auto sessions = store.SessionsOverlapping(from, kEndOfTime);
+  if (!sessions) return sessions.error();
+  if (rescan) {
+    settled_.clear();
+    watermark_ = now - kSettled;
+    scanned_at_ = now;
+    scanned_ = true;
+  }
+  TotalsByDevice totals;
+  for (const Session& s : *sessions) {
+    bool settled = s.ended_at && *s.ended_at < watermark_;
+    if (settled && rescan) AddSession(settled_, s, now);
+    if (!settled) AddSession(totals, s, now);
+  }
+  Merge(totals, settled_);
+  return totals;
+}
+
+namespace {
+
+// The ledger's families, built fresh for one scrape.
+struct LedgerFamilies {
+  prometheus::Registry registry;
+  prometheus::Family<Gauge>& state =
+      prometheus::BuildGauge()
+          .Name("printmeter_printer_state")
+          .Help("1 for the printer's current state (idle, printing, "
+                "paused), 0 for the others")
+          .Register(registry);
+  prometheus::Family<Gauge>& attention =
+      prometheus::BuildGauge()
+          .Name("printmeter_printer_needs_attention")
+          .Help("1 while the printer's latest event was User Action Needed")
+          .Register(registry);
+  prometheus::Family<Gauge>& progress =
+      prometheus::BuildGauge()
+          .Name("printmeter_printer_progress_percent")
+          .Help("Progress of the print in progress, as OctoPrint reported it")
+          .Register(registry);
+  prometheus::Family<Counter>& sessions =
+      prometheus::BuildCounter()
+          .Name("printmeter_sessions_total")
+          .Help("Print sessions in the ledger, by device and status")
+          .Register(registry);
+  prometheus::Family<Counter>& busy =
+      prometheus::BuildCounter()
+          .Name("printmeter_busy_seconds_total")
+          .Help("Time the printer spent in print sessions (pauses included)")
+          .Register(registry);
+  prometheus::Family<Counter>& print =
+      prometheus::BuildCounter()
+          .Name("printmeter_print_seconds_total")
+          .Help("Time the printer spent printing (pauses excluded)")
+          .Register(registry);
+  prometheus::Family<Counter>& filament =
+      prometheus::BuildCounter()
+          .Name("printmeter_filament_millimetres_total")
+          .Help("Filament used by print sessions (scaled by progress for "
+                "prints that did not complete)")
+          .Register(registry);
+};
+
+Status AddPrinterStates(LedgerFamilies& f, Store& store, const Config& config) {
+  auto states = store.LoadDeviceStates();
+  if (!states) return states.error();
+  std::map<std::string, const DeviceState*, std::less<>> by_device;
+  for (const auto& [device, dc] : config.devices) by_device[device] = nullptr;
+  for (const DeviceState& s : *states) by_device[s.device] = &s;
+  for (const auto& [device, s] : by_device) {
+    std::string label = LabelValue(device);
+    PrinterState current = s ? s->state : PrinterState::kIdle;
+    for (auto state : {PrinterState::kIdle, PrinterState::kPrinting,
+                       PrinterState::kPaused}) {
+      f.state
+          .Add({{"device", label},
+                {"state", std::string(PrinterStateName(state))}})
+          .Set(state == current ? 1 : 0);
+    }
+    f.attention.Add({{"device", label}}).Set(s && s->needs_attention ? 1 : 0);
+    if (s && s->open && s->open->progress_pct) {
+      f.progress.Add({{"device", label}}).Set(*s->open->progress_pct);
+    }
+  }
+  return {};
+}
+
+void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
+  for (const auto& [device, t] : totals) {
+    std::string label = LabelValue(device);
+    for (SessionStatus status : kAllStatuses) {
+      f.sessions
+          .Add({{"device", label}, {"status", std::string(StatusName(status))}})
+          .Increment(static_cast<double>(
+              t.sessions[static_cast<size_t>(status)]));
+    }
+    f.busy.Add({{"device", label}}).Increment(t.busy_s);
+    f.print.Add({{"device", label}}).Increment(t.print_s);
+    f.filament.Add({{"device", label}}).Increment(t.filament_mm);
+  }
+}
+
+}  // namespace
+
+Result<std::string> RenderMetrics(Store& store, const Config& config,
+                                  TimeMs now, LedgerTotals& totals,
+                                  const WebhookMetrics& webhooks) {
+  try {
+    LedgerFamilies families;
+    if (auto s = AddPrinterStates(families, store, config); !s) {
+      return s.error();
+    }
+    auto t = totals.Compute(store, now);
+    if (!t) return t.error();
+    AddTotals(families, *t);
+    auto collected = families.registry.Collect();
+    for (auto& family : webhooks.Collect()) {
+      collected.push_back(std::move(family));
+    }
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, collected);
+    return out.str();
+  } catch (const std::exception& e) {
+    return Internal(std::string("could not render the metrics: ") + e.what());
+  }
+}
+
+}  // namespace pm

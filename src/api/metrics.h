@@ -1,0 +1,96 @@
+// /metrics: the Prometheus text exposition of printmeter.
+//
+// Two kinds of figures. Ledger figures (printer state, sessions by status,
+// busy/print seconds, filament) are computed on scrape from the store, so a
+// restart resets nothing. Receiver figures (webhook requests by result, their
+// latency) are counters of this process, fed through ReceiverMetrics.
+//
+// Series, every one with a `device` label except the latency histogram:
+//   printmeter_printer_state{device,state}            gauge, 1 for the
+//       printer's state among idle/printing/paused, 0 for the others
+//   printmeter_printer_needs_attention{device}        gauge 0/1
+//   printmeter_printer_progress_percent{device}       gauge, open prints only
+//   printmeter_sessions_total{device,status}          counter
+//   printmeter_busy_seconds_total{device}             counter
+//   printmeter_print_seconds_total{device}            counter
+//   printmeter_filament_millimetres_total{device}     counter
+//   printmeter_webhook_requests_total{device,result}  counter
+//   printmeter_webhook_request_duration_seconds       histogram
+#pragma once
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "api/api.h"
+#include "cli/config.h"
+#include "common/result.h"
+#include "store/store.h"
+
+namespace pm {
+
+// The receiver's counters. Thread-safe. A client can put anything in a
+// device id, so the number of distinct `device` label values is capped
+// (kMaxDeviceLabels; later ones count under "(other)").
+class WebhookMetrics final : public ReceiverMetrics {
+ public:
+  static constexpr size_t kMaxDeviceLabels = 1000;
+
+  WebhookMetrics();
+  void RecordWebhook(std::string_view device, std::string_view result,
+                     double latency_s) override;
+  std::vector<prometheus::MetricFamily> Collect() const;
+
+ private:
+  std::string DeviceLabel(std::string_view device);
+
+  prometheus::Registry registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Histogram& latency_;
+  std::mutex mu_;
+  std::set<std::string, std::less<>> devices_;  // GUARDED_BY(mu_)
+};
+
+// A device's figures over every stored session.
+struct DeviceTotals {
+  std::array<int64_t, 7> sessions{};  // by SessionStatus
+  double busy_s = 0;
+  double print_s = 0;
+  double filament_mm = 0;
+};
+using TotalsByDevice = std::map<std::string, DeviceTotals, std::less<>>;
+
+// All-time totals per device, cheap enough for every scrape. Sessions that
+// ended more than kSettled ago rarely change (only a late event re-folds
+// them), so their totals are kept between scrapes and recomputed from the
+// whole ledger once per kRescan; each scrape reads only the sessions of the
+// recent past (and open ones). Thread-safe.
+class LedgerTotals {
+ public:
+  static constexpr TimeMs kSettled = 7 * kDayMs;
+  static constexpr TimeMs kRescan = kHourMs;
+
+  Result<TotalsByDevice> Compute(Store& store, TimeMs now);
+
+ private:
+  std::mutex mu_;
+  bool scanned_ = false;      // GUARDED_BY(mu_)
+  TimeMs scanned_at_ = 0;     // GUARDED_BY(mu_)
+  TimeMs watermark_ = 0;      // GUARDED_BY(mu_): settled = ended before it
+  TotalsByDevice settled_;    // GUARDED_BY(mu_)
+};
+
+// The whole exposition text, or the store's error.
+Result<std::string> RenderMetrics(Store& store, const Config& config,
+                                  TimeMs now, LedgerTotals& totals,
+                                  const WebhookMetrics& webhooks);
+
+}  // namespace pm

@@ -1,0 +1,76 @@
+// Rendering of the read side's objects, shared by the API and the terminal
+// commands: one function per object and format, so `printmeter sessions
+// --format json` prints exactly what GET /api/v1/sessions serves.
+//
+// JSON (ledger.md s. 6, api.md "HTTP"): times are ISO 8601 UTC strings with a
+// Z, rounded down to the second; durations whole seconds, rounded down;
+// null where unknown. Strings that are not valid UTF-8 (a form-encoded file
+// name, say) have their bad bytes replaced by U+FFFD.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/time.h"
+#include "ledger/session.h"
+#include "ledger/usage.h"
+#include "store/store.h"
+
+namespace date {
+class time_zone;
+}
+
+namespace pm {
+
+// SESSION: id, device, status, started_at, ended_at, duration_s, paused_s,
+// print_s, reported_time_s, file {name, path, display, origin, size}, user,
+// progress_pct, estimated_s, filament_mm, filament_cm3, error,
+// start_inferred, end_inferred, event_count, snapshot. `now` ends an open
+// session's duration.
+boost::json::object SessionJson(const Session& s, TimeMs now);
+
+// EVENT: id, device, topic, kind, time, received_at, duplicate, test,
+// session, content_type, body (omitted when the stored body is not UTF-8).
+boost::json::object EventJson(const EventView& e);
+
+// {"from","to","tz","group_by":[...],"rows":[{"key":{...},FIGURES}],
+// "totals":{FIGURES}}; FIGURES: sessions, completed, cancelled, failed,
+// interrupted, restarted, busy_s, paused_s, print_s, utilization,
+// filament_mm, cost.
+boost::json::object UsageJson(const UsageQuery& q, const UsageReport& r);
+
+// RFC 4180 CSV of sessions (CRLF line ends; fields with a comma, quote, CR
+// or LF are quoted, quotes doubled), columns as SESSION with `file` spread
+// into file_name, file_path, ...; null is an empty field. `header` starts
+// the text with the header line.
+void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
+                       TimeMs now, bool header);
+
+// RFC 4180 CSV of a usage report: one column per group_by key, then the
+// figures; a last row "TOTAL" holds the totals.
+std::string UsageCsv(const UsageQuery& q, const UsageReport& r);
+
+// One CSV field, quoted when it must be.
+std::string CsvField(std::string_view text);
+
+// JSON text, pretty when `pretty` (the terminal), compact otherwise.
+std::string JsonText(const boost::json::value& v, bool pretty);
+
+// Terminal tables: times in `tz` (UTC when nullptr), durations as "1h 23m",
+// utilization as %, costs with two decimals, a null user as "unattributed".
+std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
+                          const date::time_zone* tz);
+std::string UsageTable(const UsageQuery& q, const UsageReport& r);
+
+// The ETA rule of the printers endpoint (see render.cc).
+struct Eta {
+  std::optional<int64_t> remaining_s;
+  std::optional<TimeMs> eta;
+};
+Eta EstimateEta(const Session& open, TimeMs now);
+
+}  // namespace pm
