@@ -182,7 +182,9 @@ namespace {
 constexpr size_t kMaxUserChars = 128;
 
 // The body of PUT .../user: exactly {"user": "NAME"}, NAME 1-128 characters
-// after trimming, no control characters.
+// after trimming, no control characters; or {"user": null}, which removes a
+// manual attribution (returned as "", as Store::SetSessionUser takes it), so
+// a wrong attribution can be undone.
 Result<std::string> ParseUserBody(std::string_view body) {
   constexpr std::string_view kShape = "the body must be {\"user\": \"NAME\"}";
   boost::system::error_code ec;
@@ -200,8 +202,11 @@ Result<std::string> ParseUserBody(std::string_view body) {
   }
   const json::value* user = v.get_object().if_contains("user");
   if (!user) return Invalid(fmt::format("{}; \"user\" is missing", kShape));
+  if (user->is_null()) return std::string();
   if (!user->is_string()) {
-    return Invalid(fmt::format("{}; \"user\" must be a string", kShape));
+    return Invalid(fmt::format(
+        "{}; \"user\" must be a string (or null to remove the attribution)",
+        kShape));
   }
   std::string_view name = user->get_string();
   while (!name.empty() && name.front() == ' ') name.remove_prefix(1);

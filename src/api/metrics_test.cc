@@ -1,1 +1,148 @@
-// (to be written)
+// /metrics: the exposition text parsed back; values and labels checked.
+#include "api/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "api/api_testing.h"
+
+namespace pm {
+namespace {
+
+using testing::ApiFixture;
+using testing::ClosedSession;
+using testing::Ingester;
+using testing::kAug1;
+using testing::MakeEvent;
+
+// "name{a="x",b="y"}" -> value, from the text format (comments skipped).
+std::map<std::string, double> ParseExposition(const std::string& text) {
+  std::map<std::string, double> series;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    EXPECT_NE(space, std::string::npos) << line;
+    series[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return series;
+}
+
+struct MetricsTest : ::testing::Test {
+  MetricsTest() : f(MakeConfig()) {}
+  static Config MakeConfig() {
+    Config c;
+    c.devices["echo"].name = "Echo";
+    return c;
+  }
+  std::map<std::string, double> Scrape() {
+    auto r = f.Get("/metrics");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u);
+    return ParseExposition(r.body);
+  }
+  ApiFixture f;
+};
+
+TEST_F(MetricsTest, LedgerFiguresPerDevice) {
+  // Two completed prints of 60 and 30 minutes on delta, one failed of 15 on
+  // foxtrot, and delta printing since 20 minutes before now.
+  Session a = ClosedSession(10, "delta", kAug1, 60);
+  a.job_filament_mm = 2000;
+  Session b = ClosedSession(20, "delta", kAug1 + kDayMs, 30);
+  b.pauses = {{kAug1 + kDayMs + 5 * kMinuteMs, kAug1 + kDayMs + 15 * kMinuteMs}};
+  Session c = ClosedSession(30, "foxtrot", kAug1, 15, SessionStatus::kFailed);
+  c.job_filament_mm = 1000;
+  c.progress_pct = 50;
+  testing::CommitSessions(*f.store, {a, b, c});
+  Ingester in(*f.store);
+  Event start = MakeEvent("delta", Kind::kStarted, f.clock.Now() - 20 * kMinuteMs);
+  int64_t open_id = in.Ingest(start);
+  Event progress = MakeEvent("delta", Kind::kProgress, f.clock.Now() - kMinuteMs);
+  progress.progress_pct = 12.5;
+  in.Ingest(progress);
+  f.api->metrics().RecordWebhook("delta", "stored", 0.003);
+  f.api->metrics().RecordWebhook("delta", "stored", 0.02);
+  f.api->metrics().RecordWebhook("zulu", "unauthorized", 0.001);
+  ASSERT_GT(open_id, 0);
+
+  auto m = Scrape();
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="delta",state="printing"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="delta",state="idle"})"], 0);
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="idle"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="printing"})"], 0);
+  EXPECT_EQ(m[R"(printmeter_printer_progress_percent{device="delta"})"], 12.5);
+  EXPECT_EQ(m[R"(printmeter_printer_needs_attention{device="delta"})"], 0);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="completed"})"], 2);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="printing"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="failed"})"], 0);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="foxtrot",status="failed"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="delta"})"],
+            (60 + 30 + 20) * 60);
+  EXPECT_EQ(m[R"(printmeter_print_seconds_total{device="delta"})"],
+            (60 + 20 + 20) * 60);
+  EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="foxtrot"})"], 15 * 60);
+  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="delta"})"], 2000);
+  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="foxtrot"})"], 500);
+  EXPECT_EQ(m[R"(printmeter_webhook_requests_total{device="delta",result="stored"})"], 2);
+  EXPECT_EQ(m[R"(printmeter_webhook_requests_total{device="zulu",result="unauthorized"})"], 1);
+  EXPECT_EQ(m["printmeter_webhook_request_duration_seconds_count"], 3);
+  EXPECT_EQ(m[R"(printmeter_webhook_request_duration_seconds_bucket{le="0.005"})"], 2);
+  EXPECT_NEAR(m["printmeter_webhook_request_duration_seconds_sum"], 0.024, 1e-9);
+
+  // Time passes: the open print's busy seconds grow; nothing resets.
+  f.clock.Advance(10 * kMinuteMs);
+  auto later = Scrape();
+  EXPECT_EQ(later[R"(printmeter_busy_seconds_total{device="delta"})"],
+            (60 + 30 + 30) * 60);
+}
+
+TEST_F(MetricsTest, TotalsSurviveARestartAndFollowNewSessions) {
+  testing::CommitSessions(*f.store, {ClosedSession(10, "delta", kAug1, 60)});
+  EXPECT_EQ(Scrape()[R"(printmeter_busy_seconds_total{device="delta"})"], 3600);
+  // A new session lands after the first scrape (the settled totals are kept
+  // between scrapes; recent sessions are read each time).
+  testing::CommitSessions(
+      *f.store, {ClosedSession(20, "delta", f.clock.Now() - kHourMs, 30)});
+  EXPECT_EQ(Scrape()[R"(printmeter_busy_seconds_total{device="delta"})"], 5400);
+  // A new Api over the same store (a restart) reports the same totals.
+  auto restarted = MakeApi(*f.store, f.config, f.clock);
+  ApiRequest request;
+  request.method = "GET";
+  request.target = "/metrics";
+  auto m = ParseExposition(restarted->Handle(request).body);
+  EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="delta"})"], 5400);
+  // After the rescan period, a full rescan gives the same figure.
+  f.clock.Advance(LedgerTotals::kRescan + kMinuteMs);
+  EXPECT_EQ(Scrape()[R"(printmeter_busy_seconds_total{device="delta"})"], 5400);
+}
+
+TEST(WebhookMetricsTest, DeviceLabelsAreCapped) {
+  WebhookMetrics metrics;
+  for (size_t i = 0; i < WebhookMetrics::kMaxDeviceLabels + 50; ++i) {
+    metrics.RecordWebhook("dev" + std::to_string(i), "unauthorized", 0.001);
+  }
+  metrics.RecordWebhook("bad\xff", "stored", 0.001);
+  size_t series = 0;
+  double other = 0;
+  for (const auto& family : metrics.Collect()) {
+    if (family.name != "printmeter_webhook_requests_total") continue;
+    for (const auto& metric : family.metric) {
+      ++series;
+      for (const auto& label : metric.label) {
+        if (label.name == "device" && label.value == "(other)") {
+          other += metric.counter.value;
+        }
+      }
+    }
+  }
+  // 1000 devices, plus "(other)" with two results.
+  EXPECT_EQ(series, WebhookMetrics::kMaxDeviceLabels + 2);
+  EXPECT_EQ(other, 51);
+}
+
+}  // namespace
+}  // namespace pm
