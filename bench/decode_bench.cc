@@ -4,7 +4,8 @@
 //
 //   build-decode/src/decode/decode_bench
 //
-// "ns/req" is the time per request (per body decoded).
+// "per_request" is the CPU time per request (per body decoded), in seconds
+// with an SI prefix (u = microseconds).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -72,8 +73,8 @@ std::vector<OwnedRequest> Requests(Encoding encoding) {
 }
 
 void PerRequest(benchmark::State& state, size_t requests) {
-  state.counters["ns/req"] = benchmark::Counter(
-      static_cast<double>(requests) * 1e-9,
+  state.counters["per_request"] = benchmark::Counter(
+      static_cast<double>(requests),
       benchmark::Counter::kIsIterationInvariantRate |
           benchmark::Counter::kInvert);
 }

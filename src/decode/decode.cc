@@ -45,6 +45,21 @@ Error Unsupported(std::string message) {
 // ---------------------------------------------------------------------------
 // Step 1: the body's fields.
 
+// The top-level fields the rules below read. Form fields of other names
+// (meta, offsets, currentZ, ...) are skipped unread: nothing of them is
+// copied, decoded or parsed. A JSON body is parsed whole all the same.
+constexpr std::string_view kFieldsRead[] = {
+    "deviceIdentifier", "apiSecret", "topic", "message", "currentTime",
+    "extra",            "state",     "job",   "progress",
+};
+
+bool IsFieldRead(std::string_view name) {
+  for (std::string_view field : kFieldsRead) {
+    if (name == field) return true;
+  }
+  return false;
+}
+
 struct BodyContext {
   const Request& request;
   const DecodeLimits& limits;
@@ -75,7 +90,7 @@ Status AddPart(BodyContext& c, const MultipartPart& part) {
     }
     return {};
   }
-  if (part.name.empty() || part.filename) return {};  // nothing to read
+  if (part.filename || !IsFieldRead(part.name)) return {};
   if (!IsValidUtf8(part.name) || !IsValidUtf8(part.data)) {
     return Invalid("multipart field \"" + Printable(part.name) +
                    "\" is not valid UTF-8");
@@ -102,7 +117,7 @@ Status ReadMultipartBody(BodyContext& c) {
 
 Status ReadFormBody(BodyContext& c) {
   return ForEachUrlEncoded(
-      c.request.body, c.limits.max_form_fields, "form body",
+      c.request.body, c.limits.max_form_fields, "form body", IsFieldRead,
       [&](std::string_view name, std::string_view value) {
         c.fields.emplace(name, value);
       });
@@ -139,7 +154,7 @@ Status ReadBody(BodyContext& c) {
 Status ReadQuery(std::string_view query, const DecodeLimits& limits,
                  json::object& fields) {
   return ForEachUrlEncoded(query, limits.max_form_fields, "query string",
-                           [&](std::string_view name, std::string_view value) {
+                           IsFieldRead, [&](std::string_view name, std::string_view value) {
                              fields.emplace(name, value);  // the body wins
                            });
 }

@@ -32,6 +32,7 @@ Error BadEncoding(std::string_view what, std::string_view segment) {
 
 Status ForEachUrlEncoded(
     std::string_view text, size_t max_fields, std::string_view what,
+    bool (*wanted)(std::string_view),
     const std::function<void(std::string_view, std::string_view)>& field) {
   std::string name;
   std::string value;
@@ -48,8 +49,11 @@ Status ForEachUrlEncoded(
     const size_t eq = segment.find('=');
     const std::string_view raw_value =
         eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
-    if (!PercentDecode(segment.substr(0, eq), true, name) ||
-        !PercentDecode(raw_value, true, value)) {
+    if (!PercentDecode(segment.substr(0, eq), true, name)) {
+      return BadEncoding(what, segment);
+    }
+    if (!wanted(name)) continue;
+    if (!PercentDecode(raw_value, true, value)) {
       return BadEncoding(what, segment);
     }
     if (!IsValidUtf8(name) || !IsValidUtf8(value)) {

@@ -13,16 +13,18 @@
 
 namespace pm {
 
-// Calls `field(name, value)` for each `name=value` of `text` in order, both
-// percent-decoded with '+' as a space. A segment without '=' is a name with
-// an empty value; empty segments ("a=1&&b=2") are skipped. The views passed
-// to `field` are valid during the call only.
+// Calls `field(name, value)` for each `name=value` of `text` in order whose
+// name `wanted` accepts, both percent-decoded with '+' as a space. A segment
+// without '=' is a name with an empty value; empty segments ("a=1&&b=2") are
+// skipped. Values of unwanted fields are not decoded, only counted. The
+// views passed to `field` are valid during the call only.
 //
 // Errors (kInvalid, naming `what`, e.g. "form body", "query string"): more
-// than `max_fields` fields; a '%' not followed by two hex digits; a name or
-// value that is not valid UTF-8 once decoded.
+// than `max_fields` fields; a '%' not followed by two hex digits; a wanted
+// name or value that is not valid UTF-8 once decoded.
 Status ForEachUrlEncoded(
     std::string_view text, size_t max_fields, std::string_view what,
+    bool (*wanted)(std::string_view name),
     const std::function<void(std::string_view name, std::string_view value)>&
         field);
 

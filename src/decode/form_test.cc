@@ -15,7 +15,7 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 Result<Fields> Parse(std::string_view text, size_t max_fields = 100) {
   Fields fields;
   Status s = ForEachUrlEncoded(
-      text, max_fields, "form body",
+      text, max_fields, "form body", [](std::string_view) { return true; },
       [&](std::string_view n, std::string_view v) {
         fields.emplace_back(n, v);
       });
@@ -32,6 +32,19 @@ TEST(Form, DecodesPlusAndPercent) {
                            {"", "v"},
                            {"e", ""}};
   EXPECT_EQ(*f, expected);
+}
+
+TEST(Form, UnwantedFieldsAreCountedButNotDecoded) {
+  std::vector<std::string> names;
+  const auto wanted = [](std::string_view name) { return name != "meta"; };
+  Status s = ForEachUrlEncoded(
+      "a=1&meta=%ZZ&b=2", 3, "form body", wanted,
+      [&](std::string_view n, std::string_view) { names.emplace_back(n); });
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  s = ForEachUrlEncoded("a=1&meta=x&b=2", 2, "form body", wanted,
+                        [](std::string_view, std::string_view) {});
+  EXPECT_FALSE(s.ok());
 }
 
 TEST(Form, Errors) {

@@ -71,6 +71,7 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
     pos += 2;
   }
   std::vector<MultipartPart> parts;
+  parts.reserve(16);  // the plugin's default template sends 12 or 13
   for (;;) {
     pos += delimiter.size();
     bool closed = false;

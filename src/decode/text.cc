@@ -1,6 +1,8 @@
 #include "decode/text.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace pm {
 namespace {
@@ -41,8 +43,23 @@ size_t SequenceLength(std::string_view text, size_t i) {
   return 0;
 }
 
+// The first position at or after `from` of `a` or `b` (std::string_view's
+// find_first_of calls memchr once per character).
+size_t FindEither(std::string_view text, size_t from, char a, char b) {
+  for (size_t i = from; i < text.size(); ++i) {
+    if (text[i] == a || text[i] == b) return i;
+  }
+  return std::string_view::npos;
+}
+
 // Reads a quoted-string starting at text[i] == '"'; advances i past it.
 std::string ReadQuoted(std::string_view text, size_t& i) {
+  const size_t close = FindEither(text, i + 1, '"', '\\');
+  if (close != std::string_view::npos && text[close] == '"') {  // no escapes
+    std::string out(text.substr(i + 1, close - i - 1));
+    i = close + 1;
+    return out;
+  }
   std::string out;
   for (++i; i < text.size(); ++i) {
     char c = text[i];
@@ -78,7 +95,15 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
 
 bool IsValidUtf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
-    // Fast path over ASCII.
+    // Fast path over ASCII, eight bytes at a time.
+    if (i + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
       continue;
@@ -111,26 +136,29 @@ std::optional<std::string> HeaderParam(std::string_view header_value,
   size_t i = header_value.find(';');
   while (i != std::string_view::npos && i < header_value.size()) {
     ++i;  // past ';'
-    const size_t eq = header_value.find_first_of("=;", i);
+    const size_t eq = FindEither(header_value, i, '=', ';');
     if (eq == std::string_view::npos) return std::nullopt;
     if (header_value[eq] == ';') {  // a parameter without a value
       i = eq;
       continue;
     }
-    const std::string_view key = TrimSpace(header_value.substr(i, eq - i));
+    const bool match =
+        EqualsIgnoreCase(TrimSpace(header_value.substr(i, eq - i)), name);
     i = eq + 1;
     while (i < header_value.size() && IsSpace(header_value[i])) ++i;
-    std::string value;
     if (i < header_value.size() && header_value[i] == '"') {
-      value = ReadQuoted(header_value, i);
+      std::string value = ReadQuoted(header_value, i);
+      if (match) return value;
       i = header_value.find(';', i);
-    } else {
-      const size_t end = header_value.find(';', i);
-      value = std::string(TrimSpace(header_value.substr(
-          i, end == std::string_view::npos ? std::string_view::npos : end - i)));
-      i = end;
+      continue;
     }
-    if (EqualsIgnoreCase(key, name)) return value;
+    const size_t end = header_value.find(';', i);
+    if (match) {
+      return std::string(TrimSpace(header_value.substr(
+          i, end == std::string_view::npos ? std::string_view::npos
+                                           : end - i)));
+    }
+    i = end;
   }
   return std::nullopt;
 }
