@@ -5,10 +5,11 @@
 // after the spec's rows; they share a few verbs (Open, Touch, Close, ...).
 #include "ledger/fold.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <strings.h>
 
 namespace pm {
 namespace {
@@ -51,8 +52,8 @@ struct Step {
   const LedgerConfig& config;
   DeviceState& state;
   const Event& e;
-  std::optional<Session> closed;  // the session this event closed, if any
-  bool open_touched = false;      // the open session changed (or opened)
+  std::optional<Session> closed;      // the session this event closed, if any
+  bool open_touched = false;          // the open session changed (or opened)
   std::optional<int64_t> session_id;  // the session the event belongs to
 };
 
@@ -103,12 +104,12 @@ void Touch(Step& step) {
 }
 
 // Closes the open session; a pause still going on ends with it.
-void Close(Step& step, SessionStatus status, TimeMs ended_at,
-           bool end_inferred, bool idle_after) {
+void Close(Step& step, SessionStatus status, TimeMs ended_at, bool end_inferred,
+           bool idle_after) {
   Session& s = *step.state.open;
   if (s.pause_started_at) {
-    s.pauses.push_back({*s.pause_started_at,
-                        std::max(ended_at, *s.pause_started_at)});
+    s.pauses.push_back(
+        {*s.pause_started_at, std::max(ended_at, *s.pause_started_at)});
     s.pause_started_at.reset();
   }
   s.status = status;
@@ -233,8 +234,7 @@ void CloseFailedOrCancelled(Step& step) {
   Touch(step);
   const auto& reason = step.e.reason;
   bool cancelled = reason && strcasecmp(reason->c_str(), "cancelled") == 0;
-  Close(step,
-        cancelled ? SessionStatus::kCancelled : SessionStatus::kFailed,
+  Close(step, cancelled ? SessionStatus::kCancelled : SessionStatus::kFailed,
         step.e.time, false, true);
 }
 
@@ -344,8 +344,7 @@ void NoteDevice(DeviceState& state, const Event& e) {
 }
 
 // Applies one event; `closed` receives a session it closed.
-Step ApplyStep(const LedgerConfig& config, DeviceState& state,
-               const Event& e) {
+Step ApplyStep(const LedgerConfig& config, DeviceState& state, const Event& e) {
   if (state.device.empty()) state.device = e.device;
   Step step{config, state, e};
   Dispatch(step);

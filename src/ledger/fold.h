@@ -25,11 +25,17 @@ struct LedgerConfig {
 struct DeviceState {
   std::string device;
   PrinterState state = PrinterState::kIdle;
-  std::optional<Session> open;            // present iff state != kIdle
-  bool needs_attention = false;           // an `attention` was its last event
-  std::optional<EventKey> last_applied;   // key of the latest applied event
-  std::string last_topic;                 // topic of that event
-  std::optional<std::string> last_error;  // error text of the latest error
+  std::optional<Session> open;           // present iff state != kIdle
+  bool needs_attention = false;          // an `attention` was its last event
+  std::optional<EventKey> last_applied;  // key of the latest applied event
+  std::string last_topic;                // topic of that event
+  // The error text (extra.error) its latest event carried, e.g. an `error`
+  // or a `failed` with reason error; cleared by the next event without one.
+  // Like last_topic and needs_attention it depends on the latest event only,
+  // so a re-fold from an idle point reproduces it exactly. The synthetic
+  // `swept` leaves last_topic and last_error as they were (the printer did
+  // not say it) but ends needs_attention.
+  std::optional<std::string> last_error;
 
   bool operator==(const DeviceState&) const = default;
 };
@@ -44,10 +50,23 @@ struct Applied {
 };
 
 // Applies `e` (not a duplicate, not a test; KeyOf(e) > state.last_applied)
-// per the fold table. O(1) in the device's history.
+// per the fold table. O(1) in the device's history. Where the spec is
+// silent (each has a test in fold_test.cc):
+// - an ignored start spam still counts as an event of the open session:
+//   it sets last_event_at (evidence the print runs), event_count, fills
+//   missing fields, and is assigned to the session;
+// - a session keeps the first error text it hears of (the cause);
+// - a `swept` that closes a session is assigned to it and counted in its
+//   event_count, but does not set last_event_at (it is no evidence);
+// - "flags say printing and not paused" resumes a paused session for
+//   progress, attention, error and other events (started, done, failed and
+//   swept have their own rows; a `paused` event stays paused).
 Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e);
 
-// True when e is a duplicate of `earlier` (ledger.md section 3).
+// True when e is a duplicate of `earlier` (ledger.md section 3): both carry
+// currentTime, same device, kind, time, file.path (or both none) and
+// reported_time_s (or both none). Also both test or both not: a real event
+// is never swallowed by a "Send Test Webhook" press in the same second.
 bool IsDuplicateOf(const Event& e, const Event& earlier);
 
 // For a late event with key `late`: the key after which the device was last
@@ -71,7 +90,8 @@ Refolded Refold(const LedgerConfig& config, const std::string& device,
 // The synthetic `swept` event for a device whose open session went stale, or
 // nullopt when it has not: its open session's last event is at least
 // stale_after before `now` and no request came from the device in that span
-// (`last_received` is the receive time of its latest request).
+// (`last_received` is the receive time of its latest request, any request:
+// test events and duplicates included). stale_after 0 = never.
 std::optional<Event> SweepEvent(const LedgerConfig& config,
                                 const DeviceState& state, TimeMs last_received,
                                 TimeMs now);

@@ -245,7 +245,7 @@ TEST_F(FoldTest, PrintingStartedSameFileWithin120sIsSpam) {
   EXPECT_EQ(Open(), first.id);
   const Session& s = S(first.id);
   EXPECT_EQ(s.started_at, kT0);
-  EXPECT_EQ(s.event_count, 2);          // it is an event of the session
+  EXPECT_EQ(s.event_count, 2);             // it is an event of the session
   EXPECT_EQ(s.last_event_at, kT0 + 2000);  // and evidence it runs
   EXPECT_EQ(s.user, "mike");
   EXPECT_EQ(sessions_.size(), 1u);
@@ -600,7 +600,7 @@ TEST_F(FoldTest, EveryEventFillsMissingFieldsAndReplacesProgress) {
   const Session& s = S(start.id);
   EXPECT_EQ(s.file.name, "box.gcode");  // had one: kept
   EXPECT_EQ(s.file.origin, "sdcard");
-  EXPECT_EQ(s.file.display, "Box");     // lacked it: filled
+  EXPECT_EQ(s.file.display, "Box");  // lacked it: filled
   EXPECT_EQ(s.file.size, 36162);
   EXPECT_EQ(s.user, "mike");
   EXPECT_EQ(s.estimated_s, 600);
@@ -750,8 +750,7 @@ TEST_F(FoldTest, SweepEventWhenStaleByEventAndReceiveTime) {
 TEST_F(FoldTest, SweepEventExactlyAtStaleAfter) {
   Feed(Started(kT0));
   EXPECT_TRUE(SweepEvent(config_, state_, kT0, kT0 + config_.stale_after));
-  EXPECT_FALSE(
-      SweepEvent(config_, state_, kT0, kT0 + config_.stale_after - 1));
+  EXPECT_FALSE(SweepEvent(config_, state_, kT0, kT0 + config_.stale_after - 1));
 }
 
 TEST_F(FoldTest, NoSweepWhileRequestsStillArrive) {
@@ -872,11 +871,14 @@ TEST_F(FoldTest, RefoldPointIsTheLatestIdleCloseBeforeTheLateEvent) {
 }
 
 TEST_F(FoldTest, RefoldFromIdleEqualsApplyingInOrder) {
-  std::vector<Event> events = {
-      Attention(kT0 - 1000), Started(kT0),
-      Paused(kT0 + kMinuteMs), Started(kT0 + 2 * kMinuteMs, "b.gcode"),
-      Progress(kT0 + 3 * kMinuteMs, 50), Failed(kT0 + 4 * kMinuteMs, "error"),
-      Progress(kT0 + 5 * kMinuteMs, 10, 30), Error(kT0 + 6 * kMinuteMs, "x")};
+  std::vector<Event> events = {Attention(kT0 - 1000),
+                               Started(kT0),
+                               Paused(kT0 + kMinuteMs),
+                               Started(kT0 + 2 * kMinuteMs, "b.gcode"),
+                               Progress(kT0 + 3 * kMinuteMs, 50),
+                               Failed(kT0 + 4 * kMinuteMs, "error"),
+                               Progress(kT0 + 5 * kMinuteMs, 10, 30),
+                               Error(kT0 + 6 * kMinuteMs, "x")};
   for (const Event& e : events) Feed(e);
   Refolded r = Refold(config_, "delta", events);
   EXPECT_EQ(r.state, state_);
@@ -884,9 +886,8 @@ TEST_F(FoldTest, RefoldFromIdleEqualsApplyingInOrder) {
   for (const Session& s : r.sessions) EXPECT_EQ(s, S(s.id));
   ASSERT_EQ(r.event_sessions.size(), events.size());
   EXPECT_EQ(r.event_sessions[0].second, std::nullopt);
-  EXPECT_EQ(r.event_sessions[2],
-            (std::pair<int64_t, std::optional<int64_t>>{events[2].id,
-                                                        events[1].id}));
+  EXPECT_EQ(r.event_sessions[2], (std::pair<int64_t, std::optional<int64_t>>{
+                                     events[2].id, events[1].id}));
   EXPECT_EQ(r.event_sessions[3].second, events[3].id);
   EXPECT_EQ(r.event_sessions[5].second, events[3].id);
   EXPECT_EQ(r.event_sessions[7].second, events[6].id);

@@ -69,8 +69,8 @@ std::optional<int64_t> MemoryLedger::FoldLate(Device& d, const Event& e) {
         d.foldable.begin(), d.foldable.end(), *point,
         [](const EventKey& k, const Event& x) { return k < KeyOf(x); });
   }
-  auto suffix = std::span<const Event>(d.foldable).subspan(
-      static_cast<size_t>(first - d.foldable.begin()));
+  auto suffix = std::span<const Event>(d.foldable)
+                    .subspan(static_cast<size_t>(first - d.foldable.begin()));
   Refolded r = Refold(config_, d.state.device, suffix);
   d.state = std::move(r.state);
   for (Session& s : r.sessions) d.sessions[s.id] = std::move(s);
@@ -85,8 +85,7 @@ std::optional<int64_t> MemoryLedger::FoldLate(Device& d, const Event& e) {
 std::vector<Event> MemoryLedger::Sweep(TimeMs now) {
   std::vector<Event> swept;
   for (auto& [name, d] : devices_) {
-    std::optional<Event> e =
-        SweepEvent(config_, d.state, d.last_received, now);
+    std::optional<Event> e = SweepEvent(config_, d.state, d.last_received, now);
     if (!e) continue;
     e->id = next_id_;
     Ingest(*e);

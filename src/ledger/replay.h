@@ -63,9 +63,9 @@ class MemoryLedger {
  private:
   struct Device {
     DeviceState state;
-    std::vector<Event> foldable;           // sorted by key
-    std::map<int64_t, Session> sessions;   // by id
-    TimeMs last_received = 0;              // of its latest request
+    std::vector<Event> foldable;                      // sorted by key
+    std::map<int64_t, Session> sessions;              // by id
+    TimeMs last_received = 0;                         // of its latest request
     std::unordered_multimap<TimeMs, size_t> by_time;  // log_ index, for dups
   };
 

@@ -51,9 +51,9 @@ struct Session {
   std::string device;
   SessionStatus status = SessionStatus::kPrinting;
   TimeMs started_at = 0;
-  std::optional<TimeMs> ended_at;  // nullopt while open
-  TimeMs last_event_at = 0;        // time of its latest event
-  std::vector<Interval> pauses;    // closed pauses, in order
+  std::optional<TimeMs> ended_at;          // nullopt while open
+  TimeMs last_event_at = 0;                // time of its latest event
+  std::vector<Interval> pauses;            // closed pauses, in order
   std::optional<TimeMs> pause_started_at;  // the ongoing pause, while paused
 
   FileInfo file;  // from the opening event; later events fill what is missing
@@ -61,7 +61,7 @@ struct Session {
   std::optional<double> progress_pct;
   std::optional<double> reported_time_s;
   std::optional<double> estimated_s;
-  std::optional<double> job_filament_mm;   // the job's total, as reported
+  std::optional<double> job_filament_mm;  // the job's total, as reported
   std::optional<double> job_filament_cm3;
   std::optional<std::string> error;
   bool start_inferred = false;
@@ -83,7 +83,9 @@ TimeMs DurationMs(const Session& s, TimeMs now);  // ended_at (or now) - start
 TimeMs PausedMs(const Session& s, TimeMs now);    // incl. an ongoing pause
 TimeMs PrintMs(const Session& s, TimeMs now);     // duration - paused
 // The job's filament: the total for a completed print, scaled by
-// progress_pct for any other; nullopt when unknown.
+// progress_pct for any other (clamped to 0-100 %); nullopt when the total is
+// unknown, or when the print did not complete and its progress is unknown
+// (null rather than an invented figure).
 std::optional<double> FilamentMm(const Session& s);
 std::optional<double> FilamentCm3(const Session& s);
 

@@ -16,11 +16,10 @@ Session Closed(SessionStatus status, TimeMs duration) {
 }
 
 TEST(SessionTest, StatusNamesRoundTrip) {
-  for (SessionStatus s :
-       {SessionStatus::kPrinting, SessionStatus::kPaused,
-        SessionStatus::kCompleted, SessionStatus::kCancelled,
-        SessionStatus::kFailed, SessionStatus::kInterrupted,
-        SessionStatus::kRestarted}) {
+  for (SessionStatus s : {SessionStatus::kPrinting, SessionStatus::kPaused,
+                          SessionStatus::kCompleted, SessionStatus::kCancelled,
+                          SessionStatus::kFailed, SessionStatus::kInterrupted,
+                          SessionStatus::kRestarted}) {
     EXPECT_EQ(StatusFromName(StatusName(s)), s) << StatusName(s);
   }
   EXPECT_EQ(StatusName(SessionStatus::kCancelled), "cancelled");

@@ -34,7 +34,7 @@ struct Rates {
 struct UsageQuery {
   TimeMs from = 0;  // window [from, to)
   TimeMs to = 0;
-  TimeMs now = 0;   // the end of open sessions
+  TimeMs now = 0;  // the end of open sessions
   std::vector<GroupKey> group_by;
   const date::time_zone* tz = nullptr;  // calendar buckets; nullptr = UTC
   std::map<std::string, Rates, std::less<>> rates;  // by device
@@ -64,6 +64,20 @@ struct UsageReport {
 
 // Computes usage over `sessions` (any that may overlap the window; others are
 // ignored). Sessions' `user` must already carry any manual attribution.
+// - busy/paused/print time: each session's [started_at, ended_at or now)
+//   clipped to the window and, with a day/week/month key, split across the
+//   buckets it overlaps (pauses likewise, the ongoing one up to now).
+// - sessions, the status counts, filament_mm and cost belong to the window
+//   and the bucket where the session started. Cost per session is
+//   max(minimum_per_session, rate_per_hour * print_s / 3600 + rate_per_m *
+//   filament_mm / 1000) over its whole print time and FilamentMm (unknown:
+//   0); a device without rates costs 0. Costs are summed unrounded: round to
+//   cents only for display.
+// - utilization: busy_s over the row's calendar bucket within the window
+//   with a time key (a 23-hour DST day divides by 23 h), else over to - from;
+//   the totals' is busy_s / (to - from), with several printers the average
+//   number busy (may exceed 1).
+// An empty window (to <= from) gives an empty report. O(sessions + rows).
 UsageReport ComputeUsage(const UsageQuery& query,
                          std::span<const Session> sessions);
 
