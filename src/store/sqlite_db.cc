@@ -70,6 +70,10 @@ Status Connection::Exec(std::string_view sql) {
   return Unavailable(fmt::format("database {}: {}", path_, message));
 }
 
+bool Connection::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
 Result<Statement*> Connection::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second.get();
@@ -155,22 +159,34 @@ bool Query::IsNull() const {
 }
 
 std::optional<int64_t> Query::OptInt() {
-  if (IsNull()) return Skip(), std::nullopt;
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
   return Int();
 }
 
 std::optional<double> Query::OptReal() {
-  if (IsNull()) return Skip(), std::nullopt;
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
   return Real();
 }
 
 std::optional<std::string> Query::OptText() {
-  if (IsNull()) return Skip(), std::nullopt;
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
   return Text();
 }
 
 std::optional<bool> Query::OptBool() {
-  if (IsNull()) return Skip(), std::nullopt;
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
   return Bool();
 }
 

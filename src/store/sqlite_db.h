@@ -38,8 +38,11 @@ class Connection {
   // A kUnavailable error "`what`: <sqlite's message>".
   Error Fail(std::string_view what) const;
 
+  // Whether a transaction is open (one left open is rolled back by the
+  // reader pool before the connection is reused).
+  bool InTransaction() const;
+
   const std::string& path() const { return path_; }
-  sqlite3* raw() const { return db_; }
 
  private:
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
