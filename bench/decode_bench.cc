@@ -8,10 +8,9 @@
 // with an SI prefix (u = microseconds).
 #include <benchmark/benchmark.h>
 
+#include <boost/json/parse.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/json/parse.hpp>
 
 #include "decode/decode.h"
 #include "decode/test_request.h"
@@ -22,9 +21,12 @@ namespace {
 using testing::OwnedRequest;
 
 const char* const kSeeds[] = {
-    "seed/01-octoprint-print-started.json", "seed/02-octoprint-print-done.json",
-    "seed/03-sdcard-print-started.json",    "seed/04-sdcard-print-done.json",
-    "seed/05-printer-print-stopped.json",   "seed/06-octoprint-print-stopped.json",
+    "seed/01-octoprint-print-started.json",
+    "seed/02-octoprint-print-done.json",
+    "seed/03-sdcard-print-started.json",
+    "seed/04-sdcard-print-done.json",
+    "seed/05-printer-print-stopped.json",
+    "seed/06-octoprint-print-stopped.json",
 };
 
 std::vector<std::string> SeedBodies() {
@@ -73,10 +75,10 @@ std::vector<OwnedRequest> Requests(Encoding encoding) {
 }
 
 void PerRequest(benchmark::State& state, size_t requests) {
-  state.counters["per_request"] = benchmark::Counter(
-      static_cast<double>(requests),
-      benchmark::Counter::kIsIterationInvariantRate |
-          benchmark::Counter::kInvert);
+  state.counters["per_request"] =
+      benchmark::Counter(static_cast<double>(requests),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
 }
 
 void BM_Decode(benchmark::State& state, Encoding encoding) {

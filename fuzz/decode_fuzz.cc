@@ -58,9 +58,9 @@ void CheckDecoded(const pm::Decoded& d) {
   Check(!e.file.size || *e.file.size >= 0, "file size is >= 0");
   Check(e.snapshot == d.snapshot.has_value(), "snapshot flag matches");
   Check(!d.snapshot || !d.snapshot->bytes.empty(), "a snapshot has bytes");
-  for (const auto* text : {&e.file.name, &e.file.path, &e.file.display,
-                           &e.file.origin, &e.user, &e.message, &e.reason,
-                           &e.error}) {
+  for (const auto* text :
+       {&e.file.name, &e.file.path, &e.file.display, &e.file.origin, &e.user,
+        &e.message, &e.reason, &e.error}) {
     Check(!*text || (!(*text)->empty() && pm::IsValidUtf8(**text)),
           "text fields are absent or non-empty UTF-8");
   }

@@ -11,12 +11,11 @@
 //     device, time and secret need the request too and come last.
 #include "decode/decode.h"
 
-#include <cmath>
-#include <vector>
-
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
+#include <vector>
 
 #include "decode/form.h"
 #include "decode/json_text.h"
@@ -49,8 +48,9 @@ Error Unsupported(std::string message) {
 // (meta, offsets, currentZ, ...) are skipped unread: nothing of them is
 // copied, decoded or parsed. A JSON body is parsed whole all the same.
 constexpr std::string_view kFieldsRead[] = {
-    "deviceIdentifier", "apiSecret", "topic", "message", "currentTime",
-    "extra",            "state",     "job",   "progress",
+    "deviceIdentifier", "apiSecret", "topic", "message",
+    "currentTime",      "extra",     "state", "job",
+    "progress",
 };
 
 bool IsFieldRead(std::string_view name) {
@@ -83,10 +83,10 @@ Status ReadJsonBody(BodyContext& c) {
 Status AddPart(BodyContext& c, const MultipartPart& part) {
   if (part.name == "snapshot") {
     if (!c.snapshot && !part.data.empty()) {  // an empty file is no picture
-      c.snapshot = Snapshot{
-          part.content_type.empty() ? "application/octet-stream"
-                                    : part.content_type,
-          std::string(part.data)};
+      c.snapshot =
+          Snapshot{part.content_type.empty() ? "application/octet-stream"
+                                             : part.content_type,
+                   std::string(part.data)};
     }
     return {};
   }
@@ -116,11 +116,11 @@ Status ReadMultipartBody(BodyContext& c) {
 }
 
 Status ReadFormBody(BodyContext& c) {
-  return ForEachUrlEncoded(
-      c.request.body, c.limits.max_form_fields, "form body", IsFieldRead,
-      [&](std::string_view name, std::string_view value) {
-        c.fields.emplace(name, value);
-      });
+  return ForEachUrlEncoded(c.request.body, c.limits.max_form_fields,
+                           "form body", IsFieldRead,
+                           [&](std::string_view name, std::string_view value) {
+                             c.fields.emplace(name, value);
+                           });
 }
 
 // The encodings of ledger.md section 2, by media type (case-insensitive;
@@ -154,7 +154,8 @@ Status ReadBody(BodyContext& c) {
 Status ReadQuery(std::string_view query, const DecodeLimits& limits,
                  json::object& fields) {
   return ForEachUrlEncoded(query, limits.max_form_fields, "query string",
-                           IsFieldRead, [&](std::string_view name, std::string_view value) {
+                           IsFieldRead,
+                           [&](std::string_view name, std::string_view value) {
                              fields.emplace(name, value);  // the body wins
                            });
 }
@@ -280,68 +281,72 @@ struct FieldRule {
   void (*fill)(const Sources& s, Event& e);
 };
 constexpr FieldRule kFieldRules[] = {
-    {"topic", [](const Sources& s, Event& e) {
-       e.topic = Text(s.top, "topic").value_or("");
-     }},
-    {"message", [](const Sources& s, Event& e) {
-       e.message = Text(s.top, "message");
-     }},
-    {"kind", [](const Sources&, Event& e) {
-       e.kind = KindOf(e.topic, e.message);
-     }},
-    {"test", [](const Sources& s, Event& e) {
+    {"topic", [](const Sources& s,
+                 Event& e) { e.topic = Text(s.top, "topic").value_or(""); }},
+    {"message",
+     [](const Sources& s, Event& e) { e.message = Text(s.top, "message"); }},
+    {"kind",
+     [](const Sources&, Event& e) { e.kind = KindOf(e.topic, e.message); }},
+    {"test",
+     [](const Sources& s, Event& e) {
        e.test = !IsAbsent(Member(s.extra, "hook_index")) ||
                 LooseBool(Member(s.extra, "popup")) == true;
      }},
-    {"file.name", [](const Sources& s, Event& e) {
+    {"file.name",
+     [](const Sources& s, Event& e) {
        e.file.name = Either(Text(s.extra, "name"), Text(s.job_file, "name"));
      }},
-    {"file.path", [](const Sources& s, Event& e) {
+    {"file.path",
+     [](const Sources& s, Event& e) {
        e.file.path = Either(Text(s.extra, "path"), Text(s.job_file, "path"));
      }},
-    {"file.display", [](const Sources& s, Event& e) {
+    {"file.display",
+     [](const Sources& s, Event& e) {
        e.file.display = Text(s.job_file, "display");
      }},
-    {"file.origin", [](const Sources& s, Event& e) {
+    {"file.origin",
+     [](const Sources& s, Event& e) {
        e.file.origin =
            Either(Text(s.extra, "origin"), Text(s.job_file, "origin"));
      }},
-    {"file.size", [](const Sources& s, Event& e) {
+    {"file.size",
+     [](const Sources& s, Event& e) {
        e.file.size = Either(LooseCount(Member(s.extra, "size")),
                             LooseCount(Member(s.job_file, "size")));
      }},
-    {"user", [](const Sources& s, Event& e) {
+    {"user",
+     [](const Sources& s, Event& e) {
        e.user = Either(Text(s.extra, "user"),
                        Either(Text(s.job, "user"), Text(s.extra, "owner")));
      }},
-    {"reported_time_s", [](const Sources& s, Event& e) {
+    {"reported_time_s",
+     [](const Sources& s, Event& e) {
        e.reported_time_s = Amount(s.extra, "time");
      }},
-    {"reason", [](const Sources& s, Event& e) {
-       e.reason = Text(s.extra, "reason");
-     }},
-    {"progress_pct", [](const Sources& s, Event& e) {
-       e.progress_pct = ProgressPct(s, e);
-     }},
-    {"print_time_s", [](const Sources& s, Event& e) {
+    {"reason",
+     [](const Sources& s, Event& e) { e.reason = Text(s.extra, "reason"); }},
+    {"progress_pct",
+     [](const Sources& s, Event& e) { e.progress_pct = ProgressPct(s, e); }},
+    {"print_time_s",
+     [](const Sources& s, Event& e) {
        e.print_time_s = Amount(s.progress, "printTime");
      }},
-    {"filament_mm", [](const Sources& s, Event& e) {
-       e.filament_mm = Filament(s, "length");
-     }},
-    {"filament_cm3", [](const Sources& s, Event& e) {
-       e.filament_cm3 = Filament(s, "volume");
-     }},
-    {"estimated_s", [](const Sources& s, Event& e) {
+    {"filament_mm",
+     [](const Sources& s, Event& e) { e.filament_mm = Filament(s, "length"); }},
+    {"filament_cm3", [](const Sources& s,
+                        Event& e) { e.filament_cm3 = Filament(s, "volume"); }},
+    {"estimated_s",
+     [](const Sources& s, Event& e) {
        e.estimated_s = Amount(s.job, "estimatedPrintTime");
      }},
-    {"error", [](const Sources& s, Event& e) {
-       e.error = Text(s.extra, "error");
-     }},
-    {"printing", [](const Sources& s, Event& e) {
+    {"error",
+     [](const Sources& s, Event& e) { e.error = Text(s.extra, "error"); }},
+    {"printing",
+     [](const Sources& s, Event& e) {
        e.printing = LooseBool(Member(s.flags, "printing"));
      }},
-    {"paused", [](const Sources& s, Event& e) {
+    {"paused",
+     [](const Sources& s, Event& e) {
        e.paused = LooseBool(Member(s.flags, "paused"));
      }},
 };

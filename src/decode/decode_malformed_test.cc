@@ -10,8 +10,8 @@
 namespace pm {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AsJson;
+using ::testing::HasSubstr;
 using testing::OwnedRequest;
 
 constexpr TimeMs kReceived = 1'800'000'000'123;
@@ -53,8 +53,9 @@ const std::string kMinimal =
 
 TEST(DecodeMalformed, TruncatedJsonNamesTheByte) {
   const std::string body = R"({"deviceIdentifier": "delta", "topic": "Pri)";
-  ExpectInvalid(DecodeJson(body), "body is not valid JSON at byte 43: the "
-                                  "text ends too early");
+  ExpectInvalid(DecodeJson(body),
+                "body is not valid JSON at byte 43: the "
+                "text ends too early");
 }
 
 TEST(DecodeMalformed, TrailingGarbage) {
@@ -89,9 +90,9 @@ TEST(DecodeMalformed, BinaryGarbage) {
   std::string garbage;
   for (int i = 0; i < 512; ++i) garbage.push_back(static_cast<char>(i * 37));
   ExpectInvalid(DecodeJson(garbage), "body is not valid JSON at byte 0");
-  ExpectInvalid(DecodeOwned(Typed("application/x-www-form-urlencoded",
-                                  garbage)),
-                "form body");
+  ExpectInvalid(
+      DecodeOwned(Typed("application/x-www-form-urlencoded", garbage)),
+      "form body");
   ExpectInvalid(
       DecodeOwned(Typed("multipart/form-data; boundary=xyz", garbage)),
       "multipart body has no boundary line \"--xyz\"");
@@ -103,9 +104,9 @@ TEST(DecodeMalformed, JsonThatIsNotAnObject) {
 }
 
 TEST(DecodeMalformed, DeepNestingIsRefusedWithoutOverflowingTheStack) {
-  const std::string deep =
-      R"({"deviceIdentifier": "d", "meta": )" + std::string(10'000, '[') +
-      std::string(10'000, ']') + "}";
+  const std::string deep = R"({"deviceIdentifier": "d", "meta": )" +
+                           std::string(10'000, '[') + std::string(10'000, ']') +
+                           "}";
   ExpectInvalid(DecodeJson(deep), "nested deeper than the limit of 64 levels");
   // 64 levels are fine: the body object and 63 arrays inside it.
   const std::string ok = R"({"deviceIdentifier": "d", "meta": )" +
@@ -129,15 +130,18 @@ TEST(DecodeMalformed, HugeNumbersAreAbsentNotErrors) {
   const std::string digits(100, '9');
   const Event e = MustDecodeEvent(DecodeJson(
       R"({"deviceIdentifier": "d", "currentTime": 1e400,
-          "extra": {"size": )" + digits + R"(, "time": -1e400,
+          "extra": {"size": )" +
+      digits + R"(, "time": -1e400,
                     "progress": 1e400},
-          "job": {"estimatedPrintTime": )" + digits + R"(,
+          "job": {"estimatedPrintTime": )" +
+      digits + R"(,
                   "filament": {"tool0": {"length": 1e308},
                                "tool1": {"length": 1e308}}},
-          "progress": {"printTime": ")" + digits + R"("}})"));
+          "progress": {"printTime": ")" +
+      digits + R"("}})"));
   EXPECT_FALSE(e.has_current_time);
   EXPECT_EQ(e.time, kReceived);
-  EXPECT_EQ(e.file.size, std::nullopt);     // does not fit int64
+  EXPECT_EQ(e.file.size, std::nullopt);        // does not fit int64
   EXPECT_EQ(e.reported_time_s, std::nullopt);  // infinite
   EXPECT_EQ(e.progress_pct, std::nullopt);
   EXPECT_EQ(e.filament_mm, std::nullopt);  // the sum overflows
@@ -176,12 +180,12 @@ TEST(DecodeContentType, ParametersAndCaseAreFine) {
                                 "Application/JSON ; charset=utf-8", kMinimal)))
                 .kind,
             Kind::kStarted);
-  EXPECT_EQ(MustDecodeEvent(DecodeOwned(Typed(
-                                "application/x-www-form-urlencoded; "
-                                "charset=UTF-8",
-                                "deviceIdentifier=d&topic=Print+Done")))
-                .kind,
-            Kind::kDone);
+  EXPECT_EQ(
+      MustDecodeEvent(DecodeOwned(Typed("application/x-www-form-urlencoded; "
+                                        "charset=UTF-8",
+                                        "deviceIdentifier=d&topic=Print+Done")))
+          .kind,
+      Kind::kDone);
 }
 
 TEST(DecodeContentType, EmptyBodyIgnoresTheContentType) {
@@ -229,10 +233,10 @@ TEST(DecodeMalformed, MultipartWithoutClosingBoundary) {
                                   Part("deviceIdentifier", "d") +
                                       topic.substr(0, topic.size() - 4))),
                 "closing boundary");
-  ExpectInvalid(DecodeOwned(Typed("multipart/form-data; boundary=b",
-                                  Part("deviceIdentifier", "d") +
-                                      topic.substr(0, 30))),
-                "multipart part 2 has headers that never end");
+  ExpectInvalid(
+      DecodeOwned(Typed("multipart/form-data; boundary=b",
+                        Part("deviceIdentifier", "d") + topic.substr(0, 30))),
+      "multipart part 2 has headers that never end");
 }
 
 TEST(DecodeMalformed, TooManyMultipartParts) {
@@ -267,8 +271,8 @@ TEST(DecodeMalformed, InvalidJsonInAFormField) {
 }
 
 TEST(DecodeMalformed, DepthLimitHoldsInsideFormFields) {
-  const std::string deep = "{\"a\": " + std::string(10'000, '[') +
-                           std::string(10'000, ']') + "}";
+  const std::string deep =
+      "{\"a\": " + std::string(10'000, '[') + std::string(10'000, ']') + "}";
   ExpectInvalid(DecodeOwned(Typed("multipart/form-data; boundary=b",
                                   Part("deviceIdentifier", "d") +
                                       Part("extra", deep) + "--b--\r\n")),
@@ -279,7 +283,8 @@ TEST(DecodeMalformed, DepthLimitHoldsInsideFormFields) {
 TEST(DecodeMultipart, SnapshotWithoutContentTypeAndEmptySnapshot) {
   const std::string with_picture =
       Part("deviceIdentifier", "d") + Part("snapshot", "JPEGDATA") + "--b--";
-  const auto r = DecodeOwned(Typed("multipart/form-data; boundary=b", with_picture));
+  const auto r =
+      DecodeOwned(Typed("multipart/form-data; boundary=b", with_picture));
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_TRUE(r->snapshot);
   EXPECT_EQ(r->snapshot->content_type, "application/octet-stream");
@@ -411,10 +416,10 @@ TEST(DecodeMalformed, DeviceBlankOrTooLong) {
   // 128 characters are fine, counted as characters, not bytes.
   std::string umlauts;
   for (int i = 0; i < 128; ++i) umlauts += "\xC3\xBC";
-  EXPECT_EQ(MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": ")" + umlauts +
-                                       "\"}"))
-                .device,
-            umlauts);
+  EXPECT_EQ(
+      MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": ")" + umlauts + "\"}"))
+          .device,
+      umlauts);
   OwnedRequest r;
   r.method = "GET";
   r.target = "/webhook/" + std::string(200, 'p');
@@ -481,7 +486,8 @@ TEST(DecodeKind, TopicCaseAndSpacesAreIgnored) {
     EXPECT_EQ(KindName(e.kind), KindName(kind)) << topic;
     EXPECT_EQ(e.topic, topic);  // kept as sent
   }
-  const Event none = MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d"})"));
+  const Event none =
+      MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d"})"));
   EXPECT_EQ(none.kind, Kind::kOther);
   EXPECT_EQ(none.topic, "");
 }
@@ -490,7 +496,8 @@ TEST(DecodeKind, CustomEventResumedByMessage) {
   const auto kind = [](const std::string& message) {
     return MustDecodeEvent(
                DecodeJson(R"({"deviceIdentifier": "d", "topic": "custom event",
-                              "message": ")" + message + "\"}"))
+                              "message": ")" +
+                          message + "\"}"))
         .kind;
   };
   EXPECT_EQ(kind("Print RESUMING now"), Kind::kResumed);
@@ -500,8 +507,8 @@ TEST(DecodeKind, CustomEventResumedByMessage) {
 
 TEST(DecodeTest, HookIndexOrPopup) {
   const auto test = [](const std::string& extra) {
-    return MustDecodeEvent(
-               DecodeJson(R"({"deviceIdentifier": "d", "extra": )" + extra + "}"))
+    return MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d", "extra": )" +
+                                      extra + "}"))
         .test;
   };
   EXPECT_TRUE(test(R"({"hook_index": 0})"));
@@ -524,9 +531,9 @@ TEST(DecodeTime, CurrentTimeRules) {
   EXPECT_EQ(time("1718036225.0004").time, 1718036225000);
   EXPECT_EQ(time("1718036225.9996").time, 1718036226000);  // rounded
   EXPECT_TRUE(time("\" 1718036225 \"").has_current_time);
-  for (const char* bad : {"0", "-5", "32503680000", "1718036225000", "\"abc\"",
-                          "\"nan\"", "\"inf\"", "true", "null", "\"None\"",
-                          "\"\"", "{}"}) {
+  for (const char* bad :
+       {"0", "-5", "32503680000", "1718036225000", "\"abc\"", "\"nan\"",
+        "\"inf\"", "true", "null", "\"None\"", "\"\"", "{}"}) {
     const Event e = time(bad);
     EXPECT_FALSE(e.has_current_time) << bad;
     EXPECT_EQ(e.time, kReceived) << bad;
@@ -570,7 +577,8 @@ TEST(DecodeLoose, FlatFilamentLayout) {
 TEST(DecodeLoose, ProgressOutsideZeroToHundredIsDropped) {
   const auto pct = [](const std::string& extra) {
     return MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d",
-        "progress": {"completion": 40}, "extra": )" + extra + "}"))
+        "progress": {"completion": 40}, "extra": )" +
+                                      extra + "}"))
         .progress_pct;
   };
   EXPECT_EQ(pct(R"({"progress": 150})"), std::nullopt);

@@ -494,7 +494,8 @@ TEST(DecodePlugin, SimpleTemplateWithoutCurrentTime) {
 }
 
 TEST(DecodePlugin, FormUrlencodedPrintDone) {
-  const Decoded d = DecodeHttpFixture("plugin/15_form_urlencoded_print_done.http");
+  const Decoded d =
+      DecodeHttpFixture("plugin/15_form_urlencoded_print_done.http");
   ExpectEvent(d.event, PrintDone());
   EXPECT_EQ(d.secret, kSecret);
 }
@@ -530,8 +531,8 @@ TEST(DecodePlugin, GetWithQueryStringLosesExtra) {
 TEST(DecodePlugin, DotNotationTemplateIsNotATestEvent) {
   // The shipped template of the test button has no extra, so nothing marks
   // it as a test (ledger.md: extra.hook_index or extra.popup).
-  const Decoded d = DecodeJsonFixture(
-      "plugin/20_dotnotation_template_test_print_done.json");
+  const Decoded d =
+      DecodeJsonFixture("plugin/20_dotnotation_template_test_print_done.json");
   ExpectEvent(d.event, {.device = "ender3-garage",
                         .topic = "Print Done",
                         .kind = Kind::kDone,
@@ -599,8 +600,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The plugin's own multipart and form bytes agree with its JSON body.
 TEST(DecodePlugin, FormFixtureMatchesJsonFixture) {
-  EXPECT_EQ(DecodeHttpFixture("plugin/15_form_urlencoded_print_done.http").event,
-            DecodeJsonFixture("plugin/06_print_done.json").event);
+  EXPECT_EQ(
+      DecodeHttpFixture("plugin/15_form_urlencoded_print_done.http").event,
+      DecodeJsonFixture("plugin/06_print_done.json").event);
   EXPECT_EQ(DecodeHttpFixture(
                 "plugin/17_multipart_default_no_snapshot_print_started.http")
                 .event,

@@ -11,8 +11,7 @@ namespace {
 
 // Percent-decodes `raw` into `out` ('+' is a space when `plus_is_space`).
 // false when a '%' is not followed by two hex digits.
-bool PercentDecode(std::string_view raw, bool plus_is_space,
-                   std::string& out) {
+bool PercentDecode(std::string_view raw, bool plus_is_space, std::string& out) {
   out.clear();
   const auto checked = urls::make_pct_string_view(raw);
   if (!checked) return false;
@@ -47,8 +46,9 @@ Status ForEachUrlEncoded(
                      std::to_string(max_fields) + " fields (the limit)");
     }
     const size_t eq = segment.find('=');
-    const std::string_view raw_value =
-        eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
+    const std::string_view raw_value = eq == std::string_view::npos
+                                           ? std::string_view()
+                                           : segment.substr(eq + 1);
     if (!PercentDecode(segment.substr(0, eq), true, name)) {
       return BadEncoding(what, segment);
     }

@@ -1,8 +1,7 @@
 #include "decode/json_text.h"
 
-#include <string>
-
 #include <boost/json/error.hpp>
+#include <string>
 
 #include "decode/text.h"
 
@@ -32,8 +31,8 @@ std::string SyntaxReason(std::string_view text, size_t at) {
   return std::string("unexpected '") + char(c) + "'";
 }
 
-std::string Reason(const json::error_code& ec, std::string_view text,
-                   size_t at, size_t max_depth) {
+std::string Reason(const json::error_code& ec, std::string_view text, size_t at,
+                   size_t max_depth) {
   if (ec == json::error::syntax) return SyntaxReason(text, at);
   if (ec == json::error::incomplete) return "the text ends too early";
   if (ec == json::error::extra_data) return "unexpected data after the value";
@@ -50,8 +49,8 @@ JsonReader::JsonReader(size_t max_depth)
     : max_depth_(max_depth),
       resource_(arena_, sizeof arena_),
       storage_(&resource_),
-      parser_(storage_, Options(max_depth), parser_temp_,
-              sizeof parser_temp_) {}
+      parser_(storage_, Options(max_depth), parser_temp_, sizeof parser_temp_) {
+}
 
 Result<json::value> JsonReader::Parse(std::string_view text,
                                       std::string_view what) {
@@ -62,8 +61,7 @@ Result<json::value> JsonReader::Parse(std::string_view text,
     return parser_.release();
   }
   return Invalid(std::string(what) + " is not valid JSON at byte " +
-                 std::to_string(at) + ": " +
-                 Reason(ec, text, at, max_depth_));
+                 std::to_string(at) + ": " + Reason(ec, text, at, max_depth_));
 }
 
 Result<const json::object*> JsonReader::Object(const json::value* v,

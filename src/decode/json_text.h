@@ -8,15 +8,14 @@
 // arena: they must not outlive it.
 #pragma once
 
-#include <cstddef>
-#include <deque>
-#include <string_view>
-
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
+#include <cstddef>
+#include <deque>
+#include <string_view>
 
 #include "common/result.h"
 

@@ -90,8 +90,9 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
     } else {
       const size_t end = body.find("\r\n\r\n", pos);
       if (end == std::string_view::npos) {
-        return Invalid(PartLabel(index) +
-                       " has headers that never end (no empty line; truncated body?)");
+        return Invalid(
+            PartLabel(index) +
+            " has headers that never end (no empty line; truncated body?)");
       }
       if (Status s = ReadPartHeaders(body.substr(pos, end - pos), index, part);
           !s) {

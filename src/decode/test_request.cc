@@ -1,13 +1,12 @@
 #include "decode/test_request.h"
 
+#include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <boost/json.hpp>
 
 #include "decode/text.h"
 

@@ -155,8 +155,8 @@ std::optional<std::string> HeaderParam(std::string_view header_value,
     const size_t end = header_value.find(';', i);
     if (match) {
       return std::string(TrimSpace(header_value.substr(
-          i, end == std::string_view::npos ? std::string_view::npos
-                                           : end - i)));
+          i,
+          end == std::string_view::npos ? std::string_view::npos : end - i)));
     }
     i = end;
   }

@@ -16,12 +16,13 @@ TEST(Text, TrimAndCase) {
 
 TEST(Text, Utf8) {
   EXPECT_TRUE(IsValidUtf8("plain"));
-  EXPECT_TRUE(IsValidUtf8("\xC3\xBC\xE2\x82\xAC\xF0\x9F\x96\xA8"));  // ü € 🖨
-  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_TRUE(
+      IsValidUtf8("\xC3\xBC\xE2\x82\xAC\xF0\x9F\x96\xA8"));  // ü € 🖨
+  EXPECT_FALSE(IsValidUtf8("\xC3"));                         // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));                     // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));                 // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));                 // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));             // above U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xFF"));
   EXPECT_FALSE(IsValidUtf8("\x80"));
   EXPECT_EQ(Utf8Length("\xC3\xBC\xE2\x82\xAC\xF0\x9F\x96\xA8x"), 4u);
@@ -34,15 +35,16 @@ TEST(Text, MediaTypeAndParams) {
   EXPECT_EQ(MediaType(" multipart/form-data ; boundary=x"),
             "multipart/form-data");
   EXPECT_EQ(MediaType("application/json"), "application/json");
-  EXPECT_EQ(HeaderParam("multipart/form-data; boundary=abc", "boundary"), "abc");
+  EXPECT_EQ(HeaderParam("multipart/form-data; boundary=abc", "boundary"),
+            "abc");
   EXPECT_EQ(HeaderParam("multipart/form-data; BOUNDARY = \"a;b\\\"c\" ; x=1",
                         "boundary"),
             "a;b\"c");
   EXPECT_EQ(HeaderParam("form-data; name=\"x\"; filename=\"f.jpg\"", "name"),
             "x");
-  EXPECT_EQ(HeaderParam("form-data; name=\"x\"; filename=\"f.jpg\"",
-                        "filename"),
-            "f.jpg");
+  EXPECT_EQ(
+      HeaderParam("form-data; name=\"x\"; filename=\"f.jpg\"", "filename"),
+      "f.jpg");
   EXPECT_EQ(HeaderParam("form-data; flag; name=y", "name"), "y");
   EXPECT_EQ(HeaderParam("form-data; name=\"unterminated", "name"),
             "unterminated");
