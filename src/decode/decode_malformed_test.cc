@@ -567,6 +567,37 @@ TEST(DecodeLoose, NestedObjectsAsJsonTextAtAnyDepth) {
   EXPECT_EQ(e.print_time_s, 7);
 }
 
+TEST(DecodeFields, FallbacksInTheSpecsOrder) {
+  const std::string job = R"("job": {"user": "job-user", "file": {
+      "name": "job.gcode", "path": "job/p.gcode", "display": "Job",
+      "origin": "sdcard", "size": 2}})";
+  const auto decode = [&](const std::string& extra) {
+    return MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d", )" + job +
+                                      R"(, "extra": )" + extra + "}"));
+  };
+  const Event full = decode(R"({"user": "u", "owner": "o", "name": "x.gcode",
+      "path": "x/p.gcode", "origin": "local", "size": 1})");
+  EXPECT_EQ(full.user, "u");
+  EXPECT_EQ(full.file.name, "x.gcode");
+  EXPECT_EQ(full.file.path, "x/p.gcode");
+  EXPECT_EQ(full.file.display, "Job");  // only job.file has a display
+  EXPECT_EQ(full.file.origin, "local");
+  EXPECT_EQ(full.file.size, 1);
+
+  const Event fallback = decode(R"({"owner": "o", "name": null,
+      "path": "None", "origin": "", "size": "None"})");
+  EXPECT_EQ(fallback.user, "job-user");
+  EXPECT_EQ(fallback.file.name, "job.gcode");
+  EXPECT_EQ(fallback.file.path, "job/p.gcode");
+  EXPECT_EQ(fallback.file.origin, "sdcard");
+  EXPECT_EQ(fallback.file.size, 2);
+
+  const Event owner = MustDecodeEvent(DecodeJson(
+      R"({"deviceIdentifier": "d", "job": {"user": null},
+          "extra": {"owner": "o"}})"));
+  EXPECT_EQ(owner.user, "o");
+}
+
 TEST(DecodeLoose, FlatFilamentLayout) {
   const Event e = MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d",
       "job": {"filament": {"length": "1500.5", "volume": 3.5}}})"));

@@ -36,7 +36,9 @@ Decoded DecodeJsonFixture(const std::string& name) {
 }
 
 Decoded DecodeHttpFixture(const std::string& name) {
-  return MustDecode(ParseRawHttp(Fixture(name)));
+  const OwnedRequest r = ParseRawHttp(Fixture(name));
+  EXPECT_EQ(r.body.size(), r.content_length.value_or(0)) << name;
+  return MustDecode(r);
 }
 
 void ExpectNear(const std::optional<double>& actual,
@@ -513,6 +515,20 @@ TEST(DecodePlugin, MultipartDefaultWithoutSnapshot) {
   ExpectEvent(d.event, PrintStartedLocal());
   EXPECT_EQ(d.secret, kSecret);
   EXPECT_FALSE(d.snapshot);
+}
+
+TEST(DecodePlugin, RawRequestsAreReadWhole) {
+  const OwnedRequest form =
+      ParseRawHttp(Fixture("plugin/15_form_urlencoded_print_done.http"));
+  EXPECT_EQ(form.method, "POST");
+  EXPECT_EQ(form.target, "/octoprint/webhook");
+  EXPECT_EQ(form.content_type, "application/x-www-form-urlencoded");
+  EXPECT_EQ(form.body.size(), 2594u);
+  const OwnedRequest get =
+      ParseRawHttp(Fixture("plugin/19_get_simple_print_done.http"));
+  EXPECT_EQ(get.method, "GET");
+  EXPECT_EQ(get.content_type, "application/json");
+  EXPECT_EQ(get.body, "");
 }
 
 TEST(DecodePlugin, GetWithQueryStringLosesExtra) {

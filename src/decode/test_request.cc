@@ -83,6 +83,9 @@ OwnedRequest ParseRawHttp(std::string_view raw) {
     if (EqualsIgnoreCase(name, "Content-Type")) r.content_type = value;
     if (EqualsIgnoreCase(name, "Authorization")) r.authorization = value;
     if (EqualsIgnoreCase(name, "X-Api-Key")) r.api_key = value;
+    if (EqualsIgnoreCase(name, "Content-Length")) {
+      r.content_length = std::stoul(value);
+    }
   }
   return r;
 }

@@ -25,12 +25,14 @@ struct OwnedRequest {
   std::string authorization;
   std::string api_key;
   std::string body;
+  std::optional<size_t> content_length;  // from a raw request's header
 
   Request View(TimeMs received_at) const;
 };
 
 // Parses a whole raw HTTP/1.1 request (request line, CRLF headers, body).
-// The body is everything after the empty line.
+// The body is everything after the empty line; Content-Length is kept so
+// that a test can check the two agree.
 OwnedRequest ParseRawHttp(std::string_view raw);
 
 // The fields the plugin sends for a JSON body, in order: (name, text) with
