@@ -65,8 +65,9 @@ CREATE TABLE snapshots (
 );
 
 -- The ledger: derived from the events, deleted and rebuilt by `rebuild`.
+-- Clustered by (started_at, id): listing and usage read whole ranges of it.
 CREATE TABLE sessions (
-  id INTEGER PRIMARY KEY,
+  id INTEGER NOT NULL,
   device TEXT NOT NULL,
   status TEXT NOT NULL,
   started_at INTEGER NOT NULL,
@@ -95,9 +96,10 @@ CREATE TABLE sessions (
   opened_by_id INTEGER NOT NULL,
   closed_by_time INTEGER,
   closed_by_id INTEGER,
-  idle_after INTEGER NOT NULL
-);
-CREATE INDEX sessions_started ON sessions (started_at, id);
+  idle_after INTEGER NOT NULL,
+  PRIMARY KEY (started_at, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sessions_id ON sessions (id);
 CREATE INDEX sessions_device ON sessions (device, started_at, id);
 CREATE INDEX sessions_user
   ON sessions (coalesce(attributed_user, user), started_at, id);
