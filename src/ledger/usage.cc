@@ -65,10 +65,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-bool IsTimeKey(GroupKey k) {
-  return k == GroupKey::kDay || k == GroupKey::kWeek || k == GroupKey::kMonth;
-}
-
 // ---- Calendar buckets in one zone ----
 
 using date::local_days;
@@ -128,6 +124,39 @@ class Calendar {
   }
 
   const date::time_zone* tz_;
+};
+
+// The buckets of one key that cover a window, found by binary search: a
+// time zone conversion costs far more than searching a year of days.
+class BucketTable {
+ public:
+  // Beyond this many buckets (a day key over centuries) look each one up.
+  static constexpr TimeMs kMaxBuckets = 100000;
+
+  BucketTable(const Calendar& calendar, GroupKey key, TimeMs from, TimeMs to)
+      : calendar_(calendar), key_(key) {
+    if ((to - from) / kDayMs > kMaxBuckets) return;
+    for (TimeMs t = from; t < to;) {
+      buckets_.push_back(calendar.Find(key, t));
+      t = buckets_.back().end;
+    }
+  }
+
+  // The bucket containing t.
+  Bucket Find(TimeMs t) const {
+    auto it =
+        std::upper_bound(buckets_.begin(), buckets_.end(), t,
+                         [](TimeMs x, const Bucket& b) { return x < b.begin; });
+    if (it == buckets_.begin()) return calendar_.Find(key_, t);
+    --it;
+    if (t >= it->end) return calendar_.Find(key_, t);
+    return *it;
+  }
+
+ private:
+  const Calendar& calendar_;
+  GroupKey key_;
+  std::vector<Bucket> buckets_;  // consecutive, covering the window
 };
 
 // ---- Aggregation ----
@@ -200,11 +229,10 @@ double SessionCost(const UsageQuery& q, const Session& s) {
 
 class Aggregator {
  public:
-  explicit Aggregator(const UsageQuery& q)
-      : q_(q), calendar_(q.tz), has_time_key_(false) {
-    for (GroupKey k : q.group_by) {
-      used_[static_cast<size_t>(k)] = true;
-      if (IsTimeKey(k)) has_time_key_ = true;
+  explicit Aggregator(const UsageQuery& q) : q_(q), calendar_(q.tz) {
+    for (GroupKey k : q.group_by) used_[Slot(k)] = true;
+    for (GroupKey k : {GroupKey::kDay, GroupKey::kWeek, GroupKey::kMonth}) {
+      if (Used(k)) tables_.push_back({k, {calendar_, k, q.from, q.to}});
     }
   }
 
@@ -215,15 +243,19 @@ class Aggregator {
     bool started_inside = s.started_at >= q_.from && s.started_at < q_.to;
     if (begin >= stop && !started_inside) return;
     RowId base = BaseId(s);
+    Sums* start_row = nullptr;  // the row of its start, once found
     for (TimeMs t = begin; t < stop;) {
       auto [id, bucket] = Locate(base, t);
       TimeMs piece_end = std::min(stop, bucket.end);
       Sums& sums = RowAt(id, bucket);
+      if (t == s.started_at) start_row = &sums;
       sums.busy += piece_end - t;
       sums.paused += PausedWithin(s, end, t, piece_end);
       t = piece_end;
     }
-    if (started_inside) Count(s, base);
+    if (started_inside) {
+      Count(s, start_row ? *start_row : RowAt(Locate(base, s.started_at)));
+    }
   }
 
   UsageReport Finish() {
@@ -263,10 +295,8 @@ class Aggregator {
   // week and month buckets grouped by (the whole window without a time key).
   std::pair<RowId, Bucket> Locate(RowId id, TimeMs t) const {
     Bucket b{q_.from, q_.to, {}};
-    if (!has_time_key_) return {id, b};
-    for (GroupKey k : {GroupKey::kDay, GroupKey::kWeek, GroupKey::kMonth}) {
-      if (!Used(k)) continue;
-      Bucket kb = calendar_.Find(k, t);
+    for (const auto& [k, table] : tables_) {
+      Bucket kb = table.Find(t);
       b.begin = std::max(b.begin, kb.begin);
       b.end = std::min(b.end, kb.end);
       id[Slot(k)] = kb.first.time_since_epoch().count();
@@ -274,8 +304,8 @@ class Aggregator {
     return {id, b};
   }
 
-  void Count(const Session& s, const RowId& base) {
-    Sums& sums = RowAt(Locate(base, s.started_at));
+  // Counts the session, its filament and cost in `sums`, its start's row.
+  void Count(const Session& s, Sums& sums) {
     sums.sessions++;
     switch (s.status) {
       case SessionStatus::kCompleted:
@@ -333,7 +363,7 @@ class Aggregator {
   }
 
   TimeMs Denominator(const Sums& sums) const {
-    if (!has_time_key_) return q_.to - q_.from;
+    if (tables_.empty()) return q_.to - q_.from;
     return sums.bucket_end - sums.bucket_begin;
   }
 
@@ -374,7 +404,7 @@ class Aggregator {
   const UsageQuery& q_;
   Calendar calendar_;
   std::array<bool, kKeyCount> used_{};
-  bool has_time_key_;
+  std::vector<std::pair<GroupKey, BucketTable>> tables_;  // the time keys
   Interner devices_, users_, origins_;
   std::unordered_map<RowId, Sums, RowIdHash> rows_;
 };
