@@ -1,14 +1,72 @@
-#include <cstdio>
+// `printmeter rebuild`: re-derive every session from the stored events.
+#include <fmt/format.h>
+
+#include <memory>
 
 #include "cli/commands.h"
+#include "http/progress.h"
+#include "http/rebuild.h"
+#include "store/store.h"
 
 namespace pm {
 
+namespace {
+
+int Fail(const Error& e) {
+  fmt::print(stderr, "printmeter rebuild: {}\n", e.message);
+  return 1;
+}
+
+// About how many events are stored: the newest id (ids have few gaps).
+int64_t EstimateEvents(Store& store) {
+  EventPageQuery q;
+  q.limit = 1;
+  auto newest = store.ListEvents(q);
+  if (!newest || newest->empty()) return 0;
+  return newest->front().event.id;
+}
+
+int RunRebuild(const CommonOptions& common) {
+  auto config = ResolveConfig(common);
+  if (!config) return Fail(config.error());
+  auto store = OpenStore(config->db);
+  if (!store) return Fail(store.error());
+  LedgerConfig ledger;
+  ledger.stale_after = config->stale_after;
+  Progress progress("rebuilding", EstimateEvents(**store));
+  auto stats = Rebuild(**store, ledger, DecodeLimits{},
+                       [&progress](int64_t n) { progress.Update(n); });
+  progress.Finish();
+  if (!stats) return Fail(stats.error());
+  fmt::print("rebuilt {} session(s) on {} printer(s) from {} event(s) "
+             "({} duplicates, {} test events, {} stale sweeps)\n",
+             stats->sessions, stats->devices, stats->events,
+             stats->duplicates, stats->tests, stats->swept);
+  if (stats->redecoded_differently > 0) {
+    fmt::print("{} stored request(s) read differently with this version of "
+               "printmeter; the ledger follows the new reading\n",
+               stats->redecoded_differently);
+  }
+  if (stats->undecodable > 0) {
+    fmt::print("{} stored request(s) this version cannot read; they were "
+               "folded as first stored\n",
+               stats->undecodable);
+  }
+  return 0;
+}
+
+}  // namespace
+
 void AddRebuildCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("rebuild", "(not yet available)");
-  cmd->callback([] {
-    std::fprintf(stderr, "printmeter rebuild: not yet available in this version\n");
-    throw CLI::RuntimeError(2);
+  auto common = std::make_shared<CommonOptions>();
+  auto* cmd = app.add_subcommand(
+      "rebuild",
+      "Re-derive every session from the stored event log (after an upgrade, "
+      "or to check the ledger); user attributions are kept");
+  AddCommonOptions(*cmd, *common);
+  cmd->footer("Stop `printmeter serve` on the same database first.");
+  cmd->callback([common] {
+    if (int rc = RunRebuild(*common); rc != 0) throw CLI::RuntimeError(rc);
   });
 }
 

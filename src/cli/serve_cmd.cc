@@ -1,14 +1,164 @@
-#include <cstdio>
+// `printmeter serve`: the webhook receiver, the API and /metrics.
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <memory>
+#include <string>
+
+#include "api/api.h"
 #include "cli/commands.h"
+#include "http/ingest.h"
+#include "http/server.h"
+#include "store/store.h"
 
 namespace pm {
 
+namespace {
+
+struct ServeOptions {
+  CommonOptions common;
+  std::string listen;
+  std::string auth;
+  std::string stale_after;
+};
+
+// Sends printmeter's log to stderr.
+void LogToStderr() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("printmeter"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+// What the plugin's "Webhook URL" should be, as far as this host can tell.
+std::string PluginUrl(const ServerOptions& options) {
+  std::string host = options.host;
+  if (host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name
+                                                              : "THIS-HOST";
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return fmt::format("http://{}:{}/webhook", host, options.port);
+}
+
+// Applies the serve-only flags over the resolved configuration.
+Status ApplyFlags(const ServeOptions& o, Config& config) {
+  if (!o.listen.empty()) config.listen = o.listen;
+  if (!o.auth.empty()) {
+    auto mode = AuthModeFromName(o.auth);
+    if (!mode) {
+      return Invalid(fmt::format("--auth {} is not one of open, tofu, strict",
+                                 o.auth));
+    }
+    config.auth = *mode;
+  }
+  if (!o.stale_after.empty()) {
+    auto d = ParseDuration(o.stale_after);
+    if (!d) {
+      return Invalid(fmt::format("--stale-after {} is not a duration like "
+                                 "48h, 90m or 0 (never)",
+                                 o.stale_after));
+    }
+    config.stale_after = *d;
+  }
+  return {};
+}
+
+int Fail(const Error& e) {
+  spdlog::error("{}", e.message);
+  return 1;
+}
+
+int RunServe(const ServeOptions& o) {
+  LogToStderr();
+  // Block the stop signals before any thread starts, so that every thread
+  // inherits the mask and only sigwait() below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto config = ResolveConfig(o.common);
+  if (!config) return Fail(config.error());
+  if (auto s = ApplyFlags(o, *config); !s) return Fail(s.error());
+  ServerOptions server_options;
+  if (auto s = ParseListen(config->listen, server_options); !s) {
+    return Fail(s.error());
+  }
+  auto store = OpenStore(config->db);
+  if (!store) return Fail(store.error());
+  SystemClock clock;
+  std::unique_ptr<Api> api = MakeApi(**store, *config, clock);
+  IngestWriter writer(**store, IngestOptionsFrom(*config), clock);
+  if (auto s = writer.Start(); !s) return Fail(s.error());
+  Server server(server_options, **store, writer, api.get(), clock);
+  if (auto s = server.Start(); !s) {
+    writer.Stop();
+    return Fail(s.error());
+  }
+  server_options.port = server.port();
+  spdlog::info("printmeter {} listening on {}:{}", PRINTMETER_VERSION,
+               server_options.host, server.port());
+  spdlog::info("database: {}", config->db);
+  spdlog::info("auth: {}{}", AuthModeName(config->auth),
+               config->auth == AuthMode::kTofu
+                   ? " (a new printer is registered with the secret it "
+                     "sends first)"
+                   : "");
+  if (config->auth == AuthMode::kStrict && config->devices.empty()) {
+    spdlog::warn("auth is strict but no device is configured: every webhook "
+                 "will be refused (403); add one with `printmeter devices "
+                 "add ID`");
+  }
+  spdlog::info("in OctoPrint's Webhooks plugin, set the Webhook URL to {}",
+               PluginUrl(server_options));
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{}: finishing requests in flight, then stopping",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.Stop();
+  writer.Stop();
+  IngestStats stats = writer.stats();
+  spdlog::info("stopped; {} event(s) stored in {} commit(s) since start",
+               stats.events, stats.commits);
+  return 0;
+}
+
+}  // namespace
+
 void AddServeCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("serve", "(not yet available)");
-  cmd->callback([] {
-    std::fprintf(stderr, "printmeter serve: not yet available in this version\n");
-    throw CLI::RuntimeError(2);
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the webhook receiver (POST /webhook), the API (/api/v1/...) and "
+      "/metrics until SIGINT or SIGTERM");
+  AddCommonOptions(*cmd, o->common);
+  cmd->add_option("--listen", o->listen,
+                  "HOST:PORT to listen on (default 0.0.0.0:8080)");
+  cmd->add_option("--auth", o->auth,
+                  "open: accept any printer; tofu (default): register a new "
+                  "printer with the secret it sends first, then require it; "
+                  "strict: only printers in the config file")
+      ->check(CLI::IsMember({"open", "tofu", "strict"}));
+  cmd->add_option("--stale-after", o->stale_after,
+                  "close a print as interrupted after this long without any "
+                  "event from its printer (default 48h; 0 = never)");
+  cmd->footer(
+      "Then, in OctoPrint: Settings > Webhooks > add a hook with the URL "
+      "http://THIS-HOST:PORT/webhook, your printer's Device identifier and "
+      "API secret, and tick Print Started, Print Done, Print Failed, Print "
+      "Paused, Print Resumed, Print Progress, User Action Needed and Error.\n"
+      "Every flag can also come from the config file or a PRINTMETER_* "
+      "environment variable (flags win).");
+  cmd->callback([o] {
+    if (int rc = RunServe(*o); rc != 0) throw CLI::RuntimeError(rc);
   });
 }
 

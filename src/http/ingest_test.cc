@@ -1,0 +1,306 @@
+// The ingest writer against the real SQLite store: group commit, auth,
+// late events, the stale sweep, and a failing commit (503).
+#include "http/ingest.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+#include "http/test_harness.h"
+#include "ledger/replay.h"
+
+namespace pm {
+namespace {
+
+using testing::AllEvents;
+using testing::AllSessions;
+using testing::MustOpen;
+using testing::TempDir;
+
+// The real store, with commits that fail on demand (a disk gone bad).
+class FailingStore final : public Store {
+ public:
+  explicit FailingStore(Store& real) : real_(real) {}
+  std::atomic<bool> fail_commits{false};
+  std::atomic<int> commits{0};
+
+  Result<int64_t> AllocateEventIds(int64_t n) override { return real_.AllocateEventIds(n); }
+  Result<bool> HasDuplicate(const Event& e) override { return real_.HasDuplicate(e); }
+  Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a) override {
+    return real_.FoldableEvents(d, a);
+  }
+  Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
+    return real_.LastIdleSessionBefore(d, b);
+  }
+  Result<std::vector<DeviceState>> LoadDeviceStates() override { return real_.LoadDeviceStates(); }
+  Result<std::vector<DeviceRecord>> LoadDevices() override { return real_.LoadDevices(); }
+  Status Commit(const WriteBatch& batch) override {
+    if (fail_commits) return Unavailable("disk I/O error (injected)");
+    ++commits;
+    return real_.Commit(batch);
+  }
+  Status ForEachEvent(const std::function<Status(const EventRecord&)>& fn) override {
+    return real_.ForEachEvent(fn);
+  }
+  Status ResetLedger() override { return real_.ResetLedger(); }
+  Status Ping() override { return real_.Ping(); }
+  Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override { return real_.ListSessions(q); }
+  Result<std::optional<Session>> GetSession(int64_t id) override { return real_.GetSession(id); }
+  Result<std::vector<EventView>> SessionEvents(int64_t id) override { return real_.SessionEvents(id); }
+  Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) override { return real_.ListEvents(q); }
+  Result<std::vector<Session>> SessionsOverlapping(TimeMs f, TimeMs t) override {
+    return real_.SessionsOverlapping(f, t);
+  }
+  Status SetSessionUser(int64_t id, const std::string& u) override { return real_.SetSessionUser(id, u); }
+  Result<std::optional<Snapshot>> GetSnapshot(int64_t id) override { return real_.GetSnapshot(id); }
+
+ private:
+  Store& real_;
+};
+
+// An item as the receiver would hand it over.
+IngestItem Item(const std::string& device, Kind kind, TimeMs time,
+                std::optional<std::string> secret = std::nullopt) {
+  IngestItem item;
+  Event& e = item.decoded.event;
+  e.device = device;
+  e.kind = kind;
+  e.topic = std::string(KindName(kind));
+  e.time = time;
+  e.has_current_time = true;
+  e.received_at = time;
+  e.file.path = "part.gcode";
+  item.decoded.secret = std::move(secret);
+  item.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+  return item;
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void Open(IngestOptions options = {}) {
+    store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+    ASSERT_NE(store_, nullptr);
+    failing_ = std::make_unique<FailingStore>(*store_);
+    options.sweep_interval = 0;
+    writer_ = std::make_unique<IngestWriter>(*failing_, options, clock_);
+    Status s = writer_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  void Close() {
+    writer_.reset();
+    failing_.reset();
+    store_.reset();
+  }
+
+  TempDir dir_;
+  FakeClock clock_{1'722'000'000'000};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<FailingStore> failing_;
+  std::unique_ptr<IngestWriter> writer_;
+};
+
+TEST_F(IngestTest, ConcurrentSubmissionsShareCommits) {
+  Open();
+  constexpr int kItems = 500;
+  std::atomic<int> ok{0};
+  std::promise<void> all_done;
+  std::atomic<int> left{kItems};
+  for (int i = 0; i < kItems; ++i) {
+    writer_->Submit(Item("p" + std::to_string(i % 10), Kind::kProgress,
+                         1'722'000'000'000 + i * 1000),
+                    [&](Result<Verdict> v) {
+                      if (v.ok()) ++ok;
+                      if (--left == 0) all_done.set_value();
+                    });
+  }
+  all_done.get_future().wait();
+  EXPECT_EQ(ok, kItems);
+  IngestStats stats = writer_->stats();
+  EXPECT_EQ(stats.events, kItems);
+  EXPECT_LT(stats.commits, kItems);
+  EXPECT_EQ(stats.commits, failing_->commits);
+  EXPECT_EQ(AllEvents(*store_).size(), static_cast<size_t>(kItems));
+}
+
+TEST_F(IngestTest, FailedCommitAnswers503StoresNothingAndRecovers) {
+  Open();
+  auto opened = writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000));
+  ASSERT_TRUE(opened.ok());
+  failing_->fail_commits = true;
+  auto lost = writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'600'000));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(lost.error().message.find("not stored"), std::string::npos);
+  // Also a device first heard during the failure is not half-registered.
+  auto stranger = writer_->Ingest(Item("mk4", Kind::kStarted, 1'722'000'000'000, "a"));
+  ASSERT_FALSE(stranger.ok());
+  failing_->fail_commits = false;
+  EXPECT_EQ(AllEvents(*store_).size(), 1u);
+  auto sessions = AllSessions(*store_);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kPrinting);
+  // The writer's state was restored: the print is still open, and the
+  // done that is sent again now closes it as if the failure never was.
+  auto done = writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'600'000));
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  sessions = AllSessions(*store_);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+  EXPECT_EQ(sessions[0].event_count, 2);
+  // mk4 registers now with the secret it sends now.
+  auto mk4 = writer_->Ingest(Item("mk4", Kind::kStarted, 1'722'000'000'000, "b"));
+  EXPECT_TRUE(mk4.ok());
+  auto mk4_wrong = writer_->Ingest(Item("mk4", Kind::kDone, 1'722'000'100'000, "a"));
+  ASSERT_FALSE(mk4_wrong.ok());
+  EXPECT_EQ(mk4_wrong.error().code, ErrorCode::kUnauthorized);
+}
+
+TEST_F(IngestTest, LateEventRefoldsToTheInOrderLedger) {
+  Open();
+  const TimeMs t0 = 1'722'000'000'000;
+  // Arrival order: start, done, then the pause and resume that came late.
+  std::vector<IngestItem> arrivals;
+  arrivals.push_back(Item("delta", Kind::kStarted, t0));
+  arrivals.push_back(Item("delta", Kind::kDone, t0 + 3'600'000));
+  arrivals.push_back(Item("delta", Kind::kPaused, t0 + 600'000));
+  arrivals.push_back(Item("delta", Kind::kResumed, t0 + 900'000));
+  arrivals.push_back(Item("delta", Kind::kStarted, t0 + 7'200'000));
+  arrivals.push_back(Item("delta", Kind::kProgress, t0 - 60'000));  // before all
+  MemoryLedger reference;
+  for (IngestItem& item : arrivals) {
+    Event e = item.decoded.event;
+    auto v = writer_->Ingest(std::move(item));
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    e.id = v->event_id;
+    reference.Ingest(e);
+  }
+  auto sessions = AllSessions(*store_);
+  std::sort(sessions.begin(), sessions.end(),
+            [](const Session& a, const Session& b) { return a.id < b.id; });
+  EXPECT_EQ(sessions, reference.Sessions());
+  EXPECT_GE(writer_->stats().refolds, 3);
+  // A restart reads back the same state the reference holds.
+  Close();
+  Open();
+  auto states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ((*states)[0], *reference.State("delta"));
+}
+
+TEST_F(IngestTest, LateEventInTheSameBatchAsEarlierOnes) {
+  Open();
+  const TimeMs t0 = 1'722'000'000'000;
+  // Submitted without waiting: they share batches, and the late one must
+  // see the earlier ones of its batch.
+  std::vector<std::future<Result<Verdict>>> verdicts;
+  std::vector<Event> sent;
+  for (auto [kind, dt] : std::vector<std::pair<Kind, TimeMs>>{
+           {Kind::kStarted, 0}, {Kind::kDone, 3'600'000},
+           {Kind::kPaused, 600'000}, {Kind::kResumed, 700'000},
+           {Kind::kStarted, 4'000'000}, {Kind::kProgress, 100'000}}) {
+    IngestItem item = Item("delta", kind, t0 + dt);
+    sent.push_back(item.decoded.event);
+    auto promise = std::make_shared<std::promise<Result<Verdict>>>();
+    verdicts.push_back(promise->get_future());
+    writer_->Submit(std::move(item), [promise](Result<Verdict> v) {
+      promise->set_value(std::move(v));
+    });
+  }
+  MemoryLedger reference;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    auto v = verdicts[i].get();
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    sent[i].id = v->event_id;
+  }
+  std::sort(sent.begin(), sent.end(),
+            [](const Event& a, const Event& b) { return a.id < b.id; });
+  for (const Event& e : sent) reference.Ingest(e);
+  auto sessions = AllSessions(*store_);
+  std::sort(sessions.begin(), sessions.end(),
+            [](const Session& a, const Session& b) { return a.id < b.id; });
+  EXPECT_EQ(sessions, reference.Sessions());
+}
+
+TEST_F(IngestTest, TestAndDuplicateEventsAreStoredNotFolded) {
+  Open();
+  IngestItem test = Item("delta", Kind::kStarted, 1'722'000'000'000);
+  test.decoded.event.test = true;
+  auto t = writer_->Ingest(std::move(test));
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->test);
+  auto first = writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'100'000));
+  auto again = writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'100'000));
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(AllEvents(*store_).size(), 3u);
+  auto sessions = AllSessions(*store_);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].id, first->event_id);
+  EXPECT_EQ(sessions[0].event_count, 1);
+}
+
+TEST_F(IngestTest, StaleSweepClosesAnOldPrintAndARestartDoesNot) {
+  IngestOptions options;
+  options.ledger.stale_after = 48 * kHourMs;
+  Open(options);
+  const TimeMs t0 = clock_.Now();
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, t0)).ok());
+  // A restart within the window closes nothing.
+  Close();
+  clock_.Set(t0 + 47 * kHourMs);
+  Open(options);
+  EXPECT_TRUE(IsOpen(AllSessions(*store_)[0].status));
+  // Past the window, the sweep closes it as interrupted, and stores why.
+  clock_.Set(t0 + 49 * kHourMs);
+  auto swept = writer_->Sweep();
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1);
+  auto sessions = AllSessions(*store_);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kInterrupted);
+  auto events = AllEvents(*store_);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].event.kind, Kind::kSwept);
+  EXPECT_FALSE(events[1].request.has_value());
+  EXPECT_EQ(events[1].event.time, t0 + 48 * kHourMs);
+  // Nothing more to sweep.
+  auto again = writer_->Sweep();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+}
+
+TEST_F(IngestTest, ConfiguredSecretWinsOverRegisteredOne) {
+  IngestOptions tofu;
+  Open(tofu);
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000, "old")).ok());
+  Close();
+  tofu.devices["delta"] = "new";
+  Open(tofu);
+  auto old_secret = writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'100'000, "old"));
+  ASSERT_FALSE(old_secret.ok());
+  EXPECT_EQ(old_secret.error().code, ErrorCode::kUnauthorized);
+  EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'100'000, "new")).ok());
+}
+
+TEST_F(IngestTest, OpenModeIgnoresSecrets) {
+  IngestOptions open;
+  open.auth = AuthMode::kOpen;
+  Open(open);
+  EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000, "a")).ok());
+  EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'100'000, "b")).ok());
+}
+
+TEST_F(IngestTest, StopAnswersLaterSubmissionsUnavailable) {
+  Open();
+  writer_->Stop();
+  auto v = writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000));
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(AllEvents(*store_).empty());
+}
+
+}  // namespace
+}  // namespace pm

@@ -1,0 +1,588 @@
+#include "http/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <future>
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace pm {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+using HttpRequest = http::request<http::string_body>;
+
+// What a handler answers.
+struct Reply {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  Reply() = default;
+  Reply(int s, std::string b, std::string type = "application/json",
+        Headers h = {})
+      : status(s), body(std::move(b)), content_type(std::move(type)),
+        headers(std::move(h)) {}
+
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  Headers headers;
+};
+
+Reply JsonError(int status, std::string_view message) {
+  boost::json::object o;
+  o["error"] = message;
+  return {status, boost::json::serialize(o) + "\n"};
+}
+
+Reply ErrorReply(const Error& error) {
+  return JsonError(HttpStatus(error.code), error.message);
+}
+
+// The `result` label of a webhook rejection (api.h ReceiverMetrics).
+std::string_view ResultName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalid: return "invalid";
+    case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kTooLarge:
+    case ErrorCode::kHeaderTooLarge:
+    case ErrorCode::kUriTooLong: return "too_large";
+    case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kUnavailable: return "unavailable";
+    default: return "error";
+  }
+}
+
+std::string_view PathOf(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+// The receiver answers at `.../webhook` and `.../webhook/{device}` under any
+// prefix (a reverse proxy's `/octoprint/webhook`, say).
+bool IsWebhookPath(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t last = path.rfind('/');
+  if (last == std::string_view::npos) return false;
+  if (path.substr(last + 1) == "webhook") return true;
+  std::string_view head = path.substr(0, last);
+  size_t prev = head.rfind('/');
+  return prev != std::string_view::npos && head.substr(prev + 1) == "webhook";
+}
+
+bool IsApiPath(std::string_view path) {
+  return path == "/" || path == "/metrics" || path == "/api" ||
+         path.starts_with("/api/");
+}
+
+bool IsMultipart(std::string_view content_type) {
+  constexpr std::string_view kMultipart = "multipart/form-data";
+  if (content_type.size() < kMultipart.size()) return false;
+  return beast::iequals(content_type.substr(0, kMultipart.size()), kMultipart);
+}
+
+std::string Mib(size_t bytes) {
+  return fmt::format("{:g} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+// Completes with the writer's verdict on the caller's executor.
+template <typename Token>
+auto AsyncIngest(IngestWriter& writer, IngestItem item, Token&& token) {
+  return asio::async_initiate<Token, void(Result<Verdict>)>(
+      [&writer](auto handler, IngestItem item) {
+        auto ex = asio::get_associated_executor(handler);
+        auto shared =
+            std::make_shared<decltype(handler)>(std::move(handler));
+        writer.Submit(std::move(item), [shared, ex](Result<Verdict> v) {
+          asio::post(ex, [shared, v = std::move(v)]() mutable {
+            (*shared)(std::move(v));
+          });
+        });
+      },
+      token, std::move(item));
+}
+
+// Counts a value up for as long as it lives.
+class Counted {
+ public:
+  explicit Counted(std::atomic<size_t>& n) : n_(n) { ++n_; }
+  ~Counted() { --n_; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+
+ private:
+  std::atomic<size_t>& n_;
+};
+
+}  // namespace
+
+Status ParseListen(const std::string& listen, ServerOptions& options) {
+  auto bad = [&](const char* why) {
+    return Invalid(fmt::format("--listen {}: {}; write HOST:PORT, e.g. "
+                               "0.0.0.0:8080 or 127.0.0.1:9000",
+                               listen, why));
+  };
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return bad("no port");
+  std::string host = listen.substr(0, colon);
+  std::string port_text = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(),
+                                 port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return bad("the port is not a number from 0 to 65535");
+  }
+  options.host = host.empty() ? "0.0.0.0" : host;
+  options.port = static_cast<uint16_t>(port);
+  return {};
+}
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, Store& store, IngestWriter& writer, Api* api,
+       const Clock& clock)
+      : options_(std::move(options)),
+        store_(store),
+        writer_(writer),
+        api_(api),
+        clock_(clock),
+        acceptor_(asio::make_strand(ioc_)),
+        blocking_(2) {}
+
+  ~Impl() { Stop(0); }
+
+  Status Start();
+  uint16_t port() const { return port_; }
+  void Stop(TimeMs grace);
+
+ private:
+  // One request on its way through the route table.
+  struct Exchange {
+    HttpRequest& request;
+    bool from_loopback = false;
+  };
+  using Handler = awaitable<Reply> (Impl::*)(Exchange&);
+  struct Route {
+    bool (*matches)(std::string_view path);
+    Handler handle;
+  };
+  static const Route kRoutes[];
+
+  awaitable<void> Accept();
+  awaitable<void> Serve(tcp::socket socket);
+  awaitable<Reply> Dispatch(Exchange& x);
+  awaitable<Reply> Webhook(Exchange& x);
+  awaitable<Reply> Healthz(Exchange& x);
+  awaitable<Reply> Readyz(Exchange& x);
+  awaitable<Reply> ApiCall(Exchange& x);
+  Reply RejectWebhook(std::string_view device, const Error& error,
+                      std::chrono::steady_clock::time_point start,
+                      const HttpRequest& request);
+  Reply ReadError(const beast::error_code& ec,
+                  const beast::flat_buffer& buffer);
+  template <typename F>
+  awaitable<std::invoke_result_t<F>> Blocking(F f);
+
+  const ServerOptions options_;
+  Store& store_;
+  IngestWriter& writer_;
+  Api* const api_;
+  const Clock& clock_;
+
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::thread_pool blocking_;  // Api::Handle and Store::Ping may block
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<size_t> connections_{0};
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+};
+
+// The route table: the first route whose path matches answers.
+const Server::Impl::Route Server::Impl::kRoutes[] = {
+    {IsWebhookPath, &Impl::Webhook},
+    {[](std::string_view p) { return p == "/healthz"; }, &Impl::Healthz},
+    {[](std::string_view p) { return p == "/readyz"; }, &Impl::Readyz},
+    {IsApiPath, &Impl::ApiCall},
+};
+
+Status Server::Impl::Start() {
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                  tcp::resolver::passive, ec);
+  auto fail = [&](const std::string& what) {
+    return Unavailable(fmt::format(
+        "cannot listen on {}:{}: {}; pick another address with --listen "
+        "HOST:PORT",
+        options_.host, options_.port, what));
+  };
+  if (ec || results.empty()) {
+    return fail(ec ? ec.message() : "no such address");
+  }
+  tcp::endpoint endpoint = *results.begin();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail(ec == asio::error::address_in_use
+                    ? "the port is in use (is printmeter already running?)"
+                    : ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
+  int n = std::max(1, options_.io_threads);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  return {};
+}
+
+void Server::Impl::Stop(TimeMs grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  std::promise<void> closed;
+  auto closed_future = closed.get_future();
+  asio::post(acceptor_.get_executor(), [this, &closed] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    closed.set_value();
+  });
+  if (!threads_.empty()) closed_future.wait();
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(grace);
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (in_flight_ > 0) {
+    spdlog::warn("{} request(s) still in flight after {} ms; closing them",
+                 in_flight_.load(), grace);
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  blocking_.join();
+}
+
+awaitable<void> Server::Impl::Accept() {
+  asio::steady_timer wait(acceptor_.get_executor());
+  for (;;) {
+    // Over the cap, new connections wait in the listen backlog.
+    while (connections_ >= options_.max_connections && !stopping_) {
+      wait.expires_after(std::chrono::milliseconds(10));
+      co_await wait.async_wait(kTuple);
+    }
+    auto [ec, socket] =
+        co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
+    if (stopping_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accepting a connection failed: {}", ec.message());
+      wait.expires_after(std::chrono::milliseconds(50));
+      co_await wait.async_wait(kTuple);
+      continue;
+    }
+    ++connections_;
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, Serve(std::move(socket)), asio::detached);
+  }
+}
+
+Reply Server::Impl::ReadError(const beast::error_code& ec,
+                              const beast::flat_buffer& buffer) {
+  if (ec == http::error::header_limit) {
+    std::string_view data(static_cast<const char*>(buffer.data().data()),
+                          buffer.size());
+    size_t line = data.find('\n');
+    if (line == std::string_view::npos || line > options_.max_target) {
+      return {414, fmt::format("{{\"error\":\"the request target is longer "
+                               "than {} bytes\"}}\n",
+                               options_.max_target)};
+    }
+    return {431, fmt::format("{{\"error\":\"the request headers are larger "
+                             "than {} bytes\"}}\n",
+                             options_.max_header)};
+  }
+  if (ec == http::error::body_limit) {
+    return JsonError(413, fmt::format("the request body is larger than {} "
+                                      "({} for a multipart request carrying "
+                                      "a snapshot)",
+                                      Mib(options_.max_body),
+                                      Mib(options_.max_snapshot_body)));
+  }
+  return JsonError(400, fmt::format("malformed HTTP request: {}",
+                                    ec.message()));
+}
+
+awaitable<void> Server::Impl::Serve(tcp::socket socket) {
+  Counted connection(connections_);
+  beast::error_code ignored;
+  auto peer = socket.remote_endpoint(ignored);
+  bool loopback = peer.address().is_loopback() ||
+                  (peer.address().is_v6() &&
+                   peer.address().to_v6().is_v4_mapped() &&
+                   asio::ip::make_address_v4(asio::ip::v4_mapped,
+                                             peer.address().to_v6())
+                       .is_loopback());
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  auto timeout = std::chrono::milliseconds(options_.request_timeout);
+  for (bool keep_alive = true; keep_alive && !stopping_;) {
+    // One deadline for the whole request, from its first byte (or from the
+    // end of the previous answer on a kept-alive connection).
+    stream.expires_after(timeout);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options_.max_header));
+    parser.body_limit(std::max(options_.max_body, options_.max_snapshot_body));
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser,
+                                                    kTuple);
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
+      break;
+    }
+    if (ec == beast::error::timeout) {
+      if (buffer.size() > 0) {
+        spdlog::warn("closed a connection from {}: the request did not "
+                     "arrive within {} ms",
+                     peer.address().to_string(), options_.request_timeout);
+      }
+      break;
+    }
+    Counted in_flight(in_flight_);
+    std::optional<Reply> early;
+    if (ec) {
+      early = ReadError(ec, buffer);
+    } else if (parser.get().target().size() > options_.max_target) {
+      early = ReadError(http::error::header_limit, beast::flat_buffer());
+    } else if (!IsMultipart(parser.get()[http::field::content_type])) {
+      auto length = parser.content_length();
+      if (length && *length > options_.max_body) {
+        early = ReadError(http::error::body_limit, buffer);
+      } else {
+        parser.body_limit(options_.max_body);
+      }
+    }
+    if (!early && !parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go{http::status::continue_, 11};
+        co_await http::async_write(stream, go, kTuple);
+      }
+      auto [body_ec, m] = co_await http::async_read(stream, buffer, parser,
+                                                    kTuple);
+      if (body_ec == beast::error::timeout) {
+        spdlog::warn("closed a connection from {}: the request body did not "
+                     "arrive within {} ms",
+                     peer.address().to_string(), options_.request_timeout);
+        break;
+      }
+      if (body_ec == http::error::partial_message ||
+          body_ec == asio::error::eof ||
+          body_ec == asio::error::connection_reset) {
+        break;
+      }
+      if (body_ec) early = ReadError(body_ec, buffer);
+    }
+    http::response<http::string_body> response;
+    if (early) {
+      // The rest of the request cannot be trusted: answer and close.
+      spdlog::warn("rejected a request from {}: {} {}",
+                   peer.address().to_string(), early->status, early->body);
+      if (api_) {
+        api_->metrics().RecordWebhook(
+            "", early->status == 400 ? "invalid" : "too_large", 0);
+      }
+      keep_alive = false;
+      response.result(early->status);
+      response.set(http::field::content_type, early->content_type);
+      response.body() = std::move(early->body);
+    } else {
+      stream.expires_never();  // the writer's time is not the client's
+      HttpRequest request = parser.release();
+      keep_alive = request.keep_alive() && !stopping_;
+      Exchange x{request, loopback};
+      Reply reply = co_await Dispatch(x);
+      response.result(reply.status);
+      response.set(http::field::content_type, reply.content_type);
+      for (auto& [name, value] : reply.headers) response.set(name, value);
+      response.body() = std::move(reply.body);
+    }
+    response.set(http::field::server, "printmeter");
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    stream.expires_after(timeout);
+    auto [write_ec, w] = co_await http::async_write(stream, response, kTuple);
+    if (write_ec) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+awaitable<Reply> Server::Impl::Dispatch(Exchange& x) {
+  std::string_view path = PathOf(x.request.target());
+  for (const Route& route : kRoutes) {
+    if (route.matches(path)) co_return co_await (this->*route.handle)(x);
+  }
+  co_return JsonError(404, fmt::format("nothing is served at {}; the webhook "
+                                       "receiver is at /webhook",
+                                       path));
+}
+
+template <typename F>
+awaitable<std::invoke_result_t<F>> Server::Impl::Blocking(F f) {
+  using T = std::invoke_result_t<F>;
+  co_return co_await asio::co_spawn(
+      blocking_, [f = std::move(f)]() mutable -> awaitable<T> { co_return f(); },
+      use_awaitable);
+}
+
+awaitable<Reply> Server::Impl::Healthz(Exchange& x) {
+  if (x.request.method() != http::verb::get &&
+      x.request.method() != http::verb::head) {
+    co_return Reply{405, "{\"error\":\"use GET\"}\n", "application/json",
+                    {{"Allow", "GET, HEAD"}}};
+  }
+  co_return Reply{200, "{\"status\":\"ok\"}\n"};
+}
+
+awaitable<Reply> Server::Impl::Readyz(Exchange& x) {
+  if (x.request.method() != http::verb::get &&
+      x.request.method() != http::verb::head) {
+    co_return Reply{405, "{\"error\":\"use GET\"}\n", "application/json",
+                    {{"Allow", "GET, HEAD"}}};
+  }
+  Status ping = co_await Blocking([this] { return store_.Ping(); });
+  if (!ping) {
+    co_return JsonError(503, fmt::format("storage unavailable: {}",
+                                         ping.error().message));
+  }
+  co_return Reply{200, "{\"status\":\"ready\"}\n"};
+}
+
+awaitable<Reply> Server::Impl::ApiCall(Exchange& x) {
+  std::string_view path = PathOf(x.request.target());
+  if (!api_) {
+    co_return JsonError(404, fmt::format("nothing is served at {}", path));
+  }
+  ApiRequest request;
+  request.method = x.request.method_string();
+  request.target = x.request.target();
+  request.authorization = x.request[http::field::authorization];
+  request.body = x.request.body();
+  request.from_loopback = x.from_loopback;
+  ApiResponse response =
+      co_await Blocking([this, &request] { return api_->Handle(request); });
+  co_return Reply{response.status, std::move(response.body),
+                  std::move(response.content_type),
+                  std::move(response.headers)};
+}
+
+Reply Server::Impl::RejectWebhook(std::string_view device, const Error& error,
+                                  std::chrono::steady_clock::time_point start,
+                                  const HttpRequest& request) {
+  spdlog::warn("webhook {} {} rejected ({}): {}", request.method_string(),
+               PathOf(request.target()), HttpStatus(error.code),
+               error.message);
+  if (api_) {
+    std::chrono::duration<double> latency =
+        std::chrono::steady_clock::now() - start;
+    api_->metrics().RecordWebhook(device, ResultName(error.code),
+                                  latency.count());
+  }
+  return ErrorReply(error);
+}
+
+awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
+  auto start = std::chrono::steady_clock::now();
+  HttpRequest& req = x.request;
+  switch (req.method()) {
+    case http::verb::post:
+    case http::verb::put:
+    case http::verb::get:
+    case http::verb::delete_:
+      break;
+    default:
+      co_return Reply{405,
+                      fmt::format("{{\"error\":\"{} is not accepted here; the "
+                                  "webhook takes POST, PUT, GET or DELETE\"}}\n",
+                                  std::string(req.method_string())),
+                      "application/json",
+                      {{"Allow", "POST, PUT, GET, DELETE"}}};
+  }
+  Request r;
+  r.method = req.method_string();
+  r.target = req.target();
+  r.content_type = req[http::field::content_type];
+  r.authorization = req[http::field::authorization];
+  r.api_key = req["X-Api-Key"];
+  r.body = req.body();
+  r.received_at = clock_.Now();
+  auto decoded = Decode(r, options_.decode);
+  if (!decoded) co_return RejectWebhook("", decoded.error(), start, req);
+  std::string device = decoded->event.device;
+  if (req.body().size() > options_.max_body && !decoded->snapshot) {
+    co_return RejectWebhook(
+        device,
+        {ErrorCode::kTooLarge,
+         fmt::format("the request body is {} bytes, over the {} limit; only "
+                     "a multipart request with a snapshot part may be larger "
+                     "(up to {})",
+                     req.body().size(), Mib(options_.max_body),
+                     Mib(options_.max_snapshot_body))},
+        start, req);
+  }
+  IngestItem item;
+  item.decoded = std::move(*decoded);
+  item.request = StoredRequest{std::string(r.method), std::string(r.target),
+                               std::string(r.content_type),
+                               std::move(req.body())};
+  Result<Verdict> verdict =
+      co_await AsyncIngest(writer_, std::move(item), use_awaitable);
+  if (!verdict) co_return RejectWebhook(device, verdict.error(), start, req);
+  const char* result =
+      verdict->test ? "test" : verdict->duplicate ? "duplicate" : "stored";
+  if (api_) {
+    std::chrono::duration<double> latency =
+        std::chrono::steady_clock::now() - start;
+    api_->metrics().RecordWebhook(device, result, latency.count());
+  }
+  spdlog::debug("webhook from \"{}\": event {} {}", device, verdict->event_id,
+                result);
+  co_return Reply{200,
+                  fmt::format("{{\"status\":\"stored\",\"event\":{},"
+                              "\"duplicate\":{},\"test\":{}}}\n",
+                              verdict->event_id, verdict->duplicate,
+                              verdict->test)};
+}
+
+Server::Server(ServerOptions options, Store& store, IngestWriter& writer,
+               Api* api, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), store, writer, api,
+                                   clock)) {}
+
+Server::~Server() = default;
+
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Stop(TimeMs grace) { impl_->Stop(grace); }
+
+}  // namespace pm

@@ -1,0 +1,72 @@
+// Server: printmeter's HTTP front (Boost.Beast on Asio, C++20 coroutines).
+//
+// Routes (a table in server.cc):
+//   POST/PUT/GET/DELETE .../webhook, .../webhook/{device}  the receiver
+//   GET /healthz, GET /readyz                              liveness, storage
+//   /api/..., /metrics, GET /                              the Api (api.h)
+// The receiver decodes on the I/O threads, hands the event to the
+// IngestWriter and answers only after the writer committed it (ledger.md
+// section 2). Every rejection is logged and counted in Api::metrics().
+//
+// Limits a hostile client cannot get past are in ServerOptions; a client that
+// breaks one gets its status code (400, 413, 414, 431) or, when it is too
+// slow, a closed connection, while the others keep being served.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/api.h"
+#include "common/result.h"
+#include "common/time.h"
+#include "decode/decode.h"
+#include "http/ingest.h"
+#include "store/store.h"
+
+namespace pm {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;               // 0: any free port (see Server::port)
+  int io_threads = 2;
+  size_t max_body = 1 << 20;          // 1 MiB
+  size_t max_snapshot_body = 16 << 20;  // 16 MiB, multipart with a snapshot
+  size_t max_header = 16 << 10;       // 16 KiB (431 beyond)
+  size_t max_target = 8 << 10;        // 8 KiB (414 beyond)
+  TimeMs request_timeout = 10 * kSecondMs;  // a whole request, from its start
+  size_t max_connections = 256;       // more wait in the listen backlog
+  DecodeLimits decode;
+};
+
+// Splits "HOST:PORT" ("0.0.0.0:8080", "[::1]:8080", ":8080") into the
+// options; an error a person can act on otherwise.
+Status ParseListen(const std::string& listen, ServerOptions& options);
+
+class Server {
+ public:
+  // `store`, `writer` and `clock` must outlive the server; `api` may be
+  // null (then /api and /metrics answer 404).
+  Server(ServerOptions options, Store& store, IngestWriter& writer, Api* api,
+         const Clock& clock);
+  ~Server();  // Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving on the I/O threads. An error naming the address
+  // and the reason when it cannot bind.
+  Status Start();
+  // The port it listens on (after Start).
+  uint16_t port() const;
+  // Stops accepting, lets in-flight requests finish (their writes committed
+  // and answered, at most `grace`), then closes every connection and joins
+  // the I/O threads. The writer keeps running: stop it afterwards. Idempotent.
+  void Stop(TimeMs grace = 10 * kSecondMs);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pm
