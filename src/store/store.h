@@ -130,17 +130,21 @@ class Store {
   // --- read side ---
 
   virtual Status Ping() = 0;  // storage reachable (readyz)
+  // A session that started inside [from, to) and lasted no time counts as
+  // overlapping (it started in the window). `limit` is capped at 10,000.
   virtual Result<std::vector<Session>> ListSessions(
       const SessionPageQuery& q) = 0;
   virtual Result<std::optional<Session>> GetSession(int64_t id) = 0;
   virtual Result<std::vector<EventView>> SessionEvents(int64_t id) = 0;
   virtual Result<std::vector<EventView>> ListEvents(
       const EventPageQuery& q) = 0;
-  // Every session overlapping [from, to) or open, for usage.
+  // Every session overlapping [from, to) or open, for usage (zero-length
+  // sessions that started inside the window included, as in ListSessions).
   virtual Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
                                                            TimeMs to) = 0;
   // Attributes a session to a person, apart from the log (survives rebuild).
   // Sessions read back carry it in `user`. kNotFound for an unknown session.
+  // An empty `user` removes the attribution.
   virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
   virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
 };
