@@ -52,6 +52,26 @@ struct Decoded {
 // "deviceIdentifier is missing", "body is not valid JSON at byte 812",
 // "multipart boundary missing") or kUnsupported (415: a content type that is
 // none of the four encodings).
+//
+// Where ledger.md is silent (each decision has a test in decode_*_test.cc):
+//  - The Content-Type matters only when there is a body; a body without one
+//    is JSON when it starts with '{' (after whitespace), else 415.
+//  - Secret: a non-empty apiSecret, else the Bearer token, else X-Api-Key,
+//    else "" when apiSecret was sent empty (the default template's value, so
+//    tofu can register the printer), else nullopt. A header thus wins over
+//    an empty apiSecret.
+//  - Device: a blank deviceIdentifier falls back to the path; control
+//    characters are refused; the 128-character limit counts code points.
+//  - currentTime is rounded to the nearest millisecond.
+//  - Values that cannot be what they name are absent, not errors: a
+//    progress outside 0-100, negative durations, sizes and filament amounts,
+//    non-finite or out-of-range numbers (1e400, 100-digit integers).
+//  - Inside one JSON object a repeated key keeps its last value (Boost.JSON,
+//    Python); among form and query fields the first value wins.
+//  - Form fields the ledger does not read (meta, offsets, ...) are skipped
+//    unread; a nested object the ledger reads that starts like JSON text but
+//    is not valid JSON is a 400 naming the field.
+//  - An empty `snapshot` part is no picture; other file parts are ignored.
 Result<Decoded> Decode(const Request& request, const DecodeLimits& limits = {});
 
 }  // namespace pm
