@@ -365,9 +365,8 @@ Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e) {
 
 bool IsDuplicateOf(const Event& e, const Event& earlier) {
   return e.has_current_time && earlier.has_current_time &&
-         e.test == earlier.test && e.device == earlier.device &&
-         e.kind == earlier.kind && e.time == earlier.time &&
-         e.file.path == earlier.file.path &&
+         e.device == earlier.device && e.kind == earlier.kind &&
+         e.time == earlier.time && e.file.path == earlier.file.path &&
          e.reported_time_s == earlier.reported_time_s;
 }
 

@@ -63,10 +63,10 @@ struct Applied {
 //   swept have their own rows; a `paused` event stays paused).
 Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e);
 
-// True when e is a duplicate of `earlier` (ledger.md section 3): both carry
-// currentTime, same device, kind, time, file.path (or both none) and
-// reported_time_s (or both none). Also both test or both not: a real event
-// is never swallowed by a "Send Test Webhook" press in the same second.
+// True when e is a duplicate of `earlier` (ledger.md section 3, literally):
+// both carry currentTime, same device, kind, time, file.path (or both none)
+// and reported_time_s (or both none). Whether either is a test event does
+// not matter, as in the store's HasDuplicate.
 bool IsDuplicateOf(const Event& e, const Event& earlier);
 
 // For a late event with key `late`: the key after which the device was last

@@ -840,14 +840,16 @@ TEST_F(FoldTest, EventsWithoutCurrentTimeAreNeverDuplicates) {
   EXPECT_FALSE(IsDuplicateOf(a, c));
 }
 
-// A real event is not swallowed by a test event sent in the same second.
-TEST_F(FoldTest, RealEventIsNoDuplicateOfATestEvent) {
+// Section 3 literally: a test event is an earlier-stored event like any
+// other (the store's HasDuplicate does the same).
+TEST_F(FoldTest, DuplicateIgnoresTheTestFlag) {
   Event t = Started(kT0, "example.gcode");
   t.test = true;
   Event real = t;
   real.id++;
   real.test = false;
-  EXPECT_FALSE(IsDuplicateOf(real, t));
+  EXPECT_TRUE(IsDuplicateOf(real, t));
+  EXPECT_TRUE(IsDuplicateOf(t, real));
 }
 
 // ---- re-folding ----

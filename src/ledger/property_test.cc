@@ -440,9 +440,13 @@ TEST(MemoryLedgerTest, AssignsIdsAndFlagsTestsAndDuplicates) {
   EXPECT_EQ(d.id, 3);
   EXPECT_TRUE(d.duplicate);
   EXPECT_FALSE(d.session_id);
+  auto t2 = ledger.Ingest(test);  // the test press, resent
+  EXPECT_TRUE(t2.test);
+  EXPECT_TRUE(t2.duplicate);
   ASSERT_EQ(ledger.Sessions().size(), 1u);
   EXPECT_EQ(ledger.Sessions()[0].event_count, 1);
-  EXPECT_EQ(ledger.Log().size(), 3u);
+  EXPECT_EQ(ledger.Log().size(), 4u);
+  EXPECT_FALSE(ledger.Log()[1].duplicate);
   EXPECT_TRUE(ledger.Log()[2].duplicate);
 }
 
