@@ -1,0 +1,121 @@
+// "Printers now": one card per printer with its state, the open print and
+// how recently it was heard from.
+
+import { getJson } from "./api";
+import { byId, h, replace } from "./dom";
+import { ago, duration, localClock, localDateTime, parseTime } from "./format";
+import type { Printer, Session } from "./types";
+
+const kStateLabels: Record<string, string> = {
+  idle: "Idle",
+  printing: "Printing",
+  paused: "Paused",
+};
+
+export function fileName(s: Session | null | undefined): string {
+  const f = s?.file;
+  return f?.display || f?.name || f?.path || "unnamed file";
+}
+
+// Elapsed seconds of an open print, counted on from the moment of the answer
+// while it is printing.
+function elapsed(s: Session, fetched_at: number): number | null {
+  if (s.duration_s === null || s.duration_s === undefined) return null;
+  const since = s.status === "printing" ? (Date.now() - fetched_at) / 1000 : 0;
+  return s.duration_s + since;
+}
+
+function progressBar(pct: number | null | undefined): HTMLElement | null {
+  if (pct === null || pct === undefined || !Number.isFinite(pct)) return null;
+  const value = Math.min(100, Math.max(0, pct));
+  const shown = `${Math.round(value)} %`;
+  return h(
+    "div",
+    { class: "progress" },
+    h("div", { class: "progress-label" }, h("span", null, "Progress"), h("strong", null, shown)),
+    h(
+      "div",
+      { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": 0,
+        "aria-valuemax": 100, "aria-valuenow": Math.round(value) },
+      h("div", { class: "fill", style: `width: ${value}%` }),
+    ),
+  );
+}
+
+function etaText(p: Printer, s: Session): string | null {
+  const remaining = s.remaining_s ?? p.remaining_s;
+  const eta = parseTime(s.eta ?? p.eta);
+  if (remaining === null || remaining === undefined) return null;
+  const left = `${duration(remaining)} left`;
+  return eta ? `${localClock(eta)} (${left})` : left;
+}
+
+function fact(label: string, value: string | HTMLElement, cls = ""): HTMLElement {
+  return h("div", { class: `fact ${cls}` }, h("dt", null, label), h("dd", null, value));
+}
+
+function sessionFacts(p: Printer, s: Session, fetched_at: number): HTMLElement {
+  const eta = etaText(p, s);
+  return h(
+    "dl",
+    { class: "facts" },
+    fact("File", h("span", { class: "file", title: s.file?.path ?? "" }, fileName(s)), "wide"),
+    fact("User", s.user ?? "unattributed"),
+    fact("Elapsed", duration(elapsed(s, fetched_at))),
+    eta ? fact("ETA", eta) : null,
+  );
+}
+
+function card(p: Printer, fetched_at: number): HTMLElement {
+  const state = kStateLabels[p.state] ? p.state : "unknown";
+  const s = p.session ?? null;
+  const title = p.name || p.device;
+  return h(
+    "article",
+    { class: `card state-${state}${p.needs_attention ? " attention" : ""}`, "data-device": p.device },
+    h(
+      "header",
+      null,
+      h("h3", null, title, title !== p.device ? h("small", null, p.device) : null),
+      h("span", { class: `badge state-${state}` }, kStateLabels[p.state] ?? p.state),
+    ),
+    p.needs_attention
+      ? h("p", { class: "attention-note", role: "alert" }, "⚠ Needs attention", p.last_topic ? ` — ${p.last_topic}` : "")
+      : null,
+    s ? sessionFacts(p, s, fetched_at) : h("p", { class: "muted" }, "No print running."),
+    s ? progressBar(s.progress_pct) : null,
+    h(
+      "footer",
+      { class: "muted" },
+      "Last heard ",
+      h("time", { datetime: p.last_event_at ?? "", title: localDateTime(p.last_event_at) }, ago(p.last_event_at)),
+      p.last_topic ? ` · ${p.last_topic}` : "",
+    ),
+  );
+}
+
+export class PrintersView {
+  private printers: Printer[] = [];
+  private fetched_at = 0;
+  private readonly cards = byId("printer-cards");
+
+  list(): Printer[] {
+    return this.printers;
+  }
+
+  async refresh(): Promise<void> {
+    const body = await getJson<{ printers?: Printer[] }>("/api/v1/printers");
+    this.printers = Array.isArray(body.printers) ? body.printers : [];
+    this.fetched_at = Date.now();
+    this.render();
+  }
+
+  render(): void {
+    if (this.printers.length === 0) {
+      replace(this.cards, h("p", { class: "muted" },
+        "No printers yet. Point OctoPrint's Webhooks plugin at this server's /webhook and start a print."));
+      return;
+    }
+    replace(this.cards, this.printers.map((p) => card(p, this.fetched_at)));
+  }
+}

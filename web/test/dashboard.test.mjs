@@ -1,0 +1,203 @@
+// The dashboard in a real browser against the real server: what a person
+// sees after a printer finished one print and another is printing.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { feedScenario, openBrowser, screenshotPath, startServer } from "./harness.mjs";
+
+const kWait = { timeout: 10_000 };
+
+// Opens the dashboard and records every request the page makes.
+async function openDashboard(browser, server) {
+  const page = await browser.context.newPage();
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${server.base}/`);
+  return { page, requests, errors };
+}
+
+describe("dashboard, open server", () => {
+  let server;
+  let browser;
+  let view;
+
+  before(async () => {
+    server = await startServer();
+    await feedScenario(server);
+    browser = await openBrowser();
+    view = await openDashboard(browser, server);
+    await view.page.waitForSelector("body[data-loaded=true]", kWait);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("GET / serves the page uncached and its assets immutable", async () => {
+    const res = await fetch(`${server.base}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+    assert.equal(res.headers.get("cache-control"), "no-cache");
+    const html = await res.text();
+    const script = html.match(/src="(\/assets\/[^"]+\.js)"/);
+    assert.ok(script, `no script in the served page:\n${html}`);
+    const asset = await fetch(`${server.base}${script[1]}`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get("content-type") ?? "", /javascript/);
+    assert.match(asset.headers.get("cache-control") ?? "", /immutable/);
+    const traversal = await fetch(`${server.base}/assets/..%2f..%2fCMakeLists.txt`);
+    assert.equal(traversal.status, 404);
+  });
+
+  test("the printing printer's card shows state, file, user, progress and attention", async () => {
+    const card = view.page.locator('.card[data-device="ender3-garage"]');
+    await card.waitFor(kWait);
+    const text = await card.innerText();
+    assert.match(text, /ender3-garage/);
+    assert.match(text, /Printing/);
+    assert.match(text, /CE3PRO_calibration_cube\.gcode/);
+    assert.match(text, /\bpi\b/);
+    assert.match(text, /50 %/);
+    assert.match(text, /Needs attention/);
+    assert.match(text, /Last heard 1 min ago/);
+    assert.match(text, /ETA/);
+    assert.equal(await card.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "50");
+    assert.match((await card.getAttribute("class")) ?? "", /\battention\b/);
+  });
+
+  test("the idle printer's card says so", async () => {
+    const text = await view.page.locator('.card[data-device="delta"]').innerText();
+    assert.match(text, /Idle/);
+    assert.match(text, /No print running/);
+    assert.doesNotMatch(text, /Needs attention/);
+  });
+
+  test("recent prints list both sessions, newest first, with status badges", async () => {
+    const rows = view.page.locator("#session-table tbody tr");
+    assert.equal(await rows.count(), 2);
+    const first = await rows.nth(0).innerText();
+    const second = await rows.nth(1).innerText();
+    assert.match(first, /ender3-garage/);
+    assert.match(first, /printing/);
+    assert.match(second, /delta/);
+    assert.match(second, /cube_0\.8n_0\.4mm_PETG_235C\.gcode/);
+    assert.match(second, /mike/);
+    assert.match(second, /completed/);
+    assert.match(second, /19 min/);
+    assert.match(second, /1\.85 m/);
+  });
+
+  test("the usage table has a row per printer, queried in the browser's zone", async () => {
+    const rows = view.page.locator("#usage-table tbody tr");
+    await rows.first().waitFor(kWait);
+    const keys = await rows.locator("th").allInnerTexts();
+    assert.deepEqual(keys.sort(), ["delta", "ender3-garage"]);
+    const delta = await rows.filter({ hasText: "delta" }).innerText();
+    assert.match(delta, /\b1\b/);  // one print
+    assert.match(delta, /1\.85 m/);
+    const usage = view.requests.find((u) => u.includes("/api/v1/usage"));
+    assert.ok(usage, "the page never asked for usage");
+    assert.equal(new URL(usage).searchParams.get("tz"), "Europe/Berlin");
+    assert.equal(await view.page.locator("#usage-chart .bars li").count(), 2);
+  });
+
+  test("filtering by status narrows the list and the CSV link", async () => {
+    await view.page.selectOption('#session-filters select[name="status"]', "completed");
+    const rows = view.page.locator("#session-table tbody tr");
+    await view.page.waitForFunction(
+      () => document.querySelectorAll("#session-table tbody tr").length === 1, null, kWait);
+    assert.match(await rows.nth(0).innerText(), /delta/);
+    const href = await view.page.locator("#csv-link").getAttribute("href");
+    assert.equal(href, "/api/v1/sessions.csv?status=completed");
+    const csv = await (await fetch(`${server.base}${href}`)).text();
+    assert.match(csv, /delta/);
+    assert.doesNotMatch(csv, /ender3-garage/);
+    await view.page.selectOption('#session-filters select[name="status"]', "");
+    await view.page.waitForFunction(
+      () => document.querySelectorAll("#session-table tbody tr").length === 2, null, kWait);
+  });
+
+  test("grouping usage by user shows each person", async () => {
+    await view.page.selectOption('#usage-form select[name="group1"]', "user");
+    await view.page.waitForFunction(
+      () => [...document.querySelectorAll("#usage-table tbody th")].some((th) => th.textContent === "mike"),
+      null, kWait);
+    const keys = await view.page.locator("#usage-table tbody th").allInnerTexts();
+    assert.deepEqual(keys.sort(), ["mike", "pi"]);
+    await view.page.selectOption('#usage-form select[name="group1"]', "device");
+  });
+
+  test("the page makes no request beyond printmeter and shows no error", async () => {
+    await view.page.screenshot({ path: screenshotPath("dashboard.png"), fullPage: true });
+    await view.page.setViewportSize({ width: 390, height: 844 });
+    await view.page.screenshot({ path: screenshotPath("dashboard-phone.png"), fullPage: true });
+    const foreign = view.requests.filter((u) => !u.startsWith(server.base));
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(view.errors, []);
+    assert.equal(await view.page.locator("#status.error").count(), 0);
+  });
+});
+
+describe("dashboard, read token configured", () => {
+  const token = "reader-3f9a1c";
+  let server;
+  let browser;
+
+  before(async () => {
+    server = await startServer({
+      config: [
+        'auth = "open"',
+        `read_token = "${token}"`,
+        "",
+        '[devices."ender3-garage"]',
+        'name = "Ender 3 in the garage"',
+        "",
+      ].join("\n"),
+    });
+    await feedScenario(server);
+    browser = await openBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("the API refuses without the token", async () => {
+    const res = await fetch(`${server.base}/api/v1/printers`);
+    assert.equal(res.status, 401);
+  });
+
+  test("the dashboard asks for the token, refuses a wrong one, keeps the right one", async () => {
+    const { page, errors } = await openDashboard(browser, server);
+    const form = page.locator("#auth");
+    await form.waitFor({ state: "visible", ...kWait });
+    assert.equal(await page.locator("#printers").isVisible(), false);
+    await page.screenshot({ path: screenshotPath("token-form.png") });
+
+    await page.getByLabel("Read token").fill("not-the-token");
+    await page.getByRole("button", { name: "Show the dashboard" }).click();
+    await page.locator("#auth-error").filter({ hasText: "not accepted" }).waitFor(kWait);
+    assert.equal(await page.locator("#printers").isVisible(), false);
+
+    await page.getByLabel("Read token").fill(token);
+    await page.getByRole("button", { name: "Show the dashboard" }).click();
+    await page.waitForSelector("body[data-loaded=true]", kWait);
+    assert.equal(await form.isVisible(), false);
+    const card = await page.locator('.card[data-device="ender3-garage"]').innerText();
+    assert.match(card, /Ender 3 in the garage/);
+    assert.match(card, /Printing/);
+    assert.equal(await page.evaluate(() => localStorage.getItem("printmeter.readToken")), token);
+    const row = await page.locator("#usage-table tbody tr").filter({ hasText: "Ender 3 in the garage" });
+    assert.equal(await row.count(), 1);
+
+    await page.reload();
+    await page.waitForSelector("body[data-loaded=true]", kWait);
+    assert.equal(await form.isVisible(), false);
+    assert.equal(await page.locator("#session-table tbody tr").count(), 2);
+    assert.deepEqual(errors, []);
+  });
+});
