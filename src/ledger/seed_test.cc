@@ -8,6 +8,8 @@
 //      start was never sent)  -> cancelled, start inferred = t - extra.time
 //   06 the same SD file, stopped from OctoPrint under its 8.3 name, mike,
 //      24 minutes later        -> another inferred cancelled session
+//
+// The plugin's own bodies (fixtures/plugin/) are folded too, as scenarios.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,7 +33,9 @@ const char* kSeeds[] = {
 };
 
 std::string ReadSeed(const std::string& name) {
-  std::ifstream in(std::string(PM_FIXTURES_DIR) + "/seed/" + name,
+  std::ifstream in(std::string(PM_FIXTURES_DIR) + "/" +
+                       (name.find('/') == std::string::npos ? "seed/" : "") +
+                       name,
                    std::ios::binary);
   EXPECT_TRUE(in) << "cannot read fixture " << name;
   std::stringstream s;
@@ -54,14 +58,16 @@ Event DecodeSeed(const std::string& name) {
       << name << ": " << (decoded.ok() ? "" : decoded.error().message);
   if (!decoded.ok()) return {};
   Event e = decoded->event;
-  EXPECT_TRUE(e.has_current_time) << name;
   e.received_at = e.time + 300;
   return e;
 }
 
 std::vector<Event> Seeds() {
   std::vector<Event> events;
-  for (const char* name : kSeeds) events.push_back(DecodeSeed(name));
+  for (const char* name : kSeeds) {
+    events.push_back(DecodeSeed(name));
+    EXPECT_TRUE(events.back().has_current_time) << name;
+  }
   return events;
 }
 
@@ -190,6 +196,113 @@ TEST(SeedOrderTest, ResendingTheSeedsChangesNothing) {
     EXPECT_TRUE(ledger.Ingest(e).duplicate);
   }
   EXPECT_EQ(ledger.Sessions(), before);
+}
+
+// ---- the plugin's own bodies, as one printer's day ----
+//
+// The plugin fixtures all carry the same invented currentTime; here each is
+// re-stamped at the minute its scenario would happen, then folded.
+
+constexpr TimeMs kDay = 1718000000000;  // 2024-06-10T06:13:20Z
+
+Event Plugin(const std::string& name, TimeMs t) {
+  Event e = DecodeSeed("plugin/" + name);
+  e.time = t;  // with or without currentTime: the scenario's minute
+  e.received_at = t + 200;
+  return e;
+}
+
+TEST(PluginFixtureTest, ALocalPrintPausedResumedThenFailedWithAnError) {
+  MemoryLedger ledger;
+  auto s = [](int seconds) { return kDay + seconds * kSecondMs; };
+  ledger.Ingest(Plugin("01_print_started_local.json", s(0)));
+  ledger.Ingest(Plugin("10_test_print_started.json", s(10)));  // test button
+  ledger.Ingest(Plugin("07_print_progress_50.json", s(1398)));
+  ledger.Ingest(Plugin("03_print_paused.json", s(1500)));
+  ledger.Ingest(Plugin("11_test_print_progress.json", s(1510)));
+  ledger.Ingest(Plugin("12_custom_event_print_resumed.json", s(1600)));
+  ledger.Ingest(Plugin("08_user_action_needed.json", s(1722)));
+  EXPECT_TRUE(ledger.State("ender3-garage")->needs_attention);
+  ledger.Ingest(Plugin("09_error_event.json", s(2000)));
+  ledger.Ingest(Plugin("05_print_failed_error.json", s(2210)));
+
+  ASSERT_EQ(ledger.Sessions().size(), 1u);
+  const Session p = ledger.Sessions()[0];
+  EXPECT_EQ(p.id, 1);
+  EXPECT_EQ(p.device, "ender3-garage");
+  EXPECT_EQ(p.status, SessionStatus::kFailed);
+  EXPECT_EQ(p.started_at, s(0));
+  EXPECT_EQ(p.ended_at, s(2210));
+  EXPECT_FALSE(p.start_inferred);
+  EXPECT_EQ(p.pauses, (std::vector<Interval>{{s(1500), s(1600)}}));
+  EXPECT_EQ(PausedMs(p, 0), 100 * kSecondMs);
+  EXPECT_EQ(PrintMs(p, 0), 2110 * kSecondMs);
+  EXPECT_EQ(p.user, "pi");
+  EXPECT_EQ(p.file.path, "calibration/CE3PRO_calibration_cube.gcode");
+  ASSERT_TRUE(p.error);
+  EXPECT_NE(p.error->find("Thermal Runaway"), std::string::npos);
+  ASSERT_TRUE(p.progress_pct);  // extra.progress 0.8124 on reason error
+  EXPECT_NEAR(*p.progress_pct, 81.24, 0.01);
+  ASSERT_TRUE(FilamentMm(p));
+  EXPECT_NEAR(*FilamentMm(p), 4123.48192 * 0.8124170747, 0.01);
+  EXPECT_EQ(p.event_count, 7);  // the two test presses are not in it
+  const DeviceState* d = ledger.State("ender3-garage");
+  EXPECT_EQ(d->state, PrinterState::kIdle);
+  EXPECT_FALSE(d->needs_attention);
+  ASSERT_TRUE(d->last_error);
+  EXPECT_NE(d->last_error->find("Thermal Runaway"), std::string::npos);
+}
+
+TEST(PluginFixtureTest, AnSdPrintEndingUnderAnotherNameIsOneSession) {
+  MemoryLedger ledger;
+  ledger.Ingest(Plugin("02_print_started_sdcard.json", kDay));
+  ledger.Ingest(Plugin("06_print_done.json", kDay + 2847 * kSecondMs));
+  ASSERT_EQ(ledger.Sessions().size(), 1u);
+  const Session p = ledger.Sessions()[0];
+  EXPECT_EQ(p.status, SessionStatus::kCompleted);
+  EXPECT_EQ(p.file.name, "ce3pro~1.gco");  // from the opening event
+  EXPECT_EQ(DurationMs(p, 0), 2847 * kSecondMs);
+  EXPECT_FALSE(p.start_inferred);
+}
+
+TEST(PluginFixtureTest, EndsOnAnIdlePrinterInferTheirStarts) {
+  MemoryLedger ledger;
+  TimeMs t = kDay;
+  ledger.Ingest(Plugin("04_print_failed_cancelled.json", t));
+  // A Custom Event "Print cancelled" is `other`: no session.
+  ledger.Ingest(Plugin("13_custom_event_print_cancelled.json", t + 1000));
+  // The simple template sends no currentTime: its time is the receive time.
+  Event simple = Plugin("14_simple_template_print_done.json", t + kHourMs);
+  EXPECT_FALSE(simple.has_current_time);
+  ledger.Ingest(simple);
+  std::vector<Session> s = ledger.Sessions();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].status, SessionStatus::kCancelled);
+  EXPECT_TRUE(s[0].start_inferred);
+  EXPECT_EQ(s[0].started_at, t - 1437073);
+  EXPECT_EQ(s[0].progress_pct, 52);
+  EXPECT_EQ(s[1].status, SessionStatus::kCompleted);
+  EXPECT_TRUE(s[1].start_inferred);
+  EXPECT_EQ(s[1].started_at, t + kHourMs - 2847391);
+  EXPECT_EQ(s[1].ended_at, t + kHourMs);
+}
+
+// The "Dot Notation Example" template's test press sends no `extra`, so
+// nothing marks it as a test (ledger.md section 2 looks for hook_index and
+// popup): it is a `done` on an idle printer, and section 5 makes it a
+// zero-length completed session with an inferred start. Pinned here so a
+// change to that is a decision, not an accident.
+TEST(PluginFixtureTest, DotNotationTestPressIsAnUnmarkedDone) {
+  MemoryLedger ledger;
+  Event e = Plugin("20_dotnotation_template_test_print_done.json", kDay);
+  EXPECT_FALSE(e.test);
+  ledger.Ingest(e);
+  ASSERT_EQ(ledger.Sessions().size(), 1u);
+  const Session p = ledger.Sessions()[0];
+  EXPECT_EQ(p.status, SessionStatus::kCompleted);
+  EXPECT_TRUE(p.start_inferred);
+  EXPECT_EQ(DurationMs(p, 0), 0);
+  EXPECT_FALSE(p.file.name);
 }
 
 }  // namespace
