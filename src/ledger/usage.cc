@@ -278,10 +278,12 @@ class Aggregator {
  private:
   RowId BaseId(const Session& s) {
     RowId id{};
-    if (Used(GroupKey::kDevice))
+    if (Used(GroupKey::kDevice)) {
       id[Slot(GroupKey::kDevice)] = devices_.Id(std::string_view(s.device));
-    if (Used(GroupKey::kUser))
+    }
+    if (Used(GroupKey::kUser)) {
       id[Slot(GroupKey::kUser)] = users_.IdOrNull(s.user);
+    }
     if (Used(GroupKey::kOrigin)) {
       id[Slot(GroupKey::kOrigin)] = origins_.IdOrNull(s.file.origin);
     }
