@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "decode/decode.h"
@@ -61,10 +62,12 @@ void CheckDecoded(const pm::Decoded& d) {
   for (const auto* text :
        {&e.file.name, &e.file.path, &e.file.display, &e.file.origin, &e.user,
         &e.message, &e.reason, &e.error}) {
-    Check(!*text || (!(*text)->empty() && pm::IsValidUtf8(**text)),
-          "text fields are absent or non-empty UTF-8");
+    Check(!*text || (!(*text)->empty() && pm::IsValidUtf8(**text) &&
+                     (*text)->find('\0') == std::string::npos),
+          "text fields are absent or non-empty UTF-8 without NUL");
   }
-  Check(pm::IsValidUtf8(e.topic), "topic is UTF-8");
+  Check(pm::IsValidUtf8(e.topic) && e.topic.find('\0') == std::string::npos,
+        "topic is UTF-8 without NUL");
 }
 
 }  // namespace

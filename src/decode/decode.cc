@@ -351,11 +351,19 @@ constexpr FieldRule kFieldRules[] = {
      }},
 };
 
-// deviceIdentifier, else the device in the path; trimmed, 1-128 characters.
+// deviceIdentifier, trimmed, as sent (LooseString would hide a NUL: the
+// device is an identity, refused rather than altered); "" when absent.
+std::string DeviceField(const json::object& fields) {
+  const json::value* field = fields.if_contains("deviceIdentifier");
+  if (IsAbsent(field)) return "";
+  if (field->is_string()) return std::string(TrimSpace(field->get_string()));
+  return LooseString(field).value_or("");  // a number: "deviceIdentifier": 42
+}
+
+// deviceIdentifier, else the device in the path; 1-128 characters.
 Result<std::string> DeviceOf(const json::object& fields,
                              std::string_view path) {
-  std::optional<std::string> field = Text(&fields, "deviceIdentifier");
-  std::string device(TrimSpace(field.value_or("")));
+  std::string device = DeviceField(fields);
   if (device.empty()) {
     auto from_path = DeviceFromPath(path);
     if (!from_path.ok()) return from_path.error();

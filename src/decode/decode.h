@@ -63,6 +63,8 @@ struct Decoded {
 //  - Device: a blank deviceIdentifier falls back to the path; control
 //    characters are refused; the 128-character limit counts code points.
 //  - currentTime is rounded to the nearest millisecond.
+//  - Text fields never hold a NUL: it becomes U+FFFD (storage cannot hold
+//    one); a device with one is refused like any control character.
 //  - Values that cannot be what they name are absent, not errors: a
 //    progress outside 0-100, negative durations, sizes and filament amounts,
 //    non-finite or out-of-range numbers (1e400, 100-digit integers).

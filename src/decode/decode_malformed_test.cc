@@ -598,6 +598,19 @@ TEST(DecodeFields, FallbacksInTheSpecsOrder) {
   EXPECT_EQ(owner.user, "o");
 }
 
+TEST(DecodeFields, NulInTextBecomesReplacementCharacter) {
+  const Event e = MustDecodeEvent(
+      DecodeOwned(Typed("application/x-www-form-urlencoded",
+                        "deviceIdentifier=d&message=a%00b&topic=Error%00")));
+  EXPECT_EQ(e.message,
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(e.topic, "Error\xEF\xBF\xBD");
+  EXPECT_EQ(e.kind, Kind::kOther);
+  ExpectInvalid(DecodeJson(R"({"deviceIdentifier": "a\u0000b"})"),
+                "contains a control character");
+}
+
 TEST(DecodeLoose, FlatFilamentLayout) {
   const Event e = MustDecodeEvent(DecodeJson(R"({"deviceIdentifier": "d",
       "job": {"filament": {"length": "1500.5", "volume": 3.5}}})"));

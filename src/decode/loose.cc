@@ -37,6 +37,21 @@ std::optional<int64_t> CountFromDouble(double d) {
   return static_cast<int64_t>(d);
 }
 
+// `text` with each NUL ("\u0000" in JSON, %00 in a form) replaced by U+FFFD:
+// SQLite and PostgreSQL text cannot hold a NUL.
+std::string WithoutNul(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool IsAbsent(const json::value* v) {
@@ -113,7 +128,7 @@ std::optional<std::string> LooseString(const json::value* v) {
   if (IsAbsent(v)) return std::nullopt;
   switch (v->kind()) {
     case json::kind::string:
-      return std::string(v->get_string());
+      return WithoutNul(v->get_string());
     case json::kind::int64:
       return std::to_string(v->get_int64());
     case json::kind::uint64:

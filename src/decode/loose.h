@@ -33,7 +33,8 @@ std::optional<double> LooseNumber(const boost::json::value* v);
 // integral double ("1338274.0" too) or a numeric string.
 std::optional<int64_t> LooseCount(const boost::json::value* v);
 
-// A string, as sent; an integer is written in decimal (a JSON body may send
+// A string, as sent, except that a NUL becomes U+FFFD (storage cannot hold
+// NULs); an integer is written in decimal (a JSON body may send
 // `"user": 42`). Booleans, doubles, objects and arrays are absent.
 std::optional<std::string> LooseString(const boost::json::value* v);
 

@@ -101,6 +101,13 @@ TEST(Loose, String) {
   }
 }
 
+TEST(Loose, StringWithoutNul) {
+  const json::value v = V(R"("a\u0000b")");
+  EXPECT_EQ(LooseString(&v),
+            "a\xEF\xBF\xBD"
+            "b");
+}
+
 TEST(Loose, Member) {
   const json::object o = json::parse(R"({"a": 1})").as_object();
   EXPECT_NE(Member(&o, "a"), nullptr);
