@@ -8,6 +8,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -15,16 +17,23 @@ namespace pm {
 
 // One file of the dashboard, ready to send.
 struct StaticFile {
-  std::string body;           // the file's bytes
-  std::string content_type;   // e.g. "text/javascript; charset=utf-8"
-  std::string cache_control;  // "no-cache", or immutable for hashed assets
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  std::string body;          // the file's bytes
+  std::string content_type;  // e.g. "text/javascript; charset=utf-8"
+  // To send as they stand: Cache-Control, X-Content-Type-Options, and for
+  // HTML a Content-Security-Policy that lets the page reach only its own
+  // origin (no CDN, no inline script) and Referrer-Policy.
+  Headers headers;
 };
+
+// The value of header `name` in `file` ("" when absent).
+std::string_view HeaderOf(const StaticFile& file, std::string_view name);
 
 // The file that answers `target` (a request target, path and optional query
 // string) under `web_root`. "/" and "/index.html" give index.html with
-// "no-cache" (a new build must show at once); "/assets/..." are Vite's
-// content-hashed files and are "immutable" for a year; other files at the
-// root (favicon) are "no-cache".
+// Cache-Control "no-cache" (a new build must show at once); "/assets/..." are
+// Vite's content-hashed files and are "immutable" for a year; other files at
+// the root (favicon) are "no-cache".
 //
 // Refused with kNotFound: anything but the characters [A-Za-z0-9._-/] in the
 // path (so "%2e%2e", backslashes and NUL never reach the file system), ".."

@@ -54,6 +54,13 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
+// An element's width as a percentage, set through the CSSOM: the page's
+// Content-Security-Policy forbids style attributes.
+export function withWidth<T extends HTMLElement>(el: T, percent: number): T {
+  el.style.width = `${Math.min(100, Math.max(0, percent))}%`;
+  return el;
+}
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);

@@ -2,7 +2,7 @@
 // how recently it was heard from.
 
 import { getJson } from "./api";
-import { byId, h, replace } from "./dom";
+import { byId, h, replace, withWidth } from "./dom";
 import { ago, duration, localClock, localDateTime, parseTime } from "./format";
 import type { Printer, Session } from "./types";
 
@@ -37,7 +37,7 @@ function progressBar(pct: number | null | undefined): HTMLElement | null {
       "div",
       { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": 0,
         "aria-valuemax": 100, "aria-valuenow": Math.round(value) },
-      h("div", { class: "fill", style: `width: ${value}%` }),
+      withWidth(h("div", { class: "fill" }), value),
     ),
   );
 }
@@ -62,7 +62,7 @@ function sessionFacts(p: Printer, s: Session, fetched_at: number): HTMLElement {
     fact("File", h("span", { class: "file", title: s.file?.path ?? "" }, fileName(s)), "wide"),
     fact("User", s.user ?? "unattributed"),
     fact("Elapsed", duration(elapsed(s, fetched_at))),
-    eta ? fact("ETA", eta) : null,
+    eta ? fact("ETA", eta, "wide") : null,
   );
 }
 

@@ -2,7 +2,7 @@
 // table and a bar chart, in the browser's time zone.
 
 import { getJson } from "./api";
-import { byId, h, replace } from "./dom";
+import { byId, h, replace, withWidth } from "./dom";
 import { browserZone, hours, isoDate, localDateTime, metres, money, nextDay, percent } from "./format";
 import type { UsageFigures, UsageReport, UsageRow } from "./types";
 
@@ -129,7 +129,7 @@ export class UsageView {
       h("ul", { class: "bars" }, rows.map((r) => h("li", null,
         h("span", { class: "bar-label" }, this.label(r, groups)),
         h("span", { class: "bar-track", "aria-hidden": "true" },
-          h("span", { class: "bar-fill", style: `width: ${Math.min(100, (value(r) / max) * 100)}%` })),
+          withWidth(h("span", { class: "bar-fill" }), (value(r) / max) * 100)),
         h("span", { class: "bar-value" }, text(r)))))));
   }
 }

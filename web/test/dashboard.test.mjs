@@ -14,6 +14,9 @@ async function openDashboard(browser, server) {
   page.on("request", (r) => requests.push(r.url()));
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
   await page.goto(`${server.base}/`);
   return { page, requests, errors };
 }
@@ -41,6 +44,7 @@ describe("dashboard, open server", () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
     assert.equal(res.headers.get("cache-control"), "no-cache");
+    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
     const html = await res.text();
     const script = html.match(/src="(\/assets\/[^"]+\.js)"/);
     assert.ok(script, `no script in the served page:\n${html}`);
