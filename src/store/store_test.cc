@@ -111,6 +111,28 @@ TEST(OpenStoreTest, ReopeningKeepsDataAndTheVersion) {
   EXPECT_EQ(RawInt(path, "PRAGMA user_version"), sqlite::LatestSchemaVersion());
 }
 
+TEST(OpenStoreTest, AnOpenSessionMissingFromTheLedgerIsReported) {
+  TempDir dir;
+  std::string path = dir.File("damaged.db");
+  {
+    std::unique_ptr<Store> store = MustOpen(path);
+    WriteBatch batch;
+    DeviceState state;
+    state.device = "delta";
+    state.state = PrinterState::kPrinting;
+    state.open = testing::BareSession(4, "delta", 1000, std::nullopt);
+    batch.device_states.push_back(state);
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  RawExec(path, "DELETE FROM sessions");
+  std::unique_ptr<Store> store = MustOpen(path);
+  Result<std::vector<DeviceState>> states = store->LoadDeviceStates();
+  ASSERT_FALSE(states.ok());
+  EXPECT_THAT(states.error().message,
+              HasSubstr("device delta refers to session 4, which is missing"));
+  EXPECT_THAT(states.error().message, HasSubstr("printmeter rebuild"));
+}
+
 TEST(OpenStoreTest, UnwritablePathNamesThePathAndTheReason) {
   TempDir dir;
   std::string file = dir.File("plain-file");
