@@ -19,11 +19,10 @@ json::parse_options Options(size_t max_depth) {
 std::string SyntaxReason(std::string_view text, size_t at) {
   if (at >= text.size()) return "unexpected end";
   const unsigned char c = static_cast<unsigned char>(text[at]);
-  if (c >= 0x80) return "invalid UTF-8";
-  if (c < 0x20) {
-    return "control character 0x" + std::string(1, "0123456789abcdef"[c >> 4]) +
-           "0123456789abcdef"[c & 0xF] + " (escape it in strings)";
-  }
+  constexpr char kHex[] = "0123456789abcdef";
+  const std::string hex = {kHex[c >> 4], kHex[c & 0xF]};
+  if (c >= 0x80) return "invalid UTF-8, or a stray byte 0x" + hex;
+  if (c < 0x20) return "control character 0x" + hex + " (escape it in strings)";
   if (c == 'N' || c == 'I') {
     return std::string("unexpected '") + char(c) +
            "' (NaN and Infinity are not JSON)";
