@@ -188,6 +188,18 @@ TEST_F(SqliteStoreTest, EverySessionFieldRoundTrips) {
   EXPECT_EQ(**got, cleared);
 }
 
+TEST_F(SqliteStoreTest, UpsertingAMovedStartReplacesTheSession) {
+  Session s = BareSession(10, "delta", kT0, kT0 + kHourMs);
+  CommitSessions({s});
+  s.started_at = kT0 - kHourMs;  // e.g. a start inferred anew by a re-fold
+  s.start_inferred = true;
+  CommitSessions({s});
+  EXPECT_THAT(List({}), ElementsAre(s));
+  Result<std::optional<Session>> got = store_->GetSession(10);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, s);
+}
+
 TEST_F(SqliteStoreTest, EverySessionStatusRoundTrips) {
   std::vector<SessionStatus> statuses = {
       SessionStatus::kPrinting,  SessionStatus::kPaused,
