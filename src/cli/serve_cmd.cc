@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -23,7 +25,21 @@ struct ServeOptions {
   std::string listen;
   std::string auth;
   std::string stale_after;
+  std::string web_root;
 };
+
+// The built dashboard beside the binary: build/printmeter -> web/dist.
+std::string DefaultWebRoot() {
+  if (const char* env = std::getenv("PRINTMETER_WEB_ROOT"); env && *env) {
+    return env;
+  }
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "web/dist";
+  return std::filesystem::weakly_canonical(exe.parent_path() / ".." / "web" /
+                                           "dist", ec)
+      .string();
+}
 
 // Sends printmeter's log to stderr.
 void LogToStderr() {
@@ -91,6 +107,7 @@ int RunServe(const ServeOptions& o) {
   if (auto s = ParseListen(config->listen, server_options); !s) {
     return Fail(s.error());
   }
+  server_options.web_root = o.web_root.empty() ? DefaultWebRoot() : o.web_root;
   auto store = OpenStore(config->db);
   if (!store) return Fail(store.error());
   SystemClock clock;
@@ -106,6 +123,8 @@ int RunServe(const ServeOptions& o) {
   spdlog::info("printmeter {} listening on {}:{}", PRINTMETER_VERSION,
                server_options.host, server.port());
   spdlog::info("database: {}", config->db);
+  spdlog::info("dashboard: http://{}:{}/ (files from {})",
+               server_options.host, server.port(), server_options.web_root);
   spdlog::info("auth: {}{}", AuthModeName(config->auth),
                config->auth == AuthMode::kTofu
                    ? " (a new printer is registered with the secret it "
@@ -150,6 +169,10 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--stale-after", o->stale_after,
                   "close a print as interrupted after this long without any "
                   "event from its printer (default 48h; 0 = never)");
+  cmd->add_option("--web-root", o->web_root,
+                  "the built dashboard to serve at / (default: web/dist "
+                  "beside the binary's build directory, or "
+                  "PRINTMETER_WEB_ROOT)");
   cmd->footer(
       "Then, in OctoPrint: Settings > Webhooks > add a hook with the URL "
       "http://THIS-HOST:PORT/webhook, your printer's Device identifier and "

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "http/static_files.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -86,10 +88,9 @@ bool IsWebhookPath(std::string_view path) {
   return prev != std::string_view::npos && head.substr(prev + 1) == "webhook";
 }
 
-bool IsApiPath(std::string_view path) {
-  return path == "/" || path == "/metrics" || path == "/api" ||
-         path.starts_with("/api/");
-}
+bool IsApiPath(std::string_view path) { return Api::Serves(path); }
+
+bool AnyPath(std::string_view) { return true; }
 
 bool IsMultipart(std::string_view content_type) {
   constexpr std::string_view kMultipart = "multipart/form-data";
@@ -195,6 +196,7 @@ class Server::Impl {
   awaitable<Reply> Healthz(Exchange& x);
   awaitable<Reply> Readyz(Exchange& x);
   awaitable<Reply> ApiCall(Exchange& x);
+  awaitable<Reply> Dashboard(Exchange& x);
   Reply RejectWebhook(std::string_view device, const Error& error,
                       std::chrono::steady_clock::time_point start,
                       const HttpRequest& request);
@@ -226,6 +228,7 @@ const Server::Impl::Route Server::Impl::kRoutes[] = {
     {[](std::string_view p) { return p == "/healthz"; }, &Impl::Healthz},
     {[](std::string_view p) { return p == "/readyz"; }, &Impl::Readyz},
     {IsApiPath, &Impl::ApiCall},
+    {AnyPath, &Impl::Dashboard},
 };
 
 Status Server::Impl::Start() {
@@ -442,17 +445,42 @@ awaitable<Reply> Server::Impl::Dispatch(Exchange& x) {
   for (const Route& route : kRoutes) {
     if (route.matches(path)) co_return co_await (this->*route.handle)(x);
   }
-  co_return JsonError(404, fmt::format("nothing is served at {}; the webhook "
-                                       "receiver is at /webhook",
-                                       path));
+  co_return JsonError(404, fmt::format("nothing is served at {}", path));
+}
+
+awaitable<Reply> Server::Impl::Dashboard(Exchange& x) {
+  std::string_view path = PathOf(x.request.target());
+  auto not_found = JsonError(
+      404, fmt::format("nothing is served at {}; the webhook receiver is at "
+                       "/webhook, the API at /api/v1/",
+                       path));
+  bool get = x.request.method() == http::verb::get ||
+             x.request.method() == http::verb::head;
+  if (!get || options_.web_root.empty()) co_return not_found;
+  auto file = co_await Blocking([this, &x] {
+    return LookupStatic(options_.web_root, x.request.target());
+  });
+  if (!file) {
+    // The dashboard's own message when index.html is missing says how to
+    // build it; other misses are plain 404s.
+    if (path == "/" || path == "/index.html") co_return ErrorReply(file.error());
+    co_return not_found;
+  }
+  co_return Reply{200, std::move(file->body), std::move(file->content_type),
+                  std::move(file->headers)};
 }
 
 template <typename F>
 awaitable<std::invoke_result_t<F>> Server::Impl::Blocking(F f) {
+  // co_spawn wants a default-constructible result; Result<T> is not.
   using T = std::invoke_result_t<F>;
-  co_return co_await asio::co_spawn(
-      blocking_, [f = std::move(f)]() mutable -> awaitable<T> { co_return f(); },
+  std::optional<T> result = co_await asio::co_spawn(
+      blocking_,
+      [f = std::move(f)]() mutable -> awaitable<std::optional<T>> {
+        co_return f();
+      },
       use_awaitable);
+  co_return std::move(*result);
 }
 
 awaitable<Reply> Server::Impl::Healthz(Exchange& x) {

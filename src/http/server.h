@@ -3,7 +3,9 @@
 // Routes (a table in server.cc):
 //   POST/PUT/GET/DELETE .../webhook, .../webhook/{device}  the receiver
 //   GET /healthz, GET /readyz                              liveness, storage
-//   /api/..., /metrics, GET /                              the Api (api.h)
+//   /api/..., /metrics                                     the Api (api.h)
+//   any other GET/HEAD                                     the dashboard's
+//                                                          files (web_root)
 // The receiver decodes on the I/O threads, hands the event to the
 // IngestWriter and answers only after the writer committed it (ledger.md
 // section 2). Every rejection is logged and counted in Api::metrics().
@@ -38,6 +40,8 @@ struct ServerOptions {
   TimeMs request_timeout = 10 * kSecondMs;  // a whole request, from its start
   size_t max_connections = 256;       // more wait in the listen backlog
   DecodeLimits decode;
+  // The built dashboard (web/dist); "" serves no files (404).
+  std::string web_root;
 };
 
 // Splits "HOST:PORT" ("0.0.0.0:8080", "[::1]:8080", ":8080") into the

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -429,6 +430,45 @@ TEST(ServerTest, RoutesUnderAnyPrefixAndPerDevicePaths) {
   auto api = c.Send("GET", "/api/v1/printers", "", "");
   ASSERT_TRUE(api.ok());
   EXPECT_EQ(api->status, 404);
+}
+
+TEST(ServerTest, ServesTheApiMetricsAndDashboard) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "dist");
+  std::ofstream(dir.path() / "dist" / "index.html")
+      << "<!doctype html><title>printmeter</title>";
+  Harness h(dir.path());
+  ServerOptions options;
+  options.web_root = (dir.path() / "dist").string();
+  h.Start({}, options, /*with_api=*/true);
+  TestClient c(h.port());
+  auto posted = c.SendRaw(FixtureRequest("seed/01-octoprint-print-started.json"));
+  ASSERT_TRUE(posted.ok());
+  ASSERT_EQ(posted->status, 200);
+  auto rejected = c.Send("POST", "/webhook", "application/json", "{");
+  ASSERT_TRUE(rejected.ok());
+  ASSERT_EQ(rejected->status, 400);
+
+  auto printers = c.Send("GET", "/api/v1/printers", "", "");
+  ASSERT_TRUE(printers.ok());
+  EXPECT_EQ(printers->status, 200) << printers->body;
+  EXPECT_TRUE(Contains(printers->body, "\"delta\"")) << printers->body;
+  EXPECT_TRUE(Contains(printers->body, "printing")) << printers->body;
+
+  auto metrics = c.Send("GET", "/metrics", "", "");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_TRUE(Contains(metrics->body, "stored")) << metrics->body;
+  EXPECT_TRUE(Contains(metrics->body, "invalid")) << metrics->body;
+
+  auto page = c.Send("GET", "/", "", "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->status, 200);
+  EXPECT_TRUE(Contains(page->body, "<title>printmeter</title>"));
+  EXPECT_TRUE(Contains(page->headers["content-type"], "text/html"));
+  auto missing = c.Send("GET", "/nothing.html", "", "");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
 }
 
 TEST(ServerTest, DuplicateAnsweredAndFlagged) {

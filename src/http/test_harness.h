@@ -80,18 +80,20 @@ inline std::vector<EventRecord> AllEvents(Store& store) {
 struct Harness {
   explicit Harness(const std::filesystem::path& dir) : db("sqlite:" + (dir / "pm.db").string()) {}
 
+  // `with_api`: also the real read side (MakeApi) for /api and /metrics.
   void Start(IngestOptions options = {}, ServerOptions server_options = {},
-             Api* api = nullptr) {
+             bool with_api = false) {
     store = MustOpen(db);
     ASSERT_NE(store, nullptr);
+    if (with_api) api = MakeApi(*store, config, clock);
     options.sweep_interval = 0;
     writer = std::make_unique<IngestWriter>(*store, options, clock);
     Status s = writer->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
-    server = std::make_unique<Server>(server_options, *store, *writer, api,
-                                      clock);
+    server = std::make_unique<Server>(server_options, *store, *writer,
+                                      api.get(), clock);
     s = server->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
@@ -100,6 +102,7 @@ struct Harness {
     if (writer) writer->Stop();
     server.reset();
     writer.reset();
+    api.reset();
     store.reset();
   }
   ~Harness() { Stop(); }
@@ -107,7 +110,9 @@ struct Harness {
 
   std::string db;
   FakeClock clock{1'722'000'000'000};  // 2024-07-26, before the seeds
+  Config config;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Api> api;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<Server> server;
 };
