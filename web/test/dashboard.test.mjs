@@ -99,9 +99,13 @@ describe("dashboard, open server", () => {
     await rows.first().waitFor(kWait);
     const keys = await rows.locator("th").allInnerTexts();
     assert.deepEqual(keys.sort(), ["delta", "ender3-garage"]);
-    const delta = await rows.filter({ hasText: "delta" }).innerText();
-    assert.match(delta, /\b1\b/);  // one print
-    assert.match(delta, /1\.85 m/);
+    // Columns: prints, completed, failed/cancelled, busy h, print h,
+    // utilization, filament, cost.
+    const delta = await rows.filter({ hasText: "delta" }).locator("td").allInnerTexts();
+    assert.deepEqual(delta.slice(0, 5), ["1", "1", "0", "0.3", "0.3"]);
+    assert.equal(delta[6], "1.85 m");
+    const ender = await rows.filter({ hasText: "ender3-garage" }).locator("td").allInnerTexts();
+    assert.deepEqual(ender.slice(0, 3), ["1", "0", "0"]);
     const usage = view.requests.find((u) => u.includes("/api/v1/usage"));
     assert.ok(usage, "the page never asked for usage");
     assert.equal(new URL(usage).searchParams.get("tz"), "Europe/Berlin");
