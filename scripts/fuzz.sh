@@ -18,10 +18,9 @@ fixtures=../shared/fixtures
 
 if [[ ! -f $build/build.ninja ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
-    -DPRINTMETER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_PROJECT_INCLUDE="$PWD/fuzz/fuzz_mode.cmake" >/dev/null
+    -DPRINTMETER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$build" -j "${FUZZ_JOBS:-1}" decode_fuzz
+ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz
 
 # The fuzz input format (fuzz/decode_fuzz.cc): Content-Type line, target
 # line, body.
