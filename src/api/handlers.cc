@@ -118,44 +118,41 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
 Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call) {
   auto q = ParseSessionQuery(call.params, ctx.zone, kDefaultPageSize);
   if (!q) return q.error();
-  TimeMs now = ctx.clock.Now();
   auto sessions = ctx.store.ListSessions(*q);
   if (!sessions) return sessions.error();
-  json::array rows;
-  for (const Session& s : *sessions) rows.emplace_back(SessionJson(s, now));
-  json::value next = nullptr;
-  if (static_cast<int>(sessions->size()) == q->limit) {
-    const Session& last = sessions->back();
-    next = EncodeCursor(last.started_at, last.id);
-  }
-  return JsonResponse(
-      json::object{{"sessions", std::move(rows)}, {"next_cursor", next}});
+  return JsonResponse(SessionPageJson(*sessions, q->limit, ctx.clock.Now()));
 }
 
-// Every matching session, newest first, paged through the store internally
-// (limit and cursor apply as in ListSessions, when given).
+Result<std::vector<Session>> ListAllSessions(Store& store,
+                                             SessionPageQuery q) {
+  const int wanted = q.limit;
+  std::vector<Session> all;
+  while (static_cast<int>(all.size()) < wanted) {
+    q.limit = std::min(kMaxPageSize, wanted - static_cast<int>(all.size()));
+    auto page = store.ListSessions(q);
+    if (!page) return page.error();
+    bool last = static_cast<int>(page->size()) < q.limit;
+    for (Session& s : *page) all.push_back(std::move(s));
+    if (last || all.empty()) break;
+    q.after = {all.back().started_at, all.back().id};
+  }
+  return all;
+}
+
+// Every matching session (limit and cursor apply as in ListSessions, when
+// given), newest first.
 Result<ApiResponse> SessionsCsv(ApiContext& ctx, const ApiCall& call) {
   auto q = ParseSessionQuery(call.params, ctx.zone, kMaxCsvRows, kMaxCsvRows);
   if (!q) return q.error();
-  const int wanted = q->limit;
-  TimeMs now = ctx.clock.Now();
+  auto sessions = ListAllSessions(ctx.store, *q);
+  if (!sessions) return sessions.error();
   ApiResponse r;
   r.content_type = "text/csv; charset=utf-8";
   r.headers.emplace_back("Content-Disposition",
                          "attachment; filename=\"printmeter-sessions.csv\"");
-  AppendSessionsCsv(r.body, {}, now, /*header=*/true);
-  int served = 0;
-  SessionPageQuery page = *q;
-  while (served < wanted) {
-    page.limit = std::min(kMaxPageSize, wanted - served);
-    auto sessions = ctx.store.ListSessions(page);
-    if (!sessions) return sessions.error();
-    AppendSessionsCsv(r.body, *sessions, now, /*header=*/false);
-    served += static_cast<int>(sessions->size());
-    if (static_cast<int>(sessions->size()) < page.limit) return r;
-    page.after = {sessions->back().started_at, sessions->back().id};
-  }
-  if (!call.params.Get("limit")) {
+  AppendSessionsCsv(r.body, *sessions, ctx.clock.Now(), /*header=*/true);
+  if (!call.params.Get("limit") &&
+      static_cast<int>(sessions->size()) == kMaxCsvRows) {
     r.headers.emplace_back("X-Printmeter-Truncated",
                            fmt::format("first {} rows only", kMaxCsvRows));
   }

@@ -48,6 +48,10 @@ Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call);
 Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call);
 Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall& call);
 
+// Up to q.limit sessions matching q, newest first, paged through the store
+// kMaxPageSize at a time (for CSV and the terminal).
+Result<std::vector<Session>> ListAllSessions(Store& store, SessionPageQuery q);
+
 // The usage report over the store (SessionsOverlapping + ComputeUsage), for
 // the API and `printmeter report`.
 Result<UsageReport> RunUsage(Store& store, const UsageQuery& query);

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
+#include "api/params.h"
 #include "api/text.h"
 
 namespace pm {
@@ -82,6 +83,17 @@ json::object SessionJson(const Session& s, TimeMs now) {
   o["event_count"] = s.event_count;
   o["snapshot"] = s.snapshot;
   return o;
+}
+
+json::object SessionPageJson(std::span<const Session> sessions, int limit,
+                             TimeMs now) {
+  json::array rows;
+  for (const Session& s : sessions) rows.emplace_back(SessionJson(s, now));
+  json::value next = nullptr;
+  if (!sessions.empty() && static_cast<int>(sessions.size()) == limit) {
+    next = EncodeCursor(sessions.back().started_at, sessions.back().id);
+  }
+  return json::object{{"sessions", std::move(rows)}, {"next_cursor", next}};
 }
 
 json::object EventJson(const EventView& v) {

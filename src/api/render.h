@@ -33,6 +33,11 @@ namespace pm {
 // session's duration.
 boost::json::object SessionJson(const Session& s, TimeMs now);
 
+// {"sessions":[SESSION...],"next_cursor"}: the cursor continues after the
+// last row when the page is full (`limit` rows), else null.
+boost::json::object SessionPageJson(std::span<const Session> sessions,
+                                    int limit, TimeMs now);
+
 // EVENT: id, device, topic, kind, time, received_at, duplicate, test,
 // session, content_type, body (omitted when the stored body is not UTF-8).
 boost::json::object EventJson(const EventView& e);

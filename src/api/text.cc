@@ -39,15 +39,6 @@ size_t DisplayWidth(std::string_view s) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    size_t n = Utf8SequenceLength(text, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
 std::string CleanUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());

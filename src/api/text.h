@@ -7,14 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/text.h"  // IsValidUtf8
+
 namespace pm {
 
 // `text` in double quotes for an error message: at most 64 characters,
 // control characters and invalid UTF-8 replaced by '?'.
 std::string QuoteForMessage(std::string_view text);
-
-// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates).
-bool IsValidUtf8(std::string_view text);
 
 // `text` with every byte that is not part of well-formed UTF-8 replaced by
 // U+FFFD, so JSON, CSV and metrics served are valid UTF-8.
