@@ -80,7 +80,7 @@ Child Spawn(const std::vector<std::string>& args) {
 }
 
 // Runs a command to completion; returns its exit status and stdout.
-std::pair<int, std::string> Run(const std::string& command) {
+std::pair<int, std::string> RunCommand(const std::string& command) {
   std::string out;
   FILE* p = popen((command + " 2>&1").c_str(), "r");
   char buf[4096];
@@ -101,7 +101,7 @@ TEST(ServeBinaryTest, SigtermAnswersTheRequestInFlightAndExitsZero) {
       std::stoi(line.substr(line.rfind(':') + 1)));
   EXPECT_FALSE(server.WaitFor("/webhook").empty()) << server.log;
 
-  std::string body = testing::ReadFileBytes(
+  std::string body = ReadFileBytes(
       testing::FixturesDir() + "/seed/01-octoprint-print-started.json");
   TestClient client(port);
   // Head first; the 100 Continue proves the server holds the request.
@@ -134,7 +134,7 @@ TEST(ServeBinaryTest, DevicesAddListRemoveEditTheConfigFile) {
   std::string config = (dir.path() / "pm.toml").string();
   std::string db = "sqlite:" + (dir.path() / "pm.db").string();
   std::string base = Binary() + " devices ";
-  auto [rc, out] = Run(base + "add delta --name 'MK3S by the door' --secret "
+  auto [rc, out] = RunCommand(base + "add delta --name 'MK3S by the door' --secret "
                        "abc123 --rate-per-hour 1.5 --config " + config);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("/webhook"), std::string::npos) << out;
@@ -147,7 +147,7 @@ TEST(ServeBinaryTest, DevicesAddListRemoveEditTheConfigFile) {
   EXPECT_EQ(loaded->devices.at("delta").rates.rate_per_hour, 1.5);
 
   // A generated secret when none is given.
-  std::tie(rc, out) = Run(base + "add mk4 --config " + config);
+  std::tie(rc, out) = RunCommand(base + "add mk4 --config " + config);
   ASSERT_EQ(rc, 0) << out;
   loaded = LoadConfigFile(config, true);
   ASSERT_TRUE(loaded.ok());
@@ -155,15 +155,15 @@ TEST(ServeBinaryTest, DevicesAddListRemoveEditTheConfigFile) {
   EXPECT_EQ(loaded->devices.at("mk4").secret->size(), 32u);
 
   // Import a seed so that list shows a device heard from.
-  std::tie(rc, out) = Run(Binary() + " import --config " + config + " --db " +
+  std::tie(rc, out) = RunCommand(Binary() + " import --config " + config + " --db " +
                           db + " " + testing::FixturesDir() +
                           "/seed/03-sdcard-print-started.json");
   // delta is configured with secret abc123; the seed sends "": refused.
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("rejected 1"), std::string::npos) << out;
-  std::tie(rc, out) = Run(base + "remove delta --config " + config);
+  std::tie(rc, out) = RunCommand(base + "remove delta --config " + config);
   ASSERT_EQ(rc, 0) << out;
-  std::tie(rc, out) = Run(Binary() + " import --config " + config + " --db " +
+  std::tie(rc, out) = RunCommand(Binary() + " import --config " + config + " --db " +
                           db + " " + testing::FixturesDir() +
                           "/seed/03-sdcard-print-started.json " +
                           testing::FixturesDir() +
@@ -171,18 +171,18 @@ TEST(ServeBinaryTest, DevicesAddListRemoveEditTheConfigFile) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("stored 2"), std::string::npos) << out;
 
-  std::tie(rc, out) = Run(base + "list --config " + config + " --db " + db);
+  std::tie(rc, out) = RunCommand(base + "list --config " + config + " --db " + db);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("mk4"), std::string::npos) << out;
   EXPECT_NE(out.find("delta"), std::string::npos) << out;  // heard from
   EXPECT_NE(out.find("tofu"), std::string::npos) << out;
 
-  std::tie(rc, out) = Run(Binary() + " rebuild --config " + config +
+  std::tie(rc, out) = RunCommand(Binary() + " rebuild --config " + config +
                           " --db " + db);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("rebuilt 1 session"), std::string::npos) << out;
 
-  std::tie(rc, out) = Run(base + "remove nosuch --config " + config);
+  std::tie(rc, out) = RunCommand(base + "remove nosuch --config " + config);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("not in"), std::string::npos) << out;
 }

@@ -2,7 +2,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -63,6 +66,16 @@ Status CheckId(const std::string& id) {
 
 int RunAdd(const DeviceOptions& o) {
   if (auto s = CheckId(o.id); !s) return Fail(s.error().message);
+  // `add` is how a config file usually starts: create the one named.
+  std::error_code ec;
+  if (!o.common.config_path.empty() &&
+      !std::filesystem::exists(o.common.config_path, ec)) {
+    std::ofstream create(o.common.config_path);
+    if (!create) {
+      return Fail(fmt::format("cannot create {}: {}", o.common.config_path,
+                              std::strerror(errno)));
+    }
+  }
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error().message);
   auto [it, added] = config->devices.try_emplace(o.id);

@@ -384,14 +384,6 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     Event& e = record.event;
     const bool synthetic = !record.request;
 
-    if (!synthetic) {
-      DeviceRecord& r = records_[e.device];
-      if (r.device.empty()) r.device = e.device;
-      if (r.first_seen == 0) r.first_seen = e.received_at;
-      r.last_received = std::max(r.last_received, e.received_at);
-      dirty_records.insert(e.device);
-    }
-
     if (!synthetic && e.has_current_time) {
       bool dup = batch.HasDuplicate(e);
       if (!dup) {
@@ -427,6 +419,13 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
       batch.Touch(e.device);
     }
 
+    if (!synthetic) {
+      DeviceRecord& r = records_[e.device];
+      if (r.device.empty()) r.device = e.device;
+      if (r.first_seen == 0) r.first_seen = e.received_at;
+      r.last_received = std::max(r.last_received, e.received_at);
+      dirty_records.insert(e.device);
+    }
     Verdict verdict{e.id, record.duplicate, e.test};
     batch.write().events.push_back(std::move(record));
     batch.Acknowledge(std::move(accepted[i].done), verdict);

@@ -407,6 +407,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
       if (body_ec) early = ReadError(body_ec, buffer);
     }
     http::response<http::string_body> response;
+    bool head = false;
     if (early) {
       // The rest of the request cannot be trusted: answer and close.
       spdlog::warn("rejected a request from {}: {} {}",
@@ -423,6 +424,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
       stream.expires_never();  // the writer's time is not the client's
       HttpRequest request = parser.release();
       keep_alive = request.keep_alive() && !stopping_;
+      head = request.method() == http::verb::head;
       Exchange x{request, loopback};
       Reply reply = co_await Dispatch(x);
       response.result(reply.status);
@@ -433,6 +435,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
     response.set(http::field::server, "printmeter");
     response.keep_alive(keep_alive);
     response.prepare_payload();
+    if (head) response.body().clear();  // the length stays announced
     stream.expires_after(timeout);
     auto [write_ec, w] = co_await http::async_write(stream, response, kTuple);
     if (write_ec) break;
