@@ -47,10 +47,13 @@ class Printer {
   // The next session, with the id of its opening event.
   Session Next(int64_t id) {
     std::uniform_real_distribution<double> unit(0, 1);
-    // Prints last 5 min to ~8 h (log-uniform); idle gaps fill the cycle.
+    // Prints last 5 min to ~8 h (log-uniform, mean ~107.5 min); idle gaps
+    // fill the rest of the cycle on average.
     double minutes = std::exp(std::log(5.0) + unit(rng_) * std::log(100.0));
     TimeMs length = static_cast<TimeMs>(minutes * kMinuteMs);
-    TimeMs gap = static_cast<TimeMs>(unit(rng_) * 2 * cycle_ * 0.6);
+    constexpr TimeMs kMeanLength = 107 * kMinuteMs + 30 * kSecondMs;
+    TimeMs mean_gap = std::max<TimeMs>(cycle_ - kMeanLength, kMinuteMs);
+    TimeMs gap = static_cast<TimeMs>(unit(rng_) * 2 * mean_gap);
     Session s;
     s.id = id;
     s.device = device_;
@@ -174,11 +177,10 @@ int Generate(const Options& o) {
   }
   if (auto s = store.Commit(batch); !s) return Fail(s.error().message);
   written += batch.sessions.size();
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - started)
-                       .count();
-  fmt::print(stderr,
-             "\r{} sessions on {} printers from {} to {} in {:.1f} s\n",
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
+  fmt::print(stderr, "\r{} sessions on {} printers from {} to {} in {:.1f} s\n",
              written, o.printers, FormatIso(begin), FormatIso(*end), seconds);
   return 0;
 }

@@ -62,9 +62,9 @@ Bench& Get() {
         ParseUsageQuery(Params{{"to", std::to_string(b->month_to / 1000)}},
                         b->config, end)
             ->from;
-    b->month_query = fmt::format(
-        "/api/v1/usage?from={}&to={}&group_by=device,day",
-        b->month_from / 1000, b->month_to / 1000);
+    b->month_query =
+        fmt::format("/api/v1/usage?from={}&to={}&group_by=device,day",
+                    b->month_from / 1000, b->month_to / 1000);
     b->deep_cursor = EncodeCursor(end - 365 * kDayMs, 0);
     b->api = MakeApi(*b->store, b->config, b->clock);
     return b;
@@ -130,6 +130,16 @@ void BM_SessionsPageDeepFiltered_Api(benchmark::State& state) {
   for (auto _ : state) Expect200(state, Call(b, target));
 }
 BENCHMARK(BM_SessionsPageDeepFiltered_Api)->Unit(benchmark::kMillisecond);
+
+void BM_SessionsPageDeepFiltered_Store(benchmark::State& state) {
+  Bench& b = Get();
+  SessionPageQuery q;
+  q.filter.device = "printer-042";
+  q.filter.status = SessionStatus::kCompleted;
+  q.after = DecodeCursor(b.deep_cursor);
+  for (auto _ : state) benchmark::DoNotOptimize(b.store->ListSessions(q));
+}
+BENCHMARK(BM_SessionsPageDeepFiltered_Store)->Unit(benchmark::kMillisecond);
 
 void BM_SessionsPageMonthWindow_Api(benchmark::State& state) {
   Bench& b = Get();

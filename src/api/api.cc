@@ -63,8 +63,8 @@ bool Match(std::string_view pattern, std::string_view path,
 ApiResponse ErrorResponse(const Error& error) {
   ApiResponse r;
   r.status = HttpStatus(error.code);
-  r.body = boost::json::serialize(
-      boost::json::object{{"error", error.message}});
+  r.body =
+      boost::json::serialize(boost::json::object{{"error", error.message}});
   if (r.status == 401) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"printmeter\"");
   }
@@ -144,16 +144,16 @@ const date::time_zone* ConfiguredZone(const Config& config) {
 class ApiImpl final : public Api {
  public:
   ApiImpl(Store& store, const Config& config, const Clock& clock)
-      : ctx_{store, config, clock, ConfiguredZone(config), webhooks_,
-             totals_} {}
+      : ctx_{store, config, clock, ConfiguredZone(config), webhooks_, totals_} {
+  }
 
   ApiResponse Handle(const ApiRequest& request) override {
     try {
       auto response = Route(request);
       return response ? std::move(*response) : ErrorResponse(response.error());
     } catch (const std::exception& e) {
-      return ErrorResponse(Internal(
-          std::string("internal error while answering: ") + e.what()));
+      return ErrorResponse(
+          Internal(std::string("internal error while answering: ") + e.what()));
     }
   }
 
@@ -188,10 +188,10 @@ class ApiImpl final : public Api {
       return route.handler(ctx_, call);
     }
     if (!allow.empty()) {
-      ApiResponse r = ErrorResponse(
-          {ErrorCode::kInvalid,
-           fmt::format("{} is not allowed on this path; use {}",
-                       request.method.substr(0, 16), allow)});
+      ApiResponse r =
+          ErrorResponse({ErrorCode::kInvalid,
+                         fmt::format("{} is not allowed on this path; use {}",
+                                     request.method.substr(0, 16), allow)});
       r.status = 405;
       r.headers.emplace_back("Allow", allow);
       return r;

@@ -23,7 +23,7 @@ struct ApiRequest {
   std::string_view target;         // path and query, "/api/v1/sessions?x=1"
   std::string_view authorization;  // Authorization header, "" when absent
   std::string_view body;
-  bool from_loopback = false;      // the peer is 127.0.0.0/8 or ::1
+  bool from_loopback = false;  // the peer is 127.0.0.0/8 or ::1
 };
 
 struct ApiResponse {

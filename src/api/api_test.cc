@@ -1,7 +1,8 @@
 // Contract tests of the API: field names and types of every endpoint,
 // status codes, errors, over a real SQLite store fed through the real fold.
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
 
 #include "api/api_testing.h"
 #include "api/params.h"
@@ -16,11 +17,13 @@ using testing::MakeEvent;
 namespace json = boost::json;
 
 const char* kSessionFields[] = {
-    "id",          "device",         "status",       "started_at",
-    "ended_at",    "duration_s",     "paused_s",     "print_s",
-    "reported_time_s", "file",       "user",         "progress_pct",
-    "estimated_s", "filament_mm",    "filament_cm3", "error",
-    "start_inferred", "end_inferred", "event_count", "snapshot"};
+    "id",          "device",         "status",
+    "started_at",  "ended_at",       "duration_s",
+    "paused_s",    "print_s",        "reported_time_s",
+    "file",        "user",           "progress_pct",
+    "estimated_s", "filament_mm",    "filament_cm3",
+    "error",       "start_inferred", "end_inferred",
+    "event_count", "snapshot"};
 
 void ExpectSessionShape(const json::value& v) {
   ASSERT_TRUE(v.is_object()) << json::serialize(v);
@@ -90,9 +93,9 @@ TEST_F(PrintersFixture, PrintersListConfiguredAndHeardDevices) {
   ASSERT_EQ(printers.size(), 2u);
   const json::object& delta = printers[0].as_object();
   const json::object& echo = printers[1].as_object();
-  for (const char* field : {"device", "name", "state", "session",
-                            "last_event_at", "last_topic", "needs_attention",
-                            "secret_set"}) {
+  for (const char* field :
+       {"device", "name", "state", "session", "last_event_at", "last_topic",
+        "needs_attention", "secret_set"}) {
     EXPECT_TRUE(delta.contains(field)) << field;
     EXPECT_TRUE(echo.contains(field)) << field;
   }
@@ -146,8 +149,8 @@ TEST_F(PrintersFixture, SessionsListNewestFirst) {
   auto page = ApiFixture::Json(f.Get("/api/v1/sessions?limit=1"));
   ASSERT_EQ(page.at("sessions").as_array().size(), 1u);
   std::string cursor(page.at("next_cursor").as_string());
-  auto next = ApiFixture::Json(f.Get("/api/v1/sessions?limit=1&cursor=" +
-                                     cursor));
+  auto next =
+      ApiFixture::Json(f.Get("/api/v1/sessions?limit=1&cursor=" + cursor));
   ASSERT_EQ(next.at("sessions").as_array().size(), 1u);
   EXPECT_EQ(next.at("sessions").as_array()[0].at("id").as_int64(), first_id);
 
@@ -168,9 +171,9 @@ TEST_F(PrintersFixture, SessionDetailHasItsEvents) {
   const char* kinds[] = {"started", "paused", "resumed", "done"};
   for (size_t i = 0; i < events.size(); ++i) {
     const json::object& e = events[i].as_object();
-    for (const char* field : {"id", "device", "topic", "kind", "time",
-                              "received_at", "duplicate", "test", "session",
-                              "content_type"}) {
+    for (const char* field :
+         {"id", "device", "topic", "kind", "time", "received_at", "duplicate",
+          "test", "session", "content_type"}) {
       EXPECT_TRUE(e.contains(field)) << field;
     }
     EXPECT_EQ(e.at("kind").as_string(), kinds[i]);
@@ -225,9 +228,9 @@ TEST_F(PrintersFixture, PutUserAttributesAndValidates) {
   std::string long_name(129, 'x');
   EXPECT_EQ(f.Send("PUT", path, "{\"user\": \"" + long_name + "\"}").status,
             400);
-  EXPECT_EQ(f.Send("PUT", "/api/v1/sessions/424242/user", R"({"user":"a"})")
-                .status,
-            404);
+  EXPECT_EQ(
+      f.Send("PUT", "/api/v1/sessions/424242/user", R"({"user":"a"})").status,
+      404);
 
   // null removes the attribution: the user from the events returns.
   auto cleared = f.Send("PUT", path, R"({"user": null})");

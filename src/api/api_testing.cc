@@ -1,8 +1,9 @@
 #include "api/api_testing.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
-#include <unistd.h>
 
 namespace pm::testing {
 
@@ -51,10 +52,14 @@ Event MakeEvent(const std::string& device, Kind kind, TimeMs time) {
   e.device = device;
   e.kind = kind;
   static const std::map<Kind, std::string> kTopics = {
-      {Kind::kStarted, "Print Started"}, {Kind::kDone, "Print Done"},
-      {Kind::kFailed, "Print Failed"},   {Kind::kPaused, "Print Paused"},
-      {Kind::kResumed, "Print Resumed"}, {Kind::kProgress, "Print Progress"},
-      {Kind::kAttention, "User Action Needed"}, {Kind::kError, "Error"},
+      {Kind::kStarted, "Print Started"},
+      {Kind::kDone, "Print Done"},
+      {Kind::kFailed, "Print Failed"},
+      {Kind::kPaused, "Print Paused"},
+      {Kind::kResumed, "Print Resumed"},
+      {Kind::kProgress, "Print Progress"},
+      {Kind::kAttention, "User Action Needed"},
+      {Kind::kError, "Error"},
       {Kind::kOther, "Something"}};
   e.topic = kTopics.count(kind) ? kTopics.at(kind) : "Something";
   e.time = time;
@@ -74,8 +79,8 @@ int64_t Ingester::Ingest(Event e, std::string body) {
   WriteBatch batch;
   EventRecord record;
   record.event = e;
-  record.request = StoredRequest{"POST", "/webhook", "application/json",
-                                 std::move(body)};
+  record.request =
+      StoredRequest{"POST", "/webhook", "application/json", std::move(body)};
   record.session_id = applied.session_id;
   batch.events.push_back(std::move(record));
   batch.sessions = applied.touched;
@@ -102,15 +107,14 @@ ApiFixture::ApiFixture(Config c) : config(std::move(c)) {
   api = MakeApi(*store, config, clock);
 }
 
-ApiResponse ApiFixture::Get(const std::string& target,
-                            const std::string& token, bool loopback) {
+ApiResponse ApiFixture::Get(const std::string& target, const std::string& token,
+                            bool loopback) {
   return Send("GET", target, "", token, loopback);
 }
 
 ApiResponse ApiFixture::Send(const std::string& method,
-                             const std::string& target,
-                             const std::string& body, const std::string& token,
-                             bool loopback) {
+                             const std::string& target, const std::string& body,
+                             const std::string& token, bool loopback) {
   std::string authorization = token.empty() ? "" : "Bearer " + token;
   ApiRequest request;
   request.method = method;

@@ -3,14 +3,14 @@
 // them with a fake clock.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "api/api.h"
 #include "ledger/fold.h"

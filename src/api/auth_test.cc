@@ -37,10 +37,10 @@ TEST(AuthTest, NoTokensConfigured) {
   EXPECT_EQ(remote.status, 403);
   EXPECT_NE(remote.body.find("set admin_token"), std::string::npos)
       << remote.body;
-  EXPECT_EQ(f.Send("PUT", "/api/v1/sessions/1/user", R"({"user":"a"})", "",
-                   false)
-                .status,
-            403);
+  EXPECT_EQ(
+      f.Send("PUT", "/api/v1/sessions/1/user", R"({"user":"a"})", "", false)
+          .status,
+      403);
   // An empty token in the config counts as none.
   ApiFixture empty(WithTokens("", ""));
   EXPECT_EQ(empty.Get(kRead, "", false).status, 200);

@@ -26,9 +26,9 @@ Result<int64_t> IdParam(std::string_view text) {
   int64_t id = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-    return Invalid(fmt::format(
-        "session id must be a positive whole number; got {}",
-        QuoteForMessage(text)));
+    return Invalid(
+        fmt::format("session id must be a positive whole number; got {}",
+                    QuoteForMessage(text)));
   }
   return id;
 }
@@ -123,8 +123,7 @@ Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call) {
   return JsonResponse(SessionPageJson(*sessions, q->limit, ctx.clock.Now()));
 }
 
-Result<std::vector<Session>> ListAllSessions(Store& store,
-                                             SessionPageQuery q) {
+Result<std::vector<Session>> ListAllSessions(Store& store, SessionPageQuery q) {
   const int wanted = q.limit;
   std::vector<Session> all;
   while (static_cast<int>(all.size()) < wanted) {
@@ -187,14 +186,14 @@ Result<std::string> ParseUserBody(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) {
-    return Invalid(fmt::format("{}; it is not valid JSON ({})", kShape,
-                               ec.message()));
+    return Invalid(
+        fmt::format("{}; it is not valid JSON ({})", kShape, ec.message()));
   }
   if (!v.is_object()) return Invalid(fmt::format("{}; got no object", kShape));
   for (const auto& [key, item] : v.get_object()) {
     if (key != "user") {
-      return Invalid(fmt::format("{}; unknown field {}", kShape,
-                                 QuoteForMessage(key)));
+      return Invalid(
+          fmt::format("{}; unknown field {}", kShape, QuoteForMessage(key)));
     }
   }
   const json::value* user = v.get_object().if_contains("user");
@@ -217,8 +216,8 @@ Result<std::string> ParseUserBody(std::string_view body) {
   size_t chars = 0;
   for (char c : name) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   if (chars > kMaxUserChars) {
-    return Invalid(fmt::format("\"user\" must be at most {} characters",
-                               kMaxUserChars));
+    return Invalid(
+        fmt::format("\"user\" must be at most {} characters", kMaxUserChars));
   }
   return std::string(name);
 }
@@ -288,8 +287,8 @@ Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call) {
 // --- metrics ---
 
 Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall&) {
-  auto text = RenderMetrics(ctx.store, ctx.config, ctx.clock.Now(),
-                            ctx.totals, ctx.webhooks);
+  auto text = RenderMetrics(ctx.store, ctx.config, ctx.clock.Now(), ctx.totals,
+                            ctx.webhooks);
   if (!text) return text.error();
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -58,8 +58,7 @@ void WebhookMetrics::RecordWebhook(std::string_view device,
                                    std::string_view result, double latency_s) {
   try {
     requests_
-        .Add({{"device", DeviceLabel(device)},
-              {"result", LabelValue(result)}})
+        .Add({{"device", DeviceLabel(device)}, {"result", LabelValue(result)}})
         .Increment();
     latency_.Observe(latency_s);
   } catch (...) {
@@ -84,7 +83,8 @@ void AddSession(TotalsByDevice& totals, const Session& s, TimeMs now) {
 void Merge(TotalsByDevice& into, const TotalsByDevice& from) {
   for (const auto& [device, t] : from) {
     DeviceTotals& d = into[device];
-    for (size_t i = 0; i < d.sessions.size(); ++i) d.sessions[i] += t.sessions[i];
+    for (size_t i = 0; i < d.sessions.size(); ++i)
+      d.sessions[i] += t.sessions[i];
     d.busy_s += t.busy_s;
     d.print_s += t.print_s;
     d.filament_mm += t.filament_mm;
@@ -128,8 +128,9 @@ struct LedgerFamilies {
   prometheus::Family<Gauge>& state =
       prometheus::BuildGauge()
           .Name("printmeter_printer_state")
-          .Help("1 for the printer's current state (idle, printing, "
-                "paused), 0 for the others")
+          .Help(
+              "1 for the printer's current state (idle, printing, "
+              "paused), 0 for the others")
           .Register(registry);
   prometheus::Family<Gauge>& attention =
       prometheus::BuildGauge()
@@ -159,8 +160,9 @@ struct LedgerFamilies {
   prometheus::Family<Counter>& filament =
       prometheus::BuildCounter()
           .Name("printmeter_filament_millimetres_total")
-          .Help("Filament used by print sessions (scaled by progress for "
-                "prints that did not complete)")
+          .Help(
+              "Filament used by print sessions (scaled by progress for "
+              "prints that did not complete)")
           .Register(registry);
 };
 
@@ -194,8 +196,8 @@ void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
     for (SessionStatus status : kAllStatuses) {
       f.sessions
           .Add({{"device", label}, {"status", std::string(StatusName(status))}})
-          .Increment(static_cast<double>(
-              t.sessions[static_cast<size_t>(status)]));
+          .Increment(
+              static_cast<double>(t.sessions[static_cast<size_t>(status)]));
     }
     f.busy.Add({{"device", label}}).Increment(t.busy_s);
     f.print.Add({{"device", label}}).Increment(t.print_s);

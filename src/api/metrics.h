@@ -18,17 +18,17 @@
 //   printmeter_webhook_request_duration_seconds       histogram
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <array>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 
 #include "api/api.h"
 #include "cli/config.h"
@@ -82,10 +82,10 @@ class LedgerTotals {
 
  private:
   std::mutex mu_;
-  bool scanned_ = false;      // GUARDED_BY(mu_)
-  TimeMs scanned_at_ = 0;     // GUARDED_BY(mu_)
-  TimeMs watermark_ = 0;      // GUARDED_BY(mu_): settled = ended before it
-  TotalsByDevice settled_;    // GUARDED_BY(mu_)
+  bool scanned_ = false;    // GUARDED_BY(mu_)
+  TimeMs scanned_at_ = 0;   // GUARDED_BY(mu_)
+  TimeMs watermark_ = 0;    // GUARDED_BY(mu_): settled = ended before it
+  TotalsByDevice settled_;  // GUARDED_BY(mu_)
 };
 
 // The whole exposition text, or the store's error.

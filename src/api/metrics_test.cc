@@ -53,15 +53,18 @@ TEST_F(MetricsTest, LedgerFiguresPerDevice) {
   Session a = ClosedSession(10, "delta", kAug1, 60);
   a.job_filament_mm = 2000;
   Session b = ClosedSession(20, "delta", kAug1 + kDayMs, 30);
-  b.pauses = {{kAug1 + kDayMs + 5 * kMinuteMs, kAug1 + kDayMs + 15 * kMinuteMs}};
+  b.pauses = {
+      {kAug1 + kDayMs + 5 * kMinuteMs, kAug1 + kDayMs + 15 * kMinuteMs}};
   Session c = ClosedSession(30, "foxtrot", kAug1, 15, SessionStatus::kFailed);
   c.job_filament_mm = 1000;
   c.progress_pct = 50;
   testing::CommitSessions(*f.store, {a, b, c});
   Ingester in(*f.store);
-  Event start = MakeEvent("delta", Kind::kStarted, f.clock.Now() - 20 * kMinuteMs);
+  Event start =
+      MakeEvent("delta", Kind::kStarted, f.clock.Now() - 20 * kMinuteMs);
   int64_t open_id = in.Ingest(start);
-  Event progress = MakeEvent("delta", Kind::kProgress, f.clock.Now() - kMinuteMs);
+  Event progress =
+      MakeEvent("delta", Kind::kProgress, f.clock.Now() - kMinuteMs);
   progress.progress_pct = 12.5;
   in.Ingest(progress);
   f.api->metrics().RecordWebhook("delta", "stored", 0.003);
@@ -70,28 +73,43 @@ TEST_F(MetricsTest, LedgerFiguresPerDevice) {
   ASSERT_GT(open_id, 0);
 
   auto m = Scrape();
-  EXPECT_EQ(m[R"(printmeter_printer_state{device="delta",state="printing"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="delta",state="printing"})"],
+            1);
   EXPECT_EQ(m[R"(printmeter_printer_state{device="delta",state="idle"})"], 0);
   EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="idle"})"], 1);
-  EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="printing"})"], 0);
+  EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="printing"})"],
+            0);
   EXPECT_EQ(m[R"(printmeter_printer_progress_percent{device="delta"})"], 12.5);
   EXPECT_EQ(m[R"(printmeter_printer_needs_attention{device="delta"})"], 0);
-  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="completed"})"], 2);
-  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="printing"})"], 1);
-  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="failed"})"], 0);
-  EXPECT_EQ(m[R"(printmeter_sessions_total{device="foxtrot",status="failed"})"], 1);
+  EXPECT_EQ(
+      m[R"(printmeter_sessions_total{device="delta",status="completed"})"], 2);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="printing"})"],
+            1);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="failed"})"],
+            0);
+  EXPECT_EQ(m[R"(printmeter_sessions_total{device="foxtrot",status="failed"})"],
+            1);
   EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="delta"})"],
             (60 + 30 + 20) * 60);
   EXPECT_EQ(m[R"(printmeter_print_seconds_total{device="delta"})"],
             (60 + 20 + 20) * 60);
   EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="foxtrot"})"], 15 * 60);
-  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="delta"})"], 2000);
-  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="foxtrot"})"], 500);
-  EXPECT_EQ(m[R"(printmeter_webhook_requests_total{device="delta",result="stored"})"], 2);
-  EXPECT_EQ(m[R"(printmeter_webhook_requests_total{device="zulu",result="unauthorized"})"], 1);
+  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="delta"})"],
+            2000);
+  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="foxtrot"})"],
+            500);
+  EXPECT_EQ(
+      m[R"(printmeter_webhook_requests_total{device="delta",result="stored"})"],
+      2);
+  EXPECT_EQ(
+      m[R"(printmeter_webhook_requests_total{device="zulu",result="unauthorized"})"],
+      1);
   EXPECT_EQ(m["printmeter_webhook_request_duration_seconds_count"], 3);
-  EXPECT_EQ(m[R"(printmeter_webhook_request_duration_seconds_bucket{le="0.005"})"], 2);
-  EXPECT_NEAR(m["printmeter_webhook_request_duration_seconds_sum"], 0.024, 1e-9);
+  EXPECT_EQ(
+      m[R"(printmeter_webhook_request_duration_seconds_bucket{le="0.005"})"],
+      2);
+  EXPECT_NEAR(m["printmeter_webhook_request_duration_seconds_sum"], 0.024,
+              1e-9);
 
   // Time passes: the open print's busy seconds grow; nothing resets.
   f.clock.Advance(10 * kMinuteMs);

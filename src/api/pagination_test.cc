@@ -1,10 +1,10 @@
 // Session pages stay correct while a writer commits: no duplicates, no gaps
 // among the rows that existed when paging began, order kept.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "api/api_testing.h"
 
@@ -22,8 +22,8 @@ TEST(PaginationTest, PagesUnderConcurrentInserts) {
   for (int64_t i = 1; i <= 400; ++i) {
     // Every fourth one shares its start with the one before (ties by id).
     TimeMs start = kAug1 + (i - i % 4 / 3) * 7 * kMinuteMs;
-    initial.push_back(ClosedSession(i * 10, i % 2 ? "delta" : "echo", start,
-                                    5));
+    initial.push_back(
+        ClosedSession(i * 10, i % 2 ? "delta" : "echo", start, 5));
     initial_ids.insert(i * 10);
   }
   testing::CommitSessions(*f.store, initial);

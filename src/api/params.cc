@@ -66,8 +66,8 @@ std::optional<TimeMs> ParseTimeIn(std::string_view text,
   if (!IsBareDate(text)) return ParseTime(text);
   auto utc = ParseTime(text);  // validates the calendar date
   if (!utc) return std::nullopt;
-  date::sys_days day{std::chrono::floor<date::days>(
-      std::chrono::milliseconds(*utc))};
+  date::sys_days day{
+      std::chrono::floor<date::days>(std::chrono::milliseconds(*utc))};
   return LocalMidnight(date::local_days(day.time_since_epoch()), tz);
 }
 
@@ -80,10 +80,10 @@ Result<std::optional<TimeMs>> TimeParam(const Params& params,
   if (!text) return std::optional<TimeMs>();
   auto t = ParseTimeIn(*text, tz);
   if (!t) {
-    return Invalid(fmt::format(
-        "{} must be an ISO 8601 date (2024-08-01), a date-time "
-        "(2024-08-01T14:30:00Z) or epoch seconds; got {}",
-        name, QuoteForMessage(*text)));
+    return Invalid(
+        fmt::format("{} must be an ISO 8601 date (2024-08-01), a date-time "
+                    "(2024-08-01T14:30:00Z) or epoch seconds; got {}",
+                    name, QuoteForMessage(*text)));
   }
   return std::optional<TimeMs>(*t);
 }
@@ -95,8 +95,8 @@ Result<int> IntParam(const Params& params, std::string_view name, int fallback,
   int value = 0;
   auto [end, ec] =
       std::from_chars(text->data(), text->data() + text->size(), value);
-  if (ec != std::errc() || end != text->data() + text->size() ||
-      value < min || value > max) {
+  if (ec != std::errc() || end != text->data() + text->size() || value < min ||
+      value > max) {
     return Invalid(fmt::format("{} must be a whole number {}..{}; got {}", name,
                                min, max, QuoteForMessage(*text)));
   }
@@ -186,11 +186,10 @@ namespace {
 
 std::string StatusNames() {
   std::string names;
-  for (auto s :
-       {SessionStatus::kPrinting, SessionStatus::kPaused,
-        SessionStatus::kCompleted, SessionStatus::kCancelled,
-        SessionStatus::kFailed, SessionStatus::kInterrupted,
-        SessionStatus::kRestarted}) {
+  for (auto s : {SessionStatus::kPrinting, SessionStatus::kPaused,
+                 SessionStatus::kCompleted, SessionStatus::kCancelled,
+                 SessionStatus::kFailed, SessionStatus::kInterrupted,
+                 SessionStatus::kRestarted}) {
     if (!names.empty()) names += ", ";
     names += StatusName(s);
   }
@@ -285,13 +284,14 @@ Result<UsageQuery> ParseUsageQuery(const Params& params, const Config& config,
   q.to = to->value_or(now);
   // Without `from`: the month that contains the end of the window (this
   // month when `to` is absent too).
-  q.from = from->has_value() ? **from
-                             : StartOfMonth(to->has_value() ? q.to - 1 : now,
-                                            q.tz);
+  q.from = from->has_value()
+               ? **from
+               : StartOfMonth(to->has_value() ? q.to - 1 : now, q.tz);
   if (auto s = CheckWindow(q.from, q.to); !s) return s.error();
   if (q.to - q.from > kMaxUsageWindow) {
-    return Invalid("from..to spans more than 10 years; ask for a shorter "
-                   "window");
+    return Invalid(
+        "from..to spans more than 10 years; ask for a shorter "
+        "window");
   }
   auto group_by = ParseGroupBy(params.Get("group_by").value_or("device"));
   if (!group_by) {

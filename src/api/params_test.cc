@@ -100,8 +100,9 @@ TEST(ParamsTest, SessionQueryErrorsNameTheParameter) {
     const char* value;
     const char* expect;
   } cases[] = {
-      {"status", "done", "status must be one of printing, paused, completed, "
-                         "cancelled, failed, interrupted, restarted"},
+      {"status", "done",
+       "status must be one of printing, paused, completed, "
+       "cancelled, failed, interrupted, restarted"},
       {"limit", "5000", "limit must be a whole number 1..1000"},
       {"from", "soon", "from must be an ISO 8601 date"},
       {"to", "later", "to must be an ISO 8601 date"},
@@ -158,8 +159,8 @@ TEST(ParamsTest, UsageErrorsNameTheParameter) {
   ASSERT_FALSE(tz.ok());
   EXPECT_NE(tz.error().message.find("tz must be an IANA time zone"),
             std::string::npos);
-  auto group = ParseUsageQuery(Params({{"group_by", "device,colour"}}),
-                               config, now);
+  auto group =
+      ParseUsageQuery(Params({{"group_by", "device,colour"}}), config, now);
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.error().message.rfind("group_by", 0), 0u);
   EXPECT_NE(group.error().message.find("colour"), std::string::npos);

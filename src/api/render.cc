@@ -185,12 +185,14 @@ std::string CsvScalar(const json::value& v) {
 
 // The CSV columns of a session: SESSION's fields with `file` spread out.
 constexpr std::string_view kSessionColumns[] = {
-    "id",           "device",       "status",          "started_at",
-    "ended_at",     "duration_s",   "paused_s",        "print_s",
-    "reported_time_s", "file_name", "file_path",       "file_display",
-    "file_origin",  "file_size",    "user",            "progress_pct",
-    "estimated_s",  "filament_mm",  "filament_cm3",    "error",
-    "start_inferred", "end_inferred", "event_count",   "snapshot",
+    "id",           "device",      "status",
+    "started_at",   "ended_at",    "duration_s",
+    "paused_s",     "print_s",     "reported_time_s",
+    "file_name",    "file_path",   "file_display",
+    "file_origin",  "file_size",   "user",
+    "progress_pct", "estimated_s", "filament_mm",
+    "filament_cm3", "error",       "start_inferred",
+    "end_inferred", "event_count", "snapshot",
 };
 
 void AppendRow(std::string& out, const std::vector<std::string>& cells) {
@@ -229,8 +231,8 @@ void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
 namespace {
 
 constexpr std::string_view kFigureColumns[] = {
-    "sessions",    "completed", "cancelled", "failed",
-    "interrupted", "restarted", "busy_s",    "paused_s",
+    "sessions",    "completed",   "cancelled",   "failed",
+    "interrupted", "restarted",   "busy_s",      "paused_s",
     "print_s",     "utilization", "filament_mm", "cost",
 };
 
@@ -331,10 +333,10 @@ std::string Metres(double mm) { return fmt::format("{:.2f} m", mm / 1000); }
 
 std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
                           const date::time_zone* tz) {
-  TextTable table({"ID", "PRINTER", "STATUS", "STARTED", "ENDED", "PRINT",
-                   "PAUSED", "USER", "FILE", "FILAMENT"},
-                  {true, false, false, false, false, true, true, false, false,
-                   true});
+  TextTable table(
+      {"ID", "PRINTER", "STATUS", "STARTED", "ENDED", "PRINT", "PAUSED", "USER",
+       "FILE", "FILAMENT"},
+      {true, false, false, false, false, true, true, false, false, true});
   for (const Session& s : sessions) {
     auto filament = FilamentMm(s);
     table.AddRow({

@@ -1,8 +1,9 @@
 #include "api/render.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "api/api_testing.h"
 
@@ -37,12 +38,13 @@ TEST(RenderTest, SessionJsonHasEveryFieldWithItsType) {
   Session s = OpenPausedSession();
   TimeMs now = kAug1 + kHourMs + 999;
   json::object o = SessionJson(s, now);
-  const char* fields[] = {
-      "id",          "device",         "status",       "started_at",
-      "ended_at",    "duration_s",     "paused_s",     "print_s",
-      "reported_time_s", "file",       "user",         "progress_pct",
-      "estimated_s", "filament_mm",    "filament_cm3", "error",
-      "start_inferred", "end_inferred", "event_count", "snapshot"};
+  const char* fields[] = {"id",          "device",         "status",
+                          "started_at",  "ended_at",       "duration_s",
+                          "paused_s",    "print_s",        "reported_time_s",
+                          "file",        "user",           "progress_pct",
+                          "estimated_s", "filament_mm",    "filament_cm3",
+                          "error",       "start_inferred", "end_inferred",
+                          "event_count", "snapshot"};
   EXPECT_EQ(o.size(), std::size(fields));
   for (const char* f : fields) EXPECT_TRUE(o.contains(f)) << f;
   EXPECT_EQ(o["id"].as_int64(), 41);
@@ -73,8 +75,8 @@ TEST(RenderTest, SessionJsonHasEveryFieldWithItsType) {
 }
 
 TEST(RenderTest, ClosedSessionJson) {
-  Session s = testing::ClosedSession(7, "delta", kAug1, 90,
-                                     SessionStatus::kFailed);
+  Session s =
+      testing::ClosedSession(7, "delta", kAug1, 90, SessionStatus::kFailed);
   s.user = "ana";
   s.error = "Thermal runaway";
   s.reported_time_s = 5399.7;
@@ -111,9 +113,9 @@ TEST(RenderTest, EventJsonOmitsABodyThatIsNotText) {
   v.content_type = "application/json";
   v.body = "{\"topic\":\"Print Done\"}";
   json::object o = EventJson(v);
-  const char* fields[] = {"id",          "device",    "topic",   "kind",
-                          "time",        "received_at", "duplicate", "test",
-                          "session",     "content_type", "body"};
+  const char* fields[] = {"id",      "device",       "topic",     "kind",
+                          "time",    "received_at",  "duplicate", "test",
+                          "session", "content_type", "body"};
   EXPECT_EQ(o.size(), std::size(fields));
   for (const char* f : fields) EXPECT_TRUE(o.contains(f)) << f;
   EXPECT_EQ(o["kind"].as_string(), "done");
@@ -131,8 +133,8 @@ TEST(RenderTest, EventJsonOmitsABodyThatIsNotText) {
 
 TEST(RenderTest, CsvSurvivesCommasQuotesNewlinesAndNonAscii) {
   std::vector<Session> sessions;
-  const std::string names[] = {"plain.gcode", "a,b.gcode",
-                               "say \"hi\".gcode", "two\nlines\r\n.gcode",
+  const std::string names[] = {"plain.gcode",        "a,b.gcode",
+                               "say \"hi\".gcode",   "two\nlines\r\n.gcode",
                                "Grüße 🖨.gcode", ""};
   for (size_t i = 0; i < std::size(names); ++i) {
     Session s = testing::ClosedSession(100 + i, "delta", kAug1, 10);

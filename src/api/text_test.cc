@@ -22,10 +22,13 @@ TEST(TextTest, Percent) {
 TEST(TextTest, Utf8Validation) {
   EXPECT_TRUE(IsValidUtf8("Grüße, 3D-Druck ✓ 🖨"));
   EXPECT_FALSE(IsValidUtf8("\xff"));
-  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_EQ(CleanUtf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_FALSE(IsValidUtf8("\xc3"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_EQ(CleanUtf8("a\xff"
+                      "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(CleanUtf8("Grüße"), "Grüße");
 }
 

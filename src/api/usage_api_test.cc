@@ -1,7 +1,8 @@
 // GET /api/v1/usage: figures worked out by hand for a small ledger, and the
 // same answers as ComputeUsage over the same sessions for other groupings.
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
 
 #include "api/api_testing.h"
 #include "api/params.h"

@@ -27,8 +27,7 @@ int Fail(const std::string& message) {
 // The API's parameter names in messages become this command's flags.
 std::string AsFlags(std::string message) {
   static const std::pair<std::string_view, std::string_view> kFlags[] = {
-      {"group_by", "--by"}, {"from", "--from"}, {"to", "--to"},
-      {"tz", "--tz"}};
+      {"group_by", "--by"}, {"from", "--from"}, {"to", "--to"}, {"tz", "--tz"}};
   for (const auto& [param, flag] : kFlags) {
     if (message.rfind(param, 0) == 0 &&
         (message.size() == param.size() || message[param.size()] == ' ' ||
@@ -76,8 +75,7 @@ void AddReportCommand(CLI::App& app) {
                   "start of the window: 2024-08-01, 2024-08-01T08:00:00Z or "
                   "epoch seconds (default: the 1st of this month; a bare date "
                   "is midnight in --tz)");
-  cmd->add_option("--to", o->to,
-                  "end of the window, exclusive (default: now)");
+  cmd->add_option("--to", o->to, "end of the window, exclusive (default: now)");
   cmd->add_option("--by", o->by,
                   "group by these keys, comma-separated: device, user, day, "
                   "week, month, origin, status (default: device)");

@@ -66,8 +66,9 @@ int RunSessions(const SessionsOptions& o) {
 void AddSessionsCommand(CLI::App& app) {
   auto o = std::make_shared<SessionsOptions>();
   auto* cmd = app.add_subcommand(
-      "sessions", "List print sessions, newest first: who printed what, on "
-                  "which printer, when, and how it ended");
+      "sessions",
+      "List print sessions, newest first: who printed what, on "
+      "which printer, when, and how it ended");
   AddCommonOptions(*cmd, o->common);
   cmd->add_option("--device", o->device, "only this printer (device id)");
   cmd->add_option("--user", o->user, "only this user");
