@@ -18,7 +18,7 @@ namespace json = boost::json;
 ApiResponse JsonResponse(const json::value& v, int status = 200) {
   ApiResponse r;
   r.status = status;
-  r.body = json::serialize(v);
+  r.body = JsonText(v, /*pretty=*/false);
   return r;
 }
 

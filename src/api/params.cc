@@ -14,7 +14,11 @@
 namespace pm {
 
 Result<Params> Params::FromQuery(std::string_view query) {
-  auto parsed = boost::urls::parse_query(query);
+  // Boost.URL 1.81's params_view reads a value up to the buffer's NUL, past
+  // the end of the view (a request target is a view into the header block),
+  // so it gets a copy of its own.
+  const std::string text(query);
+  auto parsed = boost::urls::parse_query(text);
   if (!parsed) {
     return Invalid(
         "the query string is malformed (bad percent-encoding); encode "
@@ -22,7 +26,7 @@ Result<Params> Params::FromQuery(std::string_view query) {
   }
   Params params;
   // Validated above, so this does not throw; '+' decodes to a space.
-  for (auto p : boost::urls::params_view(query)) {
+  for (auto p : boost::urls::params_view(text)) {
     params.values_.emplace_back(std::move(p.key), std::move(p.value));
   }
   return params;

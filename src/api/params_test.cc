@@ -24,6 +24,16 @@ TEST(ParamsTest, QueryDecodingFirstWinsEmptyIsAbsent) {
   EXPECT_FALSE(Params::FromQuery("user=%zz").ok());
 }
 
+// A request target is a view into the header block: the last value must end
+// where the view ends, not at the buffer's end.
+TEST(ParamsTest, QueryIsAViewIntoALargerBuffer) {
+  std::string buffer = "from=2024-01-01&to=2025-01-01 HTTP/1.1\r\n";
+  auto p = Params::FromQuery(std::string_view(buffer).substr(0, 29));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->Get("to"), "2025-01-01");
+  EXPECT_EQ(p->Get("from"), "2024-01-01");
+}
+
 TEST(ParamsTest, BareDateIsMidnightInTheZone) {
   Params p({{"from", "2024-08-01"}});
   auto utc = TimeParam(p, "from", nullptr);

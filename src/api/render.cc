@@ -30,6 +30,14 @@ json::value Num(double v) {
   return v;
 }
 
+// Numbers in plain decimals ("1853.31", not Boost.JSON's "1.85331E3"),
+// shortest form that reads back exactly; non-finite ones never get here
+// (Num() makes them null).
+std::string Scalar(const json::value& v) {
+  if (v.is_double()) return fmt::format("{}", v.get_double());
+  return json::serialize(v);
+}
+
 json::value Rounded(const std::optional<double>& v, double scale) {
   if (!v) return nullptr;
   return Num(std::round(*v * scale) / scale);
@@ -180,7 +188,7 @@ namespace {
 std::string CsvScalar(const json::value& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return CsvField(v.get_string());
-  return CsvField(json::serialize(v));
+  return CsvField(Scalar(v));
 }
 
 // The CSV columns of a session: SESSION's fields with `file` spread out.
@@ -269,41 +277,40 @@ std::string UsageCsv(const UsageQuery& q, const UsageReport& r) {
 
 namespace {
 
-void PrettyPrint(std::string& out, const json::value& v, int indent) {
-  std::string pad(indent, ' ');
-  std::string inner(indent + 2, ' ');
+// Compact when pretty is false; otherwise two-space indentation from
+// `indent`.
+void Write(std::string& out, const json::value& v, bool pretty, int indent) {
+  std::string pad = pretty ? "\n" + std::string(indent, ' ') : "";
+  std::string inner = pretty ? "\n" + std::string(indent + 2, ' ') : "";
   if (v.is_object() && !v.get_object().empty()) {
-    out += "{\n";
-    bool first = true;
+    char sep = '{';
     for (const auto& [k, item] : v.get_object()) {
-      if (!first) out += ",\n";
-      first = false;
-      out += inner + json::serialize(json::value(k)) + ": ";
-      PrettyPrint(out, item, indent + 2);
+      out += sep + inner + json::serialize(json::string_view(k)) +
+             (pretty ? ": " : ":");
+      Write(out, item, pretty, indent + 2);
+      sep = ',';
     }
-    out += "\n" + pad + "}";
+    out += pad + "}";
   } else if (v.is_array() && !v.get_array().empty()) {
-    out += "[\n";
-    bool first = true;
+    char sep = '[';
     for (const auto& item : v.get_array()) {
-      if (!first) out += ",\n";
-      first = false;
-      out += inner;
-      PrettyPrint(out, item, indent + 2);
+      out += sep + inner;
+      Write(out, item, pretty, indent + 2);
+      sep = ',';
     }
-    out += "\n" + pad + "]";
+    out += pad + "]";
   } else {
-    out += json::serialize(v);
+    out += Scalar(v);
   }
 }
 
 }  // namespace
 
 std::string JsonText(const json::value& v, bool pretty) {
-  if (!pretty) return json::serialize(v);
   std::string out;
-  PrettyPrint(out, v, 0);
-  return out + "\n";
+  Write(out, v, pretty, 0);
+  if (pretty) out += "\n";
+  return out;
 }
 
 namespace {

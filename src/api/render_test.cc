@@ -236,6 +236,13 @@ TEST(RenderTest, UsageJsonKeysAndNullUser) {
   EXPECT_EQ(csv[2][0], "TOTAL");
 }
 
+TEST(RenderTest, NumbersArePlainDecimals) {
+  json::value v = {{"a", 1853.31}, {"b", 0.41501}, {"c", 5}, {"d", 1e21}};
+  EXPECT_EQ(JsonText(v, false), R"({"a":1853.31,"b":0.41501,"c":5,"d":1e+21})");
+  EXPECT_EQ(json::parse(JsonText(v, false)), v);
+  EXPECT_EQ(CsvField("x"), "x");
+}
+
 TEST(RenderTest, PrettyJsonParsesBack) {
   json::value v = json::parse(R"({"a":[1,{"b":null}],"c":"x","d":[],"e":{}})");
   std::string pretty = JsonText(v, true);
