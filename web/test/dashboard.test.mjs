@@ -21,6 +21,18 @@ async function openDashboard(browser, server) {
   return { page, requests, errors };
 }
 
+// Waits until the dashboard has loaded its data; on failure says what the
+// page showed and what the server logged.
+async function waitLoaded(view, server) {
+  try {
+    await view.page.waitForSelector("body[data-loaded=true]", kWait);
+  } catch (e) {
+    const status = await view.page.locator("#status").innerText().catch(() => "");
+    throw new Error(`the dashboard did not load: ${e.message}\npage status: ${status}\n` +
+      `page errors: ${view.errors.join("; ")}\nserver log:\n${server.log().slice(-3000)}`);
+  }
+}
+
 describe("dashboard, open server", () => {
   let server;
   let browser;
@@ -31,7 +43,7 @@ describe("dashboard, open server", () => {
     await feedScenario(server);
     browser = await openBrowser();
     view = await openDashboard(browser, server);
-    await view.page.waitForSelector("body[data-loaded=true]", kWait);
+    await waitLoaded(view, server);
   });
 
   after(async () => {
@@ -64,11 +76,12 @@ describe("dashboard, open server", () => {
     assert.match(text, /Printing/);
     assert.match(text, /CE3PRO_calibration_cube\.gcode/);
     assert.match(text, /\bpi\b/);
-    assert.match(text, /50 %/);
+    // The latest event (User Action Needed) reported 61.4471 % done.
+    assert.match(text, /61 %/);
     assert.match(text, /Needs attention/);
     assert.match(text, /Last heard 1 min ago/);
     assert.match(text, /ETA/);
-    assert.equal(await card.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "50");
+    assert.equal(await card.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "61");
     assert.match((await card.getAttribute("class")) ?? "", /\battention\b/);
   });
 
@@ -180,20 +193,21 @@ describe("dashboard, read token configured", () => {
   });
 
   test("the dashboard asks for the token, refuses a wrong one, keeps the right one", async () => {
-    const { page, errors } = await openDashboard(browser, server);
+    const view = await openDashboard(browser, server);
+    const { page, errors } = view;
     const form = page.locator("#auth");
     await form.waitFor({ state: "visible", ...kWait });
     assert.equal(await page.locator("#printers").isVisible(), false);
     await page.screenshot({ path: screenshotPath("token-form.png") });
 
-    await page.getByLabel("Read token").fill("not-the-token");
+    await page.getByLabel("Read token", { exact: true }).fill("not-the-token");
     await page.getByRole("button", { name: "Show the dashboard" }).click();
     await page.locator("#auth-error").filter({ hasText: "not accepted" }).waitFor(kWait);
     assert.equal(await page.locator("#printers").isVisible(), false);
 
-    await page.getByLabel("Read token").fill(token);
+    await page.getByLabel("Read token", { exact: true }).fill(token);
     await page.getByRole("button", { name: "Show the dashboard" }).click();
-    await page.waitForSelector("body[data-loaded=true]", kWait);
+    await waitLoaded(view, server);
     assert.equal(await form.isVisible(), false);
     const card = await page.locator('.card[data-device="ender3-garage"]').innerText();
     assert.match(card, /Ender 3 in the garage/);
@@ -203,9 +217,10 @@ describe("dashboard, read token configured", () => {
     assert.equal(await row.count(), 1);
 
     await page.reload();
-    await page.waitForSelector("body[data-loaded=true]", kWait);
+    await waitLoaded(view, server);
     assert.equal(await form.isVisible(), false);
     assert.equal(await page.locator("#session-table tbody tr").count(), 2);
-    assert.deepEqual(errors, []);
+    // Chromium logs each refused request; nothing else may go wrong.
+    assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
   });
 });
