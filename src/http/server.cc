@@ -339,7 +339,11 @@ Reply Server::Impl::ReadError(const beast::error_code& ec,
 }
 
 awaitable<void> Server::Impl::Serve(tcp::socket socket) {
-  Counted connection(connections_);
+  // Accept() counted this connection in; count it out when it ends.
+  struct Release {
+    std::atomic<size_t>& n;
+    ~Release() { --n; }
+  } release{connections_};
   beast::error_code ignored;
   auto peer = socket.remote_endpoint(ignored);
   bool loopback = peer.address().is_loopback() ||

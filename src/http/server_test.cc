@@ -471,6 +471,30 @@ TEST(ServerTest, ServesTheApiMetricsAndDashboard) {
   EXPECT_EQ(missing->status, 404);
 }
 
+// Over the connection cap, a new connection waits in the listen backlog
+// and is served as soon as a slot frees: nothing is refused or lost.
+TEST(ServerTest, ConnectionsOverTheCapWaitTheirTurn) {
+  TempDir dir;
+  Harness h(dir.path());
+  ServerOptions options;
+  options.max_connections = 1;
+  h.Start({}, options);
+  TestClient first(h.port());
+  auto r1 = first.Send("GET", "/healthz", "", "");
+  ASSERT_TRUE(r1.ok());
+  ASSERT_EQ(r1->status, 200);
+  TestClient second(h.port());
+  ASSERT_TRUE(second
+                  .Write(BuildRequest("POST", "/webhook", "application/json",
+                                      Fixture("plugin/02_print_started_sdcard.json")))
+                  .ok());
+  first.Close();
+  auto r2 = second.ReadReply();
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  EXPECT_EQ(r2->status, 200) << r2->body;
+  EXPECT_EQ(AllEvents(*h.store).size(), 1u);
+}
+
 TEST(ServerTest, DuplicateAnsweredAndFlagged) {
   TempDir dir;
   Harness h(dir.path());
