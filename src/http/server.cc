@@ -2,6 +2,7 @@
 
 #include "http/static_files.h"
 
+#include <array>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +28,8 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// How long a refused client gets to finish sending before we close.
+constexpr auto kLingerTime = std::chrono::seconds(2);
 
 namespace {
 
@@ -191,6 +194,7 @@ class Server::Impl {
 
   awaitable<void> Accept();
   awaitable<void> Serve(tcp::socket socket);
+  awaitable<void> DrainRefused(beast::tcp_stream& stream);
   awaitable<Reply> Dispatch(Exchange& x);
   awaitable<Reply> Webhook(Exchange& x);
   awaitable<Reply> Healthz(Exchange& x);
@@ -355,6 +359,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   auto timeout = std::chrono::milliseconds(options_.request_timeout);
+  bool refused = false;  // answered before reading the whole request
   for (bool keep_alive = true; keep_alive && !stopping_;) {
     // One deadline for the whole request, from its first byte (or from the
     // end of the previous answer on a kept-alive connection).
@@ -421,6 +426,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
             "", early->status == 400 ? "invalid" : "too_large", 0);
       }
       keep_alive = false;
+      refused = true;
       response.result(early->status);
       response.set(http::field::content_type, early->content_type);
       response.body() = std::move(early->body);
@@ -445,6 +451,23 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
     if (write_ec) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (refused) co_await DrainRefused(stream);
+}
+
+// A client whose request was refused early (413, 431, ...) may still be
+// sending its body. Closing at once would make the kernel answer the unread
+// bytes with a reset, and the client would see "broken pipe" instead of our
+// answer. So read and discard what is still coming, bounded in bytes and
+// time, until the client closes (a lingering close, as nginx does).
+awaitable<void> Server::Impl::DrainRefused(beast::tcp_stream& stream) {
+  stream.expires_after(kLingerTime);
+  std::array<char, 16 * 1024> sink;
+  size_t drained = 0;
+  while (drained < options_.max_snapshot_body + options_.max_body) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    drained += n;
+  }
 }
 
 awaitable<Reply> Server::Impl::Dispatch(Exchange& x) {
