@@ -38,7 +38,8 @@ for f in "$fixtures"/plugin/*.http; do
     >"$corpus/fixture-$(basename "$f")"
 done
 
-echo "fuzzing the decoder for ${seconds} s"
+echo "fuzzing the decoder for ${seconds} s (libFuzzer's log: $build/fuzz.log)"
+status=0
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   "$build/fuzz/decode_fuzz" "$corpus" \
   -dict=fuzz/decode.dict \
@@ -46,4 +47,10 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   -timeout=10 \
   -max_total_time="$seconds" \
   -print_final_stats=1 \
-  -artifact_prefix="$build/artifacts/"
+  -artifact_prefix="$build/artifacts/" >"$build/fuzz.log" 2>&1 || status=$?
+if (( status != 0 )); then
+  echo "the decoder fuzzer found a problem (exit $status); the end of its log:"
+  tail -n 60 "$build/fuzz.log"
+  exit "$status"
+fi
+grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$build/fuzz.log"
