@@ -21,11 +21,11 @@ test_packages=(
 )
 
 want=("${build_packages[@]}")
+# The dashboard is built with npm: any Node.js with npm will do (Debian's
+# nodejs/npm, or one already on the machine).
+if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
-  # The dashboard's tests need Node.js with npm; any install of them will do
-  # (Debian's nodejs/npm, or one already on the machine).
-  if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 fi
 
 missing=()
