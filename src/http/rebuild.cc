@@ -63,12 +63,17 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   RebuildStats stats;
   DuplicateIndex duplicates;
   std::map<std::string, std::vector<Event>> foldable;  // by device
+  // Rows whose decoded columns or duplicate flag no longer match today's
+  // reading: rewritten with the ledger, so that later re-folds of their
+  // printer (a late event) read what this rebuild read.
+  std::vector<EventUpdate> updates;
   Status read = store.ForEachEvent([&](const EventRecord& record) -> Status {
     Event e = Redecode(record, limits, stats);
     bool duplicate = record.request && duplicates.IsDuplicate(e);
     if (record.request) duplicates.Add(e);
     if (e != record.event || duplicate != record.duplicate) {
       ++stats.redecoded_differently;
+      updates.push_back({e, duplicate, std::nullopt});
     }
     ++stats.events;
     if (!record.request) ++stats.swept;
@@ -85,6 +90,7 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   if (!read) return read.error();
 
   WriteBatch batch;
+  std::map<int64_t, std::optional<int64_t>> session_of;  // event -> session
   for (auto& [device, events] : foldable) {
     std::sort(events.begin(), events.end(),
               [](const Event& a, const Event& b) { return KeyOf(a) < KeyOf(b); });
@@ -92,10 +98,18 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
     Refolded refolded = Refold(config, device, events);
     stats.sessions += static_cast<int64_t>(refolded.sessions.size());
     for (Session& s : refolded.sessions) batch.sessions.push_back(std::move(s));
-    for (auto& es : refolded.event_sessions) batch.event_sessions.push_back(es);
+    for (auto& es : refolded.event_sessions) {
+      batch.event_sessions.push_back(es);
+      session_of[es.first] = es.second;
+    }
     batch.device_states.push_back(std::move(refolded.state));
     ++stats.devices;
   }
+  for (EventUpdate& u : updates) {
+    auto it = session_of.find(u.event.id);
+    if (it != session_of.end()) u.session_id = it->second;
+  }
+  batch.event_updates = std::move(updates);
   if (auto s = store.ResetLedger(); !s) return s.error();
   if (auto s = store.Commit(batch); !s) {
     return Unavailable(fmt::format(

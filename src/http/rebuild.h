@@ -5,7 +5,10 @@
 // events are taken as stored), duplicates are recomputed in id order, and
 // each device is folded from idle over its events in (time, id) order. Then
 // the ledger (sessions, device states, event -> session assignments) is reset
-// and the result committed in one transaction. Manual user attributions live
+// and the result committed in one transaction, together with the event rows
+// whose decoded columns or duplicate flag changed (their raw requests stay as
+// received): afterwards every row reads as today's decoder and duplicate rule
+// make it. Manual user attributions live
 // apart from the ledger and survive.
 #pragma once
 

@@ -115,6 +115,98 @@ TEST(RebuildTest, RebuildEqualsTheLiveLedgerAndKeepsAttributions) {
   }
 }
 
+// A stored request as the receiver stores it, decoded by today's decoder.
+EventRecord Received(const std::string& fixture, int64_t id,
+                     TimeMs received_at) {
+  EventRecord r;
+  r.request = StoredRequest{"POST", "/webhook", "application/json",
+                            ReadFileBytes(FixturesDir() + "/" + fixture)};
+  Request request;
+  request.method = r.request->method;
+  request.target = r.request->target;
+  request.content_type = r.request->content_type;
+  request.body = r.request->body;
+  request.received_at = received_at;
+  auto decoded = Decode(request);
+  EXPECT_TRUE(decoded.ok()) << fixture;
+  if (decoded.ok()) r.event = decoded->event;
+  r.event.id = id;
+  r.event.received_at = received_at;
+  return r;
+}
+
+TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
+  TempDir dir;
+  std::string db = (dir.path() / "printmeter.db").string();
+  auto store = testing::MustOpen("sqlite:" + db);
+  ASSERT_TRUE(store);
+  const TimeMs t0 = 1722565567000;
+  EventRecord started = Received("seed/01-octoprint-print-started.json", 1, t0);
+  EventRecord done = Received("seed/02-octoprint-print-done.json", 2,
+                              t0 + 1'150'000);
+  ASSERT_EQ(started.event.kind, Kind::kStarted);
+  ASSERT_EQ(done.event.kind, Kind::kDone);
+  const Event started_today = started.event;
+  const Event done_today = done.event;
+  // As an older decoder would have stored them: the start read as some other
+  // event with another file and flagged a duplicate; the end with its time
+  // and progress misread.
+  started.event.kind = Kind::kOther;
+  started.event.file.path = "old/reading.gcode";
+  started.duplicate = true;
+  done.event.time = t0 + 5;
+  done.event.progress_pct = 3;
+  WriteBatch old;
+  old.events = {started, done};
+  ASSERT_TRUE(store->Commit(old).ok());
+  ASSERT_NE(testing::AllEvents(*store)[0].event, started_today);
+
+  auto stats = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->redecoded_differently, 2);
+  EXPECT_EQ(stats->duplicates, 0);
+
+  // The rows now read as the bodies do today, raw requests untouched.
+  auto events = testing::AllEvents(*store);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event, started_today);
+  EXPECT_FALSE(events[0].duplicate);
+  EXPECT_EQ(events[1].event, done_today);
+  EXPECT_EQ(events[0].request->body, started.request->body);
+  EXPECT_EQ(events[1].request->body, done.request->body);
+  // And so does the ledger: one completed print of the body's file, both
+  // events assigned to it.
+  auto sessions = AllSessions(*store);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+  EXPECT_EQ(sessions[0].file.path, started_today.file.path);
+  EXPECT_EQ(sessions[0].started_at, started_today.time);
+  EXPECT_EQ(sessions[0].ended_at, done_today.time);
+  EXPECT_EQ(events[0].session_id, sessions[0].id);
+  EXPECT_EQ(events[1].session_id, sessions[0].id);
+
+  // A second rebuild finds nothing left to rewrite.
+  auto again = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->redecoded_differently, 0);
+  EXPECT_EQ(ById(AllSessions(*store)), ById(sessions));
+}
+
+TEST(RebuildTest, AnUpdateOfAnEventNotStoredFailsTheCommit) {
+  TempDir dir;
+  auto store =
+      testing::MustOpen("sqlite:" + (dir.path() / "printmeter.db").string());
+  ASSERT_TRUE(store);
+  WriteBatch batch;
+  batch.event_updates.push_back(
+      {Received("seed/01-octoprint-print-started.json", 41, 1).event, false,
+       std::nullopt});
+  Status s = store->Commit(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("event 41"), std::string::npos)
+      << s.error().message;
+}
+
 TEST(ImportTest, ImportingTheFixturesEqualsPostingThem) {
   TempDir posted_dir, imported_dir;
   Harness posted(posted_dir.path());

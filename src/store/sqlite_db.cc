@@ -74,6 +74,8 @@ bool Connection::InTransaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
+int Connection::Changes() const { return sqlite3_changes(db_); }
+
 Result<Statement*> Connection::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second.get();

@@ -41,6 +41,8 @@ class Connection {
   // Whether a transaction is open (one left open is rolled back by the
   // reader pool before the connection is reused).
   bool InTransaction() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int Changes() const;
 
   const std::string& path() const { return path_; }
 

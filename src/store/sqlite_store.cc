@@ -397,6 +397,41 @@ Status InsertEvent(Connection& conn, const EventRecord& r) {
                });
 }
 
+// Every Event column but the id, then duplicate and session_id, by id.
+Status UpdateEvent(Connection& conn, const EventUpdate& u) {
+  static const std::string kSql = [] {
+    std::string set;
+    for (const char* name : kEventFields) {
+      if (std::string_view(name) == "id") continue;
+      set += fmt::format("{} = ?, ", name);
+    }
+    return fmt::format(
+        "UPDATE events SET {}duplicate = ?, session_id = ? WHERE id = ?", set);
+  }();
+  Result<Statement*> stmt = conn.Prepare(kSql);
+  if (!stmt.ok()) return stmt.error();
+  {
+    Query q(*stmt);
+    const Event& e = u.event;
+    // BindEvent's order without the leading id.
+    q.Bind(e.device).Bind(e.topic).Bind(sqlite::StoredKind(e.kind));
+    q.Bind(e.test).Bind(e.time).Bind(e.has_current_time).Bind(e.received_at);
+    q.Bind(e.file.name).Bind(e.file.path).Bind(e.file.display);
+    q.Bind(e.file.origin).Bind(e.file.size).Bind(e.user).Bind(e.message);
+    q.Bind(e.reported_time_s).Bind(e.reason).Bind(e.progress_pct);
+    q.Bind(e.print_time_s).Bind(e.filament_mm).Bind(e.filament_cm3);
+    q.Bind(e.estimated_s).Bind(e.error).Bind(e.printing).Bind(e.paused);
+    q.Bind(e.snapshot);
+    q.Bind(u.duplicate).Bind(u.session_id).Bind(e.id);
+    if (Status s = q.Run(); !s.ok()) return s;
+  }
+  if (conn.Changes() == 0) {
+    return NotFound(fmt::format(
+        "cannot rewrite event {}: no such event is stored", u.event.id));
+  }
+  return {};
+}
+
 Status DeleteRefolded(Connection& conn, const WriteBatch::Refold& r) {
   if (!r.after) {
     return RunOn(conn, "DELETE FROM sessions WHERE device = ?",
@@ -618,6 +653,9 @@ Status SqliteStore::CommitInTransaction(const WriteBatch& batch) {
     }
     if (Status s = InsertEvent(conn, r); !s.ok()) return s;
     next_event_id_ = std::max(next_event_id_, r.event.id + 1);
+  }
+  for (const EventUpdate& u : batch.event_updates) {
+    if (Status s = UpdateEvent(conn, u); !s.ok()) return s;
   }
   for (const WriteBatch::Refold& r : batch.refolds) {
     if (Status s = DeleteRefolded(conn, r); !s.ok()) return s;

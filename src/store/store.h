@@ -45,6 +45,15 @@ struct DeviceRecord {
   TimeMs last_received = 0;  // receive time of its latest request
 };
 
+// A stored event read again (`rebuild` with a newer decoder): its decoded
+// columns, duplicate flag and session replaced; the raw request and the
+// snapshot bytes stay as received.
+struct EventUpdate {
+  Event event;  // event.id names the row to update
+  bool duplicate = false;
+  std::optional<int64_t> session_id;
+};
+
 // All that one ingest step changes, committed as one transaction.
 struct WriteBatch {
   std::vector<EventRecord> events;
@@ -60,10 +69,15 @@ struct WriteBatch {
   std::vector<std::pair<int64_t, std::optional<int64_t>>> event_sessions;
   std::vector<DeviceState> device_states;  // upserted by device
   std::vector<DeviceRecord> devices;       // upserted by device
+  // Existing events rewritten, applied after `events` and before
+  // `event_sessions` (which may reassign their sessions again). An id that
+  // names no stored event fails the whole commit.
+  std::vector<EventUpdate> event_updates;
 
   bool empty() const {
     return events.empty() && refolds.empty() && sessions.empty() &&
-           event_sessions.empty() && device_states.empty() && devices.empty();
+           event_sessions.empty() && device_states.empty() && devices.empty() &&
+           event_updates.empty();
   }
 };
 
