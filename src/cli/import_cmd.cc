@@ -42,7 +42,8 @@ int RunImport(const ImportOptions& o) {
     if (!read) return Fail(read.error());
     for (RecordedRequest& r : *read) requests.push_back(std::move(r));
   }
-  auto store = OpenStore(config->db);
+  auto store =
+      OpenStore(config->db, {.writer = true, .program = "printmeter import"});
   if (!store) return Fail(store.error());
   SystemClock clock;
   IngestOptions options = IngestOptionsFrom(*config);
@@ -76,8 +77,8 @@ void AddImportCommand(CLI::App& app) {
   cmd->footer(
       "Bodies without currentTime get the import time as their event time. "
       "Secrets are checked as the server would (--auth from the config). "
-      "Stop `printmeter serve` on the same database first (one writer at a "
-      "time), or POST the files to the running server instead.\n"
+      "One writer at a time: refused while `printmeter serve` writes the same "
+      "database; stop it first, or POST the files to the running server.\n"
       "Exit status: 0 when every request was stored, 1 when any was "
       "rejected (the reasons are listed).");
   cmd->callback([o] {

@@ -29,7 +29,7 @@ int64_t EstimateEvents(Store& store) {
 int RunRebuild(const CommonOptions& common) {
   auto config = ResolveConfig(common);
   if (!config) return Fail(config.error());
-  auto store = OpenStore(config->db);
+  auto store = OpenStore(config->db, {.writer = true, .program = "printmeter rebuild"});
   if (!store) return Fail(store.error());
   LedgerConfig ledger;
   ledger.stale_after = config->stale_after;
@@ -64,7 +64,9 @@ void AddRebuildCommand(CLI::App& app) {
       "Re-derive every session from the stored event log (after an upgrade, "
       "or to check the ledger); user attributions are kept");
   AddCommonOptions(*cmd, *common);
-  cmd->footer("Stop `printmeter serve` on the same database first.");
+  cmd->footer(
+      "One writer at a time: refused while `printmeter serve` or an import "
+      "writes the same database.");
   cmd->callback([common] {
     if (int rc = RunRebuild(*common); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -108,7 +108,7 @@ int RunServe(const ServeOptions& o) {
     return Fail(s.error());
   }
   server_options.web_root = o.web_root.empty() ? DefaultWebRoot() : o.web_root;
-  auto store = OpenStore(config->db);
+  auto store = OpenStore(config->db, {.writer = true, .program = "printmeter serve"});
   if (!store) return Fail(store.error());
   SystemClock clock;
   std::unique_ptr<Api> api = MakeApi(**store, *config, clock);

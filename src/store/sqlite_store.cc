@@ -551,6 +551,18 @@ Result<SqliteStore::Lease> SqliteStore::Reader() {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path) {
+  return Open(path, OpenOptions{});
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path, const OpenOptions& options) {
+  // The lock first: a second writer must not even migrate the file.
+  std::optional<WriterLock> lock;
+  if (options.writer) {
+    Result<WriterLock> taken = WriterLock::Acquire(path, options.program);
+    if (!taken.ok()) return taken.error();
+    lock.emplace(std::move(*taken));
+  }
   Result<std::unique_ptr<Connection>> conn = Connection::Open(path, true);
   if (!conn.ok()) return conn.error();
   Connection& writer = **conn;
@@ -560,6 +572,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return s.error();
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*conn)));
+  store->lock_ = std::move(lock);
   Result<int64_t> max_id = Single<int64_t>(
       *store->writer_, "SELECT coalesce(max(id), 0) + ? FROM events", 1,
       [](Query& q) { return q.Int(); }, 1);

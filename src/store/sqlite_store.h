@@ -9,18 +9,24 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "store/sqlite_db.h"
 #include "store/store.h"
+#include "store/writer_lock.h"
 
 namespace pm {
 
 class SqliteStore final : public Store {
  public:
   // Opens (creating when missing) and migrates the database at `path`.
+  // With options.writer, first takes the writer lock (store.h, OpenOptions):
+  // kConflict while another writer holds it.
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                   const OpenOptions& options);
   ~SqliteStore() override;
 
   Result<int64_t> AllocateEventIds(int64_t count) override;
@@ -64,6 +70,7 @@ class SqliteStore final : public Store {
   Status CommitInTransaction(const WriteBatch& batch);
 
   const std::string path_;
+  std::optional<WriterLock> lock_;              // held for the store's life
   std::unique_ptr<sqlite::Connection> writer_;  // the single writer's
   int64_t next_event_id_ = 1;                   // the writer's
 

@@ -14,7 +14,8 @@ constexpr std::string_view kAcceptedForms =
     "use sqlite:PATH (e.g. sqlite:printmeter.db) or "
     "postgresql://user:pass@host:port/db";
 
-Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url) {
+Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url,
+                                          const OpenOptions& options) {
   std::string path(url.substr(kSqlitePrefix.size()));
   if (path.empty()) {
     return Invalid(fmt::format("database URL \"{}\" names no file; {}", url,
@@ -27,7 +28,7 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url) {
         "an in-memory SQLite database cannot be shared by printmeter's "
         "threads; give a file path, e.g. sqlite:printmeter.db");
   }
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
   if (!store.ok()) return store.error();
   return std::unique_ptr<Store>(std::move(*store));
 }
@@ -35,8 +36,13 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  return OpenStore(url, OpenOptions{});
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         const OpenOptions& options) {
   std::string_view u = url;
-  if (u.starts_with(kSqlitePrefix)) return OpenSqlite(u);
+  if (u.starts_with(kSqlitePrefix)) return OpenSqlite(u, options);
   if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {
     return Unavailable(
         "PostgreSQL support is not built in this version; use "

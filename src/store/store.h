@@ -163,9 +163,23 @@ class Store {
   virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
 };
 
+struct OpenOptions {
+  // Serve, import and rebuild write: they take the database's writer lock
+  // (the SQLite store: an flock on "<path>-writer.lock", released when the
+  // store is closed or the process ends) and a second writer is refused with
+  // kConflict naming the first one's pid. Readers (report, sessions,
+  // `devices list`) never take it.
+  bool writer = false;
+  // Recorded in the lock for the message a second writer gets, e.g.
+  // "printmeter serve".
+  std::string program;
+};
+
 // Opens the store named by a --db URL: "sqlite:PATH" (created when missing,
 // migrated to the current schema; a database from a newer printmeter is
 // refused with kConflict) or "postgresql://..." when built with it.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         const OpenOptions& options);
 
 }  // namespace pm
