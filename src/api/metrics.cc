@@ -3,6 +3,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
 
@@ -23,6 +24,14 @@ constexpr SessionStatus kAllStatuses[] = {
     SessionStatus::kRestarted,
 };
 
+constexpr std::string_view kRequestsFamily =
+    "printmeter_webhook_requests_total";
+constexpr std::string_view kRequestsHelp =
+    "Webhook requests by device and result. stored, duplicate and test are "
+    "counted from the event log (all time, imports included); the rejections "
+    "(invalid, unauthorized, forbidden, too_large, unsupported, unavailable, "
+    "error) since this printmeter started";
+
 std::string LabelValue(std::string_view text) {
   constexpr size_t kMaxLabelBytes = 128;
   return CleanUtf8(text.substr(0, kMaxLabelBytes));
@@ -32,10 +41,8 @@ std::string LabelValue(std::string_view text) {
 
 WebhookMetrics::WebhookMetrics()
     : requests_(prometheus::BuildCounter()
-                    .Name("printmeter_webhook_requests_total")
-                    .Help("Webhook requests received since start, by device "
-                          "and result (stored, duplicate, test, or the "
-                          "rejection)")
+                    .Name(std::string(kRequestsFamily))
+                    .Help(std::string(kRequestsHelp))
                     .Register(registry_)),
       latency_(prometheus::BuildHistogram()
                    .Name("printmeter_webhook_request_duration_seconds")
@@ -57,9 +64,14 @@ std::string WebhookMetrics::DeviceLabel(std::string_view device) {
 void WebhookMetrics::RecordWebhook(std::string_view device,
                                    std::string_view result, double latency_s) {
   try {
-    requests_
-        .Add({{"device", DeviceLabel(device)}, {"result", LabelValue(result)}})
-        .Increment();
+    bool stored = std::find(kStoredResults.begin(), kStoredResults.end(),
+                            result) != kStoredResults.end();
+    if (!stored) {
+      requests_
+          .Add(
+              {{"device", DeviceLabel(device)}, {"result", LabelValue(result)}})
+          .Increment();
+    }
     latency_.Observe(latency_s);
   } catch (...) {
     // Metrics never take the receiver down.
@@ -120,7 +132,64 @@ Result<TotalsByDevice> LedgerTotals::Compute(Store& store, TimeMs now) {
   return totals;
 }
 
+Result<RequestTally> LedgerTotals::Requests(Store& store) {
+  std::lock_guard lock(mu_);
+  auto fresh = store.CountRequests(requests_.last_id);
+  if (!fresh) return fresh.error();
+  for (const auto& [device, c] : fresh->by_device) {
+    RequestCounts& into = requests_.by_device[device];
+    into.stored += c.stored;
+    into.duplicate += c.duplicate;
+    into.test += c.test;
+  }
+  requests_.last_id = fresh->last_id;
+  return requests_;
+}
+
 namespace {
+
+prometheus::ClientMetric RequestCounter(const std::string& device,
+                                        std::string_view result,
+                                        int64_t count) {
+  prometheus::ClientMetric m;
+  m.label = {{"device", device}, {"result", std::string(result)}};
+  m.counter.value = static_cast<double>(count);
+  return m;
+}
+
+// Adds the stored requests' series to the receiver's family, with the same
+// cap on distinct devices as WebhookMetrics.
+void AddStoredRequests(std::vector<prometheus::MetricFamily>& families,
+                       const RequestTally& tally) {
+  auto family =
+      std::find_if(families.begin(), families.end(),
+                   [](const auto& f) { return f.name == kRequestsFamily; });
+  if (family == families.end()) {  // no rejection yet
+    prometheus::MetricFamily f;
+    f.name = std::string(kRequestsFamily);
+    f.help = std::string(kRequestsHelp);
+    f.type = prometheus::MetricType::Counter;
+    families.push_back(std::move(f));
+    family = families.end() - 1;
+  }
+  std::map<std::string, RequestCounts> by_label;
+  for (const auto& [device, c] : tally.by_device) {
+    std::string label = LabelValue(device);
+    if (!by_label.count(label) &&
+        by_label.size() >= WebhookMetrics::kMaxDeviceLabels) {
+      label = "(other)";
+    }
+    RequestCounts& into = by_label[label];
+    into.stored += c.stored;
+    into.duplicate += c.duplicate;
+    into.test += c.test;
+  }
+  for (const auto& [label, c] : by_label) {
+    family->metric.push_back(RequestCounter(label, "stored", c.stored));
+    family->metric.push_back(RequestCounter(label, "duplicate", c.duplicate));
+    family->metric.push_back(RequestCounter(label, "test", c.test));
+  }
+}
 
 // The ledger's families, built fresh for one scrape.
 struct LedgerFamilies {
@@ -218,10 +287,13 @@ Result<std::string> RenderMetrics(Store& store, const Config& config,
     auto t = totals.Compute(store, now);
     if (!t) return t.error();
     AddTotals(families, *t);
+    auto requests = totals.Requests(store);
+    if (!requests) return requests.error();
     auto collected = families.registry.Collect();
     for (auto& family : webhooks.Collect()) {
       collected.push_back(std::move(family));
     }
+    AddStoredRequests(collected, *requests);
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, collected);
     return out.str();

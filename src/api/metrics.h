@@ -1,9 +1,12 @@
 // /metrics: the Prometheus text exposition of printmeter.
 //
 // Two kinds of figures. Ledger figures (printer state, sessions by status,
-// busy/print seconds, filament) are computed on scrape from the store, so a
-// restart resets nothing. Receiver figures (webhook requests by result, their
-// latency) are counters of this process, fed through ReceiverMetrics.
+// busy/print seconds, filament) and the webhook requests that were stored
+// (results stored, duplicate, test: counted from the event log, imports
+// included) are computed on scrape from the store, so a restart resets
+// nothing. The rest of the receiver's figures (rejected requests by reason,
+// the latency of every request) are counters of this process, fed through
+// ReceiverMetrics, and start from zero with it.
 //
 // Series, every one with a `device` label except the latency histogram:
 //   printmeter_printer_state{device,state}            gauge, 1 for the
@@ -39,10 +42,14 @@ namespace pm {
 
 // The receiver's counters. Thread-safe. A client can put anything in a
 // device id, so the number of distinct `device` label values is capped
-// (kMaxDeviceLabels; later ones count under "(other)").
+// (kMaxDeviceLabels; later ones count under "(other)"). The results of
+// stored requests (kStoredResults) only feed the latency histogram here:
+// their counts come from the store (LedgerTotals::Requests).
 class WebhookMetrics final : public ReceiverMetrics {
  public:
   static constexpr size_t kMaxDeviceLabels = 1000;
+  static constexpr std::array<std::string_view, 3> kStoredResults{
+      "stored", "duplicate", "test"};
 
   WebhookMetrics();
   void RecordWebhook(std::string_view device, std::string_view result,
@@ -80,12 +87,19 @@ class LedgerTotals {
 
   Result<TotalsByDevice> Compute(Store& store, TimeMs now);
 
+  // The stored webhook requests by device and result, all time. Kept between
+  // scrapes; each scrape counts only the events stored since the last one
+  // (events are appended, and only `rebuild`, which runs without a server,
+  // rewrites them).
+  Result<RequestTally> Requests(Store& store);
+
  private:
   std::mutex mu_;
   bool scanned_ = false;    // GUARDED_BY(mu_)
   TimeMs scanned_at_ = 0;   // GUARDED_BY(mu_)
   TimeMs watermark_ = 0;    // GUARDED_BY(mu_): settled = ended before it
   TotalsByDevice settled_;  // GUARDED_BY(mu_)
+  RequestTally requests_;   // GUARDED_BY(mu_)
 };
 
 // The whole exposition text, or the store's error.

@@ -138,12 +138,95 @@ TEST_F(MetricsTest, TotalsSurviveARestartAndFollowNewSessions) {
   EXPECT_EQ(Scrape()[R"(printmeter_busy_seconds_total{device="delta"})"], 5400);
 }
 
+// Stores `events` as received requests (swept ones without a request).
+void StoreRequests(Store& store, std::vector<EventRecord> events) {
+  auto first = store.AllocateEventIds(static_cast<int64_t>(events.size()));
+  ASSERT_TRUE(first.ok());
+  WriteBatch batch;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EventRecord& r = events[i];
+    r.event.id = *first + static_cast<int64_t>(i);
+    if (r.event.kind != Kind::kSwept) {
+      r.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+    }
+    batch.events.push_back(std::move(r));
+  }
+  ASSERT_TRUE(store.Commit(batch).ok());
+}
+
+EventRecord Request(const std::string& device, Kind kind, bool duplicate,
+                    bool test) {
+  EventRecord r;
+  r.event = MakeEvent(device, kind, kAug1);
+  r.event.test = test;
+  r.duplicate = duplicate;
+  return r;
+}
+
+TEST_F(MetricsTest, StoredRequestCountsComeFromTheLogAndSurviveARestart) {
+  const std::string stored =
+      R"(printmeter_webhook_requests_total{device="delta",result="stored"})";
+  const std::string duplicate =
+      R"(printmeter_webhook_requests_total{device="delta",result="duplicate"})";
+  const std::string test =
+      R"(printmeter_webhook_requests_total{device="delta",result="test"})";
+  const std::string unauthorized =
+      R"(printmeter_webhook_requests_total{device="zulu",result="unauthorized"})";
+  StoreRequests(*f.store, {Request("delta", Kind::kStarted, false, false),
+                           Request("delta", Kind::kProgress, false, false),
+                           Request("delta", Kind::kProgress, true, false),
+                           Request("delta", Kind::kStarted, false, true),
+                           Request("delta", Kind::kDone, true, true),
+                           Request("foxtrot", Kind::kSwept, false, false)});
+  // The receiver reports what it answered: stored results only feed the
+  // latency (the log counts them), rejections are counted here.
+  f.api->metrics().RecordWebhook("delta", "stored", 0.002);
+  f.api->metrics().RecordWebhook("zulu", "unauthorized", 0.001);
+  auto m = Scrape();
+  EXPECT_EQ(m[stored], 2);
+  EXPECT_EQ(m[duplicate], 1);
+  EXPECT_EQ(m[test], 2);
+  EXPECT_EQ(m[unauthorized], 1);
+  EXPECT_EQ(m["printmeter_webhook_request_duration_seconds_count"], 2);
+  // A swept event is no request.
+  EXPECT_EQ(
+      m.count(
+          R"(printmeter_webhook_requests_total{device="foxtrot",result="stored"})"),
+      0u);
+
+  // Requests stored after a scrape are added to the kept counts.
+  StoreRequests(*f.store, {Request("delta", Kind::kDone, false, false),
+                           Request("echo", Kind::kStarted, false, false)});
+  m = Scrape();
+  EXPECT_EQ(m[stored], 3);
+  EXPECT_EQ(
+      m[R"(printmeter_webhook_requests_total{device="echo",result="stored"})"],
+      1);
+
+  // A restart (a new Api over the same store) reports the same stored
+  // counts; the rejections were this process's and start again from zero.
+  auto restarted = MakeApi(*f.store, f.config, f.clock);
+  ApiRequest request;
+  request.method = "GET";
+  request.target = "/metrics";
+  auto after = ParseExposition(restarted->Handle(request).body);
+  EXPECT_EQ(after[stored], 3);
+  EXPECT_EQ(after[duplicate], 1);
+  EXPECT_EQ(after[test], 2);
+  EXPECT_EQ(after.count(unauthorized), 0u);
+  for (const auto& [series, value] : after) {
+    if (series.starts_with("printmeter_webhook_requests_total")) {
+      EXPECT_EQ(value, m[series]) << series;
+    }
+  }
+}
+
 TEST(WebhookMetricsTest, DeviceLabelsAreCapped) {
   WebhookMetrics metrics;
   for (size_t i = 0; i < WebhookMetrics::kMaxDeviceLabels + 50; ++i) {
     metrics.RecordWebhook("dev" + std::to_string(i), "unauthorized", 0.001);
   }
-  metrics.RecordWebhook("bad\xff", "stored", 0.001);
+  metrics.RecordWebhook("bad\xff", "invalid", 0.001);
   size_t series = 0;
   double other = 0;
   for (const auto& family : metrics.Collect()) {

@@ -1006,4 +1006,42 @@ Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
   return std::optional<Snapshot>(std::move(found.front()));
 }
 
+Result<RequestTally> SqliteStore::CountRequests(int64_t after_id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+  RequestTally tally;
+  tally.last_id = after_id;
+  Sql max_id{"SELECT max(id) FROM events WHERE id > ?", {after_id}};
+  std::vector<std::optional<int64_t>> found;
+  Status s = Collect(
+      **reader, max_id, [](Query& q) { return q.OptInt(); }, found);
+  if (!s.ok()) return s.error();
+  if (found.empty() || !found.front()) return tally;
+  tally.last_id = *found.front();
+  // Swept events (method NULL) are not requests; a test event counts as a
+  // test whether or not it was a resend, as the receiver answers it.
+  Sql counts{
+      "SELECT device, sum(test = 0 AND duplicate = 0), "
+      "sum(test = 0 AND duplicate = 1), sum(test = 1) FROM events "
+      "WHERE id > ? AND id <= ? AND method IS NOT NULL GROUP BY device",
+      {after_id, tally.last_id}};
+  std::vector<std::pair<std::string, RequestCounts>> rows;
+  s = Collect(
+      **reader, counts,
+      [](Query& q) {
+        std::string device = q.Text();
+        RequestCounts c;
+        c.stored = q.Int();
+        c.duplicate = q.Int();
+        c.test = q.Int();
+        return std::make_pair(std::move(device), c);
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  for (auto& [device, c] : rows) tally.by_device[device] = c;
+  return tally;
+}
+
 }  // namespace pm

@@ -59,6 +59,8 @@ class SqliteStore final : public Store {
   // An empty `user` removes the attribution.
   Status SetSessionUser(int64_t id, const std::string& user) override;
   Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) override;
+  // A range scan of the events' primary key from after_id.
+  Result<RequestTally> CountRequests(int64_t after_id) override;
 
  private:
   class Lease;  // a pooled reader connection, returned when destroyed

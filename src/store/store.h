@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,23 @@ struct SessionPageQuery {
   int limit = 100;
 };
 
+// Stored webhook requests of one device, by the answer they got: what
+// `printmeter_webhook_requests_total` reports for stored/duplicate/test.
+// Swept events (no request) are not counted.
+struct RequestCounts {
+  int64_t stored = 0;     // neither duplicate nor test
+  int64_t duplicate = 0;  // not test
+  int64_t test = 0;       // test events, duplicate or not
+};
+
+// The counts of the events with id > `after_id`, and the greatest id read,
+// so that a caller can keep a running total and read only what is new
+// (the single writer commits ids in increasing order).
+struct RequestTally {
+  int64_t last_id = 0;  // `after_id` when nothing newer is stored
+  std::map<std::string, RequestCounts, std::less<>> by_device;
+};
+
 struct EventPageQuery {
   std::optional<std::string> device;
   std::optional<int64_t> before_id;  // newest first: ids below this
@@ -161,6 +179,11 @@ class Store {
   // An empty `user` removes the attribution.
   virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
   virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
+  // Counts of the stored requests with id > after_id (see RequestTally).
+  // Stores that cannot count answer kUnavailable.
+  virtual Result<RequestTally> CountRequests(int64_t after_id) {
+    return Unavailable("this store cannot count the stored requests");
+  }
 };
 
 struct OpenOptions {
