@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <string>
@@ -137,7 +138,15 @@ CREATE TABLE session_users (
 );
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations{kMigration1};
+// A page of one printer's sessions of one status, deep in its history: the
+// device (or status) index alone walks every session of the printer (of
+// the status) newer than the cursor.
+constexpr const char* kMigration2 = R"sql(
+CREATE INDEX sessions_device_status
+  ON sessions (device, status, started_at, id);
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations{kMigration1, kMigration2};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);
@@ -251,13 +260,17 @@ Status Apply(Connection& conn, int version) {
 int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
 Status Migrate(Connection& conn) {
+  return MigrateTo(conn, LatestSchemaVersion());
+}
+
+Status MigrateTo(Connection& conn, int target) {
   Result<int64_t> app_id = PragmaInt(conn, "application_id");
   if (!app_id.ok()) return app_id.error();
   Result<int64_t> version = PragmaInt(conn, "user_version");
   if (!version.ok()) return version.error();
   if (Status s = CheckOwner(conn, *app_id, *version); !s.ok()) return s;
-  for (int v = static_cast<int>(*version) + 1; v <= LatestSchemaVersion();
-       ++v) {
+  target = std::min(target, LatestSchemaVersion());
+  for (int v = static_cast<int>(*version) + 1; v <= target; ++v) {
     if (Status s = Apply(conn, v); !s.ok()) return s;
   }
   return {};

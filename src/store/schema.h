@@ -25,6 +25,9 @@ int LatestSchemaVersion();
 // migration. Refuses (kConflict) a database written by a newer printmeter and
 // a SQLite file that is not printmeter's.
 Status Migrate(Connection& conn);
+// Migrate() up to `version` only (at most the latest): for tests that need a
+// database as an older printmeter left it.
+Status MigrateTo(Connection& conn, int version);
 
 // Sessions longer than this are kept in a small partial index so that
 // overlap queries can bound their scan by started_at (see sqlite_store.cc).

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "store/schema.h"
+#include "store/sqlite_db.h"
 #include "store/store_test_util.h"
 
 namespace pm {
@@ -54,6 +55,73 @@ TEST(OpenStoreTest, CreatesAMissingFileInWalModeAtTheLatestSchema) {
                    "('events', 'snapshots', 'sessions', "
                    "'device_states', 'devices', 'session_users')"),
             6);
+}
+
+// Every index SQLite would use for `sql` (EXPLAIN QUERY PLAN details).
+std::string QueryPlan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  std::string plan;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1,
+                               &stmt, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
+TEST(OpenStoreTest, MigratesASchema1DatabaseKeepingItsData) {
+  TempDir dir;
+  Session session =
+      testing::BareSession(7, "delta", 1718000000000, 1718003600000);
+  session.status = SessionStatus::kFailed;
+  // The file as the first release left it, with a session in it.
+  std::string old_path = dir.File("v1-with-data.db");
+  {
+    auto conn = sqlite::Connection::Open(old_path, true);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(sqlite::MigrateTo(**conn, 1).ok());
+  }
+  ASSERT_EQ(RawInt(old_path, "PRAGMA user_version"), 1);
+  ASSERT_EQ(RawInt(old_path,
+                   "SELECT count(*) FROM sqlite_schema WHERE name = "
+                   "'sessions_device_status'"),
+            0);
+  RawExec(old_path,
+          "INSERT INTO sessions (id, device, status, started_at, ended_at, "
+          "last_event_at, pauses, start_inferred, end_inferred, event_count, "
+          "snapshot, opened_by_time, opened_by_id, closed_by_time, "
+          "closed_by_id, idle_after) VALUES (7, 'delta', 'failed', "
+          "1718000000000, 1718003600000, 1718003600000, '[]', 0, 0, 1, 0, "
+          "1718000000000, 7, 1718003600000, 8, 0)");
+  auto store = MustOpen(old_path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawInt(old_path, "PRAGMA user_version"), 2);
+  auto got = store->GetSession(7);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, session);
+  // A deep page of one printer's failed prints reads through the new index.
+  SessionPageQuery q;
+  q.filter.device = "delta";
+  q.filter.status = SessionStatus::kFailed;
+  q.after = std::make_pair(TimeMs{1718000000001}, int64_t{100});
+  auto page = store->ListSessions(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ(page->front().id, 7);
+  EXPECT_THAT(QueryPlan(old_path,
+                        "SELECT id FROM sessions s WHERE s.device = 'delta' "
+                        "AND s.status = 'failed' AND (s.started_at, s.id) < "
+                        "(1, 2) ORDER BY s.started_at DESC, s.id DESC LIMIT "
+                        "100"),
+              HasSubstr("sessions_device_status"));
 }
 
 TEST(OpenStoreTest, RefusesADatabaseFromANewerPrintmeter) {
