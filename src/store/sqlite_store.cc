@@ -445,7 +445,48 @@ Status DeleteRefolded(Connection& conn, const WriteBatch::Refold& r) {
                });
 }
 
+// A session's new version when none of its indexed columns changed (an open
+// print's progress, most of the writer's traffic): only the row is
+// rewritten, in place, instead of the upsert's delete and insert through the
+// unique index. Measured with bench/http_load: about 8 of the 70 KB written
+// to the WAL and database for each webhook.
+constexpr const char* kUpdateSessionRow =
+    "UPDATE sessions SET last_event_at = ?, pauses = ?, pause_started_at = ?, "
+    "file_name = ?, file_path = ?, file_display = ?, file_origin = ?, "
+    "file_size = ?, progress_pct = ?, reported_time_s = ?, estimated_s = ?, "
+    "job_filament_mm = ?, job_filament_cm3 = ?, error = ?, "
+    "start_inferred = ?, end_inferred = ?, event_count = ?, snapshot = ? "
+    "WHERE started_at = ? AND id = ? AND device = ? AND status = ? AND "
+    "ended_at IS ? AND user IS ? AND opened_by_time = ? AND opened_by_id = ? "
+    "AND closed_by_time IS ? AND closed_by_id IS ? AND idle_after = ?";
+
+Result<bool> UpdateSessionRow(Connection& conn, const Session& s) {
+  Status run = RunOn(conn, kUpdateSessionRow, [&s](Query& q) {
+    q.Bind(s.last_event_at).Bind(EncodePauses(s.pauses));
+    q.Bind(s.pause_started_at).Bind(s.file.name).Bind(s.file.path);
+    q.Bind(s.file.display).Bind(s.file.origin).Bind(s.file.size);
+    q.Bind(s.progress_pct).Bind(s.reported_time_s).Bind(s.estimated_s);
+    q.Bind(s.job_filament_mm).Bind(s.job_filament_cm3).Bind(s.error);
+    q.Bind(s.start_inferred).Bind(s.end_inferred).Bind(s.event_count);
+    q.Bind(s.snapshot);
+    q.Bind(s.started_at).Bind(s.id).Bind(s.device);
+    q.Bind(sqlite::StoredStatus(s.status)).Bind(s.ended_at).Bind(s.user);
+    q.Bind(s.opened_by.time).Bind(s.opened_by.id);
+    if (s.closed_by) {
+      q.Bind(s.closed_by->time).Bind(s.closed_by->id);
+    } else {
+      q.BindNull().BindNull();
+    }
+    q.Bind(s.idle_after);
+  });
+  if (!run.ok()) return run.error();
+  return conn.Changes() == 1;
+}
+
 Status UpsertSession(Connection& conn, const Session& s) {
+  Result<bool> updated = UpdateSessionRow(conn, s);
+  if (!updated.ok()) return updated.error();
+  if (*updated) return {};
   return RunOn(conn, kUpsertSession, [&s](Query& q) { BindSession(q, s); });
 }
 
