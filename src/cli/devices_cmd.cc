@@ -99,8 +99,11 @@ int RunAdd(const DeviceOptions& o) {
       "  Device identifier:  {}\n"
       "  API secret:         {}\n"
       "  Events to tick:     Print Started, Print Done, Print Failed, Print "
-      "Paused, Print Resumed,\n"
-      "                      Print Progress, User Action Needed, Error\n\n"
+      "Paused,\n"
+      "                      Print Progress, User Action Needed, Error\n"
+      "  Print resumed:      (version 4) a Custom Event for PrintResumed "
+      "with the message\n"
+      "                      \"Print resumed\"\n\n"
       "Restart `printmeter serve` so that it reads the new configuration.\n",
       added ? "Added" : "Updated", o.id, config->path, ReceiverUrl(*config),
       o.id, *device.secret);

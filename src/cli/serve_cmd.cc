@@ -177,7 +177,9 @@ void AddServeCommand(CLI::App& app) {
       "Then, in OctoPrint: Settings > Webhooks > add a hook with the URL "
       "http://THIS-HOST:PORT/webhook, your printer's Device identifier and "
       "API secret, and tick Print Started, Print Done, Print Failed, Print "
-      "Paused, Print Resumed, Print Progress, User Action Needed and Error.\n"
+      "Paused, Print Progress, User Action Needed and Error (for resumes, "
+      "a Custom Event PrintResumed with the message \"Print resumed\"; see "
+      "README.md).\n"
       "Every flag can also come from the config file or a PRINTMETER_* "
       "environment variable (flags win).");
   cmd->callback([o] {
