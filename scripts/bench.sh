@@ -23,4 +23,5 @@ for b in "$build_dir"/src/*/*_bench; do
   echo "== $(basename "$b")"
   "$b" --benchmark_min_time=0.5
 done
-echo "== http_load (receiver end to end): see $build_dir/src/http/http_load --help"
+echo "== the receiver end to end: start printmeter serve, then"
+echo "   $build_dir/src/http/http_load --port 8080 --clients 32 (see bench/http_load.cc)"
