@@ -18,11 +18,15 @@ test_packages=(
   postgresql
   chromium
   sqlite3
+  # Debian's Node.js 18, which scripts/node18.sh unpacks for the dashboard's
+  # tests, reads these from /usr/share/nodejs (already there where Debian's
+  # nodejs is installed).
+  node-acorn node-cjs-module-lexer node-undici
 )
 
 want=("${build_packages[@]}")
-# The dashboard is built with npm: any Node.js with npm will do (Debian's
-# nodejs/npm, or one already on the machine).
+# The dashboard is built with npm: any Node.js from 18.19 on with npm will do
+# (Debian 12's nodejs 18.20 and npm 9, or one already on the machine).
 if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
