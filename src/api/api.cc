@@ -9,6 +9,7 @@
 
 #include "api/handlers.h"
 #include "api/metrics.h"
+#include "api/snapshot.h"
 
 namespace pm {
 
@@ -33,6 +34,10 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/v1/sessions", Access::kRead, ListSessions},
     {"GET", "/api/v1/sessions.csv", Access::kRead, SessionsCsv},
     {"GET", "/api/v1/sessions/{id}", Access::kRead, GetSession},
+    {"GET", "/api/v1/sessions/{id}/snapshot", Access::kRead,
+     GetSessionSnapshot},
+    {"GET", "/api/v1/events/{id}/snapshot", Access::kRead, GetEventSnapshot},
+    {"GET", "/api/v1/stream", Access::kRead, OpenEventStream},
     {"PUT", "/api/v1/sessions/{id}/user", Access::kAdmin, PutSessionUser},
     {"GET", "/api/v1/usage", Access::kRead, GetUsage},
     {"GET", "/api/v1/events", Access::kAdmin, ListEvents},

@@ -69,6 +69,21 @@ Event MakeEvent(const std::string& device, Kind kind, TimeMs time) {
 }
 
 int64_t Ingester::Ingest(Event e, std::string body) {
+  return Record(
+      std::move(e),
+      StoredRequest{"POST", "/webhook", "application/json", std::move(body)},
+      std::nullopt);
+}
+
+int64_t Ingester::IngestWithSnapshot(Event e, Snapshot snapshot) {
+  return Record(std::move(e),
+                StoredRequest{"POST", "/webhook",
+                              "multipart/form-data; boundary=b", "--b--"},
+                std::move(snapshot));
+}
+
+int64_t Ingester::Record(Event e, StoredRequest request,
+                         std::optional<Snapshot> snapshot) {
   auto id = store_.AllocateEventIds(1);
   EXPECT_TRUE(id.ok()) << (id.ok() ? "" : id.error().message);
   if (!id) return 0;
@@ -79,8 +94,8 @@ int64_t Ingester::Ingest(Event e, std::string body) {
   WriteBatch batch;
   EventRecord record;
   record.event = e;
-  record.request =
-      StoredRequest{"POST", "/webhook", "application/json", std::move(body)};
+  record.request = std::move(request);
+  record.snapshot = std::move(snapshot);
   record.session_id = applied.session_id;
   batch.events.push_back(std::move(record));
   batch.sessions = applied.touched;

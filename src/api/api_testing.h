@@ -50,8 +50,13 @@ class Ingester {
   explicit Ingester(Store& store) : store_(store) {}
   // Returns the stored event id.
   int64_t Ingest(Event e, std::string body = "{}");
+  // The same for a multipart request that carried `snapshot`.
+  int64_t IngestWithSnapshot(Event e, Snapshot snapshot);
 
  private:
+  int64_t Record(Event e, StoredRequest request,
+                 std::optional<Snapshot> snapshot);
+
   Store& store_;
   LedgerConfig ledger_;
   std::map<std::string, DeviceState> states_;
