@@ -3,12 +3,17 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: build test run deps test-deps web bench clean
+.PHONY: build test run deps test-deps web bench clean configure
 
-build: deps
+# The dashboard is built first: the binary embeds web/dist (see
+# src/http/embedded_files.h), so `build/printmeter` is one file to copy.
+# Everything: the binary, the tests and the benchmarks.
+build: deps web configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+configure:
 	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
 	  cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS); fi
-	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 deps:
 	@./scripts/install-deps.sh
@@ -18,10 +23,12 @@ test-deps:
 
 # Every test: unit and integration tests (CTest), the decoder fuzzer, the
 # dashboard's browser tests.
-test: test-deps build web
+test: test-deps build
 	./scripts/test.sh $(BUILD_DIR)
 
-run: build web
+# Only what serving needs: the dashboard, then the binary that embeds it.
+run: deps web configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target printmeter
 	$(BUILD_DIR)/printmeter serve $(ARGS)
 
 web:

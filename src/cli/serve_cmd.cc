@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "http/embedded_files.h"
 #include "http/ingest.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -28,17 +29,29 @@ struct ServeOptions {
   std::string web_root;
 };
 
-// The built dashboard beside the binary: build/printmeter -> web/dist.
-std::string DefaultWebRoot() {
-  if (const char* env = std::getenv("PRINTMETER_WEB_ROOT"); env && *env) {
-    return env;
+// A dashboard on disk to serve instead of the built-in one: --web-root, else
+// PRINTMETER_WEB_ROOT, else none.
+std::string WebRoot(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("PRINTMETER_WEB_ROOT");
+  return env ? env : "";
+}
+
+// Says where the dashboard comes from, and how to get one when there is none.
+void LogDashboard(const ServerOptions& options) {
+  std::string url = fmt::format("http://{}:{}/", options.host, options.port);
+  if (!options.web_root.empty()) {
+    spdlog::info("dashboard: {} (files from {})", url, options.web_root);
+  } else if (options.dashboard.empty()) {
+    spdlog::warn(
+        "dashboard: none; this printmeter was built before web/dist "
+        "existed. Run `make build` (it builds the dashboard first, "
+        "then the binary that embeds it), or pass --web-root "
+        "web/dist");
+  } else {
+    spdlog::info("dashboard: {} (built in, {} files)", url,
+                 options.dashboard.size());
   }
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return "web/dist";
-  return std::filesystem::weakly_canonical(exe.parent_path() / ".." / "web" /
-                                           "dist", ec)
-      .string();
 }
 
 // Sends printmeter's log to stderr.
@@ -107,7 +120,8 @@ int RunServe(const ServeOptions& o) {
   if (auto s = ParseListen(config->listen, server_options); !s) {
     return Fail(s.error());
   }
-  server_options.web_root = o.web_root.empty() ? DefaultWebRoot() : o.web_root;
+  server_options.web_root = WebRoot(o.web_root);
+  server_options.dashboard = EmbeddedDashboard();
   auto store = OpenStore(config->db, {.writer = true, .program = "printmeter serve"});
   if (!store) return Fail(store.error());
   SystemClock clock;
@@ -123,8 +137,7 @@ int RunServe(const ServeOptions& o) {
   spdlog::info("printmeter {} listening on {}:{}", PRINTMETER_VERSION,
                server_options.host, server.port());
   spdlog::info("database: {}", config->db);
-  spdlog::info("dashboard: http://{}:{}/ (files from {})",
-               server_options.host, server.port(), server_options.web_root);
+  LogDashboard(server_options);
   spdlog::info("auth: {}{}", AuthModeName(config->auth),
                config->auth == AuthMode::kTofu
                    ? " (a new printer is registered with the secret it "
@@ -170,8 +183,9 @@ void AddServeCommand(CLI::App& app) {
                   "close a print as interrupted after this long without any "
                   "event from its printer (default 48h; 0 = never)");
   cmd->add_option("--web-root", o->web_root,
-                  "the built dashboard to serve at / (default: web/dist "
-                  "beside the binary's build directory, or "
+                  "serve the dashboard from this directory (a `vite build` "
+                  "of web/, e.g. web/dist) instead of the one built into "
+                  "the binary; for developing the dashboard (or "
                   "PRINTMETER_WEB_ROOT)");
   cmd->footer(
       "Then, in OctoPrint: Settings > Webhooks > add a hook with the URL "

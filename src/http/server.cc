@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include "http/event_hub.h"
 #include "http/static_files.h"
 
 #include <array>
@@ -8,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -48,6 +50,9 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
   Headers headers;
+  // Set for a server-sent event stream: `body` is its opening, and the
+  // connection stays open for the subscription's events.
+  std::shared_ptr<EventHub::Subscription> stream;
 };
 
 Reply JsonError(int status, std::string_view message) {
@@ -201,6 +206,8 @@ class Server::Impl {
   awaitable<Reply> Readyz(Exchange& x);
   awaitable<Reply> ApiCall(Exchange& x);
   awaitable<Reply> Dashboard(Exchange& x);
+  awaitable<void> StreamEvents(beast::tcp_stream& stream, Reply& reply);
+  void PublishApiChange(const ApiRequest& request, const ApiResponse& response);
   Reply RejectWebhook(std::string_view device, const Error& error,
                       std::chrono::steady_clock::time_point start,
                       const HttpRequest& request);
@@ -210,6 +217,7 @@ class Server::Impl {
   awaitable<std::invoke_result_t<F>> Blocking(F f);
 
   const ServerOptions options_;
+  EventHub hub_{options_.max_streams};
   Store& store_;
   IngestWriter& writer_;
   Api* const api_;
@@ -270,6 +278,7 @@ void Server::Impl::Stop(TimeMs grace) {
   if (stopped_) return;
   stopped_ = true;
   stopping_ = true;
+  hub_.Close();  // live streams end; they hold no request in flight
   std::promise<void> closed;
   auto closed_future = closed.get_future();
   asio::post(acceptor_.get_executor(), [this, &closed] {
@@ -280,7 +289,8 @@ void Server::Impl::Stop(TimeMs grace) {
   if (!threads_.empty()) closed_future.wait();
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(grace);
-  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((in_flight_ > 0 || hub_.size() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (in_flight_ > 0) {
@@ -360,6 +370,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
   beast::flat_buffer buffer;
   auto timeout = std::chrono::milliseconds(options_.request_timeout);
   bool refused = false;  // answered before reading the whole request
+  std::optional<Reply> stream_reply;  // a live stream takes the connection
   for (bool keep_alive = true; keep_alive && !stopping_;) {
     // One deadline for the whole request, from its first byte (or from the
     // end of the previous answer on a kept-alive connection).
@@ -437,6 +448,10 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
       head = request.method() == http::verb::head;
       Exchange x{request, loopback};
       Reply reply = co_await Dispatch(x);
+      if (reply.stream) {
+        stream_reply = std::move(reply);
+        break;
+      }
       response.result(reply.status);
       response.set(http::field::content_type, reply.content_type);
       for (auto& [name, value] : reply.headers) response.set(name, value);
@@ -450,8 +465,50 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
     auto [write_ec, w] = co_await http::async_write(stream, response, kTuple);
     if (write_ec) break;
   }
+  // The subscription lives until the connection is shut: Stop() waits for it.
+  if (stream_reply) co_await StreamEvents(stream, *stream_reply);
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (refused) co_await DrainRefused(stream);
+}
+
+// Sends the stream's opening, then every event the hub publishes and a
+// comment line when nothing happened for stream_keepalive, until the client
+// goes away (a write fails or times out) or the server stops (the hub
+// closes). No Content-Length: the body ends when the connection closes.
+awaitable<void> Server::Impl::StreamEvents(beast::tcp_stream& stream,
+                                           Reply& reply) {
+  using namespace asio::experimental::awaitable_operators;
+  http::response<http::empty_body> head{http::status::ok, 11};
+  head.set(http::field::server, "printmeter");
+  head.set(http::field::content_type, reply.content_type);
+  head.set(http::field::connection, "close");
+  for (auto& [name, value] : reply.headers) head.set(name, value);
+  http::response_serializer<http::empty_body> serializer{head};
+  auto timeout = std::chrono::milliseconds(options_.request_timeout);
+  stream.expires_after(timeout);
+  auto [head_ec, h] =
+      co_await http::async_write_header(stream, serializer, kTuple);
+  if (head_ec) co_return;
+  std::string text = std::move(reply.body);
+  asio::steady_timer keepalive(stream.get_executor());
+  while (!stopping_) {
+    stream.expires_after(timeout);
+    auto [ec, n] =
+        co_await asio::async_write(stream, asio::buffer(text), kTuple);
+    if (ec) break;
+    stream.expires_never();
+    keepalive.expires_after(
+        std::chrono::milliseconds(options_.stream_keepalive));
+    auto next = co_await (reply.stream->channel().async_receive(kTuple) ||
+                          keepalive.async_wait(kTuple));
+    if (next.index() == 1) {
+      text = ": keep-alive\n\n";
+      continue;
+    }
+    auto [receive_ec, event] = std::get<0>(std::move(next));
+    if (receive_ec) break;  // the hub closed
+    text = std::move(event);
+  }
 }
 
 // A client whose request was refused early (413, 431, ...) may still be
@@ -486,7 +543,21 @@ awaitable<Reply> Server::Impl::Dashboard(Exchange& x) {
                        path));
   bool get = x.request.method() == http::verb::get ||
              x.request.method() == http::verb::head;
-  if (!get || options_.web_root.empty()) co_return not_found;
+  if (!get) co_return not_found;
+  if (options_.web_root.empty()) {
+    StaticRequest request{x.request.target(),
+                          x.request[http::field::accept_encoding],
+                          x.request[http::field::if_none_match]};
+    auto file = ServeEmbedded(options_.dashboard, request);
+    if (!file) {
+      if (path == "/" || path == "/index.html") {
+        co_return ErrorReply(file.error());
+      }
+      co_return not_found;
+    }
+    co_return Reply{file->status, std::move(file->body),
+                    std::move(file->content_type), std::move(file->headers)};
+  }
   auto file = co_await Blocking([this, &x] {
     return LookupStatic(options_.web_root, x.request.target());
   });
@@ -549,9 +620,40 @@ awaitable<Reply> Server::Impl::ApiCall(Exchange& x) {
   request.from_loopback = x.from_loopback;
   ApiResponse response =
       co_await Blocking([this, &request] { return api_->Handle(request); });
-  co_return Reply{response.status, std::move(response.body),
-                  std::move(response.content_type),
-                  std::move(response.headers)};
+  PublishApiChange(request, response);
+  Reply reply{response.status, std::move(response.body),
+              std::move(response.content_type), std::move(response.headers)};
+  if (reply.status == 200 &&
+      reply.content_type.starts_with("text/event-stream")) {
+    reply.stream = hub_.Subscribe(co_await asio::this_coro::executor);
+    if (!reply.stream) {
+      co_return Reply{
+          503,
+          fmt::format("{{\"error\":\"{} live dashboards are open, the most "
+                      "this printmeter keeps; close one, or let this page "
+                      "refresh by polling\"}}\n",
+                      options_.max_streams),
+          "application/json",
+          {{"Retry-After", "30"}}};
+    }
+  }
+  co_return reply;
+}
+
+// A successful change through the API (PUT /api/v1/sessions/{id}/user)
+// tells the live dashboards which session changed.
+void Server::Impl::PublishApiChange(const ApiRequest& request,
+                                    const ApiResponse& response) {
+  if (request.method == "GET" || request.method == "HEAD") return;
+  if (response.status < 200 || response.status >= 300) return;
+  constexpr std::string_view kSessions = "/api/v1/sessions/";
+  std::string_view path = PathOf(request.target);
+  if (!path.starts_with(kSessions)) return;
+  std::string_view rest = path.substr(kSessions.size());
+  std::string_view id = rest.substr(0, rest.find('/'));
+  if (id.empty() || id.find_first_not_of("0123456789") != id.npos) return;
+  hub_.Publish(
+      ServerSentEvent("session", fmt::format("{{\"session\":{}}}", id)));
 }
 
 Reply Server::Impl::RejectWebhook(std::string_view device, const Error& error,
@@ -625,6 +727,13 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
   }
   spdlog::debug("webhook from \"{}\": event {} {}", device, verdict->event_id,
                 result);
+  if (!verdict->test && !verdict->duplicate && hub_.size() > 0) {
+    hub_.Publish(ServerSentEvent(
+        "printer",
+        fmt::format("{{\"device\":{},\"event\":{}}}",
+                    boost::json::serialize(boost::json::string(device)),
+                    verdict->event_id)));
+  }
   co_return Reply{200,
                   fmt::format("{{\"status\":\"stored\",\"event\":{},"
                               "\"duplicate\":{},\"test\":{}}}\n",

@@ -4,11 +4,20 @@
 //   POST/PUT/GET/DELETE .../webhook, .../webhook/{device}  the receiver
 //   GET /healthz, GET /readyz                              liveness, storage
 //   /api/..., /metrics                                     the Api (api.h)
-//   any other GET/HEAD                                     the dashboard's
-//                                                          files (web_root)
+//   GET /api/v1/stream                                     server-sent events
+//   any other GET/HEAD                                     the dashboard
+//                                                          (embedded, or
+//                                                          files in web_root)
 // The receiver decodes on the I/O threads, hands the event to the
 // IngestWriter and answers only after the writer committed it (ledger.md
 // section 2). Every rejection is logged and counted in Api::metrics().
+//
+// Live updates: when the Api answers 200 with text/event-stream (after its
+// token check), the connection stays open and gets the Api's opening, then
+// an event `printer` ({"device","event"}) for every stored webhook that is
+// neither a test nor a duplicate, an event `session` ({"session"}) for every
+// successful change through the API (an attribution), and a comment line
+// every stream_keepalive. At most max_streams are open; more get 503.
 //
 // Limits a hostile client cannot get past are in ServerOptions; a client that
 // breaks one gets its status code (400, 413, 414, 431) or, when it is too
@@ -18,12 +27,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "api/api.h"
 #include "common/result.h"
 #include "common/time.h"
 #include "decode/decode.h"
+#include "http/embedded_files.h"
 #include "http/ingest.h"
 #include "store/store.h"
 
@@ -40,8 +51,15 @@ struct ServerOptions {
   TimeMs request_timeout = 10 * kSecondMs;  // a whole request, from its start
   size_t max_connections = 256;       // more wait in the listen backlog
   DecodeLimits decode;
-  // The built dashboard (web/dist); "" serves no files (404).
+  // The dashboard built into the binary (EmbeddedDashboard()), served when
+  // web_root is "". Empty: "/" says how to get a dashboard.
+  std::span<const EmbeddedFile> dashboard;
+  // A built dashboard on disk (web/dist) to serve instead, for developing it.
   std::string web_root;
+  // Live dashboards (GET /api/v1/stream) open at once; each holds a
+  // connection, so keep this well under max_connections.
+  size_t max_streams = 16;
+  TimeMs stream_keepalive = 15 * kSecondMs;  // a comment line this often
 };
 
 // Splits "HOST:PORT" ("0.0.0.0:8080", "[::1]:8080", ":8080") into the

@@ -20,7 +20,7 @@ constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
 // The page talks only to printmeter; inline styles are not used either
 // (widths are set through the CSSOM, which CSP allows).
 constexpr std::string_view kPagePolicy =
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'";
 // Larger files are no part of a dashboard; refuse rather than load them.
@@ -50,9 +50,9 @@ bool IsSafeChar(char c) {
          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/';
 }
 
-// True when `path` is "/", or "/" followed by segments that are non-empty, do
-// not start with '.', and use only safe characters.
-bool IsSafePath(std::string_view path) {
+}  // namespace
+
+bool IsSafeStaticPath(std::string_view path) {
   if (path == "/") return true;
   if (path.empty() || path.front() != '/') return false;
   for (char c : path) {
@@ -68,6 +68,20 @@ bool IsSafePath(std::string_view path) {
   }
   return true;
 }
+
+StaticFile::Headers StaticHeaders(std::string_view path) {
+  StaticFile::Headers headers;
+  bool immutable = path.starts_with(kAssetsPrefix);
+  headers.emplace_back("Cache-Control", immutable ? kImmutable : kNoCache);
+  headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (path == "/" || path.ends_with(".html")) {
+    headers.emplace_back("Content-Security-Policy", kPagePolicy);
+    headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  return headers;
+}
+
+namespace {
 
 Error NoSuchFile(std::string_view path) {
   return NotFound("no such page or file: " + std::string(path.substr(0, 200)) +
@@ -118,7 +132,7 @@ std::string_view StaticContentType(std::string_view file_name) {
 Result<StaticFile> LookupStatic(const std::string& web_root,
                                 std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
-  if (!IsSafePath(path)) return NoSuchFile(path);
+  if (!IsSafeStaticPath(path)) return NoSuchFile(path);
   bool is_index = path == "/" || path == "/index.html";
   std::string relative =
       is_index ? std::string(kIndex) : std::string(path.substr(1));
@@ -133,15 +147,8 @@ Result<StaticFile> LookupStatic(const std::string& web_root,
   auto body = ReadWhole(file);
   if (!body) return is_index ? NotBuilt(web_root) : NoSuchFile(path);
 
-  bool immutable = path.starts_with(kAssetsPrefix);
-  StaticFile out{std::move(*body), std::string(type), {}};
-  out.headers.emplace_back("Cache-Control", immutable ? kImmutable : kNoCache);
-  out.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  if (relative.ends_with(".html")) {
-    out.headers.emplace_back("Content-Security-Policy", kPagePolicy);
-    out.headers.emplace_back("Referrer-Policy", "no-referrer");
-  }
-  return out;
+  return StaticFile{200, std::move(*body), std::string(type),
+                    StaticHeaders(is_index ? "/index.html" : path)};
 }
 
 std::string_view HeaderOf(const StaticFile& file, std::string_view name) {

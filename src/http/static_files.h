@@ -18,6 +18,7 @@ namespace pm {
 // One file of the dashboard, ready to send.
 struct StaticFile {
   using Headers = std::vector<std::pair<std::string, std::string>>;
+  int status = 200;          // 200, or 304 Not Modified (body empty)
   std::string body;          // the file's bytes
   std::string content_type;  // e.g. "text/javascript; charset=utf-8"
   // To send as they stand: Cache-Control, X-Content-Type-Options, and for
@@ -43,6 +44,15 @@ std::string_view HeaderOf(const StaticFile& file, std::string_view name);
 // message says the dashboard is not built and how to build it.
 Result<StaticFile> LookupStatic(const std::string& web_root,
                                 std::string_view target);
+
+// True when `path` (no query string) is "/" or "/" followed by non-empty
+// segments of [A-Za-z0-9._-] that do not start with '.': the only paths the
+// dashboard has.
+bool IsSafeStaticPath(std::string_view path);
+
+// The Cache-Control, nosniff and (for HTML) Content-Security-Policy and
+// Referrer-Policy headers of the file at `path` (see LookupStatic).
+StaticFile::Headers StaticHeaders(std::string_view path);
 
 // The content type for a file name by its extension ("" when the dashboard
 // never serves that type).
