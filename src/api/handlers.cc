@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <set>
 
 #include "api/render.h"
 #include "api/text.h"
@@ -59,6 +60,21 @@ Result<json::value> OpenSessionJson(ApiContext& ctx, const DeviceState& state,
   return json::value(std::move(o));
 }
 
+// What the printer said with the event that made it need attention.
+Result<std::optional<std::string>> AttentionMessage(Store& store,
+                                                    const DeviceState& s) {
+  EventPageQuery q;
+  q.device = s.device;
+  q.limit = 1;
+  auto latest = store.ListEvents(q);
+  if (!latest) return latest.error();
+  if (latest->empty()) return std::optional<std::string>();
+  const Event& e = latest->front().event;
+  if (e.message && !e.message->empty()) return e.message;
+  if (e.error && !e.error->empty()) return e.error;
+  return s.last_error;
+}
+
 }  // namespace
 
 // Every configured device (even before it was heard from: idle, nulls) and
@@ -107,6 +123,15 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
     p["last_topic"] =
         heard ? json::value(CleanUtf8(s->last_topic)) : json::value(nullptr);
     p["needs_attention"] = s && s->needs_attention;
+    // The printer's own words while it needs attention ("You might need to
+    // change the filament color."): its latest event's message, else the
+    // error it carried; null otherwise.
+    p["attention_message"] = nullptr;
+    if (s && s->needs_attention) {
+      auto said = AttentionMessage(ctx.store, *s);
+      if (!said) return said.error();
+      if (*said) p["attention_message"] = CleanUtf8(**said);
+    }
     p["secret_set"] = row.secret_set;
     printers.emplace_back(std::move(p));
   }
@@ -250,6 +275,14 @@ Result<UsageReport> RunUsage(Store& store, const UsageQuery& query) {
 Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
   auto q = ParseUsageQuery(call.params, ctx.config, ctx.clock.Now());
   if (!q) return q.error();
+  // The fleet for the totals' utilization: every printer /api/v1/printers
+  // lists, idle ones included.
+  auto devices = ctx.store.LoadDevices();
+  if (!devices) return devices.error();
+  std::set<std::string, std::less<>> fleet;
+  for (const auto& [id, dc] : ctx.config.devices) fleet.insert(id);
+  for (const DeviceRecord& d : *devices) fleet.insert(d.device);
+  q->printers = fleet.size();
   auto report = RunUsage(ctx.store, *q);
   if (!report) return report.error();
   return JsonResponse(UsageJson(*q, *report));

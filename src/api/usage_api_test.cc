@@ -93,7 +93,8 @@ TEST_F(UsageApiTest, ByDeviceAndDayWorkedOutByHand) {
     EXPECT_EQ(row.at("paused_s").as_int64(), e.paused_min * 60) << i;
     EXPECT_EQ(row.at("print_s").as_int64(), e.print_min * 60) << i;
     // A day row's utilization is over its day (the ledger's rule, see
-    // ledger/usage.cc); the totals' over the whole window.
+    // ledger/usage.cc); the totals' over the whole window times the two
+    // printers.
     EXPECT_NEAR(row.at("utilization").to_number<double>(),
                 e.busy_min * 60.0 / 86400, 1e-6)
         << i;
@@ -102,7 +103,7 @@ TEST_F(UsageApiTest, ByDeviceAndDayWorkedOutByHand) {
   EXPECT_EQ(totals.at("sessions").as_int64(), 3);
   EXPECT_EQ(totals.at("busy_s").as_int64(), 480 * 60);
   EXPECT_NEAR(totals.at("utilization").to_number<double>(),
-              480 * 60.0 / (2 * 86400), 1e-6);
+              480 * 60.0 / (2 * 86400 * 2), 1e-6);
   // s1 in full and s2 at 50% of its 2 m.
   EXPECT_EQ(totals.at("filament_mm").to_number<double>(), 2000);
   // delta: s1 2 h x 2 + 1 m x 0.5 = 4.5; s2 1.75 h x 2 + 1 m x 0.5 = 4.0;

@@ -14,8 +14,12 @@
 //   minimum: rounding to cents is for display only, so totals do not drift.
 // - Utilization of a row with a time key divides by that bucket's length
 //   within the window (a 23-hour DST day by 23 h); otherwise by to - from.
-//   The totals' utilization is busy_s / (to - from): with several printers it
-//   is the average number of printers busy and may exceed 1.
+//   The totals' utilization is busy_s / ((to - from) * printers), the share
+//   of the whole fleet's time it was busy: a farm of ten printers that all
+//   printed half the time shows 50 %, not 500 %. Printers are those the
+//   query names (the fleet, idle ones included) or, when more, the devices
+//   among the sessions; a printer added in the middle of the window counts
+//   for all of it.
 #include "ledger/usage.h"
 
 #include <date/date.h>
@@ -193,6 +197,7 @@ class Interner {
   int64_t IdOrNull(const std::optional<std::string>& s) {
     return s ? Id(std::string_view(*s)) : -1;
   }
+  size_t size() const { return names_.size(); }
   std::optional<std::string> Name(int64_t id) const {
     if (id < 0) return std::nullopt;
     return std::string(names_[id]);
@@ -242,6 +247,7 @@ class Aggregator {
     TimeMs stop = std::min(end, q_.to);
     bool started_inside = s.started_at >= q_.from && s.started_at < q_.to;
     if (begin >= stop && !started_inside) return;
+    seen_devices_.Id(std::string_view(s.device));
     RowId base = BaseId(s);
     Sums* start_row = nullptr;  // the row of its start, once found
     for (TimeMs t = begin; t < stop;) {
@@ -271,7 +277,9 @@ class Aggregator {
     std::sort(
         report.rows.begin(), report.rows.end(),
         [](const UsageRow& a, const UsageRow& b) { return a.key < b.key; });
-    report.totals = Figures(totals, q_.to - q_.from);
+    TimeMs printers = static_cast<TimeMs>(
+        std::max<size_t>({q_.printers, seen_devices_.size(), 1}));
+    report.totals = Figures(totals, (q_.to - q_.from) * printers);
     return report;
   }
 
@@ -408,6 +416,7 @@ class Aggregator {
   std::array<bool, kKeyCount> used_{};
   std::vector<std::pair<GroupKey, BucketTable>> tables_;  // the time keys
   Interner devices_, users_, origins_;
+  Interner seen_devices_;  // every device with a session in the window
   std::unordered_map<RowId, Sums, RowIdHash> rows_;
 };
 

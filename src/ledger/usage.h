@@ -38,6 +38,10 @@ struct UsageQuery {
   std::vector<GroupKey> group_by;
   const date::time_zone* tz = nullptr;  // calendar buckets; nullptr = UTC
   std::map<std::string, Rates, std::less<>> rates;  // by device
+  // Printers in the fleet (configured or heard from), idle ones included:
+  // the totals' utilization divides by the window times this many (at least
+  // the number of printers among the sessions; 0 = just those).
+  size_t printers = 0;
 };
 
 struct UsageFigures {
@@ -75,8 +79,9 @@ struct UsageReport {
 //   cents only for display.
 // - utilization: busy_s over the row's calendar bucket within the window
 //   with a time key (a 23-hour DST day divides by 23 h), else over to - from;
-//   the totals' is busy_s / (to - from), with several printers the average
-//   number busy (may exceed 1).
+//   the totals' is busy_s / ((to - from) * printers), printers being
+//   max(query.printers, the devices among the sessions): the share of the
+//   fleet's time it was busy, never over 1 for a farm.
 // An empty window (to <= from) gives an empty report. O(sessions + rows).
 UsageReport ComputeUsage(const UsageQuery& query,
                          std::span<const Session> sessions);

@@ -170,8 +170,8 @@ TEST(UsageTest, GroupByDeviceCountsStatusesAndFilament) {
   EXPECT_DOUBLE_EQ(d.filament_mm, 1250);
   EXPECT_EQ(r.totals.sessions, 5);
   EXPECT_DOUBLE_EQ(r.totals.busy_s, a.busy_s + d.busy_s);
-  // Totals: busy / (to - from), the average number of printers busy.
-  EXPECT_DOUBLE_EQ(r.totals.utilization, r.totals.busy_s / 86400);
+  // Totals: busy / ((to - from) * 2 printers), the share of the fleet.
+  EXPECT_DOUBLE_EQ(r.totals.utilization, r.totals.busy_s / (2 * 86400));
 }
 
 TEST(UsageTest, GroupByUserHasANullKeyForUnattributed) {
@@ -477,6 +477,41 @@ TEST(UsageTest, FindZoneErrorNamesTheZone) {
   EXPECT_EQ(z.error().code, ErrorCode::kInvalid);
   EXPECT_NE(z.error().message.find("\"Europe/Atlantis\""), std::string::npos);
   EXPECT_FALSE(FindZone("").ok());
+}
+
+}  // namespace
+}  // namespace pm
+
+namespace pm {
+namespace {
+
+// A farm's totals: the share of the fleet's time it was busy, never over
+// 100 %, idle printers of the fleet included; rows stay per printer.
+TEST(UsageTest, TotalsUtilizationIsTheShareOfTheFleet) {
+  std::vector<Session> s = {
+      Make("delta", At("2024-08-02T00:00:00Z"), At("2024-08-02T18:00:00Z")),
+      Make("ender", At("2024-08-02T00:00:00Z"), At("2024-08-03T00:00:00Z")),
+      Make("prusa", At("2024-08-02T06:00:00Z"), At("2024-08-02T12:00:00Z"))};
+  UsageQuery q = Window("2024-08-02", "2024-08-03", {GroupKey::kDevice});
+  UsageReport r = ComputeUsage(q, s);
+  EXPECT_DOUBLE_EQ(r.totals.busy_s, 48 * 3600);
+  EXPECT_DOUBLE_EQ(r.totals.utilization, 48.0 / (24 * 3));
+  ASSERT_NE(Find(r, {"ender"}), nullptr);
+  EXPECT_DOUBLE_EQ(Find(r, {"ender"})->figures.utilization, 1.0);
+  EXPECT_DOUBLE_EQ(Find(r, {"delta"})->figures.utilization, 0.75);
+
+  // Two more printers in the fleet sat idle: they count too.
+  q.printers = 5;
+  EXPECT_DOUBLE_EQ(ComputeUsage(q, s).totals.utilization, 48.0 / (24 * 5));
+  // A fleet size below the printers seen is not believed.
+  q.printers = 1;
+  EXPECT_DOUBLE_EQ(ComputeUsage(q, s).totals.utilization, 48.0 / (24 * 3));
+  // Grouped by day, the totals are the same share.
+  q.printers = 0;
+  q.group_by = {GroupKey::kDay};
+  UsageReport by_day = ComputeUsage(q, s);
+  EXPECT_LE(by_day.totals.utilization, 1.0);
+  EXPECT_DOUBLE_EQ(by_day.totals.utilization, 48.0 / (24 * 3));
 }
 
 }  // namespace
