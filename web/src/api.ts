@@ -1,30 +1,51 @@
 // Talks to printmeter's /api/v1. A configured read token is kept in
 // localStorage and sent as "Authorization: Bearer"; a 401 answer throws
-// Unauthorized so the page can ask for the token.
+// Unauthorized so the page can ask for the token. Changes (attributing a
+// print) send the admin token instead, asked for once when the server wants
+// it and kept the same way.
 
 const kTokenKey = "printmeter.readToken";
+const kAdminKey = "printmeter.adminToken";
 
 export class Unauthorized extends Error {}
 
-export function savedToken(): string | null {
+// An admin endpoint refused: the admin token is missing or wrong (401), or
+// the read token does not grant it (403).
+export class NeedsAdmin extends Error {}
+
+function load(key: string): string | null {
   try {
-    return localStorage.getItem(kTokenKey);
+    return localStorage.getItem(key);
   } catch {
     return null;
   }
 }
 
-export function saveToken(token: string | null): void {
+function store(key: string, value: string | null): void {
   try {
-    if (token) localStorage.setItem(kTokenKey, token);
-    else localStorage.removeItem(kTokenKey);
+    if (value) localStorage.setItem(key, value);
+    else localStorage.removeItem(key);
   } catch {
     // Private mode without storage: the token lasts until the page closes.
   }
+}
+
+export function savedToken(): string | null {
+  return load(kTokenKey);
+}
+
+export function saveToken(token: string | null): void {
+  store(kTokenKey, token);
   memoryToken = token;
 }
 
+export function saveAdminToken(token: string | null): void {
+  store(kAdminKey, token);
+  adminToken = token;
+}
+
 let memoryToken: string | null = savedToken();
+let adminToken: string | null = load(kAdminKey);
 
 export type Params = Record<string, string | number | null | undefined>;
 
@@ -38,15 +59,16 @@ export function apiUrl(path: string, params: Params = {}): string {
   return text ? `${path}?${text}` : path;
 }
 
-function headers(accept: string): Headers {
+export function authHeaders(accept: string, admin = false): Headers {
   const h = new Headers({ Accept: accept });
-  if (memoryToken) h.set("Authorization", `Bearer ${memoryToken}`);
+  const token = admin && adminToken ? adminToken : memoryToken;
+  if (token) h.set("Authorization", `Bearer ${token}`);
   return h;
 }
 
 // The error message of a failed answer: the API's {"error": ...} when there
 // is one.
-async function failure(res: Response): Promise<Error> {
+async function failure(res: Response, admin = false): Promise<Error> {
   let message = `${res.status} ${res.statusText}`.trim();
   try {
     const body = (await res.json()) as { error?: unknown };
@@ -54,13 +76,14 @@ async function failure(res: Response): Promise<Error> {
   } catch {
     // Not JSON (a proxy's page): keep the status line.
   }
+  if (admin && (res.status === 401 || res.status === 403)) return new NeedsAdmin(message);
   return res.status === 401 ? new Unauthorized(message) : new Error(message);
 }
 
 async function fetchOk(url: string, accept: string): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { headers: headers(accept), cache: "no-store" });
+    res = await fetch(url, { headers: authHeaders(accept), cache: "no-store" });
   } catch {
     throw new Error("printmeter does not answer; is it running?");
   }
@@ -78,6 +101,33 @@ export async function getBlob(url: string): Promise<Blob> {
   return res.blob();
 }
 
+// A picture from the API (which an <img> could not fetch with the token), or
+// null when there is none (404).
+export async function getImage(url: string): Promise<Blob | null> {
+  const res = await fetch(url, { headers: authHeaders("image/*"), cache: "no-store" });
+  if (res.status === 404) return null;
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
+// PUT with the admin token; NeedsAdmin when the server wants (another) one.
+export async function putJson<T>(path: string, body: unknown): Promise<T> {
+  let res: Response;
+  try {
+    const headers = authHeaders("application/json", true);
+    headers.set("Content-Type", "application/json");
+    res = await fetch(path, { method: "PUT", headers, body: JSON.stringify(body) });
+  } catch {
+    throw new Error("printmeter does not answer; is it running?");
+  }
+  if (!res.ok) throw await failure(res, true);
+  return (await res.json()) as T;
+}
+
 export function hasToken(): boolean {
   return !!memoryToken;
+}
+
+export function hasAdminToken(): boolean {
+  return !!adminToken;
 }

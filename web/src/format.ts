@@ -64,9 +64,16 @@ export function percent(fraction: number | null | undefined): string {
   return `${kNumber1.format(fraction * 100)} %`;
 }
 
-export function money(value: number | null | undefined): string {
+// "12.50", or "€12.50" with the server's currency ("EUR"); a currency that
+// is no ISO code is written after the figure.
+export function money(value: number | null | undefined, currency?: string | null): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
-  return kNumber2.format(value);
+  if (!currency) return kNumber2.format(value);
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value);
+  } catch {
+    return `${kNumber2.format(value)} ${currency}`;
+  }
 }
 
 // "YYYY-MM-DD" of a local date, as <input type="date"> wants it.

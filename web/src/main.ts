@@ -1,15 +1,23 @@
-// The dashboard: printers now (every 5 s), recent prints and usage (every
-// 30 s), and the read-token form when the API answers 401.
+// The dashboard: printers now, recent prints and usage, kept up to date by
+// the server's live stream (GET /api/v1/stream) and, while that is not to
+// be had, by polling (printers every 5 s, lists every 30 s); the read-token
+// form when the API answers 401.
 
 import "./style.css";
 import { hasToken, saveToken, Unauthorized } from "./api";
+import { SessionDetailView } from "./detail";
 import { byId } from "./dom";
+import { LiveUpdates, type LiveEvent } from "./live";
 import { PrintersView } from "./printers";
 import { SessionsView } from "./sessions";
 import { UsageView } from "./usage";
 
 const kPrintersEveryMs = 5_000;
 const kListsEveryMs = 30_000;
+// While live, how long to gather events before re-reading (a burst of
+// progress messages is one refresh).
+const kPrintersSettleMs = 300;
+const kListsSettleMs = 2_000;
 
 const status = byId("status");
 const auth = byId("auth");
@@ -38,18 +46,55 @@ function onError(e: unknown): void {
 }
 
 const printers = new PrintersView();
-const sessions = new SessionsView(onError);
+const names = () => new Map(printers.list().map((p) => [p.device, p.name || p.device]));
 const usage = new UsageView(onError);
+const detail = new SessionDetailView(onError, names, () => sessions.currencyCode(), () => {
+  sessions.refresh().then(() => usage.refresh()).then(updated, onError);
+});
+const sessions = new SessionsView(onError, (id) => detail.open(id).catch(onError));
 
 async function refreshPrinters(): Promise<void> {
   await printers.refresh();
   sessions.setPrinters(printers.list());
-  usage.setNames(new Map(printers.list().map((p) => [p.device, p.name || p.device])));
+  usage.setNames(names());
 }
+
+async function refreshLists(): Promise<void> {
+  await Promise.all([sessions.refresh(), usage.refresh(), detail.refresh()]);
+}
+
+const live = new LiveUpdates(onLive, () => updated());
 
 function updated(): void {
   status.classList.remove("error");
-  status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  status.classList.toggle("live", live.connected);
+  document.body.dataset.live = String(live.connected);
+  const how = live.connected ? "Live" : "Refreshing every 5 s";
+  status.textContent = `${how} · updated ${new Date().toLocaleTimeString()}`;
+}
+
+// Runs `work` once, `ms` after the first of a burst of calls.
+function settle(ms: number, work: () => Promise<void>): () => void {
+  let timer: number | undefined;
+  return () => {
+    if (timer !== undefined) return;
+    timer = window.setTimeout(() => {
+      timer = undefined;
+      if (!locked) work().then(updated, onError);
+    }, ms);
+  };
+}
+
+const printersSoon = settle(kPrintersSettleMs, refreshPrinters);
+const listsSoon = settle(kListsSettleMs, refreshLists);
+
+function onLive(e: LiveEvent): void {
+  if (e.name === "printer") {
+    printersSoon();
+    listsSoon();
+  } else if (e.name === "session") {
+    listsSoon();
+  }
 }
 
 async function loadAll(): Promise<void> {
@@ -65,7 +110,7 @@ async function loadAll(): Promise<void> {
 
 function every(ms: number, work: () => Promise<void>): void {
   setInterval(() => {
-    if (locked || document.hidden) return;
+    if (locked || document.hidden || live.connected) return;
     work().then(updated, onError);
   }, ms);
 }
@@ -87,8 +132,15 @@ document.addEventListener("visibilitychange", () => {
   if (!document.hidden && !locked) refreshPrinters().then(updated, onError);
 });
 
+// The cards' elapsed time and "last heard" move on between updates.
+setInterval(() => {
+  if (!locked && live.connected) printers.render();
+}, kPrintersEveryMs);
 every(kPrintersEveryMs, refreshPrinters);
-every(kListsEveryMs, async () => {
-  await Promise.all([sessions.refresh(), usage.refresh()]);
-});
-loadAll().catch(onError);
+every(kListsEveryMs, refreshLists);
+loadAll()
+  .then(() => live.start())
+  .catch((e) => {
+    onError(e);
+    live.start();
+  });

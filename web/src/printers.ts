@@ -80,7 +80,9 @@ function card(p: Printer, fetched_at: number): HTMLElement {
       h("span", { class: `badge state-${state}` }, kStateLabels[p.state] ?? p.state),
     ),
     p.needs_attention
-      ? h("p", { class: "attention-note", role: "alert" }, "⚠ Needs attention", p.last_topic ? ` — ${p.last_topic}` : "")
+      ? h("div", { class: "attention-note", role: "alert" },
+          h("strong", null, "⚠ Needs attention", p.last_topic ? ` — ${p.last_topic}` : ""),
+          p.attention_message ? h("p", { class: "attention-message" }, p.attention_message) : null)
       : null,
     s ? sessionFacts(p, s, fetched_at) : h("p", { class: "muted" }, "No print running."),
     s ? progressBar(s.progress_pct) : null,

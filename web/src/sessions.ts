@@ -3,7 +3,7 @@
 
 import { apiUrl, getBlob, getJson, hasToken, type Params } from "./api";
 import { byId, h, replace } from "./dom";
-import { duration, localDateTime, metres } from "./format";
+import { duration, localDateTime, metres, money } from "./format";
 import { fileName } from "./printers";
 import type { Printer, Session } from "./types";
 
@@ -11,6 +11,13 @@ const kPageSize = 50;
 
 function statusBadge(status: string): HTMLElement {
   return h("span", { class: `badge status-${status.replace(/[^a-z]/g, "")}` }, status);
+}
+
+// A time, marked when printmeter inferred it rather than heard it.
+function timeCell(iso: string | null | undefined, inferred: boolean | undefined, what: string): HTMLElement {
+  if (!iso) return h("td", { class: "muted" }, "—");
+  return h("td", inferred ? { class: "inferred", title: `${what} inferred: no message said it` } : null,
+    h("time", { datetime: iso }, localDateTime(iso)), inferred ? h("span", { class: "mark" }, " (inferred)") : null);
 }
 
 export class SessionsView {
@@ -22,8 +29,23 @@ export class SessionsView {
   private next_cursor: string | null = null;
   private pages = 0;
   private names = new Map<string, string>();
+  private currency = "";
 
-  constructor(private readonly onError: (e: unknown) => void) {
+  constructor(
+    private readonly onError: (e: unknown) => void,
+    private readonly onOpen: (id: string) => void = () => undefined,
+  ) {
+    this.body.addEventListener("click", (e) => {
+      const row = (e.target as HTMLElement).closest("tr[data-session]");
+      if (row && !(e.target as HTMLElement).closest("a")) this.onOpen(row.getAttribute("data-session")!);
+    });
+    this.body.addEventListener("keydown", (e) => {
+      const row = (e.target as HTMLElement).closest("tr[data-session]");
+      if (row && (e.key === "Enter" || e.key === " ")) {
+        e.preventDefault();
+        this.onOpen(row.getAttribute("data-session")!);
+      }
+    });
     this.form.addEventListener("change", () => this.reload().catch(onError));
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -31,6 +53,11 @@ export class SessionsView {
     });
     this.more.addEventListener("click", () => this.loadMore().catch(onError));
     this.csv.addEventListener("click", (e) => this.downloadCsv(e));
+  }
+
+  // The currency the server's costs are in ("" when not configured).
+  currencyCode(): string {
+    return this.currency;
   }
 
   // Printer names for the device column and the printer filter.
@@ -77,9 +104,10 @@ export class SessionsView {
   }
 
   private async fetchPage(params: Params): Promise<Session[]> {
-    const answer = await getJson<{ sessions?: Session[]; next_cursor?: string | null }>(
+    const answer = await getJson<{ sessions?: Session[]; next_cursor?: string | null; currency?: string }>(
       "/api/v1/sessions", params);
     this.next_cursor = answer.next_cursor ?? null;
+    this.currency = typeof answer.currency === "string" ? answer.currency : "";
     return Array.isArray(answer.sessions) ? answer.sessions : [];
   }
 
@@ -92,15 +120,17 @@ export class SessionsView {
     const name = this.names.get(s.device) ?? s.device;
     return h(
       "tr",
-      { "data-session": s.id },
+      { "data-session": s.id, tabindex: 0, class: "clickable", title: "Show this print's events and picture" },
       h("td", { title: s.device }, name),
       h("td", { class: "file", title: s.file?.path ?? "" }, fileName(s),
         s.error ? h("div", { class: "error small" }, s.error) : null),
       h("td", null, s.user ?? h("span", { class: "muted" }, "unattributed")),
       h("td", null, statusBadge(s.status)),
-      h("td", null, h("time", { datetime: s.started_at }, localDateTime(s.started_at))),
+      timeCell(s.started_at, s.start_inferred, "start"),
+      timeCell(s.ended_at, s.end_inferred, "end"),
       h("td", { class: "num" }, duration(s.duration_s)),
       h("td", { class: "num" }, metres(s.filament_mm)),
+      h("td", { class: "num" }, s.cost === undefined || s.cost === null ? "—" : money(s.cost, this.currency)),
     );
   }
 

@@ -25,6 +25,12 @@ export interface Session {
   estimated_s?: number | null;
   filament_mm?: number | null;
   error?: string | null;
+  start_inferred?: boolean;
+  end_inferred?: boolean;
+  snapshot?: boolean;
+  event_count?: number;
+  // The print's own cost at the rates in force when it started.
+  cost?: number | null;
   // Only on a printer's open session.
   remaining_s?: number | null;
   eta?: string | null;
@@ -38,6 +44,8 @@ export interface Printer {
   last_event_at?: string | null;
   last_topic?: string | null;
   needs_attention?: boolean;
+  // The printer's own words while it needs attention.
+  attention_message?: string | null;
   remaining_s?: number | null;
   eta?: string | null;
 }
@@ -61,7 +69,25 @@ export interface UsageRow extends UsageFigures {
   key: Record<string, string | null>;
 }
 
+export interface SessionEvent {
+  id: number;
+  device: string;
+  topic: string;
+  kind: string;
+  time: string;
+  received_at?: string;
+  duplicate?: boolean;
+  test?: boolean;
+  session?: number | null;
+  content_type?: string;
+}
+
+export interface SessionDetail extends Session {
+  events?: SessionEvent[];
+}
+
 export interface UsageReport {
+  currency?: string;
   from: string;
   to: string;
   tz?: string;

@@ -54,6 +54,13 @@ describe("dashboard, open server", () => {
   test("GET / serves the page uncached and its assets immutable", async () => {
     const res = await fetch(`${server.base}/`);
     assert.equal(res.status, 200);
+    // Built into the binary: compressed, with a validator that saves the
+    // next download.
+    assert.equal(res.headers.get("content-encoding"), "gzip");
+    const etag = res.headers.get("etag");
+    assert.ok(etag, "no ETag on the page");
+    const again = await fetch(`${server.base}/`, { headers: { "If-None-Match": etag } });
+    assert.equal(again.status, 304);
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
     assert.equal(res.headers.get("cache-control"), "no-cache");
     assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
@@ -79,6 +86,8 @@ describe("dashboard, open server", () => {
     // The latest event (User Action Needed) reported 61.4471 % done.
     assert.match(text, /61 %/);
     assert.match(text, /Needs attention/);
+    // The printer's own words (fixture 08's message).
+    assert.match(text, /You might need to change the filament color\./);
     assert.match(text, /Last heard 1 min ago/);
     assert.match(text, /ETA/);
     assert.equal(await card.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "61");
@@ -107,22 +116,35 @@ describe("dashboard, open server", () => {
     assert.match(second, /1\.85 m/);
   });
 
-  test("the usage table has a row per printer, queried in the browser's zone", async () => {
-    const rows = view.page.locator("#usage-table tbody tr");
+  test("usage by printer: a row per printer, queried in the browser's zone", async () => {
+    const rows = view.page.locator("#usage-printers tbody tr");
     await rows.first().waitFor(kWait);
     const keys = await rows.locator("th").allInnerTexts();
     assert.deepEqual(keys.sort(), ["delta", "ender3-garage"]);
-    // Columns: prints, completed, failed/cancelled, busy h, print h,
-    // utilization, filament, cost.
+    // Columns: utilization, busy h, prints, completed, cancelled, failed,
+    // interrupted.
     const delta = await rows.filter({ hasText: "delta" }).locator("td").allInnerTexts();
-    assert.deepEqual(delta.slice(0, 5), ["1", "1", "0", "0.3", "0.3"]);
-    assert.equal(delta[6], "1.85 m");
+    assert.deepEqual(delta.slice(1), ["0.3", "1", "1", "0", "0", "0"]);
     const ender = await rows.filter({ hasText: "ender3-garage" }).locator("td").allInnerTexts();
-    assert.deepEqual(ender.slice(0, 3), ["1", "0", "0"]);
+    assert.deepEqual(ender.slice(2), ["1", "0", "0", "0", "0"]);
     const usage = view.requests.find((u) => u.includes("/api/v1/usage"));
     assert.ok(usage, "the page never asked for usage");
     assert.equal(new URL(usage).searchParams.get("tz"), "Europe/Berlin");
-    assert.equal(await view.page.locator("#usage-chart .bars li").count(), 2);
+    // The stacked chart has a series per printer.
+    const chart = view.page.locator("#usage-chart figure.busy-chart");
+    await chart.waitFor(kWait);
+    assert.equal(await chart.getAttribute("data-printers"), "delta,ender3-garage");
+    assert.equal(await chart.locator("canvas").count(), 1);
+  });
+
+  test("usage by person shows each person's prints and filament", async () => {
+    const rows = view.page.locator("#usage-people tbody tr");
+    await rows.first().waitFor(kWait);
+    const keys = await rows.locator("th").allInnerTexts();
+    assert.deepEqual(keys.sort(), ["mike", "pi"]);
+    const mike = await rows.filter({ hasText: "mike" }).locator("td").allInnerTexts();
+    assert.equal(mike[0], "1");
+    assert.equal(mike[2], "1.85 m");
   });
 
   test("filtering by status narrows the list and the CSV link", async () => {
@@ -148,13 +170,16 @@ describe("dashboard, open server", () => {
       null, kWait);
     const keys = await view.page.locator("#usage-table tbody th").allInnerTexts();
     assert.deepEqual(keys.sort(), ["mike", "pi"]);
-    await view.page.selectOption('#usage-form select[name="group1"]', "device");
+    await view.page.selectOption('#usage-form select[name="group1"]', "week");
   });
 
   test("the page makes no request beyond printmeter and shows no error", async () => {
     await view.page.screenshot({ path: screenshotPath("dashboard.png"), fullPage: true });
+    await view.page.locator("#printers").screenshot({ path: screenshotPath("printers.png") });
+    await view.page.locator("#usage").screenshot({ path: screenshotPath("usage.png") });
     await view.page.setViewportSize({ width: 390, height: 844 });
     await view.page.screenshot({ path: screenshotPath("dashboard-phone.png"), fullPage: true });
+    await view.page.setViewportSize({ width: 1280, height: 900 });
     const foreign = view.requests.filter((u) => !u.startsWith(server.base));
     assert.deepEqual(foreign, []);
     assert.deepEqual(view.errors, []);
@@ -213,7 +238,7 @@ describe("dashboard, read token configured", () => {
     assert.match(card, /Ender 3 in the garage/);
     assert.match(card, /Printing/);
     assert.equal(await page.evaluate(() => localStorage.getItem("printmeter.readToken")), token);
-    const row = await page.locator("#usage-table tbody tr").filter({ hasText: "Ender 3 in the garage" });
+    const row = await page.locator("#usage-printers tbody tr").filter({ hasText: "Ender 3 in the garage" });
     assert.equal(await row.count(), 1);
 
     await page.reload();

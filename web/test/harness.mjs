@@ -13,9 +13,12 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const webDir = resolve(here, "..");
 export const fixturesDir = resolve(webDir, "../../shared/fixtures");
-export const resultsDir = join(webDir, "test-results");
+// Screenshots are part of the documentation: the README shows them.
+export const resultsDir = resolve(webDir, "../docs/screenshots");
 const binary = resolve(webDir, process.env.PRINTMETER_BIN ?? "../build/printmeter");
-const webRoot = resolve(webDir, "dist");
+// The dashboard built into the binary is what the tests see; PM_WEB_ROOT
+// points them at a directory instead (serve --web-root).
+const webRoot = process.env.PM_WEB_ROOT ? resolve(process.env.PM_WEB_ROOT) : "";
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function freePort() {
@@ -34,7 +37,6 @@ function freePort() {
 export async function startServer({ config } = {}) {
   for (const [what, path, fix] of [
     ["the printmeter binary", binary, "build it: make build (or set PRINTMETER_BIN)"],
-    ["the built dashboard", join(webRoot, "index.html"), "build it: npm run build"],
     ["the fixtures", fixturesDir, "shared/fixtures must sit beside the repository"],
   ]) {
     if (!existsSync(path)) throw new Error(`${what} is missing at ${path}; ${fix}`);
@@ -42,7 +44,8 @@ export async function startServer({ config } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "pm-web-"));
   const port = await freePort();
   const args = ["serve", "--listen", `127.0.0.1:${port}`, "--db", `sqlite:${join(dir, "t.db")}`,
-    "--auth", "open", "--web-root", webRoot];
+    "--auth", "open"];
+  if (webRoot) args.push("--web-root", webRoot);
   if (config) {
     writeFileSync(join(dir, "printmeter.toml"), config);
     args.push("--config", join(dir, "printmeter.toml"));
@@ -67,8 +70,15 @@ export async function startServer({ config } = {}) {
     if (child.exitCode !== null) break;
     try {
       const res = await fetch(`${base}/healthz`);
-      if (res.ok) return server;
-    } catch {
+      if (res.ok) {
+        const page = await fetch(`${base}/`);
+        if (page.ok) return server;
+        await server.stop();
+        throw new Error(`printmeter serves no dashboard (GET / answered ${page.status}: ` +
+          `${await page.text()}); rebuild it after the dashboard: make build`);
+      }
+    } catch (e) {
+      if (String(e.message).includes("no dashboard")) throw e;
       // Not listening yet.
     }
     await new Promise((ok) => setTimeout(ok, 50));
@@ -106,6 +116,41 @@ export async function feedScenario(server) {
   await postWebhook(server, fixtureAt("plugin/01_print_started_local.json", now - 10 * 60));
   await postWebhook(server, fixtureAt("plugin/07_print_progress_50.json", now - 2 * 60));
   await postWebhook(server, fixtureAt("plugin/08_user_action_needed.json", now - 60));
+}
+
+// Fixture 17 (the plugin's default multipart request, Print Started on
+// ender3-garage) at `time`, with a `snapshot` part carrying `jpeg`, as the
+// plugin sends when the data template holds @snapshot.
+export async function postMultipartSnapshot(server, jpeg, time) {
+  const raw = readFileSync(join(fixturesDir, "plugin/17_multipart_default_no_snapshot_print_started.http"), "latin1");
+  const split = raw.indexOf("\r\n\r\n");
+  const type = /^Content-Type: (.+)$/mi.exec(raw.slice(0, split))[1].trim();
+  const boundary = /boundary=(\S+)/.exec(type)[1];
+  let body = raw.slice(split + 4);
+  body = body.replace(/(name="currentTime"\r\n\r\n)\d+/, `$1${Math.floor(time)}`);
+  const end = body.lastIndexOf(`--${boundary}--`);
+  const head = Buffer.from(body.slice(0, end) + `--${boundary}\r\n` +
+    'Content-Disposition: form-data; name="snapshot"; filename="snapshot.jpg"\r\n' +
+    "Content-Type: image/jpeg\r\n\r\n", "latin1");
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, "latin1");
+  const res = await fetch(`${server.base}/webhook`, {
+    method: "POST",
+    headers: { "Content-Type": type },
+    body: Buffer.concat([head, jpeg, tail]),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST /webhook (multipart) answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+// GET a JSON answer of the API (with `token` when given).
+export async function apiJson(server, path, token) {
+  const res = await fetch(`${server.base}${path}`, {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
 }
 
 export async function openBrowser() {
