@@ -130,6 +130,16 @@ describe("dashboard, open server", () => {
     const usage = view.requests.find((u) => u.includes("/api/v1/usage"));
     assert.ok(usage, "the page never asked for usage");
     assert.equal(new URL(usage).searchParams.get("tz"), "Europe/Berlin");
+    // Totals: both prints; the fleet's utilization as the API computes it
+    // (busy time over the window times the two printers).
+    const total = await view.page.locator("#usage-printers tfoot td").allInnerTexts();
+    assert.equal(total[2], "2");
+    const api = await (await fetch(`${server.base}${new URL(usage).pathname}?${
+      new URLSearchParams({ ...Object.fromEntries(new URL(usage).searchParams), group_by: "device" })}`)).json();
+    assert.ok(api.totals.utilization <= 1);
+    const shown = await view.page.evaluate((u) =>
+      `${new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 }).format(u * 100)} %`, api.totals.utilization);
+    assert.match(await view.page.locator("#usage-fleet").innerText(), new RegExp(`All printers: ${shown.replace(".", "\\.")} busy`));
     // The stacked chart has a series per printer.
     const chart = view.page.locator("#usage-chart figure.busy-chart");
     await chart.waitFor(kWait);
