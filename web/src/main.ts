@@ -14,6 +14,7 @@ import { UsageView } from "./usage";
 
 const kPrintersEveryMs = 5_000;
 const kListsEveryMs = 30_000;
+const kLiveCheckEveryMs = 5 * 60_000;
 // While live, how long to gather events before re-reading (a burst of
 // progress messages is one refresh).
 const kPrintersSettleMs = 300;
@@ -136,6 +137,14 @@ document.addEventListener("visibilitychange", () => {
 setInterval(() => {
   if (!locked && live.connected) printers.render();
 }, kPrintersEveryMs);
+// Even while live, re-read now and then: what the server decides on its own
+// (a print nobody heard of for stale_after closed as interrupted) sends no
+// event.
+setInterval(() => {
+  if (!locked && !document.hidden && live.connected) {
+    refreshPrinters().then(refreshLists).then(updated, onError);
+  }
+}, kLiveCheckEveryMs);
 every(kPrintersEveryMs, refreshPrinters);
 every(kListsEveryMs, refreshLists);
 loadAll()
