@@ -34,8 +34,10 @@ run: deps web configure
 web:
 	@./scripts/build-web.sh
 
+# Measures printmeter beside its peers, writes docs/benchmarks.md (installs
+# the peers on demand). Another binary: BENCH_ARGS="--printmeter BIN --out FILE".
 bench: build
-	./scripts/bench.sh $(BUILD_DIR)
+	./scripts/bench.sh $(BENCH_ARGS) $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz

@@ -2,9 +2,11 @@
 // sessions, 200 printers, 2 years) and its write side per event.
 //
 // The ledger database is generated once (about a minute) at
-// $PM_STORE_BENCH_DB, default ./store_bench.db, and reused by later runs.
+// $PM_STORE_BENCH_DB, default ./store_bench.db, and reused by later runs;
+// $PM_STORE_BENCH_SESSIONS sets its size for a new one.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,10 +20,17 @@ namespace pm {
 namespace {
 
 constexpr int kPrinters = 200;
-constexpr int64_t kSessions = 1'000'000;
 constexpr TimeMs kStart = 1672531200000;  // 2023-01-01
 constexpr TimeMs kSpan = 730 * kDayMs;    // two years
 constexpr int kUsers = 300;
+
+// 1 M sessions unless $PM_STORE_BENCH_SESSIONS says otherwise (the smoke
+// run of scripts/bench.sh asks for a few thousand).
+int64_t LedgerSessions() {
+  const char* env = std::getenv("PM_STORE_BENCH_SESSIONS");
+  int64_t n = env ? std::atoll(env) : 0;
+  return n > 0 ? n : 1'000'000;
+}
 
 std::string BenchDbPath() {
   const char* env = std::getenv("PM_STORE_BENCH_DB");
@@ -77,12 +86,13 @@ Session NextSession(std::mt19937_64& rng, int printer, TimeMs& t, int64_t id) {
 }
 
 void Generate(Store& store) {
+  const int64_t sessions = LedgerSessions();
   std::fprintf(stderr, "store_bench: generating %lld sessions...\n",
-               static_cast<long long>(kSessions));
+               static_cast<long long>(sessions));
   std::mt19937_64 rng(42);
   // Sessions interleaved across printers in time, as a real ledger fills.
   std::vector<TimeMs> clock(kPrinters, kStart);
-  int64_t per_printer = kSessions / kPrinters;
+  int64_t per_printer = std::max<int64_t>(sessions / kPrinters, 1);
   WriteBatch batch;
   int64_t id = 1;
   for (int64_t round = 0; round < per_printer; ++round) {

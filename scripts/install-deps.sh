@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages printmeter needs to build, test and run.
+# Installs the Debian packages printmeter needs to build, test and run
+# (--test: and to test; --bench: and what `make bench` measures against).
 # Idempotent: installs only what is missing and runs `apt-get update` at most
 # once, only when something has to be installed. Safe to call on every build.
 set -euo pipefail
@@ -22,6 +23,12 @@ test_packages=(
   # tests, reads these from /usr/share/nodejs (already there where Debian's
   # nodejs is installed).
   node-acorn node-cjs-module-lexer node-undici
+  wrk
+)
+# What `make bench` measures printmeter against (never installed by `make test`).
+bench_packages=(
+  nginx-light
+  wrk
 )
 
 want=("${build_packages[@]}")
@@ -30,6 +37,9 @@ want=("${build_packages[@]}")
 if ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=("${bench_packages[@]}")
 fi
 
 missing=()

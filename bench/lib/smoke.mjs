@@ -1,0 +1,53 @@
+// The smoke run's verdict: every benchmark ran and produced its figures.
+// No figure is compared with a goal here (tiny sizes, a shared machine);
+// what is checked could only fail if a benchmark broke: a missing or
+// non-numeric figure, a request the receiver refused, an empty rebuild.
+const isNumber = (x) => typeof x === 'number' && Number.isFinite(x);
+
+function ingestProblems(result, problems) {
+  for (const [kind, k] of Object.entries(result.kinds)) {
+    const where = `${result.name} ${kind}`;
+    for (const [run, f] of [['1 connection', k.one], ['32 connections', k.many]]) {
+      for (const key of ['requests', 'rps', 'p50_ms', 'p99_ms', 'p999_ms']) {
+        if (!isNumber(f[key])) problems.push(`${where} ${run}: no ${key}`);
+      }
+      if (!(f.requests > 0)) problems.push(`${where} ${run}: no request answered`);
+      if (f.errors > 0 || f.non2xx > 0) {
+        problems.push(`${where} ${run}: ${f.errors} errors, ${f.non2xx} non-2xx answers`);
+      }
+    }
+    if (!isNumber(k.one.bytesPerRequest)) problems.push(`${where}: no bytes per webhook`);
+    if (!isNumber(k.many.rssMax) || k.many.rssMax <= 0) {
+      problems.push(`${where}: no memory sampled under load`);
+    }
+    if (result.withLag && !isNumber(k.many.lagEventsP99)) {
+      problems.push(`${where}: the projection lag was never sampled`);
+    }
+  }
+  if (!(result.idleRss > 0) || !(result.hwm > 0)) problems.push(`${result.name}: no memory figures`);
+}
+
+// Prints what is missing and returns false, or says what ran and returns true.
+export function check(report) {
+  const problems = [];
+  const pm = report.ingest.results.find((r) => r.name === 'printmeter');
+  if (!pm) problems.push('printmeter was not measured');
+  for (const r of report.ingest.results) ingestProblems(r, problems);
+  if (!(report.rebuild.events > 0) || !isNumber(report.rebuild.eventsPerSecond)) {
+    problems.push('printmeter rebuild folded no events');
+  }
+  if (!isNumber(report.startup.median)) problems.push('no start-up time');
+  if (report.gbench.length === 0) problems.push('no Google Benchmark program was found');
+  for (const g of report.gbench) {
+    if (g.rows.length === 0) problems.push(`${g.program}: no benchmark case ran`);
+  }
+  const skipped = Object.entries(report.ingest.skipped);
+  for (const [name, why] of skipped) console.log(`bench smoke: ${name} skipped: ${why}`);
+  if (problems.length) {
+    for (const p of problems) console.log(`bench smoke: FAILED: ${p}`);
+    return false;
+  }
+  console.log(`bench smoke: ${report.ingest.results.map((r) => r.name).join(', ')} measured; ` +
+              `rebuild, start-up and ${report.gbench.length} Google Benchmark programs ran`);
+  return true;
+}
