@@ -79,6 +79,37 @@ Status ReadNumber(const toml::table& t, std::string_view key, double& out,
   return {};
 }
 
+// A whole number >= 0 (a count), kept in `out` when the key is absent.
+Status ReadCount(const toml::table& t, std::string_view key, size_t& out,
+                 const std::string& path) {
+  const toml::node* n = t.get(key);
+  if (!n) return {};
+  auto v = n->value<int64_t>();
+  if (!n->is_integer() || !v || *v < 0) {
+    return ConfigError(path, fmt::format("line {}: `{}` must be a whole "
+                                         "number >= 0 (0: no limit)",
+                                         n->source().begin.line, key));
+  }
+  out = static_cast<size_t>(*v);
+  return {};
+}
+
+// PRINTMETER_<NAME>: a whole number >= 0.
+Status EnvCount(const char* name, size_t& out) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return {};
+  std::string_view text(v);
+  size_t value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Invalid(fmt::format("{}={} is not a whole number >= 0 (0: no limit)",
+                               name, text));
+  }
+  out = value;
+  return {};
+}
+
 }  // namespace
 
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
@@ -111,7 +142,10 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                  ReadString(root, "stale_after", stale, path),
                  ReadString(root, "timezone", config.timezone, path),
                  ReadString(root, "admin_token", admin, path),
-                 ReadString(root, "read_token", read, path)}) {
+                 ReadString(root, "read_token", read, path),
+                 ReadCount(root, "max_devices", config.max_devices, path),
+                 ReadCount(root, "registrations_per_hour",
+                           config.registrations_per_hour, path)}) {
     if (!s) return s.error();
   }
   if (!auth.empty()) {
@@ -188,7 +222,11 @@ Status ApplyEnvironment(Config& config) {
   if (auto v = env("PRINTMETER_TIMEZONE")) config.timezone = *v;
   if (auto v = env("PRINTMETER_ADMIN_TOKEN")) config.admin_token = *v;
   if (auto v = env("PRINTMETER_READ_TOKEN")) config.read_token = *v;
-  return {};
+  if (Status s = EnvCount("PRINTMETER_MAX_DEVICES", config.max_devices); !s) {
+    return s;
+  }
+  return EnvCount("PRINTMETER_REGISTRATIONS_PER_HOUR",
+                  config.registrations_per_hour);
 }
 
 Status SaveConfigFile(const Config& config, const std::string& path) {
@@ -205,6 +243,13 @@ Status SaveConfigFile(const Config& config, const std::string& path) {
   if (config.timezone != defaults.timezone) root.insert("timezone", config.timezone);
   if (config.admin_token) root.insert("admin_token", *config.admin_token);
   if (config.read_token) root.insert("read_token", *config.read_token);
+  if (config.max_devices != defaults.max_devices) {
+    root.insert("max_devices", static_cast<int64_t>(config.max_devices));
+  }
+  if (config.registrations_per_hour != defaults.registrations_per_hour) {
+    root.insert("registrations_per_hour",
+                static_cast<int64_t>(config.registrations_per_hour));
+  }
   toml::table devices;
   for (const auto& [id, dc] : config.devices) {
     toml::table t;

@@ -945,6 +945,26 @@ Result<std::vector<EventView>> SqliteStore::SessionEvents(int64_t id) {
   return views;
 }
 
+Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
+    const SessionEventsQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewSelect() + " WHERE session_id = ?", {q.session_id}};
+  if (q.after) {
+    sql.text += " AND (time, id) > (?, ?)";
+    sql.params.emplace_back(q.after->first);
+    sql.params.emplace_back(q.after->second);
+  }
+  sql.text += " ORDER BY time, id LIMIT ?";
+  sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
+  std::vector<EventView> views;
+  if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
 Result<std::vector<EventView>> SqliteStore::ListEvents(
     const EventPageQuery& q) {
   if (q.limit <= 0) return std::vector<EventView>();
