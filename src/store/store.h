@@ -168,7 +168,9 @@ class Store {
 
   // --- read side ---
 
-  virtual Status Ping() = 0;  // storage reachable (readyz)
+  // Storage readable and, as far as can be told without writing, writable
+  // (readyz); the error says what is wrong and what to do.
+  virtual Status Ping() = 0;
   // A session that started inside [from, to) and lasted no time counts as
   // overlapping (it started in the window). `limit` is capped at 10,000.
   virtual Result<std::vector<Session>> ListSessions(
