@@ -209,12 +209,13 @@ std::optional<std::string> MaskJson(std::string_view text) {
   return ApplyEdits(text, std::move(scanner.edits()));
 }
 
-// A value carried in a form field or a part: JSON text is masked inside;
-// JSON that cannot be read but names a secret cannot be shown.
-std::optional<std::string> MaskNested(std::string_view value) {
+// A value carried in a form field or a part: JSON text (the plugin's nested
+// objects) is masked inside. Text that only looks like JSON is kept as
+// sent: it holds no members, and the decoder reads it as text or not at all
+// (it refuses broken JSON in the fields it reads as objects).
+std::string MaskNested(std::string_view value) {
   if (!LooksLikeJson(value)) return std::string(value);
-  if (auto masked = MaskJson(value)) return masked;
-  if (NamesASecret(value)) return std::nullopt;
+  if (auto masked = MaskJson(value)) return std::move(*masked);
   return std::string(value);
 }
 
@@ -260,8 +261,8 @@ std::string PercentEncode(std::string_view text) {
 }
 
 // name=value&... (a form body or a query string) with its secrets masked;
-// nullopt on bad percent-encoding in a name, or nested JSON that cannot be
-// masked.
+// nullopt on bad percent-encoding in a name (which the decoder refuses too).
+// A value with bad percent-encoding is kept as sent: nothing reads it.
 std::optional<std::string> MaskUrlEncoded(std::string_view text) {
   std::vector<Edit> edits;
   std::string name;
@@ -280,12 +281,9 @@ std::optional<std::string> MaskUrlEncoded(std::string_view text) {
       if (IsSecretName(name)) {
         if (!raw.empty()) edits.push_back({begin, amp, std::string(kMasked)});
       } else if (decoded && LooksLikeJson(value)) {
-        auto masked = MaskNested(value);
-        if (!masked) return std::nullopt;
-        if (*masked != value)
-          edits.push_back({begin, amp, PercentEncode(*masked)});
-      } else if (!decoded && NamesASecret(raw)) {
-        return std::nullopt;
+        std::string masked = MaskNested(value);
+        if (masked != value)
+          edits.push_back({begin, amp, PercentEncode(masked)});
       }
     } else if (!segment.empty() && !PercentDecode(segment, name)) {
       return std::nullopt;
@@ -311,9 +309,8 @@ std::optional<std::string> MaskMultipart(std::string_view content_type,
       continue;
     }
     if (part.filename) continue;  // a picture, not a field
-    auto masked = MaskNested(part.data);
-    if (!masked) return std::nullopt;
-    if (*masked != part.data) edits.push_back({begin, end, std::move(*masked)});
+    std::string masked = MaskNested(part.data);
+    if (masked != part.data) edits.push_back({begin, end, std::move(masked)});
   }
   return ApplyEdits(body, std::move(edits));
 }

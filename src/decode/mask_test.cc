@@ -160,6 +160,27 @@ TEST(MaskTest, QueryStringsAndHeaders) {
   EXPECT_EQ(MaskHeader("Content-Type", "text/plain"), "text/plain");
 }
 
+// Found by the fuzzer: masking must not change what the decoder reads.
+TEST(MaskTest, TextThatOnlyMentionsASecretIsKept) {
+  // A field with bad percent-encoding that nothing reads.
+  EXPECT_EQ(MaskTarget("/webhook?deviceIdentifier=d&apiSecret=s1&note=%zz"
+                       "apiSecret"),
+            "/webhook?deviceIdentifier=d&apiSecret=********&note=%zz"
+            "apiSecret");
+  // A text field that looks like broken JSON naming a secret.
+  std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"topic\"\r\n\r\n"
+      "{\"apiSecret\" broken\r\n--b\r\nContent-Disposition: form-data; "
+      "name=\"apiSecret\"\r\n\r\ns1\r\n--b--\r\n";
+  auto masked = MaskBody("multipart/form-data; boundary=b", body);
+  ASSERT_TRUE(masked.has_value());
+  EXPECT_NE(masked->find("{\"apiSecret\" broken"), std::string::npos);
+  EXPECT_EQ(masked->find("s1"), std::string::npos) << *masked;
+  EXPECT_EQ(MaskBody("application/x-www-form-urlencoded",
+                     "topic=%7B%22apiSecret%22+x&apiSecret=s1"),
+            "topic=%7B%22apiSecret%22+x&apiSecret=********");
+}
+
 TEST(MaskTest, HostileBodiesNeverCrashAndNeverLeak) {
   std::string deep(100000, '[');
   EXPECT_EQ(MaskBody("application/json", deep), std::nullopt);
