@@ -183,18 +183,43 @@ Result<ApiResponse> SessionsCsv(ApiContext& ctx, const ApiCall& call) {
   return r;
 }
 
+// SESSION plus one page of its events in fold order: `limit` (default 100,
+// at most 1000) events after `cursor`, and `events_next_cursor` to go on
+// (null on the last page), so a print of 20,000 progress events is read a
+// page at a time instead of in one answer of every raw body. Bodies are
+// shown with the printer's secret masked (decode/mask.h), whoever asks.
 Result<ApiResponse> GetSession(ApiContext& ctx, const ApiCall& call) {
   auto id = IdParam(call.ids.at(0));
   if (!id) return id.error();
+  SessionEventsQuery q;
+  q.session_id = *id;
+  auto limit =
+      IntParam(call.params, "limit", kDefaultPageSize, 1, kMaxPageSize);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto v = call.params.Get("cursor")) {
+    q.after = DecodeCursor(*v);
+    if (!q.after) {
+      return Invalid(
+          "cursor is not one this server issued; use the events_next_cursor "
+          "of the previous answer, or leave cursor out to start from the "
+          "session's first event");
+    }
+  }
   auto session = ctx.store.GetSession(*id);
   if (!session) return session.error();
   if (!session->has_value()) return UnknownSession(*id);
-  auto events = ctx.store.SessionEvents(*id);
+  auto events = ctx.store.SessionEventsPage(q);
   if (!events) return events.error();
   json::object o = SessionJson(**session, ctx.clock.Now());
   json::array items;
   for (const EventView& e : *events) items.emplace_back(EventJson(e));
+  json::value next = nullptr;
+  if (static_cast<int>(events->size()) == q.limit) {
+    next = EncodeCursor(events->back().event.time, events->back().event.id);
+  }
   o["events"] = std::move(items);
+  o["events_next_cursor"] = next;
   return JsonResponse(o);
 }
 
@@ -290,6 +315,22 @@ Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
 
 // --- events ---
 
+namespace {
+
+// reveal=secrets shows the bodies as stored, secrets included (for an admin
+// who must read a printer's secret back); anything else is a mistake.
+Result<bool> RevealParam(const Params& params) {
+  auto v = params.Get("reveal");
+  if (!v) return false;
+  if (*v == "secrets") return true;
+  return Invalid(fmt::format(
+      "reveal must be \"secrets\" (to show the printers' secrets in the "
+      "bodies) or left out; got {}",
+      QuoteForMessage(*v)));
+}
+
+}  // namespace
+
 Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call) {
   EventPageQuery q;
   if (auto v = call.params.Get("device")) q.device = std::string(*v);
@@ -305,10 +346,12 @@ Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call) {
           "previous page, or leave cursor out to start from the newest");
     }
   }
+  auto reveal = RevealParam(call.params);
+  if (!reveal) return reveal.error();
   auto events = ctx.store.ListEvents(q);
   if (!events) return events.error();
   json::array rows;
-  for (const EventView& e : *events) rows.emplace_back(EventJson(e));
+  for (const EventView& e : *events) rows.emplace_back(EventJson(e, *reveal));
   json::value next = nullptr;
   if (static_cast<int>(events->size()) == q.limit) {
     next = EncodeEventCursor(events->back().event.id);

@@ -9,6 +9,7 @@
 
 #include "api/params.h"
 #include "api/text.h"
+#include "decode/mask.h"
 
 namespace pm {
 
@@ -104,7 +105,7 @@ json::object SessionPageJson(std::span<const Session> sessions, int limit,
   return json::object{{"sessions", std::move(rows)}, {"next_cursor", next}};
 }
 
-json::object EventJson(const EventView& v) {
+json::object EventJson(const EventView& v, bool reveal_secrets) {
   const Event& e = v.event;
   json::object o;
   o["id"] = e.id;
@@ -118,7 +119,10 @@ json::object EventJson(const EventView& v) {
   o["session"] =
       v.session_id ? json::value(*v.session_id) : json::value(nullptr);
   o["content_type"] = CleanUtf8(v.content_type);
-  if (v.body && IsValidUtf8(*v.body)) o["body"] = *v.body;
+  if (!v.body) return o;
+  std::optional<std::string> body =
+      reveal_secrets ? v.body : MaskBody(v.content_type, *v.body);
+  if (body && IsValidUtf8(*body)) o["body"] = std::move(*body);
   return o;
 }
 

@@ -39,8 +39,10 @@ boost::json::object SessionPageJson(std::span<const Session> sessions,
                                     int limit, TimeMs now);
 
 // EVENT: id, device, topic, kind, time, received_at, duplicate, test,
-// session, content_type, body (omitted when the stored body is not UTF-8).
-boost::json::object EventJson(const EventView& e);
+// session, content_type, body. The body has the printer's secret masked
+// (decode/mask.h) unless `reveal_secrets`; it is omitted when it is not
+// UTF-8 or cannot be masked for certain.
+boost::json::object EventJson(const EventView& e, bool reveal_secrets = false);
 
 // {"from","to","tz","group_by":[...],"rows":[{"key":{...},FIGURES}],
 // "totals":{FIGURES}}; FIGURES: sessions, completed, cancelled, failed,

@@ -79,6 +79,80 @@ Status ReadNumber(const toml::table& t, std::string_view key, double& out,
   return {};
 }
 
+// A whole number >= 0 (a count), kept in `out` when the key is absent.
+Status ReadCount(const toml::table& t, std::string_view key, size_t& out,
+                 const std::string& path) {
+  const toml::node* n = t.get(key);
+  if (!n) return {};
+  auto v = n->value<int64_t>();
+  if (!n->is_integer() || !v || *v < 0) {
+    return ConfigError(path, fmt::format("line {}: `{}` must be a whole "
+                                         "number >= 0 (0: no limit)",
+                                         n->source().begin.line, key));
+  }
+  out = static_cast<size_t>(*v);
+  return {};
+}
+
+// The line of the first byte outside ASCII that is neither in a string nor
+// in a comment, or 0. TOML allows none there; toml++ 3.3 reaches undefined
+// behaviour on some (its non-ASCII whitespace table; found by config_fuzz),
+// so such a file is refused before it is parsed.
+int NonAsciiOutsideStrings(std::string_view text) {
+  int line = 1;
+  size_t i = 0;
+  auto starts = [&](std::string_view s) {
+    return text.substr(i, s.size()) == s;
+  };
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (starts("\"\"\"") || starts("'''")) {
+      std::string_view close = text.substr(i, 3);
+      bool basic = c == '"';
+      i += 3;
+      while (i < text.size() && !starts(close)) {
+        if (basic && text[i] == '\\') ++i;
+        if (i < text.size() && text[i] == '\n') ++line;
+        ++i;
+      }
+      i += 3;
+    } else if (c == '"' || c == '\'') {
+      ++i;
+      while (i < text.size() && text[i] != c && text[i] != '\n') {
+        if (c == '"' && text[i] == '\\') ++i;
+        ++i;
+      }
+      ++i;
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return line;
+    } else {
+      ++i;
+    }
+  }
+  return 0;
+}
+
+// PRINTMETER_<NAME>: a whole number >= 0.
+Status EnvCount(const char* name, size_t& out) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return {};
+  std::string_view text(v);
+  size_t value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Invalid(fmt::format("{}={} is not a whole number >= 0 (0: no limit)",
+                               name, text));
+  }
+  out = value;
+  return {};
+}
+
 }  // namespace
 
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
@@ -95,6 +169,17 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   }
   config.path = path;
   toml::table root;
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (int line = NonAsciiOutsideStrings(text)) {
+      return ConfigError(path, fmt::format("line {}: a character outside "
+                                           "ASCII outside quotes; keys and "
+                                           "values other than strings must "
+                                           "be plain ASCII",
+                                           line));
+    }
+  }
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
@@ -111,7 +196,10 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                  ReadString(root, "stale_after", stale, path),
                  ReadString(root, "timezone", config.timezone, path),
                  ReadString(root, "admin_token", admin, path),
-                 ReadString(root, "read_token", read, path)}) {
+                 ReadString(root, "read_token", read, path),
+                 ReadCount(root, "max_devices", config.max_devices, path),
+                 ReadCount(root, "registrations_per_hour",
+                           config.registrations_per_hour, path)}) {
     if (!s) return s.error();
   }
   if (!auth.empty()) {
@@ -188,7 +276,11 @@ Status ApplyEnvironment(Config& config) {
   if (auto v = env("PRINTMETER_TIMEZONE")) config.timezone = *v;
   if (auto v = env("PRINTMETER_ADMIN_TOKEN")) config.admin_token = *v;
   if (auto v = env("PRINTMETER_READ_TOKEN")) config.read_token = *v;
-  return {};
+  if (Status s = EnvCount("PRINTMETER_MAX_DEVICES", config.max_devices); !s) {
+    return s;
+  }
+  return EnvCount("PRINTMETER_REGISTRATIONS_PER_HOUR",
+                  config.registrations_per_hour);
 }
 
 Status SaveConfigFile(const Config& config, const std::string& path) {
@@ -205,6 +297,13 @@ Status SaveConfigFile(const Config& config, const std::string& path) {
   if (config.timezone != defaults.timezone) root.insert("timezone", config.timezone);
   if (config.admin_token) root.insert("admin_token", *config.admin_token);
   if (config.read_token) root.insert("read_token", *config.read_token);
+  if (config.max_devices != defaults.max_devices) {
+    root.insert("max_devices", static_cast<int64_t>(config.max_devices));
+  }
+  if (config.registrations_per_hour != defaults.registrations_per_hour) {
+    root.insert("registrations_per_hour",
+                static_cast<int64_t>(config.registrations_per_hour));
+  }
   toml::table devices;
   for (const auto& [id, dc] : config.devices) {
     toml::table t;

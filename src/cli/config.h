@@ -31,6 +31,10 @@ struct Config {
   std::string timezone = "UTC";
   std::optional<std::string> admin_token;
   std::optional<std::string> read_token;
+  // Devices that may register themselves (tofu, open): in all, and per hour
+  // (http/registration_limit.h); 0 turns a limit off.
+  size_t max_devices = 1000;
+  size_t registrations_per_hour = 60;
   std::map<std::string, DeviceConfig, std::less<>> devices;
   std::string path;  // the config file it was read from; "" for none
 };
@@ -41,7 +45,8 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist);
 
 // Applies PRINTMETER_LISTEN, PRINTMETER_DB, PRINTMETER_AUTH,
 // PRINTMETER_STALE_AFTER, PRINTMETER_TIMEZONE, PRINTMETER_ADMIN_TOKEN,
-// PRINTMETER_READ_TOKEN from the environment.
+// PRINTMETER_READ_TOKEN, PRINTMETER_MAX_DEVICES,
+// PRINTMETER_REGISTRATIONS_PER_HOUR from the environment.
 Status ApplyEnvironment(Config& config);
 
 // "48h", "30m", "90s", "2d", "0" -> milliseconds.

@@ -99,5 +99,44 @@ TEST(ConfigTest, Durations) {
   EXPECT_EQ(ParseDuration("-1h"), std::nullopt);
 }
 
+TEST(ConfigTest, RegistrationLimitsAreCountsAndSurviveASave) {
+  auto path = WriteTemp("max_devices = 12\nregistrations_per_hour = 0\n");
+  auto c = LoadConfigFile(path, true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_devices, 12u);
+  EXPECT_EQ(c->registrations_per_hour, 0u);
+  ASSERT_TRUE(SaveConfigFile(*c, path).ok());
+  auto again = LoadConfigFile(path, true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->max_devices, 12u);
+  EXPECT_EQ(again->registrations_per_hour, 0u);
+  for (const char* bad : {"max_devices = -1\n", "max_devices = \"10\"\n",
+                          "registrations_per_hour = 1.5\n"}) {
+    auto refused = LoadConfigFile(WriteTemp(bad), true);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message.find("whole number"), std::string::npos)
+        << refused.error().message;
+  }
+  std::remove(path.c_str());
+}
+
+// Found by config_fuzz: toml++ reaches undefined behaviour on some non-ASCII
+// characters outside strings; they are refused first. In strings and
+// comments they are fine.
+TEST(ConfigTest, NonAsciiOutsideStringsIsRefusedWithItsLine) {
+  auto fine = LoadConfigFile(
+      WriteTemp("# caf\u00e9\n[devices.d]\nname = \"Caf\u00e9 \uFD7F\"\n"
+                "secret = '''\n\u00e9'''\n"),
+      true);
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(fine->devices.at("d").name, "Caf\u00e9 \uFD7F");
+  auto refused =
+      LoadConfigFile(WriteTemp("auth = \"strict\"\n\uFD7Fh = \"x\"\n"), true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("line 2: a character outside ASCII"),
+            std::string::npos)
+      << refused.error().message;
+}
+
 }  // namespace
 }  // namespace pm

@@ -14,6 +14,7 @@ int HttpStatus(ErrorCode code) {
     case ErrorCode::kUnsupported: return 415;
     case ErrorCode::kHeaderTooLarge: return 431;
     case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kTooManyRequests: return 429;
     case ErrorCode::kInternal: return 500;
   }
   return 500;

@@ -22,6 +22,7 @@ enum class ErrorCode {
   kHeaderTooLarge,   // 431
   kUriTooLong,       // 414
   kUnavailable,      // 503: storage cannot be reached or written
+  kTooManyRequests,  // 429: over a rate limit (device registrations)
   kConflict,         // 409: e.g. a database from a newer printmeter
   kInternal,         // 500: a bug
 };

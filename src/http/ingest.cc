@@ -46,6 +46,8 @@ IngestOptions IngestOptionsFrom(const Config& config) {
   IngestOptions options;
   options.auth = config.auth;
   options.ledger.stale_after = config.stale_after;
+  options.registrations.max_devices = config.max_devices;
+  options.registrations.max_per_window = config.registrations_per_hour;
   for (const auto& [id, device] : config.devices) {
     options.devices.emplace(id, device.secret);
   }
@@ -118,7 +120,10 @@ class IngestWriter::Batch {
 
 IngestWriter::IngestWriter(Store& store, IngestOptions options,
                            const Clock& clock)
-    : store_(store), options_(std::move(options)), clock_(clock) {}
+    : store_(store),
+      options_(std::move(options)),
+      clock_(clock),
+      registrations_(options_.registrations) {}
 
 IngestWriter::~IngestWriter() { Stop(); }
 
@@ -238,9 +243,21 @@ void IngestWriter::Run() {
   }
 }
 
+// A device neither configured nor heard from before registers through the
+// limiter; a refusal is logged and stores nothing.
+Status IngestWriter::AdmitNewDevice(const std::string& device) {
+  if (options_.devices.count(device) || records_.count(device)) return {};
+  Status admitted = registrations_.Admit(device, records_.size(), clock_.Now());
+  if (!admitted) {
+    spdlog::warn("refused to register a new device: {}",
+                 admitted.error().message);
+  }
+  return admitted;
+}
+
 Status IngestWriter::Authenticate(const Decoded& decoded) {
-  if (options_.auth == AuthMode::kOpen) return {};
   const std::string& device = decoded.event.device;
+  if (options_.auth == AuthMode::kOpen) return AdmitNewDevice(device);
   // A missing secret is the empty one: a device that never sends a secret
   // registers with "" and keeps being accepted without one, while a device
   // registered with a real secret gets 401 when it sends none.
@@ -266,6 +283,7 @@ Status IngestWriter::Authenticate(const Decoded& decoded) {
     return Unauthorized(device, "registered on its first request");
   }
   // First contact (or a device heard before in open mode): trust it.
+  if (Status s = AdmitNewDevice(device); !s) return s;
   DeviceRecord& record = records_[device];
   record.secret = std::string(presented);
   spdlog::info("registered device \"{}\" on first contact ({})", device,

@@ -31,6 +31,7 @@
 #include "common/result.h"
 #include "common/time.h"
 #include "decode/decode.h"
+#include "http/registration_limit.h"
 #include "ledger/fold.h"
 #include "store/store.h"
 
@@ -45,6 +46,8 @@ struct IngestOptions {
   LedgerConfig ledger;
   TimeMs sweep_interval = kMinuteMs;  // 0: only Sweep() sweeps
   size_t max_batch = 1024;            // requests per commit at most
+  // New devices in tofu and open mode (configured ones are never limited).
+  RegistrationLimits registrations;
 };
 
 // Builds the writer's options from the configuration.
@@ -114,6 +117,7 @@ class IngestWriter {
   void Run();
   void ProcessBatch(std::vector<Pending>& pending);
   Status Authenticate(const Decoded& decoded);
+  Status AdmitNewDevice(const std::string& device);
   Result<int> SweepOnWriter();
   Status ReloadState();
 
@@ -125,6 +129,7 @@ class IngestWriter {
   std::map<std::string, DeviceState, std::less<>> states_;
   std::map<std::string, DeviceRecord, std::less<>> records_;
   std::chrono::steady_clock::time_point next_sweep_;
+  RegistrationLimiter registrations_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -76,6 +76,7 @@ std::string_view ResultName(ErrorCode code) {
     case ErrorCode::kUriTooLong: return "too_large";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kTooManyRequests: return "rate_limited";
     default: return "error";
   }
 }

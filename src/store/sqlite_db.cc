@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/sqlite_file.h"
+
 namespace pm::sqlite {
 namespace {
 
@@ -52,6 +54,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
         path, reason));
   }
   sqlite3_extended_result_codes(db, 1);
+  NoteOpened(path);
   return conn;
 }
 
@@ -62,11 +65,18 @@ Connection::~Connection() {
 
 Status Connection::Exec(std::string_view sql) {
   std::string text(sql);
+  // A committed write transaction tells the health checks writes work.
+  bool commits_writes =
+      sql == "COMMIT" && sqlite3_txn_state(db_, nullptr) == SQLITE_TXN_WRITE;
   char* msg = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &msg);
-  if (rc == SQLITE_OK) return {};
+  if (rc == SQLITE_OK) {
+    if (commits_writes) NoteCommitted(path_);
+    return {};
+  }
   std::string message = msg ? msg : sqlite3_errstr(rc);
   sqlite3_free(msg);
+  NoteFailure(path_, sqlite3_extended_errcode(db_), message);
   return Unavailable(fmt::format("database {}: {}", path_, message));
 }
 
@@ -90,6 +100,7 @@ Result<Statement*> Connection::Prepare(const std::string& sql) {
 }
 
 Error Connection::Fail(std::string_view what) const {
+  NoteFailure(path_, sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
   return Unavailable(
       fmt::format("database {}: {}: {}", path_, what, sqlite3_errmsg(db_)));
 }

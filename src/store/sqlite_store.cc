@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "store/schema.h"
+#include "store/sqlite_file.h"
 
 namespace pm {
 
@@ -597,7 +598,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path, const OpenOptions& options) {
-  // The lock first: a second writer must not even migrate the file.
+  // A file that is not a sound SQLite database is refused untouched; then
+  // the lock: a second writer must not even migrate the file.
+  if (Status s = sqlite::CheckDatabaseFile(path); !s.ok()) return s.error();
   std::optional<WriterLock> lock;
   if (options.writer) {
     Result<WriterLock> taken = WriterLock::Acquire(path, options.program);
@@ -856,6 +859,8 @@ Result<std::vector<DeviceRecord>> SqliteStore::LoadDevices() {
 }
 
 Status SqliteStore::Ping() {
+  // What the file system says first: it explains a failing read too.
+  if (Status s = sqlite::CheckWritable(path_); !s.ok()) return s;
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   return (*reader)->Exec("SELECT 1 FROM sessions LIMIT 1");
@@ -938,6 +943,26 @@ Result<std::vector<EventView>> SqliteStore::SessionEvents(int64_t id) {
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   Sql sql{EventViewSelect() + " WHERE session_id = ? ORDER BY time, id", {id}};
+  std::vector<EventView> views;
+  if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
+    const SessionEventsQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewSelect() + " WHERE session_id = ?", {q.session_id}};
+  if (q.after) {
+    sql.text += " AND (time, id) > (?, ?)";
+    sql.params.emplace_back(q.after->first);
+    sql.params.emplace_back(q.after->second);
+  }
+  sql.text += " ORDER BY time, id LIMIT ?";
+  sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
   std::vector<EventView> views;
   if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
     return s.error();

@@ -52,6 +52,9 @@ class SqliteStore final : public Store {
   Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
   Result<std::optional<Session>> GetSession(int64_t id) override;
   Result<std::vector<EventView>> SessionEvents(int64_t id) override;
+  // Keyset paging on the events_session index.
+  Result<std::vector<EventView>> SessionEventsPage(
+      const SessionEventsQuery& q) override;
   Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) override;
   // Also returns sessions that started within [from, to) and lasted no time.
   Result<std::vector<Session>> SessionsOverlapping(TimeMs from,

@@ -35,6 +35,20 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url,
 
 }  // namespace
 
+Result<std::vector<EventView>> Store::SessionEventsPage(
+    const SessionEventsQuery& q) {
+  auto all = SessionEvents(q.session_id);
+  if (!all) return all.error();
+  std::vector<EventView> page;
+  for (EventView& v : *all) {
+    if (static_cast<int>(page.size()) >= q.limit) break;
+    std::pair<TimeMs, int64_t> key{v.event.time, v.event.id};
+    if (q.after && key <= *q.after) continue;
+    page.push_back(std::move(v));
+  }
+  return page;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   return OpenStore(url, OpenOptions{});
 }

@@ -123,6 +123,13 @@ struct RequestTally {
   std::map<std::string, RequestCounts, std::less<>> by_device;
 };
 
+// One page of a session's events, in fold order (time, then id).
+struct SessionEventsQuery {
+  int64_t session_id = 0;
+  std::optional<std::pair<TimeMs, int64_t>> after;  // (time, id) served last
+  int limit = 100;
+};
+
 struct EventPageQuery {
   std::optional<std::string> device;
   std::optional<int64_t> before_id;  // newest first: ids below this
@@ -161,13 +168,19 @@ class Store {
 
   // --- read side ---
 
-  virtual Status Ping() = 0;  // storage reachable (readyz)
+  // Storage readable and, as far as can be told without writing, writable
+  // (readyz); the error says what is wrong and what to do.
+  virtual Status Ping() = 0;
   // A session that started inside [from, to) and lasted no time counts as
   // overlapping (it started in the window). `limit` is capped at 10,000.
   virtual Result<std::vector<Session>> ListSessions(
       const SessionPageQuery& q) = 0;
   virtual Result<std::optional<Session>> GetSession(int64_t id) = 0;
   virtual Result<std::vector<EventView>> SessionEvents(int64_t id) = 0;
+  // Up to q.limit of the session's events after q.after. The default reads
+  // them all and cuts the page out; stores override it with a keyset query.
+  virtual Result<std::vector<EventView>> SessionEventsPage(
+      const SessionEventsQuery& q);
   virtual Result<std::vector<EventView>> ListEvents(
       const EventPageQuery& q) = 0;
   // Every session overlapping [from, to) or open, for usage (zero-length

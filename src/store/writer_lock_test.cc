@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "store/store.h"
@@ -105,14 +106,53 @@ TEST(WriterLockTest, AnotherProcessHoldsTheLockUntilItDies) {
   close(ready[0]);
 }
 
-TEST(WriterLockTest, AnUnwritableDirectoryIsNamed) {
+TEST(WriterLockTest, AMissingDirectoryIsNamed) {
   auto lock = WriterLock::Acquire("/nonexistent-dir/printmeter.db", "x");
   ASSERT_FALSE(lock.ok());
   EXPECT_EQ(lock.error().code, ErrorCode::kUnavailable);
-  EXPECT_NE(lock.error().message.find("/nonexistent-dir/printmeter.db-writer"
-                                      ".lock"),
+  EXPECT_NE(lock.error().message.find("/nonexistent-dir/printmeter.db"),
             std::string::npos)
       << lock.error().message;
+  EXPECT_NE(lock.error().message.find("check that the directory exists"),
+            std::string::npos)
+      << lock.error().message;
+}
+
+// The lock is the file's, not its name's: every other name for the same
+// database is refused while the first writer runs, and let in after.
+TEST(WriterLockTest, AnotherNameForTheSameFileIsRefused) {
+  TempDir dir;
+  std::string db = dir.File("printmeter.db");
+  std::filesystem::create_directory(dir.File("x"));
+  auto first = Open(db, kServe);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  std::filesystem::create_symlink(db, dir.File("symlink.db"));
+  std::filesystem::create_hard_link(db, dir.File("hardlink.db"));
+  const std::string names[] = {dir.File("symlink.db"), dir.File("hardlink.db"),
+                               dir.File("x/../printmeter.db"),
+                               dir.File("./printmeter.db")};
+  for (const std::string& name : names) {
+    auto second = Open(name, kImport);
+    ASSERT_FALSE(second.ok()) << name << " was let in";
+    EXPECT_EQ(second.error().code, ErrorCode::kConflict) << name;
+    EXPECT_NE(second.error().message.find(name), std::string::npos)
+        << second.error().message;
+  }
+  // The symlink and "x/.." lead to the same lock file: the note names the
+  // holder. (A hard link has a lock file of its own name; it is refused by
+  // the database file's lock, without the note.)
+  auto via_symlink = Open(dir.File("symlink.db"), kImport);
+  ASSERT_FALSE(via_symlink.ok());
+  EXPECT_NE(via_symlink.error().message.find(
+                fmt::format("(pid {}, `printmeter serve`)", getpid())),
+            std::string::npos)
+      << via_symlink.error().message;
+
+  first->reset();
+  for (const std::string& name : names) {
+    auto next = Open(name, kImport);
+    EXPECT_TRUE(next.ok()) << name << ": " << next.error().message;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// Test support: the built `printmeter` binary as a child process, its stderr
+// on a pipe. For the end-to-end tests only.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace pm::testing {
+
+inline std::string Binary() {
+  const char* dir = std::getenv("PM_BUILD_DIR");
+  return std::string(dir ? dir : ".") + "/printmeter";
+}
+
+struct Child {
+  pid_t pid = -1;
+  int err = -1;     // read end of its stderr
+  std::string log;  // what it wrote so far
+
+  // Reads stderr until `needle` appears (or EOF); returns its line, or "".
+  std::string WaitFor(const std::string& needle) {
+    char buf[4096];
+    for (;;) {
+      size_t at = log.find(needle);
+      if (at != std::string::npos) {
+        size_t end = log.find('\n', at);
+        size_t begin = log.rfind('\n', at);
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        return log.substr(begin, end - begin);
+      }
+      ssize_t n = read(err, buf, sizeof buf);
+      if (n <= 0) return "";
+      log.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // Waits for the exit: its status, or 128 + the signal that ended it.
+  int Wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    WaitFor("\x01");  // the rest of stderr, to EOF
+    close(err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+inline Child Spawn(const std::vector<std::string>& args) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return {};
+  Child child;
+  child.pid = fork();
+  if (child.pid == 0) {
+    dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  child.err = pipe_fds[0];
+  return child;
+}
+
+// `printmeter serve` on a free loopback port; its port, or 0 when it did not
+// start (then `child.log` says why).
+inline uint16_t StartServe(Child& child, const std::string& db,
+                           std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {Binary(), "serve", "--listen", "127.0.0.1:0",
+                                   "--db",   db,      "--config", ""};
+  args.insert(args.end(), extra.begin(), extra.end());
+  child = Spawn(args);
+  std::string line = child.WaitFor("listening on 127.0.0.1:");
+  if (line.empty()) return 0;
+  return static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+}
+
+}  // namespace pm::testing
