@@ -41,7 +41,7 @@ export async function runWrk(options) {
 
 // The projection lag a printmeter build reports, or null when it has none:
 // the printmeter_projection_lag_events gauge, and lag seconds from /metrics
-// (printmeter_projection_lag_seconds) or /readyz (a numeric "lag_seconds").
+// (printmeter_projection_lag_seconds) or /readyz ("lag_seconds" or "lag_s").
 export async function readLag(port) {
   const m = await http(port, '/metrics');
   const events = m.body?.match(/^printmeter_projection_lag_events(?:\{[^}]*\})?\s+(\S+)/m);
@@ -51,7 +51,7 @@ export async function readLag(port) {
     const ready = await http(port, '/readyz');
     try {
       const body = JSON.parse(ready.body);
-      seconds = body.lag_seconds ?? body.projection?.lag_seconds ?? body.lag?.seconds;
+      seconds = body.lag_seconds ?? body.lag_s ?? body.projection?.lag_seconds;
     } catch { /* not JSON: no seconds */ }
   }
   return { events: Number(events[1]),

@@ -44,7 +44,9 @@ function programs(r) {
     `printmeter binary: \`${r.printmeter}\`.`,
     '',
     'Every request is a real plugin request with its own printer and ' +
-    '`currentTime` (`bench/ingest.lua`), so nothing is a duplicate: JSON ' +
+    '`currentTime` (`bench/ingest.lua`), so nothing is a duplicate (for ' +
+    'printmeter the heaviest case: every request registers a printer and ' +
+    'opens its session): JSON ' +
     'bodies from `seed/01-octoprint-print-started.json` and multipart bodies ' +
     '(the plugin\'s default) from ' +
     '`plugin/17_multipart_default_no_snapshot_print_started.http`. Each ' +
