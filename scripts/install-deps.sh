@@ -18,6 +18,7 @@ test_packages=(
   postgresql
   chromium
   sqlite3
+  prometheus   # promtool: checks the /metrics exposition
 )
 
 want=("${build_packages[@]}")
