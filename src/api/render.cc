@@ -65,7 +65,8 @@ json::object FileJson(const FileInfo& f) {
 
 }  // namespace
 
-json::object SessionJson(const Session& s, TimeMs now) {
+json::object SessionJson(const Session& s, TimeMs now,
+                         const RateHistory& rates) {
   json::object o;
   o["id"] = s.id;
   o["device"] = CleanUtf8(s.device);
@@ -90,18 +91,29 @@ json::object SessionJson(const Session& s, TimeMs now) {
   o["end_inferred"] = s.end_inferred;
   o["event_count"] = s.event_count;
   o["snapshot"] = s.snapshot;
+  o["cost"] = Rounded(SessionCost(s, rates, now), 100);
   return o;
 }
 
+json::value CurrencyJson(std::string_view currency) {
+  if (currency.empty()) return nullptr;
+  return json::value(CleanUtf8(currency));
+}
+
 json::object SessionPageJson(std::span<const Session> sessions, int limit,
-                             TimeMs now) {
+                             TimeMs now, const RateHistory& rates,
+                             std::string_view currency) {
   json::array rows;
-  for (const Session& s : sessions) rows.emplace_back(SessionJson(s, now));
+  for (const Session& s : sessions) {
+    rows.emplace_back(SessionJson(s, now, rates));
+  }
   json::value next = nullptr;
   if (!sessions.empty() && static_cast<int>(sessions.size()) == limit) {
     next = EncodeCursor(sessions.back().started_at, sessions.back().id);
   }
-  return json::object{{"sessions", std::move(rows)}, {"next_cursor", next}};
+  return json::object{{"sessions", std::move(rows)},
+                      {"next_cursor", next},
+                      {"currency", CurrencyJson(currency)}};
 }
 
 json::object EventJson(const EventView& v) {
@@ -147,7 +159,8 @@ std::string ZoneName(const date::time_zone* tz) {
 
 }  // namespace
 
-json::object UsageJson(const UsageQuery& q, const UsageReport& r) {
+json::object UsageJson(const UsageQuery& q, const UsageReport& r,
+                       std::string_view currency) {
   json::object o;
   o["from"] = FormatIso(q.from);
   o["to"] = FormatIso(q.to);
@@ -167,6 +180,7 @@ json::object UsageJson(const UsageQuery& q, const UsageReport& r) {
   }
   o["rows"] = std::move(rows);
   o["totals"] = FiguresJson(r.totals);
+  o["currency"] = CurrencyJson(currency);
   return o;
 }
 
@@ -201,6 +215,7 @@ constexpr std::string_view kSessionColumns[] = {
     "progress_pct", "estimated_s", "filament_mm",
     "filament_cm3", "error",       "start_inferred",
     "end_inferred", "event_count", "snapshot",
+    "cost",
 };
 
 void AppendRow(std::string& out, const std::vector<std::string>& cells) {
@@ -214,7 +229,7 @@ void AppendRow(std::string& out, const std::vector<std::string>& cells) {
 }  // namespace
 
 void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
-                       TimeMs now, bool header) {
+                       TimeMs now, bool header, const RateHistory& rates) {
   if (header) {
     std::vector<std::string> names(std::begin(kSessionColumns),
                                    std::end(kSessionColumns));
@@ -222,7 +237,7 @@ void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
   }
   std::vector<std::string> cells;
   for (const Session& s : sessions) {
-    json::object o = SessionJson(s, now);
+    json::object o = SessionJson(s, now, rates);
     const json::object& file = o["file"].as_object();
     cells.clear();
     for (std::string_view column : kSessionColumns) {
@@ -336,14 +351,21 @@ std::string Money(double v) { return fmt::format("{:.2f}", v); }
 
 std::string Metres(double mm) { return fmt::format("{:.2f} m", mm / 1000); }
 
+// "; costs in EUR" when a currency is configured.
+std::string CurrencyNote(std::string_view currency) {
+  if (currency.empty()) return "";
+  return "; costs in " + CleanUtf8(currency);
+}
+
 }  // namespace
 
 std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
-                          const date::time_zone* tz) {
+                          const date::time_zone* tz, const RateHistory& rates,
+                          std::string_view currency) {
   TextTable table(
       {"ID", "PRINTER", "STATUS", "STARTED", "ENDED", "PRINT", "PAUSED", "USER",
-       "FILE", "FILAMENT"},
-      {true, false, false, false, false, true, true, false, false, true});
+       "FILE", "FILAMENT", "COST"},
+      {true, false, false, false, false, true, true, false, false, true, true});
   for (const Session& s : sessions) {
     auto filament = FilamentMm(s);
     table.AddRow({
@@ -357,12 +379,14 @@ std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
         s.user ? CleanUtf8(*s.user) : "unattributed",
         FileLabel(s.file),
         filament ? Metres(*filament) : "-",
+        Money(SessionCost(s, rates, now)),
     });
   }
   std::string out = table.Render();
-  out += fmt::format("{} session{}; times in {}; * = inferred (not observed)\n",
-                     sessions.size(), sessions.size() == 1 ? "" : "s",
-                     ZoneName(tz));
+  out +=
+      fmt::format("{} session{}; times in {}{}; * = inferred (not observed)\n",
+                  sessions.size(), sessions.size() == 1 ? "" : "s",
+                  ZoneName(tz), CurrencyNote(currency));
   return out;
 }
 
@@ -382,7 +406,8 @@ std::vector<std::string> FigureCells(const UsageFigures& f) {
 
 }  // namespace
 
-std::string UsageTable(const UsageQuery& q, const UsageReport& r) {
+std::string UsageTable(const UsageQuery& q, const UsageReport& r,
+                       std::string_view currency) {
   std::vector<std::string> header;
   std::vector<bool> right;
   for (GroupKey k : q.group_by) {
@@ -411,8 +436,9 @@ std::string UsageTable(const UsageQuery& q, const UsageReport& r) {
   if (!totals.empty()) totals[0] = "total";
   for (auto& c : FigureCells(r.totals)) totals.push_back(std::move(c));
   table.AddFooter(std::move(totals));
-  return fmt::format("Usage {} .. {} ({})\n\n", LocalTime(q.from, q.tz),
-                     LocalTime(q.to, q.tz), ZoneName(q.tz)) +
+  return fmt::format("Usage {} .. {} ({}{})\n\n", LocalTime(q.from, q.tz),
+                     LocalTime(q.to, q.tz), ZoneName(q.tz),
+                     CurrencyNote(currency)) +
          table.Render() +
          "FAILED counts failed and cancelled prints; INTERRUPTED counts "
          "interrupted and restarted ones.\n";

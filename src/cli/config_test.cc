@@ -10,11 +10,12 @@ namespace pm {
 namespace {
 
 std::string WriteTemp(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("pm_config_" + std::to_string(::testing::UnitTest::GetInstance()
-                                                 ->random_seed()) +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-               ".toml");
+  auto path =
+      std::filesystem::temp_directory_path() /
+      ("pm_config_" +
+       std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+       ".toml");
   std::ofstream(path) << text;
   return path.string();
 }
@@ -51,13 +52,6 @@ minimum_per_session = 0.50
   EXPECT_DOUBLE_EQ(d.rates.rate_per_m, 0.05);
   EXPECT_DOUBLE_EQ(d.rates.minimum_per_session, 0.5);
 
-  // Saving and reading back keeps every setting.
-  ASSERT_TRUE(SaveConfigFile(*c, path).ok());
-  auto again = LoadConfigFile(path, true);
-  ASSERT_TRUE(again.ok()) << again.error().message;
-  EXPECT_EQ(again->auth, AuthMode::kStrict);
-  EXPECT_EQ(again->devices.at("delta").secret, "s3");
-  EXPECT_DOUBLE_EQ(again->devices.at("delta").rates.rate_per_m, 0.05);
   std::remove(path.c_str());
 }
 

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "store/schema.h"
+#include "store/sqlite_rates.h"
 
 namespace pm {
 
@@ -581,7 +582,9 @@ Result<SqliteStore::Lease> SqliteStore::Reader() {
       return Lease(this, std::move(conn));
     }
   }
-  Result<std::unique_ptr<Connection>> conn = Connection::Open(path_, false);
+  Result<std::unique_ptr<Connection>> conn =
+      read_only_ ? Connection::OpenReadOnly(path_)
+                 : Connection::Open(path_, false);
   if (!conn.ok()) return conn.error();
   if (Status s = Configure(**conn); !s.ok()) return s.error();
   return Lease(this, std::move(*conn));
@@ -597,6 +600,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path, const OpenOptions& options) {
+  if (options.read_only && !options.writer) return OpenReadOnly(path);
   // The lock first: a second writer must not even migrate the file.
   std::optional<WriterLock> lock;
   if (options.writer) {
@@ -622,7 +626,24 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   return store;
 }
 
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(
+    const std::string& path) {
+  Result<std::unique_ptr<Connection>> conn = Connection::OpenReadOnly(path);
+  if (!conn.ok()) return conn.error();
+  if (Status s = Configure(**conn); !s.ok()) return s.error();
+  if (Status s = sqlite::CheckReadable(**conn); !s.ok()) return s.error();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*conn)));
+  store->read_only_ = true;
+  return store;
+}
+
 SqliteStore::~SqliteStore() = default;
+
+Result<std::vector<RateChange>> SqliteStore::LoadRateChanges() {
+  Result<Lease> lease = Reader();
+  if (!lease.ok()) return lease.error();
+  return sqlite::ReadRateChanges(**lease);
+}
 
 // --- Write side
 // -------------------------------------------------------------------
