@@ -449,7 +449,9 @@ std::string UsageTable(const UsageQuery& q, const UsageReport& r,
 // least 1% (`elapsed * (100 - p) / p`); before that, or without progress, the
 // job's estimate minus the print time so far; null when neither is known.
 // The remainder counts down from the latest event while printing and stands
-// still while paused; it never goes below zero. eta = now + remaining.
+// still while paused. A print that is not at 100 % is never "0 s left": once
+// the remainder runs out (the estimate was too short, or OctoPrint went
+// quiet) the ETA is unknown (null), not zero. eta = now + remaining.
 Eta EstimateEta(const Session& s, TimeMs now) {
   if (!IsOpen(s.status)) return {};
   TimeMs ref = std::max(s.last_event_at, s.started_at);
@@ -465,6 +467,8 @@ Eta EstimateEta(const Session& s, TimeMs now) {
     remaining = std::max(0.0, *remaining - (now - ref) / 1000.0);
   }
   auto remaining_s = static_cast<int64_t>(std::floor(*remaining));
+  bool done = s.progress_pct && *s.progress_pct >= 100;
+  if (remaining_s <= 0 && !done) return {};
   return {remaining_s, now + remaining_s * kSecondMs};
 }
 

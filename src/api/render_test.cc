@@ -189,6 +189,16 @@ TEST(RenderTest, EtaExtrapolatesProgressElseUsesTheEstimate) {
   s.estimated_s.reset();
   EXPECT_FALSE(EstimateEta(s, kAug1 + 40 * kMinuteMs).remaining_s);
 
+  // Past its estimate and still printing: unknown, never "0 s left".
+  s.estimated_s = 1800;
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 40 * kMinuteMs).remaining_s);
+  s.progress_pct = 25;  // counted down to nothing since the last event
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 3 * kHourMs).remaining_s);
+  s.progress_pct = 100;  // at 100 %, 0 s left is the truth
+  EXPECT_EQ(EstimateEta(s, kAug1 + 3 * kHourMs).remaining_s, 0);
+  s.progress_pct = 0.5;
+  s.estimated_s.reset();
+
   // Paused: the remainder stands still; pauses do not count as print time.
   s.status = SessionStatus::kPaused;
   s.progress_pct = 50;
@@ -198,10 +208,11 @@ TEST(RenderTest, EtaExtrapolatesProgressElseUsesTheEstimate) {
   EXPECT_EQ(eta.remaining_s, 20 * 60);
   EXPECT_EQ(eta.eta, kAug1 + 5 * kHourMs + 20 * kMinuteMs);
 
-  // Overdue prints do not go negative; closed ones have no ETA.
+  // Overdue prints neither go negative nor say "0 s left" at 50 %; closed
+  // ones have no ETA.
   s.status = SessionStatus::kPrinting;
   s.pause_started_at.reset();
-  EXPECT_EQ(EstimateEta(s, kAug1 + 50 * kHourMs).remaining_s, 0);
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 50 * kHourMs).remaining_s);
   s.status = SessionStatus::kCompleted;
   EXPECT_FALSE(EstimateEta(s, kAug1).remaining_s);
 }
