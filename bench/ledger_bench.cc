@@ -231,9 +231,11 @@ UsageQuery YearQuery(std::vector<GroupKey> keys, const char* zone) {
   q.now = q.to;
   q.group_by = std::move(keys);
   if (zone) q.tz = *FindZone(zone);
+  RatesByDevice rates;
   for (int d = 0; d < 50; ++d) {
-    q.rates["printer-" + std::to_string(d)] = {1.5, 0.05, 0.5};
+    rates["printer-" + std::to_string(d)] = {1.5, 0.05, 0.5};
   }
+  q.rates = RateHistory::Constant(rates);
   return q;
 }
 

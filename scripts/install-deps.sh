@@ -24,6 +24,7 @@ test_packages=(
   # nodejs is installed).
   node-acorn node-cjs-module-lexer node-undici
   wrk
+  prometheus   # promtool: checks the /metrics exposition
 )
 # What `make bench` measures printmeter against (never installed by `make test`).
 bench_packages=(

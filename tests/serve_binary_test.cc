@@ -15,6 +15,7 @@
 
 #include "http/test_client.h"
 #include "http/test_harness.h"
+#include "binary_harness.h"
 
 namespace pm {
 namespace {
@@ -22,73 +23,6 @@ namespace {
 using testing::AllEvents;
 using testing::AllSessions;
 using testing::TempDir;
-
-std::string Binary() {
-  const char* dir = std::getenv("PM_BUILD_DIR");
-  return std::string(dir ? dir : ".") + "/printmeter";
-}
-
-// A running child process with its stderr on a pipe.
-struct Child {
-  pid_t pid = -1;
-  int err = -1;       // read end of its stderr
-  std::string log;    // what it wrote so far
-
-  // Reads stderr until `needle` appears (or EOF); returns the line.
-  std::string WaitFor(const std::string& needle) {
-    char buf[4096];
-    for (;;) {
-      size_t at = log.find(needle);
-      if (at != std::string::npos) {
-        size_t end = log.find('\n', at);
-        size_t begin = log.rfind('\n', at);
-        begin = begin == std::string::npos ? 0 : begin + 1;
-        return log.substr(begin, end - begin);
-      }
-      ssize_t n = read(err, buf, sizeof buf);
-      if (n <= 0) return "";
-      log.append(buf, static_cast<size_t>(n));
-    }
-  }
-  int Wait() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-};
-
-Child Spawn(const std::vector<std::string>& args) {
-  int pipe_fds[2];
-  EXPECT_EQ(pipe(pipe_fds), 0);
-  Child child;
-  child.pid = fork();
-  if (child.pid == 0) {
-    dup2(pipe_fds[1], 2);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  child.err = pipe_fds[0];
-  return child;
-}
-
-// Runs a command to completion; returns its exit status and stdout.
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST(ServeBinaryTest, SigtermAnswersTheRequestInFlightAndExitsZero) {
   TempDir dir;

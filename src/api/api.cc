@@ -115,6 +115,14 @@ Status CheckAccess(const Config& config, Access access,
   auto admin = Configured(config.admin_token);
   bool is_admin = token && admin && TokensEqual(*token, *admin);
   bool is_reader = token && read && TokensEqual(*token, *read);
+  // An admin endpoint asks for the admin token, whatever else is set.
+  if (access == Access::kAdmin && admin && !is_admin && !is_reader) {
+    return Error{ErrorCode::kUnauthorized,
+                 token ? "this is an admin endpoint: the bearer token is not "
+                         "the configured admin_token"
+                       : "this is an admin endpoint: it needs the admin "
+                         "token; send \"Authorization: Bearer <admin_token>\""};
+  }
   if (read && !is_reader && !is_admin) {
     return Error{ErrorCode::kUnauthorized,
                  token ? "the bearer token is not the configured read_token "
@@ -131,8 +139,8 @@ Status CheckAccess(const Config& config, Access access,
                    "grant it; send the admin_token instead"};
     }
     return Error{ErrorCode::kUnauthorized,
-                 "this is an admin endpoint: send \"Authorization: Bearer "
-                 "<admin_token>\""};
+                 "this is an admin endpoint: the bearer token is not the "
+                 "configured admin_token"};
   }
   if (request.from_loopback) return {};
   return Error{ErrorCode::kForbidden,

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 
+#include "store/rate_history.h"
+
 namespace pm::testing {
 
 TempDir::TempDir() {
@@ -119,6 +121,11 @@ ApiFixture::ApiFixture(Config c) : config(std::move(c)) {
     return;
   }
   store = std::move(*opened);
+  // As `serve` does when it starts: the config's rates enter the history.
+  if (auto rates = RecordRates(*store, ConfiguredRates(config), clock.Now());
+      !rates) {
+    ADD_FAILURE() << "RecordRates: " << rates.error().message;
+  }
   api = MakeApi(*store, config, clock);
 }
 

@@ -78,8 +78,18 @@ TEST(AuthTest, AdminTokenGuardsAdminEndpointsFromAnywhere) {
   EXPECT_EQ(with_read.status, 403);
   EXPECT_NE(with_read.body.find("read token does not grant"),
             std::string::npos);
-  EXPECT_EQ(f.Get(kEvents, "", true).status, 401);
-  EXPECT_EQ(f.Get(kEvents, "a-tokem", true).status, 401);
+  // Without a token (or with a wrong one) it asks for the admin token, not
+  // the read token.
+  auto none = f.Get(kEvents, "", true);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find("needs the admin token"), std::string::npos)
+      << none.body;
+  EXPECT_EQ(none.body.find("read token"), std::string::npos) << none.body;
+  auto wrong = f.Get(kEvents, "a-tokem", true);
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_NE(wrong.body.find("not the configured admin_token"),
+            std::string::npos)
+      << wrong.body;
   // The admin token reads too.
   EXPECT_EQ(f.Get(kRead, "a-token", false).status, 200);
   EXPECT_EQ(f.Get(kMetrics, "a-token", false).status, 200);

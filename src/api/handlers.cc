@@ -9,6 +9,7 @@
 
 #include "api/render.h"
 #include "api/text.h"
+#include "store/rate_history.h"
 
 namespace pm {
 
@@ -52,7 +53,9 @@ Result<json::value> OpenSessionJson(ApiContext& ctx, const DeviceState& state,
   auto stored = ctx.store.GetSession(state.open->id);
   if (!stored) return stored.error();
   const Session& s = stored->has_value() ? **stored : *state.open;
-  json::object o = SessionJson(s, now);
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
+  json::object o = SessionJson(s, now, *rates);
   Eta eta = EstimateEta(s, now);
   o["remaining_s"] =
       eta.remaining_s ? json::value(*eta.remaining_s) : json::value(nullptr);
@@ -145,7 +148,10 @@ Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call) {
   if (!q) return q.error();
   auto sessions = ctx.store.ListSessions(*q);
   if (!sessions) return sessions.error();
-  return JsonResponse(SessionPageJson(*sessions, q->limit, ctx.clock.Now()));
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
+  return JsonResponse(SessionPageJson(*sessions, q->limit, ctx.clock.Now(),
+                                      *rates, ctx.config.currency));
 }
 
 Result<std::vector<Session>> ListAllSessions(Store& store, SessionPageQuery q) {
@@ -170,11 +176,14 @@ Result<ApiResponse> SessionsCsv(ApiContext& ctx, const ApiCall& call) {
   if (!q) return q.error();
   auto sessions = ListAllSessions(ctx.store, *q);
   if (!sessions) return sessions.error();
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
   ApiResponse r;
   r.content_type = "text/csv; charset=utf-8";
   r.headers.emplace_back("Content-Disposition",
                          "attachment; filename=\"printmeter-sessions.csv\"");
-  AppendSessionsCsv(r.body, *sessions, ctx.clock.Now(), /*header=*/true);
+  AppendSessionsCsv(r.body, *sessions, ctx.clock.Now(), /*header=*/true,
+                    *rates);
   if (!call.params.Get("limit") &&
       static_cast<int>(sessions->size()) == kMaxCsvRows) {
     r.headers.emplace_back("X-Printmeter-Truncated",
@@ -211,7 +220,9 @@ Result<ApiResponse> GetSession(ApiContext& ctx, const ApiCall& call) {
   if (!session->has_value()) return UnknownSession(*id);
   auto events = ctx.store.SessionEventsPage(q);
   if (!events) return events.error();
-  json::object o = SessionJson(**session, ctx.clock.Now());
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
+  json::object o = SessionJson(**session, ctx.clock.Now(), *rates);
   json::array items;
   for (const EventView& e : *events) items.emplace_back(EventJson(e));
   json::value next = nullptr;
@@ -286,7 +297,9 @@ Result<ApiResponse> PutSessionUser(ApiContext& ctx, const ApiCall& call) {
   auto session = ctx.store.GetSession(*id);
   if (!session) return session.error();
   if (!session->has_value()) return UnknownSession(*id);
-  return JsonResponse(SessionJson(**session, ctx.clock.Now()));
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
+  return JsonResponse(SessionJson(**session, ctx.clock.Now(), *rates));
 }
 
 // --- usage ---
@@ -308,9 +321,12 @@ Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
   for (const auto& [id, dc] : ctx.config.devices) fleet.insert(id);
   for (const DeviceRecord& d : *devices) fleet.insert(d.device);
   q->printers = fleet.size();
+  auto rates = LoadRateHistory(ctx.store);
+  if (!rates) return rates.error();
+  q->rates = std::move(*rates);
   auto report = RunUsage(ctx.store, *q);
   if (!report) return report.error();
-  return JsonResponse(UsageJson(*q, *report));
+  return JsonResponse(UsageJson(*q, *report, ctx.config.currency));
 }
 
 // --- events ---

@@ -17,6 +17,8 @@ using prometheus::Counter;
 using prometheus::Gauge;
 using prometheus::Labels;
 
+using Labels = std::map<std::string, std::string>;
+
 constexpr SessionStatus kAllStatuses[] = {
     SessionStatus::kPrinting,  SessionStatus::kPaused,
     SessionStatus::kCompleted, SessionStatus::kCancelled,
@@ -208,13 +210,26 @@ struct LedgerFamilies {
           .Register(registry);
   prometheus::Family<Gauge>& progress =
       prometheus::BuildGauge()
-          .Name("printmeter_printer_progress_percent")
-          .Help("Progress of the print in progress, as OctoPrint reported it")
+          .Name("printmeter_printer_progress_ratio")
+          .Help(
+              "Progress of the print in progress, 0 to 1, as OctoPrint "
+              "reported it")
+          .Register(registry);
+  // Open sessions end, so they are a gauge; the counter counts only how
+  // prints ended, which never un-happens.
+  prometheus::Family<Gauge>& open_sessions =
+      prometheus::BuildGauge()
+          .Name("printmeter_open_sessions")
+          .Help(
+              "Print sessions in progress, by device and status (printing, "
+              "paused)")
           .Register(registry);
   prometheus::Family<Counter>& sessions =
       prometheus::BuildCounter()
           .Name("printmeter_sessions_total")
-          .Help("Print sessions in the ledger, by device and status")
+          .Help(
+              "Print sessions that ended, by device and status (completed, "
+              "cancelled, failed, interrupted, restarted)")
           .Register(registry);
   prometheus::Family<Counter>& busy =
       prometheus::BuildCounter()
@@ -228,7 +243,7 @@ struct LedgerFamilies {
           .Register(registry);
   prometheus::Family<Counter>& filament =
       prometheus::BuildCounter()
-          .Name("printmeter_filament_millimetres_total")
+          .Name("printmeter_filament_metres_total")
           .Help(
               "Filament used by print sessions (scaled by progress for "
               "prints that did not complete)")
@@ -253,7 +268,7 @@ Status AddPrinterStates(LedgerFamilies& f, Store& store, const Config& config) {
     }
     f.attention.Add({{"device", label}}).Set(s && s->needs_attention ? 1 : 0);
     if (s && s->open && s->open->progress_pct) {
-      f.progress.Add({{"device", label}}).Set(*s->open->progress_pct);
+      f.progress.Add({{"device", label}}).Set(*s->open->progress_pct / 100);
     }
   }
   return {};
@@ -263,14 +278,18 @@ void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
   for (const auto& [device, t] : totals) {
     std::string label = LabelValue(device);
     for (SessionStatus status : kAllStatuses) {
-      f.sessions
-          .Add({{"device", label}, {"status", std::string(StatusName(status))}})
-          .Increment(
-              static_cast<double>(t.sessions[static_cast<size_t>(status)]));
+      Labels labels{{"device", label},
+                    {"status", std::string(StatusName(status))}};
+      auto count = static_cast<double>(t.sessions[static_cast<size_t>(status)]);
+      if (IsOpen(status)) {
+        f.open_sessions.Add(labels).Set(count);
+      } else {
+        f.sessions.Add(labels).Increment(count);
+      }
     }
     f.busy.Add({{"device", label}}).Increment(t.busy_s);
     f.print.Add({{"device", label}}).Increment(t.print_s);
-    f.filament.Add({{"device", label}}).Increment(t.filament_mm);
+    f.filament.Add({{"device", label}}).Increment(t.filament_mm / 1000);
   }
 }
 

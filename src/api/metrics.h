@@ -12,11 +12,15 @@
 //   printmeter_printer_state{device,state}            gauge, 1 for the
 //       printer's state among idle/printing/paused, 0 for the others
 //   printmeter_printer_needs_attention{device}        gauge 0/1
-//   printmeter_printer_progress_percent{device}       gauge, open prints only
-//   printmeter_sessions_total{device,status}          counter
+//   printmeter_printer_progress_ratio{device}         gauge 0-1, open prints
+//   printmeter_open_sessions{device,status}           gauge, printing/paused
+//   printmeter_sessions_total{device,status}          counter, ended ones:
+//       completed/cancelled/failed/interrupted/restarted
 //   printmeter_busy_seconds_total{device}             counter
 //   printmeter_print_seconds_total{device}            counter
-//   printmeter_filament_millimetres_total{device}     counter
+//   printmeter_filament_metres_total{device}          counter
+// Names are in base units (seconds, metres, ratios), as `promtool check
+// metrics` wants; README.md lists the names earlier versions used.
 //   printmeter_webhook_requests_total{device,result}  counter
 //   printmeter_webhook_request_duration_seconds       histogram
 #pragma once

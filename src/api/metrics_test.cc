@@ -79,12 +79,16 @@ TEST_F(MetricsTest, LedgerFiguresPerDevice) {
   EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="idle"})"], 1);
   EXPECT_EQ(m[R"(printmeter_printer_state{device="echo",state="printing"})"],
             0);
-  EXPECT_EQ(m[R"(printmeter_printer_progress_percent{device="delta"})"], 12.5);
+  EXPECT_EQ(m[R"(printmeter_printer_progress_ratio{device="delta"})"], 0.125);
   EXPECT_EQ(m[R"(printmeter_printer_needs_attention{device="delta"})"], 0);
   EXPECT_EQ(
       m[R"(printmeter_sessions_total{device="delta",status="completed"})"], 2);
-  EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="printing"})"],
+  // An open print is a gauge: it goes back to 0 when the print ends.
+  EXPECT_EQ(m[R"(printmeter_open_sessions{device="delta",status="printing"})"],
             1);
+  EXPECT_EQ(
+      m.count(R"(printmeter_sessions_total{device="delta",status="printing"})"),
+      0u);
   EXPECT_EQ(m[R"(printmeter_sessions_total{device="delta",status="failed"})"],
             0);
   EXPECT_EQ(m[R"(printmeter_sessions_total{device="foxtrot",status="failed"})"],
@@ -94,10 +98,8 @@ TEST_F(MetricsTest, LedgerFiguresPerDevice) {
   EXPECT_EQ(m[R"(printmeter_print_seconds_total{device="delta"})"],
             (60 + 20 + 20) * 60);
   EXPECT_EQ(m[R"(printmeter_busy_seconds_total{device="foxtrot"})"], 15 * 60);
-  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="delta"})"],
-            2000);
-  EXPECT_EQ(m[R"(printmeter_filament_millimetres_total{device="foxtrot"})"],
-            500);
+  EXPECT_EQ(m[R"(printmeter_filament_metres_total{device="delta"})"], 2);
+  EXPECT_EQ(m[R"(printmeter_filament_metres_total{device="foxtrot"})"], 0.5);
   EXPECT_EQ(
       m[R"(printmeter_webhook_requests_total{device="delta",result="stored"})"],
       2);

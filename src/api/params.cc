@@ -302,7 +302,6 @@ Result<UsageQuery> ParseUsageQuery(const Params& params, const Config& config,
     return Invalid("group_by: " + group_by.error().message);
   }
   q.group_by = std::move(*group_by);
-  for (const auto& [device, dc] : config.devices) q.rates[device] = dc.rates;
   return q;
 }
 

@@ -75,8 +75,9 @@ Result<SessionPageQuery> ParseSessionQuery(const Params& params,
                                            int max_limit = kMaxPageSize);
 
 // from=, to=, group_by= (default "device"), tz= (default the configured
-// zone) -> a usage query with the configured rates. `from` defaults to the
-// start of the current month in the zone, `to` to now.
+// zone) -> a usage query without rates (the caller sets q.rates from the
+// store's rate history). `from` defaults to the start of the current month
+// in the zone, `to` to now.
 Result<UsageQuery> ParseUsageQuery(const Params& params, const Config& config,
                                    TimeMs now);
 

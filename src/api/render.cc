@@ -66,7 +66,8 @@ json::object FileJson(const FileInfo& f) {
 
 }  // namespace
 
-json::object SessionJson(const Session& s, TimeMs now) {
+json::object SessionJson(const Session& s, TimeMs now,
+                         const RateHistory& rates) {
   json::object o;
   o["id"] = s.id;
   o["device"] = CleanUtf8(s.device);
@@ -91,18 +92,29 @@ json::object SessionJson(const Session& s, TimeMs now) {
   o["end_inferred"] = s.end_inferred;
   o["event_count"] = s.event_count;
   o["snapshot"] = s.snapshot;
+  o["cost"] = Rounded(SessionCost(s, rates, now), 100);
   return o;
 }
 
+json::value CurrencyJson(std::string_view currency) {
+  if (currency.empty()) return nullptr;
+  return json::value(CleanUtf8(currency));
+}
+
 json::object SessionPageJson(std::span<const Session> sessions, int limit,
-                             TimeMs now) {
+                             TimeMs now, const RateHistory& rates,
+                             std::string_view currency) {
   json::array rows;
-  for (const Session& s : sessions) rows.emplace_back(SessionJson(s, now));
+  for (const Session& s : sessions) {
+    rows.emplace_back(SessionJson(s, now, rates));
+  }
   json::value next = nullptr;
   if (!sessions.empty() && static_cast<int>(sessions.size()) == limit) {
     next = EncodeCursor(sessions.back().started_at, sessions.back().id);
   }
-  return json::object{{"sessions", std::move(rows)}, {"next_cursor", next}};
+  return json::object{{"sessions", std::move(rows)},
+                      {"next_cursor", next},
+                      {"currency", CurrencyJson(currency)}};
 }
 
 json::object EventJson(const EventView& v, bool reveal_secrets) {
@@ -151,7 +163,8 @@ std::string ZoneName(const date::time_zone* tz) {
 
 }  // namespace
 
-json::object UsageJson(const UsageQuery& q, const UsageReport& r) {
+json::object UsageJson(const UsageQuery& q, const UsageReport& r,
+                       std::string_view currency) {
   json::object o;
   o["from"] = FormatIso(q.from);
   o["to"] = FormatIso(q.to);
@@ -171,6 +184,7 @@ json::object UsageJson(const UsageQuery& q, const UsageReport& r) {
   }
   o["rows"] = std::move(rows);
   o["totals"] = FiguresJson(r.totals);
+  o["currency"] = CurrencyJson(currency);
   return o;
 }
 
@@ -205,6 +219,7 @@ constexpr std::string_view kSessionColumns[] = {
     "progress_pct", "estimated_s", "filament_mm",
     "filament_cm3", "error",       "start_inferred",
     "end_inferred", "event_count", "snapshot",
+    "cost",
 };
 
 void AppendRow(std::string& out, const std::vector<std::string>& cells) {
@@ -218,7 +233,7 @@ void AppendRow(std::string& out, const std::vector<std::string>& cells) {
 }  // namespace
 
 void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
-                       TimeMs now, bool header) {
+                       TimeMs now, bool header, const RateHistory& rates) {
   if (header) {
     std::vector<std::string> names(std::begin(kSessionColumns),
                                    std::end(kSessionColumns));
@@ -226,7 +241,7 @@ void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
   }
   std::vector<std::string> cells;
   for (const Session& s : sessions) {
-    json::object o = SessionJson(s, now);
+    json::object o = SessionJson(s, now, rates);
     const json::object& file = o["file"].as_object();
     cells.clear();
     for (std::string_view column : kSessionColumns) {
@@ -340,14 +355,21 @@ std::string Money(double v) { return fmt::format("{:.2f}", v); }
 
 std::string Metres(double mm) { return fmt::format("{:.2f} m", mm / 1000); }
 
+// "; costs in EUR" when a currency is configured.
+std::string CurrencyNote(std::string_view currency) {
+  if (currency.empty()) return "";
+  return "; costs in " + CleanUtf8(currency);
+}
+
 }  // namespace
 
 std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
-                          const date::time_zone* tz) {
+                          const date::time_zone* tz, const RateHistory& rates,
+                          std::string_view currency) {
   TextTable table(
       {"ID", "PRINTER", "STATUS", "STARTED", "ENDED", "PRINT", "PAUSED", "USER",
-       "FILE", "FILAMENT"},
-      {true, false, false, false, false, true, true, false, false, true});
+       "FILE", "FILAMENT", "COST"},
+      {true, false, false, false, false, true, true, false, false, true, true});
   for (const Session& s : sessions) {
     auto filament = FilamentMm(s);
     table.AddRow({
@@ -361,12 +383,14 @@ std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
         s.user ? CleanUtf8(*s.user) : "unattributed",
         FileLabel(s.file),
         filament ? Metres(*filament) : "-",
+        Money(SessionCost(s, rates, now)),
     });
   }
   std::string out = table.Render();
-  out += fmt::format("{} session{}; times in {}; * = inferred (not observed)\n",
-                     sessions.size(), sessions.size() == 1 ? "" : "s",
-                     ZoneName(tz));
+  out +=
+      fmt::format("{} session{}; times in {}{}; * = inferred (not observed)\n",
+                  sessions.size(), sessions.size() == 1 ? "" : "s",
+                  ZoneName(tz), CurrencyNote(currency));
   return out;
 }
 
@@ -386,7 +410,8 @@ std::vector<std::string> FigureCells(const UsageFigures& f) {
 
 }  // namespace
 
-std::string UsageTable(const UsageQuery& q, const UsageReport& r) {
+std::string UsageTable(const UsageQuery& q, const UsageReport& r,
+                       std::string_view currency) {
   std::vector<std::string> header;
   std::vector<bool> right;
   for (GroupKey k : q.group_by) {
@@ -415,8 +440,9 @@ std::string UsageTable(const UsageQuery& q, const UsageReport& r) {
   if (!totals.empty()) totals[0] = "total";
   for (auto& c : FigureCells(r.totals)) totals.push_back(std::move(c));
   table.AddFooter(std::move(totals));
-  return fmt::format("Usage {} .. {} ({})\n\n", LocalTime(q.from, q.tz),
-                     LocalTime(q.to, q.tz), ZoneName(q.tz)) +
+  return fmt::format("Usage {} .. {} ({}{})\n\n", LocalTime(q.from, q.tz),
+                     LocalTime(q.to, q.tz), ZoneName(q.tz),
+                     CurrencyNote(currency)) +
          table.Render() +
          "FAILED counts failed and cancelled prints; INTERRUPTED counts "
          "interrupted and restarted ones.\n";
@@ -427,7 +453,9 @@ std::string UsageTable(const UsageQuery& q, const UsageReport& r) {
 // least 1% (`elapsed * (100 - p) / p`); before that, or without progress, the
 // job's estimate minus the print time so far; null when neither is known.
 // The remainder counts down from the latest event while printing and stands
-// still while paused; it never goes below zero. eta = now + remaining.
+// still while paused. A print that is not at 100 % is never "0 s left": once
+// the remainder runs out (the estimate was too short, or OctoPrint went
+// quiet) the ETA is unknown (null), not zero. eta = now + remaining.
 Eta EstimateEta(const Session& s, TimeMs now) {
   if (!IsOpen(s.status)) return {};
   TimeMs ref = std::max(s.last_event_at, s.started_at);
@@ -443,6 +471,8 @@ Eta EstimateEta(const Session& s, TimeMs now) {
     remaining = std::max(0.0, *remaining - (now - ref) / 1000.0);
   }
   auto remaining_s = static_cast<int64_t>(std::floor(*remaining));
+  bool done = s.progress_pct && *s.progress_pct >= 100;
+  if (remaining_s <= 0 && !done) return {};
   return {remaining_s, now + remaining_s * kSecondMs};
 }
 

@@ -29,14 +29,22 @@ namespace pm {
 // SESSION: id, device, status, started_at, ended_at, duration_s, paused_s,
 // print_s, reported_time_s, file {name, path, display, origin, size}, user,
 // progress_pct, estimated_s, filament_mm, filament_cm3, error,
-// start_inferred, end_inferred, event_count, snapshot. `now` ends an open
-// session's duration.
-boost::json::object SessionJson(const Session& s, TimeMs now);
+// start_inferred, end_inferred, event_count, snapshot, cost. `now` ends an
+// open session's duration. `cost` (to the cent) uses the rates in force when
+// the session started (SessionCost, ledger/cost.h); 0 without rates.
+boost::json::object SessionJson(const Session& s, TimeMs now,
+                                const RateHistory& rates);
 
-// {"sessions":[SESSION...],"next_cursor"}: the cursor continues after the
-// last row when the page is full (`limit` rows), else null.
+// {"sessions":[SESSION...],"next_cursor","currency"}: the cursor continues
+// after the last row when the page is full (`limit` rows), else null; the
+// currency is the configured one, null when none is.
 boost::json::object SessionPageJson(std::span<const Session> sessions,
-                                    int limit, TimeMs now);
+                                    int limit, TimeMs now,
+                                    const RateHistory& rates,
+                                    std::string_view currency);
+
+// The configured currency as JSON: the text, or null when none is set.
+boost::json::value CurrencyJson(std::string_view currency);
 
 // EVENT: id, device, topic, kind, time, received_at, duplicate, test,
 // session, content_type, body. The body has the printer's secret masked
@@ -45,17 +53,18 @@ boost::json::object SessionPageJson(std::span<const Session> sessions,
 boost::json::object EventJson(const EventView& e, bool reveal_secrets = false);
 
 // {"from","to","tz","group_by":[...],"rows":[{"key":{...},FIGURES}],
-// "totals":{FIGURES}}; FIGURES: sessions, completed, cancelled, failed,
-// interrupted, restarted, busy_s, paused_s, print_s, utilization,
-// filament_mm, cost.
-boost::json::object UsageJson(const UsageQuery& q, const UsageReport& r);
+// "totals":{FIGURES},"currency"}; FIGURES: sessions, completed, cancelled,
+// failed, interrupted, restarted, busy_s, paused_s, print_s, utilization,
+// filament_mm, cost. The currency as in SessionPageJson.
+boost::json::object UsageJson(const UsageQuery& q, const UsageReport& r,
+                              std::string_view currency);
 
 // RFC 4180 CSV of sessions (CRLF line ends; fields with a comma, quote, CR
 // or LF are quoted, quotes doubled), columns as SESSION with `file` spread
 // into file_name, file_path, ...; null is an empty field. `header` starts
 // the text with the header line.
 void AppendSessionsCsv(std::string& out, std::span<const Session> sessions,
-                       TimeMs now, bool header);
+                       TimeMs now, bool header, const RateHistory& rates);
 
 // RFC 4180 CSV of a usage report: one column per group_by key, then the
 // figures; a last row "TOTAL" holds the totals.
@@ -68,10 +77,13 @@ std::string CsvField(std::string_view text);
 std::string JsonText(const boost::json::value& v, bool pretty);
 
 // Terminal tables: times in `tz` (UTC when nullptr), durations as "1h 23m",
-// utilization as %, costs with two decimals, a null user as "unattributed".
+// utilization as %, costs with two decimals (the currency, when one is
+// configured, in the line below the table), a null user as "unattributed".
 std::string SessionsTable(std::span<const Session> sessions, TimeMs now,
-                          const date::time_zone* tz);
-std::string UsageTable(const UsageQuery& q, const UsageReport& r);
+                          const date::time_zone* tz, const RateHistory& rates,
+                          std::string_view currency);
+std::string UsageTable(const UsageQuery& q, const UsageReport& r,
+                       std::string_view currency);
 
 // The ETA rule of the printers endpoint (see render.cc).
 struct Eta {

@@ -37,14 +37,14 @@ Session OpenPausedSession() {
 TEST(RenderTest, SessionJsonHasEveryFieldWithItsType) {
   Session s = OpenPausedSession();
   TimeMs now = kAug1 + kHourMs + 999;
-  json::object o = SessionJson(s, now);
+  json::object o = SessionJson(s, now, RateHistory());
   const char* fields[] = {"id",          "device",         "status",
                           "started_at",  "ended_at",       "duration_s",
                           "paused_s",    "print_s",        "reported_time_s",
                           "file",        "user",           "progress_pct",
                           "estimated_s", "filament_mm",    "filament_cm3",
                           "error",       "start_inferred", "end_inferred",
-                          "event_count", "snapshot"};
+                          "event_count", "snapshot",       "cost"};
   EXPECT_EQ(o.size(), std::size(fields));
   for (const char* f : fields) EXPECT_TRUE(o.contains(f)) << f;
   EXPECT_EQ(o["id"].as_int64(), 41);
@@ -65,6 +65,11 @@ TEST(RenderTest, SessionJsonHasEveryFieldWithItsType) {
   EXPECT_FALSE(o["start_inferred"].as_bool());
   EXPECT_EQ(o["event_count"].as_int64(), 5);
   EXPECT_TRUE(o["snapshot"].as_bool());
+  EXPECT_EQ(o["cost"].as_int64(), 0);  // no rates
+  // 2400 s printed at 1.50/h (the pauses are free) + 0.4 m at 0.25/m.
+  RateHistory rates = RateHistory::Constant(
+      {{s.device, {.rate_per_hour = 1.5, .rate_per_m = 0.25}}});
+  EXPECT_DOUBLE_EQ(SessionJson(s, now, rates)["cost"].as_double(), 1.1);
   const json::object& file = o["file"].as_object();
   EXPECT_EQ(file.size(), 5u);
   EXPECT_EQ(file.at("name").as_string(), "box.gcode");
@@ -84,7 +89,7 @@ TEST(RenderTest, ClosedSessionJson) {
   s.job_filament_mm = 2000;
   s.job_filament_cm3 = 4.8;
   s.end_inferred = true;
-  json::object o = SessionJson(s, kAug1 + 100 * kDayMs);
+  json::object o = SessionJson(s, kAug1 + 100 * kDayMs, RateHistory());
   EXPECT_EQ(o["ended_at"].as_string(), "2024-08-01T01:30:00Z");
   EXPECT_EQ(o["duration_s"].as_int64(), 5400);
   EXPECT_EQ(o["paused_s"].as_int64(), 0);
@@ -101,7 +106,7 @@ TEST(RenderTest, ClosedSessionJson) {
 TEST(RenderTest, InvalidUtf8BecomesReplacementCharacters) {
   Session s = testing::ClosedSession(7, "delta", kAug1, 1);
   s.file.name = "bad\xff.gcode";
-  std::string text = json::serialize(SessionJson(s, kAug1));
+  std::string text = json::serialize(SessionJson(s, kAug1, RateHistory()));
   EXPECT_NE(text.find("bad\xEF\xBF\xBD.gcode"), std::string::npos);
 }
 
@@ -142,7 +147,9 @@ TEST(RenderTest, CsvSurvivesCommasQuotesNewlinesAndNonAscii) {
     sessions.push_back(s);
   }
   std::string csv;
-  AppendSessionsCsv(csv, sessions, kAug1, /*header=*/true);
+  // 10 minutes at 6.00/h each.
+  AppendSessionsCsv(csv, sessions, kAug1, /*header=*/true,
+                    RateHistory::Constant({{"delta", {.rate_per_hour = 6}}}));
   auto rows = ParseCsv(csv);
   ASSERT_EQ(rows.size(), 1 + std::size(names));
   const auto& header = rows[0];
@@ -158,8 +165,9 @@ TEST(RenderTest, CsvSurvivesCommasQuotesNewlinesAndNonAscii) {
     EXPECT_EQ(rows[i + 1][column("ended_at")], "2024-08-01T00:10:00Z");
     EXPECT_EQ(rows[i + 1][column("user")], "");  // null
     EXPECT_EQ(rows[i + 1][column("end_inferred")], "false");
+    EXPECT_EQ(rows[i + 1][column("cost")], "1");
   }
-  EXPECT_EQ(header.size(), 24u);
+  EXPECT_EQ(header.size(), 25u);
   EXPECT_NE(csv.find("\r\n"), std::string::npos);
 }
 
@@ -181,6 +189,16 @@ TEST(RenderTest, EtaExtrapolatesProgressElseUsesTheEstimate) {
   s.estimated_s.reset();
   EXPECT_FALSE(EstimateEta(s, kAug1 + 40 * kMinuteMs).remaining_s);
 
+  // Past its estimate and still printing: unknown, never "0 s left".
+  s.estimated_s = 1800;
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 40 * kMinuteMs).remaining_s);
+  s.progress_pct = 25;  // counted down to nothing since the last event
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 3 * kHourMs).remaining_s);
+  s.progress_pct = 100;  // at 100 %, 0 s left is the truth
+  EXPECT_EQ(EstimateEta(s, kAug1 + 3 * kHourMs).remaining_s, 0);
+  s.progress_pct = 0.5;
+  s.estimated_s.reset();
+
   // Paused: the remainder stands still; pauses do not count as print time.
   s.status = SessionStatus::kPaused;
   s.progress_pct = 50;
@@ -190,10 +208,11 @@ TEST(RenderTest, EtaExtrapolatesProgressElseUsesTheEstimate) {
   EXPECT_EQ(eta.remaining_s, 20 * 60);
   EXPECT_EQ(eta.eta, kAug1 + 5 * kHourMs + 20 * kMinuteMs);
 
-  // Overdue prints do not go negative; closed ones have no ETA.
+  // Overdue prints neither go negative nor say "0 s left" at 50 %; closed
+  // ones have no ETA.
   s.status = SessionStatus::kPrinting;
   s.pause_started_at.reset();
-  EXPECT_EQ(EstimateEta(s, kAug1 + 50 * kHourMs).remaining_s, 0);
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 50 * kHourMs).remaining_s);
   s.status = SessionStatus::kCompleted;
   EXPECT_FALSE(EstimateEta(s, kAug1).remaining_s);
 }
@@ -212,7 +231,7 @@ TEST(RenderTest, UsageJsonKeysAndNullUser) {
   row.figures.cost = 1.005;
   r.rows.push_back(row);
   r.totals = row.figures;
-  json::object o = UsageJson(q, r);
+  json::object o = UsageJson(q, r, "EUR");
   EXPECT_EQ(o["from"].as_string(), "2024-08-01T00:00:00Z");
   EXPECT_EQ(o["to"].as_string(), "2024-08-02T00:00:00Z");
   EXPECT_EQ(o["group_by"].as_array().size(), 2u);
@@ -222,6 +241,8 @@ TEST(RenderTest, UsageJsonKeysAndNullUser) {
   EXPECT_EQ(first.at("key").as_object().at("day").as_string(), "2024-08-01");
   EXPECT_EQ(first.at("busy_s").as_int64(), 3600);
   EXPECT_EQ(first.at("sessions").as_int64(), 2);
+  EXPECT_EQ(o["currency"].as_string(), "EUR");
+  EXPECT_TRUE(UsageJson(q, r, "").at("currency").is_null());  // none set
   for (const char* f : {"sessions", "completed", "cancelled", "failed",
                         "interrupted", "restarted", "busy_s", "paused_s",
                         "print_s", "utilization", "filament_mm", "cost"}) {
@@ -252,7 +273,8 @@ TEST(RenderTest, PrettyJsonParsesBack) {
 
 TEST(RenderTest, TablesSayUnattributedAndFormatHours) {
   Session s = testing::ClosedSession(3, "delta", kAug1, 83);
-  std::string table = SessionsTable(std::vector<Session>{s}, kAug1, nullptr);
+  std::string table =
+      SessionsTable(std::vector<Session>{s}, kAug1, nullptr, RateHistory(), "");
   EXPECT_NE(table.find("unattributed"), std::string::npos) << table;
   EXPECT_NE(table.find("1h 23m"), std::string::npos) << table;
   EXPECT_NE(table.find("2024-08-01 00:00"), std::string::npos) << table;

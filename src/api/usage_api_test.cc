@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <map>
 
 #include "api/api_testing.h"
 #include "api/params.h"
@@ -52,6 +53,7 @@ struct UsageApiTest : ::testing::Test {
     Config c;
     c.devices["delta"].rates = {2.0, 0.5, 0.0};  // per hour, per metre
     c.devices["foxtrot"].rates.minimum_per_session = 1.25;
+    c.currency = "EUR";
     return c;
   }
   json::value Usage(const std::string& query) {
@@ -111,6 +113,31 @@ TEST_F(UsageApiTest, ByDeviceAndDayWorkedOutByHand) {
   EXPECT_NEAR(totals.at("cost").to_number<double>(), 4.5 + 4.0 + 1.25, 1e-9);
 }
 
+// Every session carries its own cost, with the rates in force when it
+// started; usage sums those; both answers name the currency.
+TEST_F(UsageApiTest, SessionsCarryTheirCostWithTheRatesOfTheirStart) {
+  // delta's rates change at 20:00 on Aug 1, between s1 and s2.
+  ASSERT_TRUE(f.store
+                  ->RecordRateChanges(
+                      {{"delta", kAug1 + 20 * kHour, {.rate_per_hour = 10}}})
+                  .ok());
+  auto r = f.Get("/api/v1/sessions?from=2024-07-01");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value page = ApiFixture::Json(r);
+  EXPECT_EQ(page.at("currency").as_string(), "EUR");
+  std::map<int64_t, double> cost;
+  for (const auto& s : page.at("sessions").as_array()) {
+    cost[s.at("id").as_int64()] = s.at("cost").to_number<double>();
+  }
+  EXPECT_DOUBLE_EQ(cost.at(1), 4.5);   // the old rates: 2 h x 2 + 1 m x 0.5
+  EXPECT_DOUBLE_EQ(cost.at(2), 17.5);  // the new ones: 1.75 h x 10
+  EXPECT_DOUBLE_EQ(cost.at(3), 1.25);  // foxtrot: its minimum
+  json::value v = Usage("from=2024-08-01&to=2024-08-03");
+  EXPECT_EQ(v.at("currency").as_string(), "EUR");
+  EXPECT_NEAR(v.at("totals").at("cost").to_number<double>(), 4.5 + 17.5 + 1.25,
+              1e-9);
+}
+
 TEST_F(UsageApiTest, NullUserIsNullInJson) {
   json::value v = Usage("from=2024-08-01&to=2024-08-03&group_by=user");
   bool found_null = false;
@@ -131,8 +158,9 @@ TEST_F(UsageApiTest, SameAsComputeUsageForOtherGroupings) {
     ASSERT_TRUE(params.ok());
     auto q = ParseUsageQuery(*params, f.config, f.clock.Now());
     ASSERT_TRUE(q.ok()) << q.error().message;
+    q->rates = RateHistory::Constant(ConfiguredRates(f.config));
     UsageReport expected = ComputeUsage(*q, sessions);
-    json::value want = UsageJson(*q, expected);
+    json::value want = UsageJson(*q, expected, f.config.currency);
     EXPECT_EQ(Usage(query), want) << query;
     EXPECT_FALSE(expected.rows.empty()) << query;
   }

@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <charconv>
@@ -8,7 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
+
+#include "decode/device_id.h"
 
 namespace pm {
 
@@ -21,9 +23,12 @@ std::optional<AuthMode> AuthModeFromName(const std::string& name) {
 
 const char* AuthModeName(AuthMode mode) {
   switch (mode) {
-    case AuthMode::kOpen: return "open";
-    case AuthMode::kTofu: return "tofu";
-    case AuthMode::kStrict: return "strict";
+    case AuthMode::kOpen:
+      return "open";
+    case AuthMode::kTofu:
+      return "tofu";
+    case AuthMode::kStrict:
+      return "strict";
   }
   return "tofu";
 }
@@ -36,12 +41,18 @@ std::optional<TimeMs> ParseDuration(const std::string& text) {
   if (ec != std::errc() || value < 0) return std::nullopt;
   std::string unit(p, end);
   TimeMs scale = kSecondMs;
-  if (unit.empty() || unit == "s") scale = kSecondMs;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m" || unit == "min") scale = kMinuteMs;
-  else if (unit == "h") scale = kHourMs;
-  else if (unit == "d") scale = kDayMs;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    scale = kSecondMs;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m" || unit == "min")
+    scale = kMinuteMs;
+  else if (unit == "h")
+    scale = kHourMs;
+  else if (unit == "d")
+    scale = kDayMs;
+  else
+    return std::nullopt;
   return static_cast<TimeMs>(value * static_cast<double>(scale));
 }
 
@@ -137,17 +148,15 @@ int NonAsciiOutsideStrings(std::string_view text) {
   return 0;
 }
 
-// PRINTMETER_<NAME>: a whole number >= 0.
-Status EnvCount(const char* name, size_t& out) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return {};
-  std::string_view text(v);
+// A whole number >= 0 from a flag or the environment (0: no limit).
+Status ParseCount(const std::string& text, std::string_view source,
+                  size_t& out) {
   size_t value = 0;
   auto [end, ec] =
       std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Invalid(fmt::format("{}={} is not a whole number >= 0 (0: no limit)",
-                               name, text));
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Invalid(fmt::format("{}{} is not a whole number >= 0 (0: no limit)",
+                               source, text));
   }
   out = value;
   return {};
@@ -183,10 +192,9 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return ConfigError(path, fmt::format("line {}, column {}: {}",
-                                         e.source().begin.line,
-                                         e.source().begin.column,
-                                         e.description()));
+    return ConfigError(
+        path, fmt::format("line {}, column {}: {}", e.source().begin.line,
+                          e.source().begin.column, e.description()));
   }
   std::string auth, stale;
   std::string admin, read;
@@ -195,6 +203,7 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                  ReadString(root, "auth", auth, path),
                  ReadString(root, "stale_after", stale, path),
                  ReadString(root, "timezone", config.timezone, path),
+                 ReadString(root, "currency", config.currency, path),
                  ReadString(root, "admin_token", admin, path),
                  ReadString(root, "read_token", read, path),
                  ReadCount(root, "max_devices", config.max_devices, path),
@@ -206,7 +215,8 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
     auto mode = AuthModeFromName(auth);
     if (!mode) {
       return ConfigError(path, fmt::format("auth = \"{}\" is not one of open, "
-                                           "tofu, strict", auth));
+                                           "tofu, strict",
+                                           auth));
     }
     config.auth = *mode;
   }
@@ -224,22 +234,28 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   if (const toml::table* devices = root["devices"].as_table()) {
     for (const auto& [key, node] : *devices) {
       const toml::table* dt = node.as_table();
-      std::string id(key.str());
+      auto checked = CheckDeviceId(key.str(), "device id");
+      if (!checked) {
+        return ConfigError(
+            path, fmt::format("[devices] line {}: {}", node.source().begin.line,
+                              checked.error().message));
+      }
+      std::string id = std::move(*checked);
       if (!dt) {
-        return ConfigError(path, fmt::format("[devices.{}] must be a table",
-                                             id));
+        return ConfigError(path,
+                           fmt::format("[devices.{}] must be a table", id));
       }
       DeviceConfig dc;
       std::string secret;
       std::string where = fmt::format("[devices.{}]", id);
-      for (auto s : {ReadString(*dt, "name", dc.name, path),
-                     ReadString(*dt, "secret", secret, path),
-                     ReadNumber(*dt, "rate_per_hour", dc.rates.rate_per_hour,
-                                path, where),
-                     ReadNumber(*dt, "rate_per_m", dc.rates.rate_per_m, path,
-                                where),
-                     ReadNumber(*dt, "minimum_per_session",
-                                dc.rates.minimum_per_session, path, where)}) {
+      for (auto s :
+           {ReadString(*dt, "name", dc.name, path),
+            ReadString(*dt, "secret", secret, path),
+            ReadNumber(*dt, "rate_per_hour", dc.rates.rate_per_hour, path,
+                       where),
+            ReadNumber(*dt, "rate_per_m", dc.rates.rate_per_m, path, where),
+            ReadNumber(*dt, "minimum_per_session", dc.rates.minimum_per_session,
+                       path, where)}) {
         if (!s) return s.error();
       }
       if (dt->contains("secret")) dc.secret = secret;
@@ -249,88 +265,61 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   return config;
 }
 
-Status ApplyEnvironment(Config& config) {
-  auto env = [](const char* name) -> std::optional<std::string> {
-    const char* v = std::getenv(name);
-    if (!v || !*v) return std::nullopt;
-    return std::string(v);
-  };
-  if (auto v = env("PRINTMETER_LISTEN")) config.listen = *v;
-  if (auto v = env("PRINTMETER_DB")) config.db = *v;
-  if (auto v = env("PRINTMETER_AUTH")) {
-    auto mode = AuthModeFromName(*v);
-    if (!mode) {
-      return Invalid(fmt::format(
-          "PRINTMETER_AUTH={} is not one of open, tofu, strict", *v));
-    }
-    config.auth = *mode;
-  }
-  if (auto v = env("PRINTMETER_STALE_AFTER")) {
-    auto d = ParseDuration(*v);
-    if (!d) {
-      return Invalid(fmt::format(
-          "PRINTMETER_STALE_AFTER={} is not a duration like 48h or 0", *v));
-    }
-    config.stale_after = *d;
-  }
-  if (auto v = env("PRINTMETER_TIMEZONE")) config.timezone = *v;
-  if (auto v = env("PRINTMETER_ADMIN_TOKEN")) config.admin_token = *v;
-  if (auto v = env("PRINTMETER_READ_TOKEN")) config.read_token = *v;
-  if (Status s = EnvCount("PRINTMETER_MAX_DEVICES", config.max_devices); !s) {
-    return s;
-  }
-  return EnvCount("PRINTMETER_REGISTRATIONS_PER_HOUR",
-                  config.registrations_per_hour);
+RatesByDevice ConfiguredRates(const Config& config) {
+  RatesByDevice rates;
+  for (const auto& [id, device] : config.devices) rates[id] = device.rates;
+  return rates;
 }
 
-Status SaveConfigFile(const Config& config, const std::string& path) {
-  toml::table root;
-  // Keep every setting the file had; write only what differs from defaults.
-  Config defaults;
-  if (config.listen != defaults.listen) root.insert("listen", config.listen);
-  if (config.db != defaults.db) root.insert("db", config.db);
-  if (config.auth != defaults.auth) root.insert("auth", AuthModeName(config.auth));
-  if (config.stale_after != defaults.stale_after) {
-    root.insert("stale_after",
-                fmt::format("{}s", config.stale_after / kSecondMs));
-  }
-  if (config.timezone != defaults.timezone) root.insert("timezone", config.timezone);
-  if (config.admin_token) root.insert("admin_token", *config.admin_token);
-  if (config.read_token) root.insert("read_token", *config.read_token);
-  if (config.max_devices != defaults.max_devices) {
-    root.insert("max_devices", static_cast<int64_t>(config.max_devices));
-  }
-  if (config.registrations_per_hour != defaults.registrations_per_hour) {
-    root.insert("registrations_per_hour",
-                static_cast<int64_t>(config.registrations_per_hour));
-  }
-  toml::table devices;
-  for (const auto& [id, dc] : config.devices) {
-    toml::table t;
-    if (!dc.name.empty()) t.insert("name", dc.name);
-    if (dc.secret) t.insert("secret", *dc.secret);
-    if (dc.rates.rate_per_hour) t.insert("rate_per_hour", dc.rates.rate_per_hour);
-    if (dc.rates.rate_per_m) t.insert("rate_per_m", dc.rates.rate_per_m);
-    if (dc.rates.minimum_per_session) {
-      t.insert("minimum_per_session", dc.rates.minimum_per_session);
+Status ApplySetting(Config& config, std::string_view key,
+                    const std::string& value, std::string_view source) {
+  if (key == "auth") {
+    auto mode = AuthModeFromName(value);
+    if (!mode) {
+      return Invalid(
+          fmt::format("{}{} is not one of open, tofu, strict", source, value));
     }
-    devices.insert(id, std::move(t));
-  }
-  if (!devices.empty()) root.insert("devices", std::move(devices));
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) {
-      return Invalid(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+    config.auth = *mode;
+  } else if (key == "stale_after") {
+    auto d = ParseDuration(value);
+    if (!d) {
+      return Invalid(fmt::format(
+          "{}{} is not a duration like 48h, 90m or 0 (never)", source, value));
     }
-    out << "# printmeter configuration (see README.md)\n" << root << "\n";
-    if (!out.flush()) {
-      return Invalid(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-    }
+    config.stale_after = *d;
+  } else if (key == "listen") {
+    config.listen = value;
+  } else if (key == "db") {
+    config.db = value;
+  } else if (key == "timezone") {
+    config.timezone = value;
+  } else if (key == "currency") {
+    config.currency = value;
+  } else if (key == "admin_token") {  // "" = none, as in the config file
+    config.admin_token = value.empty() ? std::nullopt : std::optional(value);
+  } else if (key == "read_token") {
+    config.read_token = value.empty() ? std::nullopt : std::optional(value);
+  } else if (key == "max_devices") {
+    return ParseCount(value, source, config.max_devices);
+  } else if (key == "registrations_per_hour") {
+    return ParseCount(value, source, config.registrations_per_hour);
+  } else {
+    return Invalid(fmt::format("{}...: no such setting", source));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Invalid(fmt::format("cannot replace {}: {}", path, ec.message()));
+  return {};
+}
+
+Status ApplyEnvironment(Config& config) {
+  for (std::string_view key :
+       {"listen", "db", "auth", "stale_after", "timezone", "currency",
+        "admin_token", "read_token", "max_devices",
+        "registrations_per_hour"}) {
+    std::string name = "PRINTMETER_";
+    for (char c : key) name += static_cast<char>(std::toupper(c));
+    const char* v = std::getenv(name.c_str());
+    if (!v || !*v) continue;
+    if (Status s = ApplySetting(config, key, v, name + "="); !s) return s;
+  }
   return {};
 }
 

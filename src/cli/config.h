@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "ledger/usage.h"
+#include "ledger/cost.h"
 
 namespace pm {
 
@@ -29,6 +29,9 @@ struct Config {
   AuthMode auth = AuthMode::kTofu;
   TimeMs stale_after = 48 * kHourMs;
   std::string timezone = "UTC";
+  // Shown beside costs ("EUR", "CHF", "$"); "" for none (the API then says
+  // "currency": null). Display only: it converts nothing.
+  std::string currency;
   std::optional<std::string> admin_token;
   std::optional<std::string> read_token;
   // Devices that may register themselves (tofu, open): in all, and per hour
@@ -39,20 +42,28 @@ struct Config {
   std::string path;  // the config file it was read from; "" for none
 };
 
+// The configured rates of every device in `config`.
+RatesByDevice ConfiguredRates(const Config& config);
+
 // Reads `path` (TOML). A missing file is an error only when `must_exist`.
 // Errors name the file, the line and the key.
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist);
 
 // Applies PRINTMETER_LISTEN, PRINTMETER_DB, PRINTMETER_AUTH,
 // PRINTMETER_STALE_AFTER, PRINTMETER_TIMEZONE, PRINTMETER_ADMIN_TOKEN,
-// PRINTMETER_READ_TOKEN, PRINTMETER_MAX_DEVICES,
+// PRINTMETER_READ_TOKEN, PRINTMETER_CURRENCY, PRINTMETER_MAX_DEVICES,
 // PRINTMETER_REGISTRATIONS_PER_HOUR from the environment.
 Status ApplyEnvironment(Config& config);
 
+// Sets the setting `key` (a config file key: "listen", "auth",
+// "stale_after", "read_token", ...) from text, as a flag or an environment
+// variable gives it. `source` starts error messages, before the value
+// ("--auth ", "PRINTMETER_AUTH="). kInvalid for a value the setting cannot
+// take, or an unknown key.
+Status ApplySetting(Config& config, std::string_view key,
+                    const std::string& value, std::string_view source);
+
 // "48h", "30m", "90s", "2d", "0" -> milliseconds.
 std::optional<TimeMs> ParseDuration(const std::string& text);
-
-// Writes `config` back as TOML (for `printmeter devices add|remove`).
-Status SaveConfigFile(const Config& config, const std::string& path);
 
 }  // namespace pm

@@ -6,11 +6,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/config_edit.h"
+#include "decode/device_id.h"
+#include "decode/text.h"
 #include "store/store.h"
 
 namespace pm {
@@ -43,53 +47,85 @@ std::string NewSecret() {
 std::string ReceiverUrl(const Config& config) {
   std::string listen = config.listen;
   size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  std::string port = colon == std::string::npos ? "8080" : listen.substr(colon + 1);
+  std::string host =
+      colon == std::string::npos ? listen : listen.substr(0, colon);
+  std::string port =
+      colon == std::string::npos ? "8080" : listen.substr(colon + 1);
   if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
     char name[256] = {};
-    host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name
-                                                              : "THIS-HOST";
+    host =
+        gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "THIS-HOST";
   }
   return fmt::format("http://{}:{}/webhook", host, port);
 }
 
-Status CheckId(const std::string& id) {
-  if (id.empty() || id.size() > 128 ||
-      id.find_first_of(" \t\r\n") != std::string::npos) {
-    return Invalid(fmt::format(
-        "device id \"{}\" must be 1-128 characters without spaces: the "
-        "plugin's Device identifier",
-        id));
+// The file's text; "" when it does not exist yet.
+Result<std::string> ReadText(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Invalid(
+        fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   }
-  return {};
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The keys `add` sets: only those given on the command line, and a new
+// secret when the device has none.
+std::vector<TomlSetting> KeysToSet(const DeviceOptions& o,
+                                   const DeviceConfig* existing,
+                                   std::string& secret) {
+  std::vector<TomlSetting> keys;
+  if (!o.name.empty()) keys.emplace_back("name", TomlString(o.name));
+  secret = !o.secret.empty()              ? o.secret
+           : existing && existing->secret ? *existing->secret
+                                          : NewSecret();
+  if (!o.secret.empty() || !existing || !existing->secret) {
+    keys.emplace_back("secret", TomlString(secret));
+  }
+  if (o.rate_per_hour) {
+    keys.emplace_back("rate_per_hour", TomlNumber(*o.rate_per_hour));
+  }
+  if (o.rate_per_m) keys.emplace_back("rate_per_m", TomlNumber(*o.rate_per_m));
+  if (o.minimum) {
+    keys.emplace_back("minimum_per_session", TomlNumber(*o.minimum));
+  }
+  return keys;
+}
+
+// The secret the printer registered on first contact (tofu), when it
+// differs from `secret`; nullopt when none, or when the database is absent.
+std::optional<std::string> RegisteredSecret(const Config& config,
+                                            const std::string& id,
+                                            const std::string& secret) {
+  auto store = OpenStore(config.db, {.read_only = true});
+  if (!store) return std::nullopt;
+  auto devices = (*store)->LoadDevices();
+  if (!devices) return std::nullopt;
+  for (const DeviceRecord& d : *devices) {
+    if (d.device == id && d.secret && *d.secret != secret) return d.secret;
+  }
+  return std::nullopt;
 }
 
 int RunAdd(const DeviceOptions& o) {
-  if (auto s = CheckId(o.id); !s) return Fail(s.error().message);
-  // `add` is how a config file usually starts: create the one named.
-  std::error_code ec;
-  if (!o.common.config_path.empty() &&
-      !std::filesystem::exists(o.common.config_path, ec)) {
-    std::ofstream create(o.common.config_path);
-    if (!create) {
-      return Fail(fmt::format("cannot create {}: {}", o.common.config_path,
-                              std::strerror(errno)));
-    }
+  auto id = CheckDeviceId(o.id, "device id");
+  if (!id) {
+    return Fail(id.error().message + " (the plugin's Device identifier)");
   }
-  auto config = ResolveConfig(o.common);
+  // `add` is how a config file usually starts: it creates the one named.
+  auto config = ResolveConfig(o.common, /*may_be_missing=*/true);
   if (!config) return Fail(config.error().message);
-  auto [it, added] = config->devices.try_emplace(o.id);
-  DeviceConfig& device = it->second;
-  if (!o.name.empty()) device.name = o.name;
-  if (!o.secret.empty()) {
-    device.secret = o.secret;
-  } else if (!device.secret) {
-    device.secret = NewSecret();
-  }
-  if (o.rate_per_hour) device.rates.rate_per_hour = *o.rate_per_hour;
-  if (o.rate_per_m) device.rates.rate_per_m = *o.rate_per_m;
-  if (o.minimum) device.rates.minimum_per_session = *o.minimum;
-  if (auto s = SaveConfigFile(*config, config->path); !s) {
+  auto text = ReadText(config->path);
+  if (!text) return Fail(text.error().message);
+  auto existing = config->devices.find(*id);
+  bool added = existing == config->devices.end();
+  std::string secret;
+  auto keys = KeysToSet(o, added ? nullptr : &existing->second, secret);
+  auto edited = SetDeviceKeys(*text, config->path, *id, keys);
+  if (!edited) return Fail(edited.error().message);
+  if (auto s = WriteFileAtomically(config->path, *edited); !s) {
     return Fail(s.error().message);
   }
   fmt::print(
@@ -105,34 +141,41 @@ int RunAdd(const DeviceOptions& o) {
       "with the message\n"
       "                      \"Print resumed\"\n\n"
       "Restart `printmeter serve` so that it reads the new configuration.\n",
-      added ? "Added" : "Updated", o.id, config->path, ReceiverUrl(*config),
-      o.id, *device.secret);
+      added ? "Added" : "Updated", *id, config->path, ReceiverUrl(*config), *id,
+      secret);
+  if (RegisteredSecret(*config, *id, secret)) {
+    fmt::print(
+        "\nNote: \"{}\" registered its own secret on first contact (tofu). "
+        "The secret above replaces it once `printmeter serve` restarts: "
+        "paste it into the printer's OctoPrint (Settings > Webhooks > API "
+        "secret), or its messages will be refused (401).\n",
+        *id);
+  }
   return 0;
 }
 
 int RunRemove(const DeviceOptions& o) {
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error().message);
-  if (config->devices.erase(o.id) == 0) {
-    return Fail(fmt::format("device \"{}\" is not in {}; `printmeter devices "
-                            "list` shows the configured ones",
-                            o.id, config->path));
+  auto text = ReadText(config->path);
+  if (!text) return Fail(text.error().message);
+  std::string id(TrimSpace(o.id));
+  auto edited = RemoveDeviceTable(*text, config->path, id);
+  if (!edited && edited.error().code == ErrorCode::kNotFound) {
+    return Fail(
+        fmt::format("device \"{}\" is not in {}; `printmeter devices "
+                    "list` shows the configured ones",
+                    id, config->path));
   }
-  if (auto s = SaveConfigFile(*config, config->path); !s) {
+  if (!edited) return Fail(edited.error().message);
+  if (auto s = WriteFileAtomically(config->path, *edited); !s) {
     return Fail(s.error().message);
   }
-  fmt::print("Removed device \"{}\" from {}. Its recorded prints stay in the "
-             "database. Restart `printmeter serve` to apply.\n",
-             o.id, config->path);
+  fmt::print(
+      "Removed device \"{}\" from {}. Its recorded prints stay in the "
+      "database. Restart `printmeter serve` to apply.\n",
+      id, config->path);
   return 0;
-}
-
-// Whether `db` names a database that exists (list must not create one).
-bool DatabaseExists(const std::string& db) {
-  constexpr std::string_view kSqlite = "sqlite:";
-  if (!db.starts_with(kSqlite)) return true;
-  std::error_code ec;
-  return std::filesystem::exists(db.substr(kSqlite.size()), ec);
 }
 
 int RunList(const DeviceOptions& o) {
@@ -146,8 +189,17 @@ int RunList(const DeviceOptions& o) {
                d.rates.rate_per_hour, d.rates.rate_per_m,
                d.rates.minimum_per_session);
   }
-  if (!DatabaseExists(config->db)) return 0;
-  auto store = OpenStore(config->db);
+  auto store = OpenStore(config->db, {.read_only = true});
+  // Before the first `serve`, the default database does not exist yet; a
+  // database named anywhere (flag, environment, config) must exist.
+  if (!store && store.error().code == ErrorCode::kNotFound &&
+      config->db == Config{}.db) {
+    fmt::print(
+        "\nHeard from: nobody yet (no database at {}; `printmeter "
+        "serve` creates it)\n",
+        config->db);
+    return 0;
+  }
   if (!store) return Fail(store.error().message);
   auto devices = (*store)->LoadDevices();
   if (!devices) return Fail(devices.error().message);
@@ -157,7 +209,7 @@ int RunList(const DeviceOptions& o) {
     bool configured = config->devices.count(d.device) > 0;
     fmt::print("  {:<20} first {}  last heard {}  {}\n", d.device,
                FormatIso(d.first_seen), FormatIso(d.last_received),
-               configured  ? "configured"
+               configured ? "configured"
                : d.secret ? "registered on first contact (tofu)"
                           : "not registered");
   }
@@ -175,6 +227,7 @@ void AddDevicesCommand(CLI::App& app) {
   auto* add = cmd->add_subcommand(
       "add", "Add or update a printer and print the plugin settings to paste");
   AddCommonOptions(*add, add_opts->common);
+  AddSettingFlags(*add, add_opts->common, {"listen"});
   add->add_option("ID", add_opts->id, "the plugin's Device identifier")
       ->required();
   add->add_option("--name", add_opts->name, "a name people recognise");
@@ -186,8 +239,7 @@ void AddDevicesCommand(CLI::App& app) {
   add->add_option("--rate-per-m", add_opts->rate_per_m,
                   "price per metre of filament")
       ->check(CLI::NonNegativeNumber);
-  add->add_option("--minimum", add_opts->minimum,
-                  "minimum price of one print")
+  add->add_option("--minimum", add_opts->minimum, "minimum price of one print")
       ->check(CLI::NonNegativeNumber);
   add->callback([add_opts] {
     if (int rc = RunAdd(*add_opts); rc != 0) throw CLI::RuntimeError(rc);

@@ -9,6 +9,7 @@
 #include "http/import.h"
 #include "http/ingest.h"
 #include "http/progress.h"
+#include "store/rate_history.h"
 #include "store/store.h"
 
 namespace pm {
@@ -45,6 +46,11 @@ int RunImport(const ImportOptions& o) {
   auto store =
       OpenStore(config->db, {.writer = true, .program = "printmeter import"});
   if (!store) return Fail(store.error());
+  if (auto rates =
+          RecordRates(**store, ConfiguredRates(*config), SystemClock().Now());
+      !rates) {
+    return Fail(rates.error());
+  }
   SystemClock clock;
   IngestOptions options = IngestOptionsFrom(*config);
   options.sweep_interval = 0;  // the server sweeps; an import only appends
@@ -69,6 +75,7 @@ void AddImportCommand(CLI::App& app) {
       "Feed recorded webhook requests through the receiver's path (decode, "
       "authenticate, store, fold), as if the plugin had posted them");
   AddCommonOptions(*cmd, o->common);
+  AddSettingFlags(*cmd, o->common, {"auth", "stale_after"});
   cmd->add_option("FILE", o->files,
                   "a JSON body, JSON lines (one body per line), or a raw "
                   "HTTP request (.http)")

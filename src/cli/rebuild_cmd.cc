@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "http/progress.h"
 #include "http/rebuild.h"
+#include "store/rate_history.h"
 #include "store/store.h"
 
 namespace pm {
@@ -29,8 +30,14 @@ int64_t EstimateEvents(Store& store) {
 int RunRebuild(const CommonOptions& common) {
   auto config = ResolveConfig(common);
   if (!config) return Fail(config.error());
-  auto store = OpenStore(config->db, {.writer = true, .program = "printmeter rebuild"});
+  auto store =
+      OpenStore(config->db, {.writer = true, .program = "printmeter rebuild"});
   if (!store) return Fail(store.error());
+  if (auto rates =
+          RecordRates(**store, ConfiguredRates(*config), SystemClock().Now());
+      !rates) {
+    return Fail(rates.error());
+  }
   LedgerConfig ledger;
   ledger.stale_after = config->stale_after;
   Progress progress("rebuilding", EstimateEvents(**store));
@@ -38,19 +45,22 @@ int RunRebuild(const CommonOptions& common) {
                        [&progress](int64_t n) { progress.Update(n); });
   progress.Finish();
   if (!stats) return Fail(stats.error());
-  fmt::print("rebuilt {} session(s) on {} printer(s) from {} event(s) "
-             "({} duplicates, {} test events, {} stale sweeps)\n",
-             stats->sessions, stats->devices, stats->events,
-             stats->duplicates, stats->tests, stats->swept);
+  fmt::print(
+      "rebuilt {} session(s) on {} printer(s) from {} event(s) "
+      "({} duplicates, {} test events, {} stale sweeps)\n",
+      stats->sessions, stats->devices, stats->events, stats->duplicates,
+      stats->tests, stats->swept);
   if (stats->redecoded_differently > 0) {
-    fmt::print("{} stored request(s) read differently with this version of "
-               "printmeter; the ledger follows the new reading\n",
-               stats->redecoded_differently);
+    fmt::print(
+        "{} stored request(s) read differently with this version of "
+        "printmeter; the ledger follows the new reading\n",
+        stats->redecoded_differently);
   }
   if (stats->undecodable > 0) {
-    fmt::print("{} stored request(s) this version cannot read; they were "
-               "folded as first stored\n",
-               stats->undecodable);
+    fmt::print(
+        "{} stored request(s) this version cannot read; they were "
+        "folded as first stored\n",
+        stats->undecodable);
   }
   return 0;
 }
@@ -64,6 +74,7 @@ void AddRebuildCommand(CLI::App& app) {
       "Re-derive every session from the stored event log (after an upgrade, "
       "or to check the ledger); user attributions are kept");
   AddCommonOptions(*cmd, *common);
+  AddSettingFlags(*cmd, *common, {"stale_after"});
   cmd->footer(
       "One writer at a time: refused while `printmeter serve` or an import "
       "writes the same database.");

@@ -8,6 +8,7 @@
 #include "api/params.h"
 #include "api/render.h"
 #include "cli/commands.h"
+#include "store/rate_history.h"
 #include "store/store.h"
 
 namespace pm {
@@ -48,16 +49,24 @@ int RunReport(const ReportOptions& o) {
   params.Set("tz", o.tz);
   auto query = ParseUsageQuery(params, *config, SystemClock().Now());
   if (!query) return Fail(AsFlags(query.error().message));
-  auto store = OpenStore(config->db);
+  auto store = OpenStore(config->db, {.read_only = true});
   if (!store) return Fail(store.error().message);
+  std::string note;
+  auto rates =
+      RecordRates(**store, ConfiguredRates(*config), query->now, &note);
+  if (!rates) return Fail(rates.error().message);
+  if (!note.empty()) fmt::print(stderr, "printmeter report: note: {}\n", note);
+  query->rates = std::move(*rates);
   auto report = RunUsage(**store, *query);
   if (!report) return Fail(report.error().message);
+  const std::string& currency = config->currency;
   if (o.format == "json") {
-    fmt::print("{}", JsonText(UsageJson(*query, *report), /*pretty=*/true));
+    fmt::print("{}", JsonText(UsageJson(*query, *report, currency),
+                              /*pretty=*/true));
   } else if (o.format == "csv") {
     fmt::print("{}", UsageCsv(*query, *report));
   } else {
-    fmt::print("{}", UsageTable(*query, *report));
+    fmt::print("{}", UsageTable(*query, *report, currency));
   }
   return 0;
 }
@@ -71,6 +80,7 @@ void AddReportCommand(CLI::App& app) {
       "Usage report: sessions, busy and print hours, utilization, filament "
       "and cost per printer (or per user, day, week, month, origin, status)");
   AddCommonOptions(*cmd, o->common);
+  AddSettingFlags(*cmd, o->common, {"currency"});  // --tz: the zone
   cmd->add_option("--from", o->from,
                   "start of the window: 2024-08-01, 2024-08-01T08:00:00Z or "
                   "epoch seconds (default: the 1st of this month; a bare date "

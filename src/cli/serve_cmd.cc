@@ -1,7 +1,6 @@
 // `printmeter serve`: the webhook receiver, the API and /metrics.
 #include <fmt/format.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "http/embedded_files.h"
 #include "http/ingest.h"
 #include "http/server.h"
+#include "store/rate_history.h"
 #include "store/store.h"
 
 namespace pm {
@@ -23,9 +23,6 @@ namespace {
 
 struct ServeOptions {
   CommonOptions common;
-  std::string listen;
-  std::string auth;
-  std::string stale_after;
   std::string web_root;
 };
 
@@ -54,48 +51,16 @@ void LogDashboard(const ServerOptions& options) {
   }
 }
 
-// Sends printmeter's log to stderr.
-void LogToStderr() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  spdlog::set_default_logger(spdlog::stderr_color_mt("printmeter"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-}
-
 // What the plugin's "Webhook URL" should be, as far as this host can tell.
 std::string PluginUrl(const ServerOptions& options) {
   std::string host = options.host;
   if (host == "0.0.0.0" || host == "::") {
     char name[256] = {};
-    host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name
-                                                              : "THIS-HOST";
+    host =
+        gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "THIS-HOST";
   }
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return fmt::format("http://{}:{}/webhook", host, options.port);
-}
-
-// Applies the serve-only flags over the resolved configuration.
-Status ApplyFlags(const ServeOptions& o, Config& config) {
-  if (!o.listen.empty()) config.listen = o.listen;
-  if (!o.auth.empty()) {
-    auto mode = AuthModeFromName(o.auth);
-    if (!mode) {
-      return Invalid(fmt::format("--auth {} is not one of open, tofu, strict",
-                                 o.auth));
-    }
-    config.auth = *mode;
-  }
-  if (!o.stale_after.empty()) {
-    auto d = ParseDuration(o.stale_after);
-    if (!d) {
-      return Invalid(fmt::format("--stale-after {} is not a duration like "
-                                 "48h, 90m or 0 (never)",
-                                 o.stale_after));
-    }
-    config.stale_after = *d;
-  }
-  return {};
 }
 
 int Fail(const Error& e) {
@@ -104,7 +69,6 @@ int Fail(const Error& e) {
 }
 
 int RunServe(const ServeOptions& o) {
-  LogToStderr();
   // Block the stop signals before any thread starts, so that every thread
   // inherits the mask and only sigwait() below sees them.
   sigset_t stop_signals;
@@ -115,7 +79,6 @@ int RunServe(const ServeOptions& o) {
 
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error());
-  if (auto s = ApplyFlags(o, *config); !s) return Fail(s.error());
   ServerOptions server_options;
   if (auto s = ParseListen(config->listen, server_options); !s) {
     return Fail(s.error());
@@ -125,6 +88,10 @@ int RunServe(const ServeOptions& o) {
   auto store = OpenStore(config->db, {.writer = true, .program = "printmeter serve"});
   if (!store) return Fail(store.error());
   SystemClock clock;
+  if (auto rates = RecordRates(**store, ConfiguredRates(*config), clock.Now());
+      !rates) {
+    return Fail(rates.error());
+  }
   std::unique_ptr<Api> api = MakeApi(**store, *config, clock);
   IngestWriter writer(**store, IngestOptionsFrom(*config), clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
@@ -144,9 +111,10 @@ int RunServe(const ServeOptions& o) {
                      "sends first)"
                    : "");
   if (config->auth == AuthMode::kStrict && config->devices.empty()) {
-    spdlog::warn("auth is strict but no device is configured: every webhook "
-                 "will be refused (403); add one with `printmeter devices "
-                 "add ID`");
+    spdlog::warn(
+        "auth is strict but no device is configured: every webhook "
+        "will be refused (403); add one with `printmeter devices "
+        "add ID`");
   }
   spdlog::info("in OctoPrint's Webhooks plugin, set the Webhook URL to {}",
                PluginUrl(server_options));
@@ -172,16 +140,10 @@ void AddServeCommand(CLI::App& app) {
       "Run the webhook receiver (POST /webhook), the API (/api/v1/...) and "
       "/metrics until SIGINT or SIGTERM");
   AddCommonOptions(*cmd, o->common);
-  cmd->add_option("--listen", o->listen,
-                  "HOST:PORT to listen on (default 0.0.0.0:8080)");
-  cmd->add_option("--auth", o->auth,
-                  "open: accept any printer; tofu (default): register a new "
-                  "printer with the secret it sends first, then require it; "
-                  "strict: only printers in the config file")
-      ->check(CLI::IsMember({"open", "tofu", "strict"}));
-  cmd->add_option("--stale-after", o->stale_after,
-                  "close a print as interrupted after this long without any "
-                  "event from its printer (default 48h; 0 = never)");
+  AddSettingFlags(*cmd, o->common,
+                  {"listen", "auth", "stale_after", "timezone", "currency",
+                   "admin_token", "read_token", "max_devices",
+                   "registrations_per_hour"});
   cmd->add_option("--web-root", o->web_root,
                   "serve the dashboard from this directory (a `vite build` "
                   "of web/, e.g. web/dist) instead of the one built into "
@@ -195,7 +157,8 @@ void AddServeCommand(CLI::App& app) {
       "a Custom Event PrintResumed with the message \"Print resumed\"; see "
       "README.md).\n"
       "Every flag can also come from the config file or a PRINTMETER_* "
-      "environment variable (flags win).");
+      "environment variable: flags win, then the environment, then the "
+      "file.");
   cmd->callback([o] {
     if (int rc = RunServe(*o); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -8,6 +8,7 @@
 #include "api/params.h"
 #include "api/render.h"
 #include "cli/commands.h"
+#include "store/rate_history.h"
 #include "store/store.h"
 
 namespace pm {
@@ -40,20 +41,27 @@ int RunSessions(const SessionsOptions& o) {
   params.Set("limit", o.limit);
   auto query = ParseSessionQuery(params, *zone, kDefaultLimit, kMaxCsvRows);
   if (!query) return Fail("--" + query.error().message);
-  auto store = OpenStore(config->db);
+  auto store = OpenStore(config->db, {.read_only = true});
   if (!store) return Fail(store.error().message);
+  TimeMs now = SystemClock().Now();
+  std::string note;
+  auto rates = RecordRates(**store, ConfiguredRates(*config), now, &note);
+  if (!rates) return Fail(rates.error().message);
+  if (!note.empty())
+    fmt::print(stderr, "printmeter sessions: note: {}\n", note);
   auto sessions = ListAllSessions(**store, *query);
   if (!sessions) return Fail(sessions.error().message);
-  TimeMs now = SystemClock().Now();
+  const std::string& currency = config->currency;
   if (o.format == "json") {
-    fmt::print("{}", JsonText(SessionPageJson(*sessions, query->limit, now),
+    fmt::print("{}", JsonText(SessionPageJson(*sessions, query->limit, now,
+                                              *rates, currency),
                               /*pretty=*/true));
   } else if (o.format == "csv") {
     std::string csv;
-    AppendSessionsCsv(csv, *sessions, now, /*header=*/true);
+    AppendSessionsCsv(csv, *sessions, now, /*header=*/true, *rates);
     fmt::print("{}", csv);
   } else {
-    fmt::print("{}", SessionsTable(*sessions, now, *zone));
+    fmt::print("{}", SessionsTable(*sessions, now, *zone, *rates, currency));
     if (static_cast<int>(sessions->size()) == query->limit) {
       fmt::print("(the newest {}; --limit N shows more)\n", query->limit);
     }
@@ -70,6 +78,7 @@ void AddSessionsCommand(CLI::App& app) {
       "List print sessions, newest first: who printed what, on "
       "which printer, when, and how it ended");
   AddCommonOptions(*cmd, o->common);
+  AddSettingFlags(*cmd, o->common, {"timezone", "currency"});
   cmd->add_option("--device", o->device, "only this printer (device id)");
   cmd->add_option("--user", o->user, "only this user");
   cmd->add_option("--status", o->status,

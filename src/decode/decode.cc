@@ -17,6 +17,7 @@
 #include <cmath>
 #include <vector>
 
+#include "decode/device_id.h"
 #include "decode/form.h"
 #include "decode/json_text.h"
 #include "decode/loose.h"
@@ -27,11 +28,12 @@ namespace pm {
 namespace json = boost::json;
 namespace {
 
-constexpr size_t kMaxDeviceLength = 128;  // characters (code points)
-
 // currentTime must be before 3000-01-01T00:00:00Z (in seconds): a larger
 // value is a clock in milliseconds or garbage, and the receive time is used.
 constexpr double kYear3000Seconds = 32503680000.0;
+
+// How far ahead of the receive time a printer's clock is believed.
+constexpr TimeMs kMaxClockAhead = 24 * 3600 * 1000LL;
 
 constexpr std::string_view kAcceptedEncodings =
     "send application/json, multipart/form-data, "
@@ -360,7 +362,8 @@ std::string DeviceField(const json::object& fields) {
   return LooseString(field).value_or("");  // a number: "deviceIdentifier": 42
 }
 
-// deviceIdentifier, else the device in the path; 1-128 characters.
+// deviceIdentifier, else the device in the path, by the one rule for device
+// ids (device_id.h).
 Result<std::string> DeviceOf(const json::object& fields,
                              std::string_view path) {
   std::string device = DeviceField(fields);
@@ -374,26 +377,22 @@ Result<std::string> DeviceOf(const json::object& fields,
         "deviceIdentifier is missing: send it as a field, or post to "
         "/webhook/{device}");
   }
-  if (HasControlCharacter(device)) {
-    return Invalid("deviceIdentifier \"" + Printable(device) +
-                   "\" contains a control character");
-  }
-  if (const size_t length = Utf8Length(device); length > kMaxDeviceLength) {
-    return Invalid("deviceIdentifier is " + std::to_string(length) +
-                   " characters long; at most " +
-                   std::to_string(kMaxDeviceLength) + " are allowed");
-  }
-  return device;
+  return CheckDeviceId(device, "deviceIdentifier");
 }
 
 // currentTime in milliseconds when it is a finite positive number of seconds
-// before the year 3000 (rounded to the nearest millisecond).
-std::optional<TimeMs> CurrentTimeMs(const json::object& fields) {
+// before the year 3000 (rounded to the nearest millisecond) and no later
+// than kMaxClockAhead after the receive time (ledger.md section 2: one
+// broken printer clock must not make every later event "late").
+std::optional<TimeMs> CurrentTimeMs(const json::object& fields,
+                                    TimeMs received_at) {
   const auto seconds = LooseNumber(fields.if_contains("currentTime"));
   if (!seconds || *seconds <= 0 || *seconds >= kYear3000Seconds) {
     return std::nullopt;
   }
-  return static_cast<TimeMs>(std::llround(*seconds * 1000));
+  const auto time = static_cast<TimeMs>(std::llround(*seconds * 1000));
+  if (time > received_at + kMaxClockAhead) return std::nullopt;
+  return time;
 }
 
 std::optional<std::string> BearerToken(std::string_view authorization) {
@@ -448,7 +447,7 @@ Result<Decoded> Decode(const Request& request, const DecodeLimits& limits) {
   if (!device.ok()) return device.error();
   event.device = std::move(*device);
   event.received_at = request.received_at;
-  const auto current_time = CurrentTimeMs(fields);
+  const auto current_time = CurrentTimeMs(fields, request.received_at);
   event.has_current_time = current_time.has_value();
   event.time = current_time.value_or(request.received_at);
   event.snapshot = decoded.snapshot.has_value();

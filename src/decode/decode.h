@@ -62,7 +62,10 @@ struct Decoded {
 //    an empty apiSecret.
 //  - Device: a blank deviceIdentifier falls back to the path; control
 //    characters are refused; the 128-character limit counts code points.
-//  - currentTime is rounded to the nearest millisecond.
+//  - currentTime is rounded to the nearest millisecond; one more than 24 h
+//    ahead of received_at (exactly 24 h is believed) is not used: the event
+//    then has the receive time and has_current_time is false (the body,
+//    stored as received, keeps the printer's stamp).
 //  - Text fields never hold a NUL: it becomes U+FFFD (storage cannot hold
 //    one); a device with one is refused like any control character.
 //  - Values that cannot be what they name are absent, not errors: a

@@ -539,7 +539,16 @@ TEST(DecodeTime, CurrentTimeRules) {
     EXPECT_EQ(e.time, kReceived) << bad;
     EXPECT_EQ(e.received_at, kReceived) << bad;
   }
-  EXPECT_TRUE(time("32503679999").has_current_time);  // 2999-12-31T23:59:59Z
+  // A clock ahead of ours is believed up to 24 h (kReceived is
+  // 2027-01-15T08:00:00.123Z); beyond, the receive time is used (ledger.md
+  // section 2), so a year-2100 stamp cannot make later events "late".
+  EXPECT_TRUE(time("1800086400").has_current_time);  // 23:59:59.877 ahead
+  EXPECT_EQ(time("1800086400").time, 1800086400000);
+  for (const char* ahead : {"1800086401", "4102444800", "32503679999"}) {
+    const Event e = time(ahead);
+    EXPECT_FALSE(e.has_current_time) << ahead;
+    EXPECT_EQ(e.time, kReceived) << ahead;
+  }
 }
 
 TEST(DecodeLoose, NestedObjectsAsJsonTextAtAnyDepth) {

@@ -305,5 +305,50 @@ TEST(PluginFixtureTest, DotNotationTestPressIsAnUnmarkedDone) {
   EXPECT_FALSE(p.file.name);
 }
 
+// A printer whose clock once said 2100 (ledger.md section 2): that stamp is
+// disbelieved, the event gets its receive time, and the printer's later real
+// events are in order, not "late", so its next print opens and closes where
+// its own stamps put it.
+TEST(SeedClockTest, AYear2100StampDoesNotMakeLaterEventsLate) {
+  auto decode = [](const std::string& body, TimeMs received) {
+    Request r;
+    r.method = "POST";
+    r.target = "/webhook";
+    r.content_type = "application/json";
+    r.body = body;
+    r.received_at = received;
+    auto d = Decode(r);
+    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
+    return d.ok() ? d->event : Event{};
+  };
+  auto body = [](const char* topic, const char* time) {
+    return std::string(R"({"deviceIdentifier": "delta", "topic": ")") + topic +
+           R"(", "currentTime": )" + time +
+           R"(, "extra": {"name": "box.gcode", "path": "box.gcode"}})";
+  };
+  const TimeMs t0 = Iso("2026-11-26T10:00:00Z");
+  MemoryLedger ledger;
+  // 4102444800 = 2100-01-01T00:00:00Z: a print started by the broken clock.
+  Event broken = decode(body("Print Started", "4102444800"), t0);
+  EXPECT_FALSE(broken.has_current_time);
+  EXPECT_EQ(broken.time, t0);
+  ledger.Ingest(broken);
+  ledger.Ingest(decode(body("Print Done", "1795688400"), t0 + 20 * kMinuteMs));
+  // The clock is right again: the next print, 10:30 to 11:00.
+  ledger.Ingest(
+      decode(body("Print Started", "1795689000"), t0 + 30 * kMinuteMs));
+  ledger.Ingest(decode(body("Print Done", "1795690800"), t0 + kHourMs));
+  std::vector<Session> sessions = ledger.Sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+  EXPECT_EQ(sessions[0].started_at, t0);
+  EXPECT_EQ(sessions[0].ended_at, Iso("2026-11-26T10:20:00Z"));
+  EXPECT_EQ(sessions[1].status, SessionStatus::kCompleted);
+  EXPECT_EQ(sessions[1].started_at, Iso("2026-11-26T10:30:00Z"));
+  EXPECT_EQ(sessions[1].ended_at, Iso("2026-11-26T11:00:00Z"));
+  EXPECT_FALSE(sessions[1].start_inferred);
+  EXPECT_EQ(ledger.State("delta")->state, PrinterState::kIdle);
+}
+
 }  // namespace
 }  // namespace pm

@@ -221,17 +221,6 @@ TimeMs PausedWithin(const Session& s, TimeMs end, TimeMs from, TimeMs to) {
   return std::min(paused, to - from);
 }
 
-double SessionCost(const UsageQuery& q, const Session& s) {
-  auto it = q.rates.find(s.device);
-  if (it == q.rates.end()) return 0;
-  const Rates& r = it->second;
-  double print_s = PrintMs(s, q.now) / 1000.0;
-  double filament_mm = FilamentMm(s).value_or(0);
-  double cost =
-      r.rate_per_hour * print_s / 3600.0 + r.rate_per_m * filament_mm / 1000.0;
-  return std::max(r.minimum_per_session, cost);
-}
-
 class Aggregator {
  public:
   explicit Aggregator(const UsageQuery& q) : q_(q), calendar_(q.tz) {
@@ -338,7 +327,7 @@ class Aggregator {
         break;
     }
     sums.filament_mm += FilamentMm(s).value_or(0);
-    sums.cost += SessionCost(q_, s);
+    sums.cost += SessionCost(s, q_.rates, q_.now);
   }
 
   Sums& RowAt(const std::pair<RowId, Bucket>& located) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "ledger/cost.h"
 #include "ledger/session.h"
 
 namespace date {
@@ -24,20 +25,13 @@ std::string_view GroupKeyName(GroupKey key);  // "device", "user", "day", ...
 // error names the unknown key and lists the valid ones.
 Result<std::vector<GroupKey>> ParseGroupBy(std::string_view text);
 
-// Per-device prices (configuration; all zero by default).
-struct Rates {
-  double rate_per_hour = 0;        // per hour of print time (pauses free)
-  double rate_per_m = 0;           // per metre of filament
-  double minimum_per_session = 0;  // floor of one session's cost
-};
-
 struct UsageQuery {
   TimeMs from = 0;  // window [from, to)
   TimeMs to = 0;
   TimeMs now = 0;  // the end of open sessions
   std::vector<GroupKey> group_by;
   const date::time_zone* tz = nullptr;  // calendar buckets; nullptr = UTC
-  std::map<std::string, Rates, std::less<>> rates;  // by device
+  RateHistory rates;  // prices each session as of its start
   // Printers in the fleet (configured or heard from), idle ones included:
   // the totals' utilization divides by the window times this many (at least
   // the number of printers among the sessions; 0 = just those).
@@ -72,11 +66,10 @@ struct UsageReport {
 //   clipped to the window and, with a day/week/month key, split across the
 //   buckets it overlaps (pauses likewise, the ongoing one up to now).
 // - sessions, the status counts, filament_mm and cost belong to the window
-//   and the bucket where the session started. Cost per session is
-//   max(minimum_per_session, rate_per_hour * print_s / 3600 + rate_per_m *
-//   filament_mm / 1000) over its whole print time and FilamentMm (unknown:
-//   0); a device without rates costs 0. Costs are summed unrounded: round to
-//   cents only for display.
+//   and the bucket where the session started. Cost is the sum of the
+//   sessions' own costs (SessionCost, cost.h: the rates in force when each
+//   started, over its whole print time); a device without rates costs 0.
+//   Costs are summed unrounded: round to cents only for display.
 // - utilization: busy_s over the row's calendar bucket within the window
 //   with a time key (a 23-hour DST day divides by 23 h), else over to - from;
 //   the totals' is busy_s / ((to - from) * printers), printers being

@@ -379,8 +379,10 @@ TEST(UsageTest, CostIsRatePerHourOfPrintPlusFilamentWithAMinimum) {
   Session other =
       Make("alpha", At("2024-08-02T13:00:00Z"), At("2024-08-02T15:00:00Z"));
   UsageQuery q = Window("2024-08-02", "2024-08-03", {GroupKey::kDevice});
-  q.rates["delta"] = {
-      .rate_per_hour = 1.5, .rate_per_m = 0.05, .minimum_per_session = 0.5};
+  q.rates = RateHistory::Constant({{"delta",
+                                    {.rate_per_hour = 1.5,
+                                     .rate_per_m = 0.05,
+                                     .minimum_per_session = 0.5}}});
   UsageReport r = ComputeUsage(q, std::vector<Session>{a, tiny, other});
   const UsageRow* delta = Find(r, {"delta"});
   const UsageRow* alpha = Find(r, {"alpha"});
@@ -396,7 +398,7 @@ TEST(UsageTest, CostUsesTheWholeSessionAndBelongsToItsStart) {
   Session s =
       Make("delta", At("2024-08-01T22:00:00Z"), At("2024-08-02T02:00:00Z"));
   UsageQuery q = Window("2024-08-01", "2024-08-03", {GroupKey::kDay});
-  q.rates["delta"] = {.rate_per_hour = 1.0};
+  q.rates = RateHistory::Constant({{"delta", {.rate_per_hour = 1.0}}});
   UsageReport r = ComputeUsage(q, std::vector<Session>{s});
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_DOUBLE_EQ(r.rows[0].figures.cost, 4.0);  // all 4 h, on its day
@@ -416,7 +418,7 @@ TEST(UsageTest, CostIsNotRoundedPerSession) {
     s.push_back(Make("delta", start, start + 20 * kMinuteMs));
   }
   UsageQuery q = Window("2024-08-02", "2024-08-03");
-  q.rates["delta"] = {.rate_per_hour = 1.0};
+  q.rates = RateHistory::Constant({{"delta", {.rate_per_hour = 1.0}}});
   UsageReport r = ComputeUsage(q, s);
   EXPECT_NEAR(r.totals.cost, 1.0, 1e-12);
 }
@@ -426,7 +428,8 @@ TEST(UsageTest, CostWithUnknownFilamentChargesTimeOnly) {
                    At("2024-08-02T11:00:00Z"), SessionStatus::kCancelled);
   s.job_filament_mm = 10000;  // progress unknown: filament unknown
   UsageQuery q = Window("2024-08-02", "2024-08-03");
-  q.rates["delta"] = {.rate_per_hour = 2.0, .rate_per_m = 1.0};
+  q.rates = RateHistory::Constant(
+      {{"delta", {.rate_per_hour = 2.0, .rate_per_m = 1.0}}});
   EXPECT_DOUBLE_EQ(ComputeUsage(q, std::vector<Session>{s}).totals.cost, 2.0);
 }
 

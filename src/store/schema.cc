@@ -146,7 +146,23 @@ CREATE INDEX sessions_device_status
   ON sessions (device, status, started_at, id);
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations{kMigration1, kMigration2};
+// The rates each device was priced with over time (ledger.md section 7):
+// sessions are priced with the entry in force when they started, so a
+// change of rates never re-prices the past. Not derived from the log:
+// `rebuild` keeps it.
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE rate_history (
+  device TEXT NOT NULL,
+  effective_from INTEGER NOT NULL,
+  rate_per_hour REAL NOT NULL,
+  rate_per_m REAL NOT NULL,
+  minimum_per_session REAL NOT NULL,
+  PRIMARY KEY (device, effective_from)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations{kMigration1, kMigration2,
+                                                 kMigration3};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);
@@ -272,6 +288,29 @@ Status MigrateTo(Connection& conn, int target) {
   target = std::min(target, LatestSchemaVersion());
   for (int v = static_cast<int>(*version) + 1; v <= target; ++v) {
     if (Status s = Apply(conn, v); !s.ok()) return s;
+  }
+  return {};
+}
+
+Status CheckReadable(Connection& conn) {
+  Result<int64_t> app_id = PragmaInt(conn, "application_id");
+  if (!app_id.ok()) return app_id.error();
+  Result<int64_t> version = PragmaInt(conn, "user_version");
+  if (!version.ok()) return version.error();
+  if (Status s = CheckOwner(conn, *app_id, *version); !s.ok()) return s;
+  if (*version == 0) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("{} is an empty file, not a printmeter database; "
+                             "start `printmeter serve --db sqlite:{}` to "
+                             "create one, or check the path",
+                             conn.path(), conn.path())};
+  }
+  if (*version < LatestSchemaVersion()) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("database {} has schema {} and this printmeter "
+                             "reads schema {}; start `printmeter serve` (or "
+                             "run `printmeter rebuild`) once to upgrade it",
+                             conn.path(), *version, LatestSchemaVersion())};
   }
   return {};
 }

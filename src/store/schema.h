@@ -25,6 +25,10 @@ int LatestSchemaVersion();
 // migration. Refuses (kConflict) a database written by a newer printmeter and
 // a SQLite file that is not printmeter's.
 Status Migrate(Connection& conn);
+// For readers, which never migrate: ok when the database is printmeter's
+// and at LatestSchemaVersion(); kConflict naming what to do otherwise (an
+// older schema: start `serve` once; a newer one: upgrade printmeter).
+Status CheckReadable(Connection& conn);
 // Migrate() up to `version` only (at most the latest): for tests that need a
 // database as an older printmeter left it.
 Status MigrateTo(Connection& conn, int version);

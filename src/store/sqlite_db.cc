@@ -58,6 +58,23 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   return conn;
 }
 
+Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(
+    const std::string& path) {
+  if (access(path.c_str(), F_OK) != 0) {
+    return NotFound(fmt::format("no database at {}", path));
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error error = OpenError(db, path);
+    sqlite3_close_v2(db);
+    return error;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return std::unique_ptr<Connection>(new Connection(db, path));
+}
+
 Connection::~Connection() {
   cache_.clear();  // statements must be finalized before the connection
   sqlite3_close_v2(db_);

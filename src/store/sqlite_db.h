@@ -27,6 +27,11 @@ class Connection {
   // path and the operating system's reason (kUnavailable).
   static Result<std::unique_ptr<Connection>> Open(const std::string& path,
                                                   bool create);
+  // Opens an existing `path` for reading only: nothing this connection does
+  // can change the file (writes fail), so it works on a file the process may
+  // not write. kNotFound when the file is missing.
+  static Result<std::unique_ptr<Connection>> OpenReadOnly(
+      const std::string& path);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

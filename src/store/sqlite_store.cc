@@ -10,6 +10,7 @@
 
 #include "store/schema.h"
 #include "store/sqlite_file.h"
+#include "store/sqlite_rates.h"
 
 namespace pm {
 
@@ -582,7 +583,9 @@ Result<SqliteStore::Lease> SqliteStore::Reader() {
       return Lease(this, std::move(conn));
     }
   }
-  Result<std::unique_ptr<Connection>> conn = Connection::Open(path_, false);
+  Result<std::unique_ptr<Connection>> conn =
+      read_only_ ? Connection::OpenReadOnly(path_)
+                 : Connection::Open(path_, false);
   if (!conn.ok()) return conn.error();
   if (Status s = Configure(**conn); !s.ok()) return s.error();
   return Lease(this, std::move(*conn));
@@ -601,6 +604,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   // A file that is not a sound SQLite database is refused untouched; then
   // the lock: a second writer must not even migrate the file.
   if (Status s = sqlite::CheckDatabaseFile(path); !s.ok()) return s.error();
+  if (options.read_only && !options.writer) return OpenReadOnly(path);
   std::optional<WriterLock> lock;
   if (options.writer) {
     Result<WriterLock> taken = WriterLock::Acquire(path, options.program);
@@ -625,7 +629,24 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   return store;
 }
 
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(
+    const std::string& path) {
+  Result<std::unique_ptr<Connection>> conn = Connection::OpenReadOnly(path);
+  if (!conn.ok()) return conn.error();
+  if (Status s = Configure(**conn); !s.ok()) return s.error();
+  if (Status s = sqlite::CheckReadable(**conn); !s.ok()) return s.error();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*conn)));
+  store->read_only_ = true;
+  return store;
+}
+
 SqliteStore::~SqliteStore() = default;
+
+Result<std::vector<RateChange>> SqliteStore::LoadRateChanges() {
+  Result<Lease> lease = Reader();
+  if (!lease.ok()) return lease.error();
+  return sqlite::ReadRateChanges(**lease);
+}
 
 // --- Write side
 // -------------------------------------------------------------------

@@ -64,6 +64,11 @@ class SqliteStore final : public Store {
   Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) override;
   // A range scan of the events' primary key from after_id.
   Result<RequestTally> CountRequests(int64_t after_id) override;
+  // sqlite_rates.cc. Recording opens its own short-lived connection that
+  // may write, also in a read-only store (and fails when the file is not
+  // writable).
+  Result<std::vector<RateChange>> LoadRateChanges() override;
+  Status RecordRateChanges(const std::vector<RateChange>& changes) override;
 
  private:
   class Lease;  // a pooled reader connection, returned when destroyed
@@ -71,6 +76,9 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer)
       : path_(std::move(path)), writer_(std::move(writer)) {}
 
+  // With options.read_only: the file exists and is at the current schema.
+  static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(
+      const std::string& path);
   Result<Lease> Reader();
   Status CommitInTransaction(const WriteBatch& batch);
 
@@ -78,6 +86,7 @@ class SqliteStore final : public Store {
   std::optional<WriterLock> lock_;              // held for the store's life
   std::unique_ptr<sqlite::Connection> writer_;  // the single writer's
   int64_t next_event_id_ = 1;                   // the writer's
+  bool read_only_ = false;  // every connection opened read-only
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded

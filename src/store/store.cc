@@ -29,6 +29,12 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url,
         "threads; give a file path, e.g. sqlite:printmeter.db");
   }
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
+  if (!store.ok() && store.error().code == ErrorCode::kNotFound) {
+    return NotFound(fmt::format(
+        "no database at {}; start `printmeter serve --db {}` first, or "
+        "check the path",
+        path, url));
+  }
   if (!store.ok()) return store.error();
   return std::unique_ptr<Store>(std::move(*store));
 }

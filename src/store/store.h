@@ -17,6 +17,7 @@
 
 #include "common/result.h"
 #include "decode/decode.h"
+#include "ledger/cost.h"
 #include "ledger/fold.h"
 #include "ledger/session.h"
 
@@ -197,6 +198,21 @@ class Store {
   virtual Result<RequestTally> CountRequests(int64_t after_id) {
     return Unavailable("this store cannot count the stored requests");
   }
+
+  // --- rate history (ledger.md s. 7, ledger/cost.h) ---
+  // Apart from the log: `rebuild` keeps it. Safe from any thread, and from
+  // any command (not only the single writer).
+
+  // Every recorded rate change, in any order.
+  virtual Result<std::vector<RateChange>> LoadRateChanges() {
+    return Unavailable("this store keeps no rate history");
+  }
+  // Records `changes` in one transaction (an entry for a device and time
+  // already recorded is replaced). kUnavailable when the database cannot be
+  // written (a read-only file).
+  virtual Status RecordRateChanges(const std::vector<RateChange>& changes) {
+    return Unavailable("this store keeps no rate history");
+  }
 };
 
 struct OpenOptions {
@@ -209,11 +225,18 @@ struct OpenOptions {
   // Recorded in the lock for the message a second writer gets, e.g.
   // "printmeter serve".
   std::string program;
+  // Readers (report, sessions, `devices list`; not with `writer`) open an
+  // existing database only and never create, migrate or change it (but
+  // RecordRateChanges, which may write when the file is writable): a
+  // missing file is kNotFound, an older schema kConflict asking to start
+  // `serve` once. They work on a file they may not write.
+  bool read_only = false;
 };
 
 // Opens the store named by a --db URL: "sqlite:PATH" (created when missing,
-// migrated to the current schema; a database from a newer printmeter is
-// refused with kConflict) or "postgresql://..." when built with it.
+// migrated to the current schema, unless options.read_only; a database from
+// a newer printmeter is refused with kConflict) or "postgresql://..." when
+// built with it.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
                                          const OpenOptions& options);

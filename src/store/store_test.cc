@@ -102,7 +102,8 @@ TEST(OpenStoreTest, MigratesASchema1DatabaseKeepingItsData) {
           "1718000000000, 7, 1718003600000, 8, 0)");
   auto store = MustOpen(old_path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(RawInt(old_path, "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawInt(old_path, "PRAGMA user_version"),
+            sqlite::LatestSchemaVersion());
   auto got = store->GetSession(7);
   ASSERT_TRUE(got.ok());
   ASSERT_TRUE(got->has_value());

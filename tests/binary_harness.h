@@ -1,0 +1,86 @@
+// Helpers for end-to-end tests of the built `printmeter` binary: run a
+// command to completion, or spawn a server and read its log.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pm {
+
+// The binary under test: $PM_BUILD_DIR/printmeter.
+inline std::string Binary() {
+  const char* dir = std::getenv("PM_BUILD_DIR");
+  return std::string(dir ? dir : ".") + "/printmeter";
+}
+
+// A running child process with its stderr on a pipe.
+struct Child {
+  pid_t pid = -1;
+  int err = -1;     // read end of its stderr
+  std::string log;  // what it wrote so far
+
+  // Reads stderr until `needle` appears (or EOF); returns the line.
+  std::string WaitFor(const std::string& needle) {
+    char buf[4096];
+    for (;;) {
+      size_t at = log.find(needle);
+      if (at != std::string::npos) {
+        size_t end = log.find('\n', at);
+        size_t begin = log.rfind('\n', at);
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        return log.substr(begin, end - begin);
+      }
+      ssize_t n = read(err, buf, sizeof buf);
+      if (n <= 0) return "";
+      log.append(buf, static_cast<size_t>(n));
+    }
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+inline Child Spawn(const std::vector<std::string>& args) {
+  int pipe_fds[2];
+  EXPECT_EQ(pipe(pipe_fds), 0);
+  Child child;
+  child.pid = fork();
+  if (child.pid == 0) {
+    dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  child.err = pipe_fds[0];
+  return child;
+}
+
+// Runs a command to completion; returns its exit status and stdout.
+inline std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace pm

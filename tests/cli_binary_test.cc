@@ -1,0 +1,337 @@
+// End to end: the built `printmeter` binary's commands as a user meets them:
+// the cost of every print across a rate change, read-only commands on a
+// missing or read-only database, `devices add|remove` editing a hand-written
+// config file, settings as flags, one log format, and /metrics accepted by
+// `promtool check metrics`.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/json/parse.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "binary_harness.h"
+#include "cli/config.h"
+#include "http/test_client.h"
+#include "http/test_harness.h"
+
+namespace pm {
+namespace {
+
+namespace json = boost::json;
+using testing::TempDir;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string Seed(const char* name) {
+  return testing::FixturesDir() + "/seed/" + name;
+}
+
+// A server on a free loopback port, stopped (SIGTERM) when destroyed.
+struct Server {
+  Child child;
+  uint16_t port = 0;
+
+  explicit Server(std::vector<std::string> args) {
+    args.insert(args.begin(), {Binary(), "serve", "--listen", "127.0.0.1:0"});
+    child = Spawn(args);
+    std::string line = child.WaitFor("listening on 127.0.0.1:");
+    EXPECT_FALSE(line.empty()) << child.log;
+    if (!line.empty()) {
+      port = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+    }
+  }
+  int Stop() {
+    if (child.pid <= 0) return -1;
+    kill(child.pid, SIGTERM);
+    int rc = child.Wait();
+    child.pid = -1;
+    return rc;
+  }
+  ~Server() { Stop(); }
+};
+
+size_t RateRows(const std::string& db) {
+  auto store = testing::MustOpen(db);
+  auto changes = store->LoadRateChanges();
+  EXPECT_TRUE(changes.ok());
+  return changes.ok() ? changes->size() : 0;
+}
+
+// session id -> cost, from `printmeter sessions --format json`.
+std::map<int64_t, double> Costs(const std::string& args,
+                                std::string* currency) {
+  auto [rc, out] = RunCommand(Binary() + " sessions --format json " + args);
+  EXPECT_EQ(rc, 0) << out;
+  std::map<int64_t, double> costs;
+  boost::system::error_code ec;
+  json::value v = json::parse(out, ec);
+  EXPECT_FALSE(ec) << out;
+  if (ec) return costs;
+  if (currency && v.at("currency").is_string()) {
+    *currency = v.at("currency").as_string();
+  }
+  for (const auto& s : v.at("sessions").as_array()) {
+    costs[s.at("id").as_int64()] = s.at("cost").to_number<double>();
+  }
+  return costs;
+}
+
+TEST(CostBinaryTest, EachPrintKeepsThePriceOfItsStartAcrossARateChange) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  std::string flags = " --config " + config + " --db " + db;
+  WriteFile(config,
+            "auth = \"open\"\ncurrency = \"EUR\"\n\n[devices.delta]\n"
+            "rate_per_hour = 3.6\n");
+  // The first print: 1150 s at 3.60/h = 1.15.
+  auto [rc, out] = RunCommand(Binary() + " import" + flags + " " +
+                              Seed("01-octoprint-print-started.json") + " " +
+                              Seed("02-octoprint-print-done.json"));
+  ASSERT_EQ(rc, 0) << out;
+  std::string currency;
+  auto costs = Costs(flags, &currency);
+  ASSERT_EQ(costs.size(), 1u);
+  EXPECT_DOUBLE_EQ(costs.begin()->second, 1.15);
+  EXPECT_EQ(currency, "EUR");
+
+  // New rates; the next print (stamped now) costs at least 7.
+  std::tie(rc, out) = RunCommand(Binary() +
+                                 " devices add delta --rate-per-hour "
+                                 "36 --minimum 7" +
+                                 flags);
+  ASSERT_EQ(rc, 0) << out;
+  std::string start = (dir.path() / "start.json").string();
+  std::string done = (dir.path() / "done.json").string();
+  WriteFile(start, R"({"deviceIdentifier": "delta", "topic": "Print Started",
+    "extra": {"name": "cube.gcode", "path": "cube.gcode", "origin": "local"}})");
+  WriteFile(done, R"({"deviceIdentifier": "delta", "topic": "Print Done",
+    "extra": {"name": "cube.gcode", "path": "cube.gcode", "time": 1}})");
+  std::tie(rc, out) =
+      RunCommand(Binary() + " import" + flags + " " + start + " " + done);
+  ASSERT_EQ(rc, 0) << out;
+  costs = Costs(flags, nullptr);
+  ASSERT_EQ(costs.size(), 2u);
+  EXPECT_DOUBLE_EQ(costs.begin()->second, 1.15);  // never re-priced
+  EXPECT_DOUBLE_EQ(costs.rbegin()->second, 7);    // its own rates
+  // Usage sums the sessions' own costs.
+  std::tie(rc, out) = RunCommand(Binary() +
+                                 " report --format json --from "
+                                 "2024-01-01" +
+                                 flags);
+  ASSERT_EQ(rc, 0) << out;
+  json::value report = json::parse(out);
+  EXPECT_DOUBLE_EQ(report.at("totals").at("cost").to_number<double>(), 8.15);
+  EXPECT_EQ(report.at("currency").as_string(), "EUR");
+
+  // Unchanged config: a restart, a report and a rebuild record nothing, and
+  // rebuild keeps the prices.
+  size_t rows = RateRows(db);
+  {
+    Server server({"--config", config, "--db", db});
+    EXPECT_EQ(server.Stop(), 0) << server.child.log;
+  }
+  std::tie(rc, out) = RunCommand(Binary() + " rebuild" + flags);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(RateRows(db), rows);
+  EXPECT_EQ(Costs(flags, nullptr), costs);
+  // CSV and the table show it too.
+  std::tie(rc, out) = RunCommand(Binary() + " sessions --format csv" + flags);
+  EXPECT_NE(out.find(",cost\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(",1.15\r\n"), std::string::npos) << out;
+  std::tie(rc, out) = RunCommand(Binary() + " sessions" + flags);
+  EXPECT_NE(out.find("COST"), std::string::npos) << out;
+  EXPECT_NE(out.find("costs in EUR"), std::string::npos) << out;
+}
+
+TEST(CliBinaryTest, ReadOnlyCommandsRefuseAPathThatNamesNoDatabase) {
+  TempDir dir;
+  std::string missing = (dir.path() / "typo.db").string();
+  for (std::string command : {"report", "sessions", "devices list"}) {
+    auto [rc, out] = RunCommand(Binary() + " " + command +
+                                " --config '' --db sqlite:" + missing);
+    EXPECT_EQ(rc, 1) << command << ": " << out;
+    EXPECT_NE(out.find("no database at " + missing +
+                       "; start `printmeter serve --db"),
+              std::string::npos)
+        << command << ": " << out;
+    EXPECT_FALSE(std::filesystem::exists(missing)) << command;
+  }
+}
+
+TEST(CliBinaryTest, ReadOnlyCommandsWorkOnAReadOnlyFileAndLeaveItAlone) {
+  TempDir dir;
+  std::string path = (dir.path() / "pm.db").string();
+  std::string flags = " --config '' --db sqlite:" + path;
+  auto [rc, out] = RunCommand(Binary() + " import" + flags + " " +
+                              Seed("01-octoprint-print-started.json") + " " +
+                              Seed("02-octoprint-print-done.json"));
+  ASSERT_EQ(rc, 0) << out;
+  // Record the history first (an empty history gets its marker entry).
+  std::tie(rc, out) = RunCommand(Binary() + " report" + flags);
+  ASSERT_EQ(rc, 0) << out;
+  std::string before = ReadFileBytes(path);
+  ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+  for (std::string command :
+       {"report", "sessions --format json", "devices list"}) {
+    std::tie(rc, out) = RunCommand(Binary() + " " + command + flags);
+    EXPECT_EQ(rc, 0) << command << ": " << out;
+    EXPECT_EQ(out.find("not writable"), std::string::npos) << out;
+  }
+  EXPECT_NE(out.find("delta"), std::string::npos) << out;
+  EXPECT_EQ(ReadFileBytes(path), before);
+}
+
+constexpr const char* kHandWritten = R"(# the makerspace's printmeter
+auth = "tofu"
+stale_after = "2h"   # short prints
+
+[devices.delta]
+name = "Prusa by the door"
+rate_per_m = 0.05
+)";
+
+TEST(CliBinaryTest, DevicesAddAndRemoveEditOnlyTheirTable) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  WriteFile(config, kHandWritten);
+  // A printer that registered itself on first contact (tofu).
+  auto [rc, out] = RunCommand(Binary() + " import --config '' --db " + db +
+                              " " + Seed("01-octoprint-print-started.json"));
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) =
+      RunCommand(Binary() +
+                 " devices add delta --rate-per-hour 2 --secret "
+                 "s3 --config " +
+                 config + " --db " + db);
+  ASSERT_EQ(rc, 0) << out;
+  std::string want(kHandWritten);
+  want += "secret = \"s3\"\nrate_per_hour = 2\n";
+  EXPECT_EQ(ReadFileBytes(config), want);
+  EXPECT_NE(out.find("registered its own secret on first contact"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("paste it into"), std::string::npos) << out;
+
+  // The same rule for ids as the receiver's /webhook/my%20printer.
+  std::tie(rc, out) = RunCommand(Binary() +
+                                 " devices add 'my printer' "
+                                 "--secret s4 --config " +
+                                 config);
+  ASSERT_EQ(rc, 0) << out;
+  auto loaded = LoadConfigFile(config, true);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->devices.at("my printer").secret, "s4");
+  EXPECT_EQ(loaded->devices.at("delta").rates.rate_per_m, 0.05);
+  EXPECT_EQ(loaded->stale_after, 2 * kHourMs);
+  std::tie(rc, out) = RunCommand(Binary() +
+                                 " devices add \"$(printf "
+                                 "'bad\\tid')\" --config " +
+                                 config);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("control character"), std::string::npos) << out;
+
+  std::tie(rc, out) = RunCommand(Binary() +
+                                 " devices remove 'my printer' "
+                                 "--config " +
+                                 config);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(ReadFileBytes(config), want + "\n");
+}
+
+TEST(CliBinaryTest, EverySettingIsAFlagAndHelpSaysWhatItDoes) {
+  auto [rc, help] = RunCommand(Binary() + " serve --help");
+  ASSERT_EQ(rc, 0) << help;
+  for (const char* text :
+       {"--read-token", "--admin-token", "--timezone", "--currency", "--listen",
+        "--auth", "--stale-after", "PRINTMETER_READ_TOKEN",
+        "Authorization: Bearer TOKEN", "config admin_token"}) {
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+  }
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  Server server({"--config", "", "--db", db, "--read-token", "r-secret",
+                 "--timezone", "Europe/Berlin"});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  auto denied = client.Send("GET", "/api/v1/printers", "", "");
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ(denied->status, 401);
+  auto allowed = client.Send("GET", "/api/v1/printers", "", "",
+                             "Authorization: Bearer r-secret\r\n");
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(allowed->status, 200);
+  auto usage = client.Send("GET", "/api/v1/usage", "", "",
+                           "Authorization: Bearer r-secret\r\n");
+  ASSERT_TRUE(usage.ok());
+  EXPECT_NE(usage->body.find("\"tz\":\"Europe/Berlin\""), std::string::npos)
+      << usage->body;
+  // A bad value is an error that names the flag.
+  std::tie(rc, help) = RunCommand(Binary() + " serve --config '' --db " + db +
+                                  " --auth sometimes");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(help.find("--auth sometimes is not one of"), std::string::npos)
+      << help;
+}
+
+TEST(CliBinaryTest, ImportLogsLikeServe) {
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  auto [rc, out] = RunCommand(Binary() + " import --config '' --db " + db +
+                              " " + Seed("01-octoprint-print-started.json"));
+  ASSERT_EQ(rc, 0) << out;
+  // serve's pattern: "2026-12-02T16:21:00.123 info ...".
+  std::regex line(
+      R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} (\x1b\[[0-9;]*m)?info(\x1b\[[0-9;]*m)? registered device "delta")");
+  bool found = false;
+  std::istringstream lines(out);
+  for (std::string l; std::getline(lines, l);) {
+    found |= std::regex_search(l, line);
+  }
+  EXPECT_TRUE(found) << out;
+}
+
+TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {
+  if (RunCommand("command -v promtool").first != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus; "
+                    "scripts/install-deps.sh --test installs it)";
+  }
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  Server server({"--config", "", "--db", db});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  // A finished print, an open one and a rejected request: every family.
+  for (const char* seed :
+       {"01-octoprint-print-started.json", "02-octoprint-print-done.json",
+        "03-sdcard-print-started.json"}) {
+    auto r = client.Send("POST", "/webhook", "application/json",
+                         ReadFileBytes(Seed(seed)));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  auto bad = client.Send("POST", "/webhook", "application/json", "{");
+  ASSERT_TRUE(bad.ok());
+  auto metrics = client.Send("GET", "/metrics", "", "");
+  ASSERT_TRUE(metrics.ok());
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("printmeter_open_sessions{"), std::string::npos);
+  EXPECT_NE(metrics->body.find("printmeter_filament_metres_total{"),
+            std::string::npos);
+  std::string file = (dir.path() / "metrics.txt").string();
+  WriteFile(file, metrics->body);
+  auto [rc, out] = RunCommand("promtool check metrics < " + file);
+  EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
+}
+
+}  // namespace
+}  // namespace pm
