@@ -624,7 +624,8 @@ awaitable<Reply> Server::Impl::ApiCall(Exchange& x) {
   PublishApiChange(request, response);
   Reply reply{response.status, std::move(response.body),
               std::move(response.content_type), std::move(response.headers)};
-  if (reply.status == 200 &&
+  // HEAD gets the opening's headers and no stream.
+  if (reply.status == 200 && x.request.method() == http::verb::get &&
       reply.content_type.starts_with("text/event-stream")) {
     reply.stream = hub_.Subscribe(co_await asio::this_coro::executor);
     if (!reply.stream) {

@@ -29,7 +29,8 @@ using testing::TempDir;
 // the test instead of hanging it.
 class StreamClient {
  public:
-  StreamClient(uint16_t port, const std::string& headers = "") {
+  StreamClient(uint16_t port, const std::string& headers = "",
+               const std::string& method = "GET") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -37,10 +38,10 @@ class StreamClient {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ =
         ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    std::string request =
-        "GET /api/v1/stream HTTP/1.1\r\nHost: t\r\n"
-        "Accept: text/event-stream\r\n" +
-        headers + "\r\n";
+    std::string request = method +
+                          " /api/v1/stream HTTP/1.1\r\nHost: t\r\n"
+                          "Accept: text/event-stream\r\n" +
+                          headers + "\r\n";
     if (connected_) {
       connected_ = ::send(fd_, request.data(), request.size(), 0) ==
                    static_cast<ssize_t>(request.size());
@@ -209,6 +210,21 @@ TEST(StreamTest, ReadTokenApplies) {
       << anonymous.text();
   StreamClient reader(h.port(), "Authorization: Bearer r34d\r\n");
   EXPECT_TRUE(reader.ReadUntil("event: hello\n")) << reader.text();
+}
+
+TEST(StreamTest, HeadAnswersWithoutStreaming) {
+  TempDir dir;
+  Harness h(dir.path());
+  h.Start({}, {}, /*with_api=*/true);
+  StreamClient head(h.port(), "Connection: close\r\n", "HEAD");
+  // An ordinary answer: its length announced, no body, and the connection
+  // ends as asked instead of staying open as a stream would.
+  ASSERT_TRUE(head.ReadToEnd()) << head.text();
+  EXPECT_NE(head.text().find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_NE(head.text().find("text/event-stream"), std::string::npos);
+  EXPECT_NE(head.text().find("Content-Length:"), std::string::npos)
+      << head.text();
+  EXPECT_EQ(head.text().find("event: hello"), std::string::npos);
 }
 
 TEST(StreamTest, StopEndsTheStream) {
