@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: build test run deps test-deps web bench clean configure
+.PHONY: build test run deps test-deps web bench reliability clean configure
 
 # The dashboard is built first: the binary embeds web/dist (see
 # src/http/embedded_files.h), so `build/printmeter` is one file to copy.
@@ -21,8 +21,8 @@ deps:
 test-deps:
 	@./scripts/install-deps.sh --test
 
-# Every test: unit and integration tests (CTest), the decoder fuzzer, the
-# dashboard's browser tests.
+# Every test: unit and integration tests (CTest), the same under ASan and
+# UBSan (build-asan), the fuzzers, the dashboard's browser tests.
 test: test-deps build
 	./scripts/test.sh $(BUILD_DIR)
 
@@ -39,5 +39,10 @@ web:
 bench: build
 	./scripts/bench.sh $(BENCH_ARGS) $(BUILD_DIR)
 
+# The tests labelled `reliability` (durability, faults, connection fairness),
+# and docs/reliability.md regenerated from their figures.
+reliability: test-deps build
+	./scripts/reliability.sh $(BUILD_DIR)
+
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) build-fuzz build-asan

@@ -8,7 +8,9 @@
 //   --xyz\r\n...
 //
 // Besides the sanitizers (address, undefined, leaks), every decoded event is
-// checked against what Decode promises; a broken promise aborts.
+// checked against what Decode promises, and the masking of secrets
+// (decode/mask.h) against its own: a masked request that can be shown
+// decodes to the same event. A broken promise aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "decode/decode.h"
+#include "decode/mask.h"
 #include "decode/text.h"
 
 namespace {
@@ -70,6 +73,22 @@ void CheckDecoded(const pm::Decoded& d) {
         "topic is UTF-8 without NUL");
 }
 
+// Masking changes nothing but the secrets: the masked request decodes to
+// the same event (when its body can be shown at all).
+void CheckMasked(const pm::Request& request, const pm::Decoded& decoded) {
+  const auto body = pm::MaskBody(request.content_type, request.body);
+  if (!body) return;
+  const std::string target = pm::MaskTarget(request.target);
+  pm::Request masked = request;
+  masked.body = *body;
+  masked.target = target;
+  const auto again = pm::Decode(masked);
+  Check(again.ok(), "a masked request still decodes");
+  Check(again->event == decoded.event, "masking keeps the event");
+  Check(again->snapshot.has_value() == decoded.snapshot.has_value(),
+        "masking keeps the snapshot");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -83,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto decoded = pm::Decode(request);
   if (decoded.ok()) {
     CheckDecoded(*decoded);
+    CheckMasked(request, *decoded);
   } else {
     Check(!decoded.error().message.empty(), "errors have a message");
     Check(decoded.error().code == pm::ErrorCode::kInvalid ||

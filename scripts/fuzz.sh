@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Fuzzes the webhook decoder with libFuzzer (ASan, UBSan, LSan) for a bounded
-# time; exits non-zero on any crash, leak, undefined behaviour or timeout.
+# Runs every fuzzer with libFuzzer (ASan, UBSan, LSan) for a bounded time;
+# exits non-zero on any crash, leak, undefined behaviour, broken promise or
+# timeout:
+#   decode_fuzz        the webhook decoder and the masking of secrets: 60 s
+#   http_request_fuzz  the receiver's request reading (Beast's parser with
+#                      the server's limits) into the decoder and the
+#                      masking: 60 s
+#   config_fuzz        the config file (config.cc and toml++): 30 s
 #
-#   scripts/fuzz.sh                 # 60 s
-#   FUZZ_SECONDS=600 scripts/fuzz.sh
+#   scripts/fuzz.sh
+#   FUZZ_SECONDS=600 FUZZ_CONFIG_SECONDS=600 scripts/fuzz.sh
 #
 # Builds in build-fuzz with clang (configured once), seeds the corpus from
 # every request in ../shared/fixtures, and keeps what the fuzzer finds in
-# build-fuzz/corpus/decode for the next run. Crashing inputs are written to
-# build-fuzz/artifacts/; replay one with build-fuzz/fuzz/decode_fuzz FILE.
+# build-fuzz/corpus/<fuzzer> for the next run. Crashing inputs are written
+# to build-fuzz/artifacts/<fuzzer>-*; replay one with
+# build-fuzz/fuzz/<fuzzer> FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +27,7 @@ if [[ ! -f $build/build.ninja ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
     -DPRINTMETER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz
+ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz http_request_fuzz config_fuzz
 
 # The fuzz input format (fuzz/decode_fuzz.cc): Content-Type line, target
 # line, body.
@@ -38,19 +45,47 @@ for f in "$fixtures"/plugin/*.http; do
     >"$corpus/fixture-$(basename "$f")"
 done
 
-echo "fuzzing the decoder for ${seconds} s (libFuzzer's log: $build/fuzz.log)"
-status=0
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  "$build/fuzz/decode_fuzz" "$corpus" \
-  -dict=fuzz/decode.dict \
-  -max_len=65536 \
-  -timeout=10 \
-  -max_total_time="$seconds" \
-  -print_final_stats=1 \
-  -artifact_prefix="$build/artifacts/" >"$build/fuzz.log" 2>&1 || status=$?
-if (( status != 0 )); then
-  echo "the decoder fuzzer found a problem (exit $status); the end of its log:"
-  tail -n 60 "$build/fuzz.log"
-  exit "$status"
-fi
-grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$build/fuzz.log"
+# Runs fuzzer $1 on corpus $2 for $3 seconds; extra libFuzzer flags follow.
+run() {
+  local name=$1 corpus=$2 secs=$3
+  shift 3
+  echo "fuzzing $name for ${secs} s (libFuzzer's log: $build/$name.log)"
+  local status=0
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$build/fuzz/$name" "$corpus" \
+    -timeout=10 \
+    -max_total_time="$secs" \
+    -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$name-" "$@" >"$build/$name.log" 2>&1 ||
+    status=$?
+  if (( status != 0 )); then
+    echo "the $name fuzzer found a problem (exit $status); the end of its log:"
+    tail -n 60 "$build/$name.log"
+    exit "$status"
+  fi
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' \
+    "$build/$name.log"
+}
+
+run decode_fuzz "$corpus" "$seconds" -dict=fuzz/decode.dict -max_len=65536
+
+# The receiver's request reading: whole raw requests, the fixtures' .http
+# files and the JSON ones wrapped as a POST.
+http_corpus=$build/corpus/http_request
+mkdir -p "$http_corpus"
+cp "$fixtures"/plugin/*.http "$http_corpus/"
+for f in "$fixtures"/seed/*.json "$fixtures"/plugin/*.json; do
+  printf 'POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' \
+    "$(wc -c <"$f")" >"$http_corpus/fixture-$(basename "$f")"
+  cat "$f" >>"$http_corpus/fixture-$(basename "$f")"
+done
+run http_request_fuzz "$http_corpus" "${FUZZ_HTTP_SECONDS:-$seconds}" \
+  -dict=fuzz/decode.dict -max_len=65536
+
+# The config file: the README's example and the test's.
+config_corpus=$build/corpus/config
+mkdir -p "$config_corpus"
+sed -n '/^```toml$/,/^```$/p' README.md | sed '1d;$d' >"$config_corpus/readme.toml"
+printf 'auth = "strict"\nmax_devices = 10\nregistrations_per_hour = 5\n[devices.delta]\nsecret = "x"\nrate_per_hour = 1.5\n' \
+  >"$config_corpus/small.toml"
+run config_fuzz "$config_corpus" "${FUZZ_CONFIG_SECONDS:-30}" -max_len=4096
