@@ -207,6 +207,7 @@ class Server::Impl {
   awaitable<void> DrainRefused(beast::tcp_stream& stream);
   awaitable<Reply> Dispatch(Exchange& x);
   awaitable<Reply> Webhook(Exchange& x);
+  awaitable<void> TakeLargeTurn();
   awaitable<Reply> Healthz(Exchange& x);
   awaitable<Reply> Readyz(Exchange& x);
   awaitable<Reply> ApiCall(Exchange& x);
@@ -234,6 +235,7 @@ class Server::Impl {
   ConnectionTable table_;
   UploadBudget budget_;
   std::atomic<size_t> released_since_trim_{0};
+  std::atomic<bool> large_turn_{false};  // a large body is with the writer
   std::atomic<size_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
@@ -769,8 +771,11 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
   item.request = StoredRequest{std::string(r.method), std::string(r.target),
                                std::string(r.content_type),
                                std::move(req.body())};
+  bool large = item.request->body.size() > options_.small_body;
+  if (large) co_await TakeLargeTurn();
   Result<Verdict> verdict =
       co_await AsyncIngest(writer_, std::move(item), use_awaitable);
+  if (large) large_turn_ = false;
   if (!verdict) co_return RejectWebhook(device, verdict.error(), start, req);
   const char* result =
       verdict->test ? "test" : verdict->duplicate ? "duplicate" : "stored";
@@ -793,6 +798,18 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
                               "\"duplicate\":{},\"test\":{}}}\n",
                               verdict->event_id, verdict->duplicate,
                               verdict->test)};
+}
+
+// One large body (a snapshot) at a time goes to the writer: a commit then
+// carries at most one, and a printer's small webhook, which never waits
+// here, waits at most for that one to be written.
+awaitable<void> Server::Impl::TakeLargeTurn() {
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  for (bool free = false; !large_turn_.compare_exchange_weak(free, true);
+       free = false) {
+    wait.expires_after(std::chrono::milliseconds(2));
+    co_await wait.async_wait(kTuple);
+  }
 }
 
 Server::Server(ServerOptions options, Store& store, IngestWriter& writer,

@@ -23,7 +23,8 @@
 // breaks one gets its status code (400, 413, 414, 431, 503) or, when it is
 // too slow, a closed connection, while the others keep being served: however
 // many idle, slow or half-sent connections clients hold, a new connection's
-// request is read at once.
+// request is read at once, and large bodies reach the writer one at a time
+// so that a small webhook never waits behind several snapshots.
 #pragma once
 
 #include <cstddef>
@@ -66,7 +67,7 @@ struct ServerOptions {
   // Bodies held at once (upload_budget.h). A body over the budget waits up
   // to upload_wait, then gets 503. A budget below max_snapshot_body refuses
   // the largest snapshots.
-  size_t upload_budget = 64 << 20;
+  size_t upload_budget = 32 << 20;
   size_t small_body = 64 << 10;     // never waits behind large ones
   size_t small_headroom = 8 << 20;  // room only small bodies may use
   TimeMs upload_wait = 2 * kSecondMs;

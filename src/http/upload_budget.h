@@ -15,7 +15,7 @@
 namespace pm {
 
 struct UploadLimits {
-  size_t budget = 64 << 20;         // large bodies in flight at once
+  size_t budget = 32 << 20;         // large bodies in flight at once
   size_t small_body = 64 << 10;     // a body up to this is small
   size_t small_headroom = 8 << 20;  // room only small bodies may use
 };
