@@ -1,12 +1,11 @@
 #include "http/server.h"
 
-#include "http/event_hub.h"
-#include "http/static_files.h"
+#include <fmt/format.h>
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <array>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -14,12 +13,18 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <charconv>
-#include <future>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "http/connection_table.h"
+#include "http/event_hub.h"
+#include "http/request_reader.h"
+#include "http/static_files.h"
+#include "http/upload_budget.h"
 
 namespace pm {
 
@@ -101,12 +106,6 @@ bool IsApiPath(std::string_view path) { return Api::Serves(path); }
 
 bool AnyPath(std::string_view) { return true; }
 
-bool IsMultipart(std::string_view content_type) {
-  constexpr std::string_view kMultipart = "multipart/form-data";
-  if (content_type.size() < kMultipart.size()) return false;
-  return beast::iequals(content_type.substr(0, kMultipart.size()), kMultipart);
-}
-
 std::string Mib(size_t bytes) {
   return fmt::format("{:g} MiB", static_cast<double>(bytes) / (1 << 20));
 }
@@ -127,18 +126,6 @@ auto AsyncIngest(IngestWriter& writer, IngestItem item, Token&& token) {
       },
       token, std::move(item));
 }
-
-// Counts a value up for as long as it lives.
-class Counted {
- public:
-  explicit Counted(std::atomic<size_t>& n) : n_(n) { ++n_; }
-  ~Counted() { --n_; }
-  Counted(const Counted&) = delete;
-  Counted& operator=(const Counted&) = delete;
-
- private:
-  std::atomic<size_t>& n_;
-};
 
 }  // namespace
 
@@ -177,7 +164,10 @@ class Server::Impl {
         api_(api),
         clock_(clock),
         acceptor_(asio::make_strand(ioc_)),
-        blocking_(2) {}
+        blocking_(2),
+        table_({options_.max_connections, options_.max_connections_per_client}),
+        budget_({options_.upload_budget, options_.small_body,
+                 options_.small_headroom}) {}
 
   ~Impl() { Stop(0); }
 
@@ -198,11 +188,26 @@ class Server::Impl {
   };
   static const Route kRoutes[];
 
+  // One accepted connection; the table may close it from another thread.
+  struct Connection {
+    explicit Connection(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::shared_ptr<ConnectionTable::Entry> entry;
+    SteadyTime accepted;
+  };
+
   awaitable<void> Accept();
-  awaitable<void> Serve(tcp::socket socket);
+  void Admit(tcp::socket socket);
+  awaitable<void> Serve(std::shared_ptr<Connection> conn);
+  awaitable<void> AnswerBusy(std::shared_ptr<Connection> conn);
+  http::response<http::string_body> Refusal(const ReadOutcome& read,
+                                            const std::string& peer);
+  void ReturnUploadMemory(size_t released);
+  void RaiseFileLimit();
   awaitable<void> DrainRefused(beast::tcp_stream& stream);
   awaitable<Reply> Dispatch(Exchange& x);
   awaitable<Reply> Webhook(Exchange& x);
+  awaitable<void> TakeLargeTurn();
   awaitable<Reply> Healthz(Exchange& x);
   awaitable<Reply> Readyz(Exchange& x);
   awaitable<Reply> ApiCall(Exchange& x);
@@ -212,8 +217,6 @@ class Server::Impl {
   Reply RejectWebhook(std::string_view device, const Error& error,
                       std::chrono::steady_clock::time_point start,
                       const HttpRequest& request);
-  Reply ReadError(const beast::error_code& ec,
-                  const beast::flat_buffer& buffer);
   template <typename F>
   awaitable<std::invoke_result_t<F>> Blocking(F f);
 
@@ -229,7 +232,10 @@ class Server::Impl {
   asio::thread_pool blocking_;  // Api::Handle and Store::Ping may block
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
-  std::atomic<size_t> connections_{0};
+  ConnectionTable table_;
+  UploadBudget budget_;
+  std::atomic<size_t> released_since_trim_{0};
+  std::atomic<bool> large_turn_{false};  // a large body is with the writer
   std::atomic<size_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
@@ -269,6 +275,11 @@ Status Server::Impl::Start() {
                     : ec.message());
   }
   port_ = acceptor_.local_endpoint().port();
+  RaiseFileLimit();
+  // Bodies over 256 KiB get their own mappings, returned to the system when
+  // freed: a fixed threshold stops glibc from raising it after the first
+  // big upload and keeping every later one on the heap.
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
   int n = std::max(1, options_.io_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -304,145 +315,175 @@ void Server::Impl::Stop(TimeMs grace) {
   blocking_.join();
 }
 
+void Server::Impl::RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t want = options_.max_connections + 256;  // + the store, the logs
+  if (limit.rlim_cur >= want) return;
+  rlim_t raised = std::min(want, limit.rlim_max);
+  limit.rlim_cur = raised;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || raised < want) {
+    spdlog::warn(
+        "the open-file limit ({}) is below the {} connections "
+        "printmeter may hold; raise it (LimitNOFILE= in systemd, "
+        "ulimit -n) or lower the connection cap",
+        raised, options_.max_connections);
+  }
+}
+
 awaitable<void> Server::Impl::Accept() {
   asio::steady_timer wait(acceptor_.get_executor());
+  auto logged = std::chrono::steady_clock::time_point();
+  uint64_t evicted_logged = 0;
   for (;;) {
-    // Over the cap, new connections wait in the listen backlog.
-    while (connections_ >= options_.max_connections && !stopping_) {
-      wait.expires_after(std::chrono::milliseconds(10));
-      co_await wait.async_wait(kTuple);
-    }
     auto [ec, socket] =
         co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
     if (stopping_ || ec == asio::error::operation_aborted) co_return;
+    auto now = std::chrono::steady_clock::now();
     if (ec) {
-      spdlog::warn("accepting a connection failed: {}", ec.message());
-      wait.expires_after(std::chrono::milliseconds(50));
+      // Out of file descriptors: free one, so the backlog keeps moving.
+      bool freed = ec == asio::error::no_descriptors && table_.EvictOne(now);
+      if (!freed) {
+        spdlog::warn("accepting a connection failed: {}", ec.message());
+      }
+      wait.expires_after(std::chrono::milliseconds(freed ? 1 : 50));
       co_await wait.async_wait(kTuple);
       continue;
     }
-    ++connections_;
-    auto ex = socket.get_executor();
-    asio::co_spawn(ex, Serve(std::move(socket)), asio::detached);
-  }
-}
-
-Reply Server::Impl::ReadError(const beast::error_code& ec,
-                              const beast::flat_buffer& buffer) {
-  if (ec == http::error::header_limit) {
-    std::string_view data(static_cast<const char*>(buffer.data().data()),
-                          buffer.size());
-    size_t line = data.find('\n');
-    if (line == std::string_view::npos || line > options_.max_target) {
-      return {414, fmt::format("{{\"error\":\"the request target is longer "
-                               "than {} bytes\"}}\n",
-                               options_.max_target)};
+    Admit(std::move(socket));
+    if (table_.evicted() != evicted_logged &&
+        now - logged > std::chrono::seconds(10)) {
+      spdlog::warn(
+          "{} connections open (cap {} in all, {} per client): "
+          "closed {} idle or slow connection(s) to serve new ones",
+          table_.size(), options_.max_connections,
+          options_.max_connections_per_client,
+          table_.evicted() - evicted_logged);
+      evicted_logged = table_.evicted();
+      logged = now;
     }
-    return {431, fmt::format("{{\"error\":\"the request headers are larger "
-                             "than {} bytes\"}}\n",
-                             options_.max_header)};
   }
-  if (ec == http::error::body_limit) {
-    return JsonError(413, fmt::format("the request body is larger than {} "
-                                      "({} for a multipart request carrying "
-                                      "a snapshot)",
-                                      Mib(options_.max_body),
-                                      Mib(options_.max_snapshot_body)));
-  }
-  return JsonError(400, fmt::format("malformed HTTP request: {}",
-                                    ec.message()));
 }
 
-awaitable<void> Server::Impl::Serve(tcp::socket socket) {
-  // Accept() counted this connection in; count it out when it ends.
-  struct Release {
-    std::atomic<size_t>& n;
-    ~Release() { --n; }
-  } release{connections_};
+void Server::Impl::Admit(tcp::socket socket) {
+  auto conn = std::make_shared<Connection>(std::move(socket));
+  conn->accepted = std::chrono::steady_clock::now();
+  conn->entry = std::make_shared<ConnectionTable::Entry>();
   beast::error_code ignored;
-  auto peer = socket.remote_endpoint(ignored);
-  bool loopback = peer.address().is_loopback() ||
-                  (peer.address().is_v6() &&
-                   peer.address().to_v6().is_v4_mapped() &&
-                   asio::ip::make_address_v4(asio::ip::v4_mapped,
-                                             peer.address().to_v6())
-                       .is_loopback());
-  beast::tcp_stream stream(std::move(socket));
+  auto peer = conn->stream.socket().remote_endpoint(ignored).address();
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  }
+  conn->entry->peer = peer;
+  conn->entry->activity.Enter(Phase::kIdle, conn->accepted);
+  std::weak_ptr<Connection> weak = conn;
+  conn->entry->close = [weak] {
+    auto c = weak.lock();
+    if (!c) return;
+    asio::post(c->stream.get_executor(), [c] { c->stream.close(); });
+  };
+  auto ex = conn->stream.get_executor();
+  if (table_.Admit(conn->entry, conn->accepted)) {
+    asio::co_spawn(ex, Serve(std::move(conn)), asio::detached);
+  } else {
+    asio::co_spawn(ex, AnswerBusy(std::move(conn)), asio::detached);
+  }
+}
+
+// Every slot holds a request being answered: say so rather than wait.
+awaitable<void> Server::Impl::AnswerBusy(std::shared_ptr<Connection> conn) {
+  spdlog::warn(
+      "refused a connection from {}: all {} connections are "
+      "answering requests",
+      conn->entry->peer.to_string(), options_.max_connections);
+  http::response<http::string_body> response{http::status::service_unavailable,
+                                             11};
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::server, "printmeter");
+  response.body() =
+      "{\"error\":\"printmeter is answering as many requests as it can "
+      "hold; send this one again in a moment\"}\n";
+  response.keep_alive(false);
+  response.prepare_payload();
+  conn->stream.expires_after(std::chrono::seconds(1));
+  co_await http::async_write(conn->stream, response, kTuple);
+  beast::error_code ignored;
+  conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+http::response<http::string_body> Server::Impl::Refusal(
+    const ReadOutcome& read, const std::string& peer) {
+  // The rest of the request cannot be trusted: answer and close.
+  std::string_view message(read.message);
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  spdlog::warn("rejected a request from {}: {} {}", peer, read.status, message);
+  if (api_) {
+    std::string_view result = read.status == 400   ? "invalid"
+                              : read.status == 503 ? "unavailable"
+                                                   : "too_large";
+    api_->metrics().RecordWebhook("", result, 0);
+  }
+  http::response<http::string_body> response{
+      static_cast<http::status>(read.status), 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = read.message;
+  return response;
+}
+
+// After a burst of uploads, hands the freed heap back to the system (on the
+// blocking pool: trimming a large heap takes a moment).
+void Server::Impl::ReturnUploadMemory(size_t released) {
+  constexpr size_t kTrimAfter = 16 << 20;
+  if (released_since_trim_.fetch_add(released) + released < kTrimAfter ||
+      budget_.in_flight() != 0) {
+    return;
+  }
+  released_since_trim_ = 0;
+  asio::post(blocking_, [] { malloc_trim(0); });
+}
+
+awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> conn) {
+  // Leaves the table when the connection ends, however it ends.
+  struct Leave {
+    ConnectionTable& table;
+    std::shared_ptr<ConnectionTable::Entry> entry;
+    ~Leave() { table.Remove(entry); }
+  } leave{table_, conn->entry};
+  const std::string peer = conn->entry->peer.to_string();
+  const bool loopback = conn->entry->peer.is_loopback();
+  Activity& activity = conn->entry->activity;
+  beast::tcp_stream& stream = conn->stream;
   beast::flat_buffer buffer;
-  auto timeout = std::chrono::milliseconds(options_.request_timeout);
   bool refused = false;  // answered before reading the whole request
   std::optional<Reply> stream_reply;  // a live stream takes the connection
-  for (bool keep_alive = true; keep_alive && !stopping_;) {
-    // One deadline for the whole request, from its first byte (or from the
-    // end of the previous answer on a kept-alive connection).
-    stream.expires_after(timeout);
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(options_.max_header));
-    parser.body_limit(std::max(options_.max_body, options_.max_snapshot_body));
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser,
-                                                    kTuple);
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
-      break;
-    }
-    if (ec == beast::error::timeout) {
-      if (buffer.size() > 0) {
-        spdlog::warn("closed a connection from {}: the request did not "
-                     "arrive within {} ms",
-                     peer.address().to_string(), options_.request_timeout);
+  for (bool fresh = true, keep_alive = true; keep_alive && !stopping_;
+       fresh = false) {
+    RequestParser parser;
+    UploadLease lease(budget_);
+    ReadContext ctx{options_, activity,       lease,
+                    fresh,    conn->accepted, &in_flight_};
+    ReadOutcome read = co_await ReadRequest(stream, buffer, parser, ctx);
+    struct Uncount {
+      std::atomic<size_t>& n;
+      bool counted;
+      ~Uncount() {
+        if (counted) --n;
+      }
+    } uncount{in_flight_, read.counted};
+    if (read.kind == ReadOutcome::kClosed) {
+      if (!read.message.empty()) {
+        spdlog::warn("closed a connection from {}: {}", peer, read.message);
       }
       break;
-    }
-    Counted in_flight(in_flight_);
-    std::optional<Reply> early;
-    if (ec) {
-      early = ReadError(ec, buffer);
-    } else if (parser.get().target().size() > options_.max_target) {
-      early = ReadError(http::error::header_limit, beast::flat_buffer());
-    } else if (!IsMultipart(parser.get()[http::field::content_type])) {
-      auto length = parser.content_length();
-      if (length && *length > options_.max_body) {
-        early = ReadError(http::error::body_limit, buffer);
-      } else {
-        parser.body_limit(options_.max_body);
-      }
-    }
-    if (!early && !parser.is_done()) {
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go{http::status::continue_, 11};
-        co_await http::async_write(stream, go, kTuple);
-      }
-      auto [body_ec, m] = co_await http::async_read(stream, buffer, parser,
-                                                    kTuple);
-      if (body_ec == beast::error::timeout) {
-        spdlog::warn("closed a connection from {}: the request body did not "
-                     "arrive within {} ms",
-                     peer.address().to_string(), options_.request_timeout);
-        break;
-      }
-      if (body_ec == http::error::partial_message ||
-          body_ec == asio::error::eof ||
-          body_ec == asio::error::connection_reset) {
-        break;
-      }
-      if (body_ec) early = ReadError(body_ec, buffer);
     }
     http::response<http::string_body> response;
     bool head = false;
-    if (early) {
-      // The rest of the request cannot be trusted: answer and close.
-      spdlog::warn("rejected a request from {}: {} {}",
-                   peer.address().to_string(), early->status, early->body);
-      if (api_) {
-        api_->metrics().RecordWebhook(
-            "", early->status == 400 ? "invalid" : "too_large", 0);
-      }
+    if (read.kind == ReadOutcome::kRefused) {
+      response = Refusal(read, peer);
       keep_alive = false;
       refused = true;
-      response.result(early->status);
-      response.set(http::field::content_type, early->content_type);
-      response.body() = std::move(early->body);
     } else {
+      activity.Enter(Phase::kHandling, std::chrono::steady_clock::now());
       stream.expires_never();  // the writer's time is not the client's
       HttpRequest request = parser.release();
       keep_alive = request.keep_alive() && !stopping_;
@@ -458,18 +499,32 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket) {
       for (auto& [name, value] : reply.headers) response.set(name, value);
       response.body() = std::move(reply.body);
     }
+    size_t held = lease.held();
+    lease.Reset();
+    ReturnUploadMemory(held);
     response.set(http::field::server, "printmeter");
     response.keep_alive(keep_alive);
     response.prepare_payload();
     if (head) response.body().clear();  // the length stays announced
-    stream.expires_after(timeout);
+    activity.Enter(Phase::kWriting, std::chrono::steady_clock::now());
+    stream.expires_after(std::chrono::milliseconds(options_.write_timeout));
     auto [write_ec, w] = co_await http::async_write(stream, response, kTuple);
     if (write_ec) break;
+    if (buffer.capacity() > (64 << 10)) buffer.shrink_to_fit();
   }
-  // The subscription lives until the connection is shut: Stop() waits for it.
-  if (stream_reply) co_await StreamEvents(stream, *stream_reply);
+  // The subscription lives until the connection is shut: Stop() waits for
+  // it. A stream counts as idle: over a cap it is closed first, and the
+  // dashboard's EventSource reconnects.
+  if (stream_reply) {
+    activity.Enter(Phase::kIdle, std::chrono::steady_clock::now());
+    co_await StreamEvents(stream, *stream_reply);
+  }
+  beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  if (refused) co_await DrainRefused(stream);
+  if (refused) {
+    activity.Enter(Phase::kIdle, std::chrono::steady_clock::now());
+    co_await DrainRefused(stream);
+  }
 }
 
 // Sends the stream's opening, then every event the hub publishes and a
@@ -485,7 +540,7 @@ awaitable<void> Server::Impl::StreamEvents(beast::tcp_stream& stream,
   head.set(http::field::connection, "close");
   for (auto& [name, value] : reply.headers) head.set(name, value);
   http::response_serializer<http::empty_body> serializer{head};
-  auto timeout = std::chrono::milliseconds(options_.request_timeout);
+  auto timeout = std::chrono::milliseconds(options_.write_timeout);
   stream.expires_after(timeout);
   auto [head_ec, h] =
       co_await http::async_write_header(stream, serializer, kTuple);
@@ -717,8 +772,11 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
   item.request = StoredRequest{std::string(r.method), std::string(r.target),
                                std::string(r.content_type),
                                std::move(req.body())};
+  bool large = item.request->body.size() > options_.small_body;
+  if (large) co_await TakeLargeTurn();
   Result<Verdict> verdict =
       co_await AsyncIngest(writer_, std::move(item), use_awaitable);
+  if (large) large_turn_ = false;
   if (!verdict) co_return RejectWebhook(device, verdict.error(), start, req);
   const char* result =
       verdict->test ? "test" : verdict->duplicate ? "duplicate" : "stored";
@@ -741,6 +799,18 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
                               "\"duplicate\":{},\"test\":{}}}\n",
                               verdict->event_id, verdict->duplicate,
                               verdict->test)};
+}
+
+// One large body (a snapshot) at a time goes to the writer: a commit then
+// carries at most one, and a printer's small webhook, which never waits
+// here, waits at most for that one to be written.
+awaitable<void> Server::Impl::TakeLargeTurn() {
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  for (bool free = false; !large_turn_.compare_exchange_weak(free, true);
+       free = false) {
+    wait.expires_after(std::chrono::milliseconds(2));
+    co_await wait.async_wait(kTuple);
+  }
 }
 
 Server::Server(ServerOptions options, Store& store, IngestWriter& writer,

@@ -20,8 +20,11 @@
 // every stream_keepalive. At most max_streams are open; more get 503.
 //
 // Limits a hostile client cannot get past are in ServerOptions; a client that
-// breaks one gets its status code (400, 413, 414, 431) or, when it is too
-// slow, a closed connection, while the others keep being served.
+// breaks one gets its status code (400, 413, 414, 431, 503) or, when it is
+// too slow, a closed connection, while the others keep being served: however
+// many idle, slow or half-sent connections clients hold, a new connection's
+// request is read at once, and large bodies reach the writer one at a time
+// so that a small webhook never waits behind several snapshots.
 #pragma once
 
 #include <cstddef>
@@ -48,8 +51,27 @@ struct ServerOptions {
   size_t max_snapshot_body = 16 << 20;  // 16 MiB, multipart with a snapshot
   size_t max_header = 16 << 10;       // 16 KiB (431 beyond)
   size_t max_target = 8 << 10;        // 8 KiB (414 beyond)
-  TimeMs request_timeout = 10 * kSecondMs;  // a whole request, from its start
-  size_t max_connections = 256;       // more wait in the listen backlog
+
+  // Connections (request_reader.h, connection_table.h). Over a cap, idle
+  // and then the slowest unfinished connections are closed to serve a new
+  // one; the new one is never kept waiting. The process's open-file limit
+  // is raised to fit max_connections when it allows.
+  size_t max_connections = 1024;
+  size_t max_connections_per_client = 256;
+  TimeMs header_timeout = 10 * kSecondMs;  // from a request's first byte
+  TimeMs idle_timeout = 30 * kSecondMs;    // between kept-alive requests
+  TimeMs body_timeout = 10 * kSecondMs;    // a body's allowance, plus:
+  size_t min_body_rate = 64 << 10;         // bytes/s: each adds a second
+  TimeMs write_timeout = 10 * kSecondMs;   // for the client to read an answer
+
+  // Bodies held at once (upload_budget.h). A body over the budget waits up
+  // to upload_wait, then gets 503. A budget below max_snapshot_body refuses
+  // the largest snapshots.
+  size_t upload_budget = 32 << 20;
+  size_t small_body = 64 << 10;     // never waits behind large ones
+  size_t small_headroom = 8 << 20;  // room only small bodies may use
+  TimeMs upload_wait = 2 * kSecondMs;
+
   DecodeLimits decode;
   // The dashboard built into the binary (EmbeddedDashboard()), served when
   // web_root is "". Empty: "/" says how to get a dashboard.

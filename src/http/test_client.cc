@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 
@@ -22,12 +23,40 @@ struct TestClient::Impl {
   beast::flat_buffer buffer;
   tcp::endpoint endpoint;
   bool connected = false;
+  std::chrono::milliseconds timeout{0};
+
+  // Runs the async operation `start(handler)` to completion, or gives up
+  // after `timeout` (then the socket is closed).
+  template <typename Start>
+  beast::error_code Run(Start start) {
+    if (timeout.count() == 0) {
+      beast::error_code ec;
+      start([&](beast::error_code e, auto&&...) { ec = e; });
+      ioc.restart();
+      ioc.run();
+      return ec;
+    }
+    bool done = false;
+    beast::error_code ec;
+    start([&](beast::error_code e, auto&&...) {
+      ec = e;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run_for(timeout);
+    if (done) return ec;
+    beast::error_code ignored;
+    socket.close(ignored);
+    ioc.restart();
+    ioc.run();
+    return asio::error::timed_out;
+  }
 
   Status Connect() {
     if (connected) return {};
     beast::error_code ec;
     socket = tcp::socket(ioc);
-    socket.connect(endpoint, ec);
+    ec = Run([&](auto h) { socket.async_connect(endpoint, std::move(h)); });
     if (ec) return Unavailable("connect: " + ec.message());
     socket.set_option(tcp::no_delay(true), ec);
     buffer.clear();
@@ -53,8 +82,10 @@ void TestClient::Close() {
 
 Status TestClient::Write(std::string_view bytes) {
   if (auto s = impl_->Connect(); !s) return s;
-  beast::error_code ec;
-  asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()), ec);
+  beast::error_code ec = impl_->Run([&](auto h) {
+    asio::async_write(impl_->socket, asio::buffer(bytes.data(), bytes.size()),
+                      std::move(h));
+  });
   if (ec) {
     Close();
     return Unavailable("write: " + ec.message());
@@ -63,10 +94,11 @@ Status TestClient::Write(std::string_view bytes) {
 }
 
 Result<HttpReply> TestClient::ReadReply() {
-  beast::error_code ec;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
-  http::read(impl_->socket, impl_->buffer, parser, ec);
+  beast::error_code ec = impl_->Run([&](auto h) {
+    http::async_read(impl_->socket, impl_->buffer, parser, std::move(h));
+  });
   if (ec) {
     Close();
     return Unavailable("read: " + ec.message());
@@ -102,10 +134,15 @@ Result<HttpReply> TestClient::Send(std::string_view method,
 bool TestClient::ServerClosed() {
   if (!impl_->connected) return true;
   char byte;
-  beast::error_code ec;
-  impl_->socket.read_some(asio::buffer(&byte, 1), ec);
+  beast::error_code ec = impl_->Run([&](auto h) {
+    impl_->socket.async_read_some(asio::buffer(&byte, 1), std::move(h));
+  });
   if (ec) Close();
   return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+void TestClient::SetTimeout(int64_t ms) {
+  impl_->timeout = std::chrono::milliseconds(ms);
 }
 
 std::string BuildRequest(std::string_view method, std::string_view target,

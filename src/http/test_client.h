@@ -35,8 +35,12 @@ class TestClient {
   Result<HttpReply> Send(std::string_view method, std::string_view target,
                          std::string_view content_type, std::string_view body,
                          std::string_view extra_headers = "");
-  // Whether the server closed the connection (reads EOF).
+  // Whether the server closed the connection (reads EOF, or a reset).
   bool ServerClosed();
+  // From now on a connect, write or read that takes longer than `ms` fails
+  // with an error saying "timed out" and closes the connection (0: wait for
+  // ever, the default).
+  void SetTimeout(int64_t ms);
   void Close();
 
  private:
