@@ -39,7 +39,11 @@ constexpr std::string_view kRestore =
     "backup.db\" makes one), or give --db another file";
 
 // What is wrong with the 100-byte header of a file of `size` bytes, or "".
-std::string HeaderProblem(const unsigned char* h, uint64_t size) {
+// `size` is checked against the header's page count only when given: on a
+// file in use a checkpoint writes page 1 (with the new count) before the
+// pages that grow the file, so a live reading of both races it.
+std::string HeaderProblem(const unsigned char* h,
+                          std::optional<uint64_t> size) {
   if (std::memcmp(h, kMagic, sizeof kMagic) != 0) {
     return "is not an SQLite database (its first bytes are not \"SQLite "
            "format 3\")";
@@ -49,19 +53,20 @@ std::string HeaderProblem(const unsigned char* h, uint64_t size) {
   if (page < 512 || page > 65536 || (page & (page - 1)) != 0) {
     return fmt::format("has a broken header (page size {})", page);
   }
+  if (!size) return {};
   uint32_t pages = BigEndian(h + 28, 4);
   bool pages_valid = pages != 0 && BigEndian(h + 24, 4) == BigEndian(h + 92, 4);
-  if (pages_valid && size < uint64_t{pages} * page) {
+  if (pages_valid && *size < uint64_t{pages} * page) {
     return fmt::format(
         "is truncated: it is {} bytes, its header says {} pages of {} "
         "bytes ({} bytes)",
-        size, pages, page, uint64_t{pages} * page);
+        *size, pages, page, uint64_t{pages} * page);
   }
-  if (size % page != 0) {
+  if (*size % page != 0) {
     return fmt::format(
         "is truncated: {} bytes is not a whole number of {}-byte "
         "pages",
-        size, page);
+        *size, page);
   }
   return {};
 }
@@ -139,7 +144,7 @@ std::string FileSystemProblem(const std::string& path, const FileState& st) {
     close(fd);
     std::string problem =
         n == static_cast<ssize_t>(sizeof header)
-            ? HeaderProblem(header, static_cast<uint64_t>(now.st_size))
+            ? HeaderProblem(header, std::nullopt)  // live: no size check
             : std::string("is truncated (shorter than its header)");
     if (!problem.empty()) {
       return fmt::format("database {} {}; restore it from the backup", path,
@@ -206,6 +211,22 @@ Status CheckDatabaseFile(const std::string& path) {
                  ? std::string("is truncated (shorter than its header)")
                  : std::string("is not an SQLite database"))
           : HeaderProblem(header, static_cast<uint64_t>(st.st_size));
+  // Another process (a running serve) may be checkpointing: it writes the
+  // header's new page count before the pages that grow the file. A file in
+  // use has a WAL beside it; read it again before calling it truncated.
+  for (int retry = 0; retry < 5 && problem.rfind("is truncated", 0) == 0 &&
+                      std::filesystem::exists(path + "-wal");
+       ++retry) {
+    usleep(20'000);
+    int again = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (again < 0) break;
+    bool read_ok = pread(again, header, sizeof header, 0) ==
+                       static_cast<ssize_t>(sizeof header) &&
+                   fstat(again, &st) == 0;
+    close(again);
+    if (!read_ok) break;
+    problem = HeaderProblem(header, static_cast<uint64_t>(st.st_size));
+  }
   if (problem.empty()) return {};
   return Refused(
       path, problem,
