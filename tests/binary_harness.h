@@ -43,9 +43,14 @@ struct Child {
       log.append(buf, static_cast<size_t>(n));
     }
   }
+  // Waits for the exit: its status, or 128 + the signal that ended it. The
+  // rest of its stderr is read into `log` first.
   int Wait() {
     int status = 0;
     waitpid(pid, &status, 0);
+    WaitFor("\x01");  // the rest of stderr, to EOF
+    close(err);
+    err = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 };
@@ -70,6 +75,19 @@ inline Child Spawn(const std::vector<std::string>& args) {
   close(pipe_fds[1]);
   child.err = pipe_fds[0];
   return child;
+}
+
+// `printmeter serve` on a free loopback port; its port, or 0 when it did not
+// start (then `child.log` says why).
+inline uint16_t StartServe(Child& child, const std::string& db,
+                           std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {Binary(), "serve", "--listen", "127.0.0.1:0",
+                                   "--db",   db,      "--config", ""};
+  args.insert(args.end(), extra.begin(), extra.end());
+  child = Spawn(args);
+  std::string line = child.WaitFor("listening on 127.0.0.1:");
+  if (line.empty()) return 0;
+  return static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
 }
 
 // Runs a command to completion; returns its exit status and stdout.

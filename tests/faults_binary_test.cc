@@ -19,16 +19,13 @@
 #include <thread>
 #include <vector>
 
-#include "child_process.h"
+#include "binary_harness.h"
 #include "http/test_client.h"
 #include "http/test_harness.h"
 
 namespace pm {
 namespace {
 
-using testing::Binary;
-using testing::Child;
-using testing::StartServe;
 using testing::TempDir;
 
 void Figure(const char* test, const char* what, const std::string& value) {
@@ -134,7 +131,7 @@ void ExpectEveryCommandRefuses(const std::filesystem::path& file,
       {Binary(), "sessions", "--db", db, "--config", ""},
   };
   for (const auto& args : commands) {
-    Child child = testing::Spawn(args);
+    Child child = Spawn(args);
     int status = child.Wait();
     EXPECT_GT(status, 0) << args[1] << " started on " << file;
     EXPECT_LT(status, 126) << args[1] << ": " << child.log;

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "child_process.h"
+#include "binary_harness.h"
 #include "http/test_client.h"
 #include "http/test_harness.h"
 
@@ -55,12 +55,12 @@ std::string Webhook(const std::string& device, int n, size_t pad = 0) {
 // `printmeter serve` on a free port, its stderr read away on a thread so
 // that its log never fills the pipe and blocks it.
 struct Served {
-  testing::Child child;
+  Child child;
   uint16_t port = 0;
   std::thread drain;
 
   explicit Served(const std::string& db) {
-    port = testing::StartServe(child, db, {"--auth", "open"});
+    port = StartServe(child, db, {"--auth", "open"});
     if (port == 0) return;
     drain = std::thread([fd = child.err] {
       char sink[4096];
