@@ -163,11 +163,11 @@ class Server::Impl {
         writer_(writer),
         api_(api),
         clock_(clock),
-        acceptor_(asio::make_strand(ioc_)),
-        blocking_(2),
         table_({options_.max_connections, options_.max_connections_per_client}),
         budget_({options_.upload_budget, options_.small_body,
-                 options_.small_headroom}) {}
+                 options_.small_headroom}),
+        acceptor_(asio::make_strand(ioc_)),
+        blocking_(2) {}
 
   ~Impl() { Stop(0); }
 
@@ -227,17 +227,21 @@ class Server::Impl {
   Api* const api_;
   const Clock& clock_;
 
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  asio::thread_pool blocking_;  // Api::Handle and Store::Ping may block
-  std::vector<std::thread> threads_;
-  uint16_t port_ = 0;
+  // What a connection's coroutine touches as it ends. Declared before the
+  // io_context: destroying the io_context destroys the coroutines still
+  // queued on it, and their guards leave the table and the budget then.
   ConnectionTable table_;
   UploadBudget budget_;
   std::atomic<size_t> released_since_trim_{0};
   std::atomic<bool> large_turn_{false};  // a large body is with the writer
   std::atomic<size_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
+
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::thread_pool blocking_;  // Api::Handle and Store::Ping may block
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
   bool stopped_ = false;
 };
 
