@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -169,13 +170,13 @@ int Generate(const Options& o) {
     device.last_received = *end;
     batch.devices.push_back(device);
     if (batch.sessions.size() >= kBatch) {
-      if (auto s = store.Commit(batch); !s) return Fail(s.error().message);
+      if (auto s = CommitBatch(store, batch); !s) return Fail(s.error().message);
       written += batch.sessions.size();
       batch = WriteBatch();
       fmt::print(stderr, "\r{} sessions", written);
     }
   }
-  if (auto s = store.Commit(batch); !s) return Fail(s.error().message);
+  if (auto s = CommitBatch(store, batch); !s) return Fail(s.error().message);
   written += batch.sessions.size();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)

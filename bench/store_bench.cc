@@ -15,6 +15,7 @@
 
 #include "ledger/usage.h"
 #include "store/store.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -101,11 +102,11 @@ void Generate(Store& store) {
       id += 50;
     }
     if (batch.sessions.size() >= 10000) {
-      Check(store.Commit(batch));
+      Check(CommitBatch(store, batch));
       batch = {};
     }
   }
-  Check(store.Commit(batch));
+  Check(CommitBatch(store, batch));
 }
 
 Store& LedgerStore() {
@@ -262,7 +263,6 @@ void AddIngestStep(WriteBatch& batch, WriteFixture& f) {
   r.event.progress_pct = 50;
   r.request = StoredRequest{"POST", "/webhook", "application/json",
                             std::string(1024, 'x')};
-  r.session_id = id % kPrinters + 1;
   Session s;
   s.id = id % kPrinters + 1;
   s.device = r.event.device;
@@ -276,6 +276,7 @@ void AddIngestStep(WriteBatch& batch, WriteFixture& f) {
   d.open = s;
   d.last_applied = KeyOf(r.event);
   d.last_topic = r.event.topic;
+  batch.event_sessions.emplace_back(id, s.id);
   batch.events.push_back(std::move(r));
   batch.sessions.push_back(s);
   batch.device_states.push_back(std::move(d));
@@ -287,7 +288,7 @@ void BM_CommitEvents(benchmark::State& state) {
   for (auto _ : state) {
     WriteBatch batch;
     for (int64_t i = 0; i < state.range(0); ++i) AddIngestStep(batch, f);
-    Check(f.store->Commit(batch));
+    Check(CommitBatch(*f.store, batch));
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
@@ -298,7 +299,7 @@ void BM_HasDuplicate(benchmark::State& state) {
   for (int i = 0; i < 100; ++i) {
     WriteBatch batch;
     for (int j = 0; j < 1000; ++j) AddIngestStep(batch, f);
-    Check(f.store->Commit(batch));
+    Check(CommitBatch(*f.store, batch));
   }
   Event e;
   e.device = "printer-7";

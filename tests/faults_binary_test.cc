@@ -22,6 +22,7 @@
 #include "binary_harness.h"
 #include "http/test_client.h"
 #include "http/test_harness.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -162,7 +163,7 @@ TEST(FaultsBinaryTest, EveryCommandRefusesADatabaseItMustNotUse) {
       batch.devices.push_back(
           {"p" + std::to_string(i), std::string(200, 's'), 1, 2});
     }
-    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_TRUE(CommitBatch(*store, batch).ok());
   }
   std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
   ExpectEveryCommandRefuses(cut, "truncated");

@@ -1,11 +1,13 @@
 #include "api/api_testing.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 
 #include "store/rate_history.h"
+#include "store/write_batch.h"
 
 namespace pm::testing {
 
@@ -45,7 +47,7 @@ Session ClosedSession(int64_t id, const std::string& device, TimeMs start,
 void CommitSessions(Store& store, const std::vector<Session>& sessions) {
   WriteBatch batch;
   batch.sessions = sessions;
-  auto s = store.Commit(batch);
+  auto s = CommitBatch(store, batch);
   ASSERT_TRUE(s.ok()) << s.error().message;
 }
 
@@ -77,10 +79,19 @@ int64_t Ingester::Ingest(Event e, std::string body) {
       std::nullopt);
 }
 
+// The picture travels inside the request, as the plugin sends it: the
+// store keeps it there and reads it out again when asked.
 int64_t Ingester::IngestWithSnapshot(Event e, Snapshot snapshot) {
+  std::string body = fmt::format(
+      "--b\r\nContent-Disposition: form-data; name=\"deviceIdentifier\"\r\n"
+      "\r\n{}\r\n--b\r\nContent-Disposition: form-data; name=\"topic\"\r\n"
+      "\r\n{}\r\n--b\r\nContent-Disposition: form-data; name=\"snapshot\"; "
+      "filename=\"snapshot.jpg\"\r\nContent-Type: {}\r\n\r\n{}\r\n--b--\r\n",
+      e.device, e.topic, snapshot.content_type, snapshot.bytes);
+  e.snapshot = true;
   return Record(std::move(e),
                 StoredRequest{"POST", "/webhook",
-                              "multipart/form-data; boundary=b", "--b--"},
+                              "multipart/form-data; boundary=b", std::move(body)},
                 std::move(snapshot));
 }
 
@@ -97,9 +108,8 @@ int64_t Ingester::Record(Event e, StoredRequest request,
   EventRecord record;
   record.event = e;
   record.request = std::move(request);
-  record.snapshot = std::move(snapshot);
-  record.session_id = applied.session_id;
   batch.events.push_back(std::move(record));
+  if (applied.session_id) batch.event_sessions.emplace_back(e.id, applied.session_id);
   batch.sessions = applied.touched;
   batch.device_states.push_back(state);
   DeviceRecord device;
@@ -107,7 +117,7 @@ int64_t Ingester::Record(Event e, StoredRequest request,
   device.first_seen = e.received_at;
   device.last_received = e.received_at;
   batch.devices.push_back(device);
-  auto s = store_.Commit(batch);
+  auto s = CommitBatch(store_, batch);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
   return e.id;
 }

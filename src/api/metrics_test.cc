@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "api/api_testing.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -153,7 +154,7 @@ void StoreRequests(Store& store, std::vector<EventRecord> events) {
     }
     batch.events.push_back(std::move(r));
   }
-  ASSERT_TRUE(store.Commit(batch).ok());
+  ASSERT_TRUE(CommitBatch(store, batch).ok());
 }
 
 EventRecord Request(const std::string& device, Kind kind, bool duplicate,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/api_testing.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -41,7 +42,7 @@ TEST(PaginationTest, PagesUnderConcurrentInserts) {
                            : kAug1 + (k * 13 % 400) * 7 * kMinuteMs + 1;
       WriteBatch batch;
       batch.sessions.push_back(ClosedSession(100000 + k, "delta", start, 1));
-      auto s = f.store->Commit(batch);
+      auto s = CommitBatch(*f.store, batch);
       if (!s.ok()) {
         ADD_FAILURE() << "commit: " << s.error().message;
         break;

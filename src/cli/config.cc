@@ -323,4 +323,16 @@ Status ApplyEnvironment(Config& config) {
   return {};
 }
 
+IngestOptions IngestOptionsFrom(const Config& config) {
+  IngestOptions options;
+  options.auth = config.auth;
+  options.ledger.stale_after = config.stale_after;
+  options.registrations.max_devices = config.max_devices;
+  options.registrations.max_per_window = config.registrations_per_hour;
+  for (const auto& [id, device] : config.devices) {
+    options.devices.emplace(id, device.secret);
+  }
+  return options;
+}
+
 }  // namespace pm

@@ -8,11 +8,11 @@
 #include <string>
 
 #include "common/result.h"
+#include "ingest/options.h"
 #include "ledger/cost.h"
 
 namespace pm {
 
-enum class AuthMode { kOpen, kTofu, kStrict };
 std::optional<AuthMode> AuthModeFromName(const std::string& name);
 const char* AuthModeName(AuthMode mode);
 
@@ -35,7 +35,7 @@ struct Config {
   std::optional<std::string> admin_token;
   std::optional<std::string> read_token;
   // Devices that may register themselves (tofu, open): in all, and per hour
-  // (http/registration_limit.h); 0 turns a limit off.
+  // (ingest/registration_limit.h); 0 turns a limit off.
   size_t max_devices = 1000;
   size_t registrations_per_hour = 60;
   std::map<std::string, DeviceConfig, std::less<>> devices;
@@ -44,6 +44,9 @@ struct Config {
 
 // The configured rates of every device in `config`.
 RatesByDevice ConfiguredRates(const Config& config);
+
+// The ingest writer's options as the configuration sets them.
+IngestOptions IngestOptionsFrom(const Config& config);
 
 // Reads `path` (TOML). A missing file is an error only when `must_exist`.
 // Errors name the file, the line and the key.

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "http/import.h"
-#include "http/ingest.h"
-#include "http/progress.h"
+#include "ingest/import.h"
+#include "ingest/writer.h"
+#include "ingest/progress.h"
 #include "store/rate_history.h"
 #include "store/store.h"
 

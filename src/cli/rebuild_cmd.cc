@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "http/progress.h"
-#include "http/rebuild.h"
+#include "ingest/progress.h"
+#include "ingest/rebuild.h"
 #include "store/rate_history.h"
 #include "store/store.h"
 

@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "http/embedded_files.h"
-#include "http/ingest.h"
+#include "ingest/writer.h"
 #include "http/server.h"
 #include "store/rate_history.h"
 #include "store/store.h"

@@ -93,7 +93,7 @@ TEST(ConcurrencyTest, EightClientsFiftyPrintersEqualTheReferenceFold) {
     duplicates += r.duplicate;
   }
   EXPECT_GT(duplicates, 0);
-  auto sessions = AllSessions(*h.store);
+  auto sessions = h.Sessions();
   std::sort(sessions.begin(), sessions.end(),
             [](const Session& a, const Session& b) { return a.id < b.id; });
   auto expected = reference.Sessions();

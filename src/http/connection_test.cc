@@ -294,8 +294,9 @@ TEST_F(ConnectionTest, BigSnapshotOverASlowLinkArrives) {
           " ms");
   auto events = AllEvents(*h_.store);
   ASSERT_EQ(events.size(), 1u);
-  ASSERT_TRUE(events[0].snapshot.has_value());
-  EXPECT_EQ(events[0].snapshot->bytes.size(), 3'000'000u);
+  auto snapshot = h_.store->GetSnapshot(events[0].event.id);
+  ASSERT_TRUE(snapshot.ok() && snapshot->has_value());
+  EXPECT_EQ((*snapshot)->bytes.size(), 3'000'000u);
 }
 
 TEST_F(ConnectionTest, BodyTrickledAByteAtATimeIsCutOff) {

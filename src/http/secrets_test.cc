@@ -96,6 +96,7 @@ TEST(SecretsTest, NoAnswerOfAnyEndpointCarriesAFixturesSecret) {
     ++stored;
   }
   ASSERT_GT(stored, 60);
+  h.Settle();
 
   GetClean(c, "/api/v1/printers");
   std::string list = GetClean(c, "/api/v1/sessions?limit=1000");
@@ -141,6 +142,7 @@ TEST(SecretsTest, TheReadTokenDoesNotRevealSecrets) {
     auto r = c.SendRaw(request);
     ASSERT_TRUE(r.ok());
   }
+  h.Settle();
   const std::string_view reader = "Authorization: Bearer reader\r\n";
   auto refused = c.Send("GET", "/api/v1/events?reveal=secrets", "", "", reader);
   ASSERT_TRUE(refused.ok());
@@ -174,6 +176,7 @@ TEST(SecretsTest, ASessionsEventsComeAPageAtATime) {
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, 200) << r->body;
   }
+  h.Settle();
   json::value list = json::parse(GetClean(c, "/api/v1/sessions"));
   ASSERT_EQ(list.at("sessions").as_array().size(), 1u);
   std::string id =

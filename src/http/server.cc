@@ -284,6 +284,19 @@ Status Server::Impl::Start() {
   // freed: a fixed threshold stops glibc from raising it after the first
   // big upload and keeping every later one on the heap.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  // Live dashboards hear of a printer once its ledger shows the change
+  // (the projection trails the answer by a moment).
+  writer_.SetProjectionListener(
+      [this](const std::map<std::string, int64_t, std::less<>>& changed) {
+        if (hub_.size() == 0) return;
+        for (const auto& [device, event] : changed) {
+          hub_.Publish(ServerSentEvent(
+              "printer",
+              fmt::format("{{\"device\":{},\"event\":{}}}",
+                          boost::json::serialize(boost::json::string(device)),
+                          event)));
+        }
+      });
   asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
   int n = std::max(1, options_.io_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -294,6 +307,7 @@ void Server::Impl::Stop(TimeMs grace) {
   if (stopped_) return;
   stopped_ = true;
   stopping_ = true;
+  writer_.SetProjectionListener(nullptr);
   hub_.Close();  // live streams end; they hold no request in flight
   std::promise<void> closed;
   auto closed_future = closed.get_future();
@@ -791,13 +805,6 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
   }
   spdlog::debug("webhook from \"{}\": event {} {}", device, verdict->event_id,
                 result);
-  if (!verdict->test && !verdict->duplicate && hub_.size() > 0) {
-    hub_.Publish(ServerSentEvent(
-        "printer",
-        fmt::format("{{\"device\":{},\"event\":{}}}",
-                    boost::json::serialize(boost::json::string(device)),
-                    verdict->event_id)));
-  }
   co_return Reply{200,
                   fmt::format("{{\"status\":\"stored\",\"event\":{},"
                               "\"duplicate\":{},\"test\":{}}}\n",

@@ -38,7 +38,7 @@
 #include "common/time.h"
 #include "decode/decode.h"
 #include "http/embedded_files.h"
-#include "http/ingest.h"
+#include "ingest/writer.h"
 #include "store/store.h"
 
 namespace pm {

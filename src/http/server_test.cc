@@ -73,13 +73,14 @@ TEST_P(FixtureTest, AnsweredStoredAndFolded) {
   std::string raw = Fixture(std::string("plugin/") + c.file);
   EXPECT_TRUE(raw.ends_with(events[0].request->body));
 
-  auto sessions = AllSessions(*h.store);
+  auto sessions = h.Sessions();
   ASSERT_EQ(static_cast<int>(sessions.size()), c.sessions);
   if (c.sessions == 1) {
     EXPECT_EQ(sessions[0].status, *c.status);
     EXPECT_EQ(sessions[0].start_inferred, c.start_inferred);
     EXPECT_EQ(sessions[0].id, events[0].event.id);
-    EXPECT_EQ(events[0].session_id, sessions[0].id);
+    EXPECT_EQ(testing::EventSessions(*h.store)[events[0].event.id],
+              sessions[0].id);
   }
 }
 
@@ -138,7 +139,7 @@ TEST(ServerTest, SeedsMakeFourSessions) {
     ASSERT_TRUE(reply.ok()) << reply.error().message;
     ASSERT_EQ(reply->status, 200) << seed << ": " << reply->body;
   }
-  auto sessions = AllSessions(*h.store);  // newest first
+  auto sessions = h.Sessions();  // newest first
   ASSERT_EQ(sessions.size(), 4u);
   const Session& local = sessions[3];
   EXPECT_EQ(local.status, S::kCompleted);
@@ -169,7 +170,7 @@ class RejectionTest : public ::testing::Test {
   void SetUp() override { h_.Start(options_, server_options_); }
   void ExpectNothingStored() {
     EXPECT_TRUE(AllEvents(*h_.store).empty());
-    EXPECT_TRUE(AllSessions(*h_.store).empty());
+    EXPECT_TRUE(h_.Sessions().empty());
   }
   void ExpectError(const Result<HttpReply>& reply, int status,
                    const std::string& words) {
@@ -273,8 +274,9 @@ TEST_F(RejectionTest, MultipartWithLargeSnapshotIsStored) {
   EXPECT_EQ(reply->status, 200) << reply->body;
   auto events = AllEvents(*h_.store);
   ASSERT_EQ(events.size(), 1u);
-  ASSERT_TRUE(events[0].snapshot.has_value());
-  EXPECT_EQ(events[0].snapshot->bytes.size(), jpeg.size());
+  auto snapshot = h_.store->GetSnapshot(events[0].event.id);
+  ASSERT_TRUE(snapshot.ok() && snapshot->has_value());
+  EXPECT_EQ((*snapshot)->bytes.size(), jpeg.size());
 }
 
 TEST_F(RejectionTest, LongTargetIs414) {
@@ -448,6 +450,7 @@ TEST(ServerTest, ServesTheApiMetricsAndDashboard) {
   auto rejected = c.Send("POST", "/webhook", "application/json", "{");
   ASSERT_TRUE(rejected.ok());
   ASSERT_EQ(rejected->status, 400);
+  h.Settle();
 
   auto printers = c.Send("GET", "/api/v1/printers", "", "");
   ASSERT_TRUE(printers.ok());
@@ -507,8 +510,8 @@ TEST(ServerTest, DuplicateAnsweredAndFlagged) {
   auto events = AllEvents(*h.store);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(events[1].duplicate);
-  EXPECT_EQ(AllSessions(*h.store).size(), 1u);
-  EXPECT_EQ(AllSessions(*h.store)[0].event_count, 1);
+  EXPECT_EQ(h.Sessions().size(), 1u);
+  EXPECT_EQ(h.Sessions()[0].event_count, 1);
 }
 
 // --- restart: everything the writer knew is read back --------------------
@@ -525,10 +528,10 @@ TEST(ServerTest, RestartKeepsSessionsStateAndSecrets) {
     ASSERT_TRUE(r1.ok() && r2.ok());
     ASSERT_EQ(r2->status, 200);
   }
-  auto before = AllSessions(*h.store);
+  auto before = h.Sessions();
   h.Stop();
   h.Start();
-  EXPECT_EQ(AllSessions(*h.store), before);  // the open prints stay open
+  EXPECT_EQ(h.Sessions(), before);  // the open prints stay open
   for (const Session& s : before) EXPECT_TRUE(IsOpen(s.status));
   TestClient c(h.port());
   // The tofu secret survived.
@@ -540,7 +543,7 @@ TEST(ServerTest, RestartKeepsSessionsStateAndSecrets) {
   auto done = c.SendRaw(FixtureRequest("seed/02-octoprint-print-done.json"));
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->status, 200);
-  auto after = AllSessions(*h.store);
+  auto after = h.Sessions();
   ASSERT_EQ(after.size(), 2u);
   const Session& delta = after[0].device == "delta" ? after[0] : after[1];
   EXPECT_EQ(delta.status, SessionStatus::kCompleted);

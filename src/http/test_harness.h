@@ -8,12 +8,13 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "http/ingest.h"
+#include "ingest/writer.h"
 #include "http/server.h"
 #include "http/test_client.h"
 #include "store/store.h"
@@ -76,6 +77,23 @@ inline std::vector<EventRecord> AllEvents(Store& store) {
   return out;
 }
 
+// Every logged event's session (events in no session left out).
+inline std::map<int64_t, int64_t> EventSessions(Store& store) {
+  std::map<int64_t, int64_t> out;
+  EventPageQuery q;
+  q.limit = 1000;
+  for (;;) {
+    auto page = store.ListEvents(q);
+    EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
+    if (!page.ok() || page->empty()) break;
+    for (const EventView& v : *page) {
+      if (v.session_id) out[v.event.id] = *v.session_id;
+    }
+    q.before_id = page->back().event.id;
+  }
+  return out;
+}
+
 // The store, writer and server, started on a loopback port.
 struct Harness {
   explicit Harness(const std::filesystem::path& dir) : db("sqlite:" + (dir / "pm.db").string()) {}
@@ -106,6 +124,15 @@ struct Harness {
     store.reset();
   }
   ~Harness() { Stop(); }
+  // The ledger as of every answer given so far (it trails the log).
+  std::vector<Session> Sessions() {
+    Settle();
+    return AllSessions(*store);
+  }
+  void Settle() {
+    Status s = writer->Settle();
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  }
   uint16_t port() const { return server->port(); }
 
   std::string db;

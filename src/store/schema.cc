@@ -161,8 +161,43 @@ CREATE TABLE rate_history (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<const char*, 3> kMigrations{kMigration1, kMigration2,
-                                                 kMigration3};
+// The log is the truth; the ledger is a projection of it (ledger.md s. 2).
+// A webhook's answer waits for one append to `events` only, so the log
+// keeps one index besides its primary key: (device, time), which finds
+// duplicates before the answer and a device's events after a refold point.
+// Which session an event belongs to is the projection's (event_sessions), so
+// that folding never rewrites a logged row; `projection` holds how far the
+// fold got, in the same transaction as what it wrote. A picture is read out
+// of its stored request when asked for: the request is stored once.
+constexpr const char* kMigration4 = R"sql(
+CREATE TABLE event_sessions (
+  event_id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL,
+  time INTEGER NOT NULL
+);
+INSERT INTO event_sessions (event_id, session_id, time)
+  SELECT id, session_id, time FROM events WHERE session_id IS NOT NULL;
+CREATE INDEX event_sessions_session
+  ON event_sessions (session_id, time, event_id);
+
+CREATE TABLE projection (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  position INTEGER NOT NULL
+);
+INSERT INTO projection (id, position)
+  SELECT 1, coalesce(max(id), 0) FROM events;
+
+DROP TABLE snapshots;
+DROP INDEX events_duplicate;
+DROP INDEX events_foldable;
+DROP INDEX events_device;
+DROP INDEX events_session;
+ALTER TABLE events DROP COLUMN session_id;
+CREATE INDEX events_device_time ON events (device, time);
+)sql";
+
+constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,
+                                                 kMigration3, kMigration4};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

@@ -12,6 +12,7 @@
 
 #include "store/store.h"
 #include "store/store_test_util.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -37,7 +38,7 @@ void MakeDatabase(const std::string& path) {
     batch.devices.push_back(
         {"printer-" + std::to_string(i), std::string(300, 'x'), 1, 2});
   }
-  ASSERT_TRUE(store->Commit(batch).ok());
+  ASSERT_TRUE(CommitBatch(*store, batch).ok());
 }
 
 // Opening `path` as a writer and as a reader is refused with kConflict, the

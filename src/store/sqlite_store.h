@@ -1,10 +1,21 @@
 // SqliteStore: the embedded Store (store.h) on one SQLite file.
 //
-// The file is in WAL mode with synchronous=FULL, so a Commit() that returned
-// ok survives a power cut, and readers never block the writer. The writer's
-// methods run on one connection owned by the single writer; read methods
-// lease a connection from a small pool, one per concurrent reader thread.
-// Every connection caches its prepared statements.
+// The file is in WAL mode. The log's appends commit with synchronous=FULL, so
+// an Append() that returned ok survives a power cut; the projection commits
+// with synchronous=NORMAL (its frames reach the disk with the next append's
+// fsync, and one lost to a power cut is folded again from its position).
+// Readers never block the writer. The writer's faces (LogStore,
+// ProjectionStore) run on one connection owned by the single writer; read
+// methods lease a connection from a small pool, one per concurrent reader
+// thread. Every connection caches its prepared statements.
+//
+// A store opened as a writer checkpoints on a background thread (see
+// Checkpointer in sqlite_store.cc): never on the request path.
+//
+// The code is split by job: sqlite_store.cc opens, pools and checkpoints;
+// sqlite_log.cc appends (LogStore, rebuild's rewrites); sqlite_projection.cc
+// is the projector's (ProjectionStore); sqlite_read.cc the readers'
+// (LedgerReader); sqlite_rows.* maps rows to structs; schema.cc migrates.
 #pragma once
 
 #include <memory>
@@ -29,38 +40,41 @@ class SqliteStore final : public Store {
                                                    const OpenOptions& options);
   ~SqliteStore() override;
 
+  // --- LogStore (sqlite_log.cc) ---
   Result<int64_t> AllocateEventIds(int64_t count) override;
   // A resend carries the same currentTime as the original, so only earlier
-  // events that also carried currentTime are compared against.
+  // events that also carried currentTime are compared against (through
+  // events_device_time).
   Result<bool> HasDuplicate(const Event& e) override;
-  Result<std::vector<Event>> FoldableEvents(
-      const std::string& device, std::optional<EventKey> after) override;
+  Status Append(const LogBatch& batch) override;
+  Status SetSessionUser(int64_t id, const std::string& user) override;
+
+  // --- ProjectionStore (sqlite_projection.cc) ---
+  Result<int64_t> ProjectedPosition() override;
+  Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
+                                           int limit) override;
+  Result<std::vector<Event>> FoldableEvents(const std::string& device,
+                                            std::optional<EventKey> after,
+                                            int64_t up_to_id) override;
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override;
-  // Safe from reader threads too. An open session carries its attributed
-  // user, like every session read back.
+  Status CommitProjection(const ProjectionBatch& batch) override;
+
+  // --- LedgerReader (sqlite_read.cc) ---
+  Status Ping() override;
+  Result<ProjectionLag> Lag() override;
   Result<std::vector<DeviceState>> LoadDeviceStates() override;
   Result<std::vector<DeviceRecord>> LoadDevices() override;  // by device
-  Status Commit(const WriteBatch& batch) override;
-
-  // Reads in chunks, outside any transaction, so `fn` may write to the store.
-  Status ForEachEvent(
-      const std::function<Status(const EventRecord&)>& fn) override;
-  Status ResetLedger() override;
-
-  Status Ping() override;
   Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
   Result<std::optional<Session>> GetSession(int64_t id) override;
   Result<std::vector<EventView>> SessionEvents(int64_t id) override;
-  // Keyset paging on the events_session index.
+  // Keyset paging on the event_sessions_session index.
   Result<std::vector<EventView>> SessionEventsPage(
       const SessionEventsQuery& q) override;
   Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) override;
   // Also returns sessions that started within [from, to) and lasted no time.
   Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
                                                    TimeMs to) override;
-  // An empty `user` removes the attribution.
-  Status SetSessionUser(int64_t id, const std::string& user) override;
   Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) override;
   // A range scan of the events' primary key from after_id.
   Result<RequestTally> CountRequests(int64_t after_id) override;
@@ -70,17 +84,40 @@ class SqliteStore final : public Store {
   Result<std::vector<RateChange>> LoadRateChanges() override;
   Status RecordRateChanges(const std::vector<RateChange>& changes) override;
 
- private:
-  class Lease;  // a pooled reader connection, returned when destroyed
+  // --- rebuild (sqlite_log.cc) ---
+  // Reads in chunks, outside any transaction, so `fn` may write to the store.
+  Status ForEachEvent(
+      const std::function<Status(const EventRecord&)>& fn) override;
+  Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
 
-  SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer)
-      : path_(std::move(path)), writer_(std::move(writer)) {}
+ private:
+  // A pooled reader connection, returned to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(SqliteStore* store, std::unique_ptr<sqlite::Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept = default;
+    ~Lease();
+    sqlite::Connection& operator*() { return *conn_; }
+    sqlite::Connection* operator->() { return conn_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<sqlite::Connection> conn_;
+  };
+  class Checkpointer;  // the background checkpoint thread
+
+  SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer);
 
   // With options.read_only: the file exists and is at the current schema.
   static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(
       const std::string& path);
   Result<Lease> Reader();
-  Status CommitInTransaction(const WriteBatch& batch);
+  // Runs `body` in BEGIN IMMEDIATE ... COMMIT on the writer connection,
+  // rolling back when it fails; `durable`: the commit is fsynced
+  // (synchronous=FULL) before this returns, else NORMAL.
+  Status WriteTransaction(bool durable, const std::function<Status()>& body);
+  Status ProjectInTransaction(const ProjectionBatch& batch);
 
   const std::string path_;
   std::optional<WriterLock> lock_;              // held for the store's life
@@ -90,6 +127,8 @@ class SqliteStore final : public Store {
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded
+
+  std::unique_ptr<Checkpointer> checkpointer_;  // writers only; last member
 };
 
 }  // namespace pm

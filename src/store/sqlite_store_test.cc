@@ -5,12 +5,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <limits>
+
 #include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
 
 #include "store/store_test_util.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -24,6 +29,7 @@ using ::testing::HasSubstr;
 using testing::Record;
 
 constexpr TimeMs kT0 = 1718000000000;  // 2024-06-10
+constexpr int64_t kAllIds = std::numeric_limits<int64_t>::max();
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
@@ -33,13 +39,24 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   void Commit(const WriteBatch& batch) {
-    Status s = store_->Commit(batch);
+    Status s = CommitBatch(*store_, batch);
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
   void CommitEvents(std::vector<Event> events) {
     WriteBatch batch;
     for (const Event& e : events) batch.events.push_back(Record(e));
     Commit(batch);
+  }
+  void CommitRecords(std::vector<EventRecord> records) {
+    WriteBatch batch;
+    batch.events = std::move(records);
+    Commit(batch);
+  }
+  // What `rebuild` does first: the projection emptied, the log kept.
+  Status ResetProjection() {
+    ProjectionBatch reset;
+    reset.reset = true;
+    return store_->CommitProjection(reset);
   }
   void CommitSessions(std::vector<Session> sessions) {
     WriteBatch batch;
@@ -96,14 +113,13 @@ TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
   bare.has_current_time = false;
   WriteBatch batch;
   EventRecord r1 = Record(full);
-  r1.snapshot = Snapshot{"image/jpeg", std::string("\xff\xd8\x00\x01", 4)};
   r1.request->body = std::string("a\0b\xff", 4);  // not text: kept as bytes
   r1.duplicate = false;
-  r1.session_id = 77;
   EventRecord r2;  // a synthetic event: no request
   r2.event = bare;
   r2.duplicate = true;
   batch.events = {r1, r2};
+  batch.event_sessions = {{1, 77}};
   Commit(batch);
 
   std::vector<EventRecord> records = AllRecords();
@@ -113,24 +129,19 @@ TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
   EXPECT_EQ(records[0].request->target, "/webhook");
   EXPECT_EQ(records[0].request->content_type, "application/json");
   EXPECT_EQ(records[0].request->body, r1.request->body);
-  ASSERT_TRUE(records[0].snapshot.has_value());
-  EXPECT_EQ(records[0].snapshot->content_type, "image/jpeg");
-  EXPECT_EQ(records[0].snapshot->bytes, r1.snapshot->bytes);
   EXPECT_FALSE(records[0].duplicate);
-  EXPECT_EQ(records[0].session_id, 77);
   EXPECT_EQ(records[1].event, bare);
   EXPECT_FALSE(records[1].request.has_value());
-  EXPECT_FALSE(records[1].snapshot.has_value());
   EXPECT_TRUE(records[1].duplicate);
-  EXPECT_FALSE(records[1].session_id.has_value());
 
-  Result<std::vector<Event>> foldable = store_->FoldableEvents("delta", {});
+  Result<std::vector<Event>> foldable = store_->FoldableEvents("delta", {}, kAllIds);
   ASSERT_TRUE(foldable.ok());
   EXPECT_THAT(*foldable, ElementsAre(full));  // the duplicate is left out
 
+  // Event 1 claims a picture, but its body (not multipart) holds none.
   Result<std::optional<Snapshot>> snap = store_->GetSnapshot(1);
-  ASSERT_TRUE(snap.ok() && snap->has_value());
-  EXPECT_EQ((*snap)->bytes, r1.snapshot->bytes);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_FALSE(snap->has_value());
   snap = store_->GetSnapshot(2);
   ASSERT_TRUE(snap.ok());
   EXPECT_FALSE(snap->has_value());
@@ -147,6 +158,35 @@ TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
   EXPECT_EQ((*views)[1].session_id, 77);
 }
 
+// The picture is stored once, inside the request as received, and read out
+// of it when asked for.
+TEST_F(SqliteStoreTest, APictureIsReadOutOfItsStoredRequest) {
+  std::string jpeg("\xff\xd8\xff\xe0picture\x00\x01\xff\xd9", 14);
+  std::string boundary = "----pm-boundary";
+  std::string body = fmt::format(
+      "--{0}\r\nContent-Disposition: form-data; name=\"deviceIdentifier\"\r\n"
+      "\r\ndelta\r\n--{0}\r\nContent-Disposition: form-data; "
+      "name=\"topic\"\r\n\r\nPrint Done\r\n--{0}\r\n"
+      "Content-Disposition: form-data; name=\"snapshot\"; "
+      "filename=\"snapshot.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n{1}"
+      "\r\n--{0}--\r\n",
+      boundary, jpeg);
+  EventRecord r = Record(BareEvent(1, "delta", Kind::kDone, kT0));
+  r.event.snapshot = true;
+  r.request = StoredRequest{"POST", "/webhook",
+                            "multipart/form-data; boundary=" + boundary, body};
+  CommitRecords({r});
+  Result<std::optional<Snapshot>> snap = store_->GetSnapshot(1);
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  ASSERT_TRUE(snap->has_value());
+  EXPECT_EQ((*snap)->content_type, "image/jpeg");
+  EXPECT_EQ((*snap)->bytes, jpeg);
+  // Stored once: the log's row is the only copy of the bytes.
+  std::vector<EventRecord> records = AllRecords();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].request->body.find(jpeg), std::string::npos);
+}
+
 TEST_F(SqliteStoreTest, EveryEventKindRoundTrips) {
   std::vector<Kind> kinds = {Kind::kStarted,   Kind::kDone,    Kind::kFailed,
                              Kind::kPaused,    Kind::kResumed, Kind::kProgress,
@@ -157,7 +197,7 @@ TEST_F(SqliteStoreTest, EveryEventKindRoundTrips) {
     events.push_back(BareEvent(i + 1, "k", kinds[i], kT0 + i));
   }
   CommitEvents(events);
-  Result<std::vector<Event>> read = store_->FoldableEvents("k", {});
+  Result<std::vector<Event>> read = store_->FoldableEvents("k", {}, kAllIds);
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(*read, events);
 }
@@ -277,21 +317,17 @@ TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
   CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0)});
   WriteBatch batch;
   batch.events.push_back(Record(BareEvent(2, "delta", Kind::kDone, kT0 + 1)));
-  batch.events.back().snapshot = Snapshot{"image/jpeg", "jpg"};
   batch.sessions.push_back(BareSession(2, "delta", kT0, kT0 + 1));
   batch.devices.push_back({"delta", "x", 1, 2});
   // Event id 1 is taken: the primary key fails half-way through the batch.
   batch.events.push_back(Record(BareEvent(1, "delta", Kind::kDone, kT0 + 2)));
-  Status s = store_->Commit(batch);
+  Status s = CommitBatch(*store_, batch);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(s.error().message, HasSubstr("nothing was stored"));
   EXPECT_THAT(s.error().message, HasSubstr("UNIQUE constraint failed"));
 
   EXPECT_EQ(AllRecords().size(), 1u);
-  Result<std::optional<Snapshot>> snap = store_->GetSnapshot(2);
-  ASSERT_TRUE(snap.ok());
-  EXPECT_FALSE(snap->has_value());
   EXPECT_TRUE(List({}).empty());
   Result<std::vector<DeviceRecord>> devices = store_->LoadDevices();
   ASSERT_TRUE(devices.ok());
@@ -307,7 +343,7 @@ TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
 TEST_F(SqliteStoreTest, AnEventWithoutIdIsRefused) {
   WriteBatch batch;
   batch.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0)));
-  Status s = store_->Commit(batch);
+  Status s = CommitBatch(*store_, batch);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message, HasSubstr("AllocateEventIds"));
   EXPECT_TRUE(AllRecords().empty());
@@ -403,14 +439,14 @@ TEST_F(SqliteStoreTest, FoldableEventsAreSortedByKeyAfterTheGivenKey) {
   batch.events.push_back(dup);
   Commit(batch);
 
-  Result<std::vector<Event>> all = store_->FoldableEvents("delta", {});
+  Result<std::vector<Event>> all = store_->FoldableEvents("delta", {}, kAllIds);
   ASSERT_TRUE(all.ok());
   EXPECT_THAT(*all, ElementsAre(b, c, a, d));
   Result<std::vector<Event>> after =
-      store_->FoldableEvents("delta", EventKey{kT0 + 100, 2});
+      store_->FoldableEvents("delta", EventKey{kT0 + 100, 2}, kAllIds);
   ASSERT_TRUE(after.ok());
   EXPECT_THAT(*after, ElementsAre(c, a, d));
-  after = store_->FoldableEvents("delta", EventKey{kT0 + 400, 6});
+  after = store_->FoldableEvents("delta", EventKey{kT0 + 400, 6}, kAllIds);
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->empty());
 }
@@ -591,7 +627,7 @@ TEST_F(SqliteStoreTest, PagingWhileTheWriterInsertsNewerSessions) {
       WriteBatch batch;
       batch.sessions.push_back(
           BareSession(i, "d", kT0 + kDayMs + i, kT0 + kDayMs + i + 1));
-      ASSERT_TRUE(store_->Commit(batch).ok());
+      ASSERT_TRUE(CommitBatch(*store_, batch).ok());
       ++committed;
     }
   });
@@ -664,7 +700,7 @@ TEST_F(SqliteStoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
   EXPECT_EQ((*states)[0].open->user, "grace");
 
   // A rebuild deletes the ledger and writes it again: attribution stays.
-  ASSERT_TRUE(store_->ResetLedger().ok());
+  ASSERT_TRUE(ResetProjection().ok());
   EXPECT_TRUE(List({}).empty());
   CommitSessions({sd, own});
   EXPECT_EQ(user_of(1), "grace");
@@ -677,11 +713,11 @@ TEST_F(SqliteStoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
   EXPECT_THAT(Ids(List(q)), ElementsAre(1));
 }
 
-TEST_F(SqliteStoreTest, ResetLedgerKeepsEventsAndDevices) {
+TEST_F(SqliteStoreTest, ResetProjectionKeepsEventsAndDevices) {
   WriteBatch batch;
   EventRecord r = Record(BareEvent(1, "delta", Kind::kStarted, kT0));
-  r.session_id = 1;
   batch.events = {r};
+  batch.event_sessions = {{1, 1}};
   batch.sessions = {BareSession(1, "delta", kT0, std::nullopt)};
   DeviceState state;
   state.device = "delta";
@@ -691,10 +727,12 @@ TEST_F(SqliteStoreTest, ResetLedgerKeepsEventsAndDevices) {
   batch.devices = {{"delta", "s", 1, 2}};
   Commit(batch);
 
-  ASSERT_TRUE(store_->ResetLedger().ok());
+  ASSERT_TRUE(ResetProjection().ok());
   std::vector<EventRecord> records = AllRecords();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_FALSE(records[0].session_id.has_value());
+  Result<std::vector<EventView>> linked = store_->SessionEvents(1);
+  ASSERT_TRUE(linked.ok());
+  EXPECT_TRUE(linked->empty());
   EXPECT_TRUE(List({}).empty());
   Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
   ASSERT_TRUE(states.ok());
@@ -744,7 +782,7 @@ TEST_F(SqliteStoreTest, ForEachEventVisitsEveryEventInIdOrder) {
     // Writing from inside the scan works: the scan holds no transaction.
     WriteBatch more;
     more.devices.push_back({"d", {}, r.event.id, r.event.id});
-    return store_->Commit(more);
+    return CommitBatch(*store_, more);
   });
   ASSERT_TRUE(s.ok()) << s.error().message;
   std::sort(ids.begin(), ids.end());
@@ -780,7 +818,7 @@ TEST_F(SqliteStoreTest, ReadersRunWhileTheWriterCommits) {
       state.last_applied = EventKey{s.started_at, i};
       batch.device_states.push_back(state);
       batch.event_sessions.push_back({i, i});
-      if (!store_->Commit(batch).ok()) ++failures;
+      if (!CommitBatch(*store_, batch).ok()) ++failures;
     }
     writing = false;
   });

@@ -41,7 +41,7 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url,
 
 }  // namespace
 
-Result<std::vector<EventView>> Store::SessionEventsPage(
+Result<std::vector<EventView>> LedgerReader::SessionEventsPage(
     const SessionEventsQuery& q) {
   auto all = SessionEvents(q.session_id);
   if (!all) return all.error();

@@ -2,9 +2,14 @@
 // default; a PostgreSQL implementation follows the same interface, so nothing
 // above this header may depend on a SQL dialect.
 //
-// Threading: one writer (the ingest writer, http/ingest.h) calls the write
-// methods; any number of readers may call the read methods concurrently
-// (implementations open a connection per reader thread or serialize).
+// The log is the truth; the ledger is a projection of it (ledger.md s. 2).
+// The interface has a face per caller: LogStore for the single writer, which
+// appends requests and answers; ProjectionStore for the projector, which
+// folds the log into sessions behind it; LedgerReader for everyone who
+// reads. A test fake implements only the face it tests.
+//
+// Threading: one thread (the ingest writer, ingest/writer.h) calls LogStore
+// and ProjectionStore; any number of threads may call LedgerReader.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +39,7 @@ struct StoredRequest {
 struct EventRecord {
   Event event;  // event.id set by the caller from AllocateEventIds()
   std::optional<StoredRequest> request;  // nullopt for a synthetic `swept`
-  std::optional<Snapshot> snapshot;
   bool duplicate = false;
-  std::optional<int64_t> session_id;  // the session it was folded into
 };
 
 // A printer printmeter knows: configured, or registered on first contact.
@@ -44,43 +47,64 @@ struct DeviceRecord {
   std::string device;
   std::optional<std::string> secret;  // as registered (tofu) or configured
   TimeMs first_seen = 0;
-  TimeMs last_received = 0;  // receive time of its latest request
+  TimeMs last_received = 0;  // receive time of its latest projected request
 };
 
 // A stored event read again (`rebuild` with a newer decoder): its decoded
-// columns, duplicate flag and session replaced; the raw request and the
-// snapshot bytes stay as received.
+// columns and duplicate flag replaced; the raw request stays as received.
 struct EventUpdate {
   Event event;  // event.id names the row to update
   bool duplicate = false;
-  std::optional<int64_t> session_id;
 };
 
-// All that one ingest step changes, committed as one transaction.
-struct WriteBatch {
+// What one group commit of the single writer appends to the log, as one
+// durable transaction: the accepted requests and the printers they
+// registered. Nothing derived.
+struct LogBatch {
   std::vector<EventRecord> events;
+  // New printers, and printers whose secret was registered (tofu): inserted,
+  // or for a known printer its secret replaced (first_seen and
+  // last_received kept).
+  std::vector<DeviceRecord> devices;
+  bool empty() const { return events.empty() && devices.empty(); }
+};
+
+// A logged event as the projector reads it: decoded columns and verdicts,
+// without the request's bytes.
+struct LoggedEvent {
+  Event event;
+  bool duplicate = false;
+  bool request = true;  // false for a synthetic `swept`
+};
+
+// What one projector step writes, as one transaction, with the log position
+// it reached: after it commits, the projection is the fold of the log up to
+// and including event `position`.
+struct ProjectionBatch {
   // Late events: delete the device's sessions opened after `after` (all its
   // sessions when nullopt) before upserting the re-folded ones.
   struct Refold {
     std::string device;
     std::optional<EventKey> after;
   };
+  bool reset = false;  // drop the whole projection first (`rebuild`)
   std::vector<Refold> refolds;
   std::vector<Session> sessions;  // upserted by id
-  // Event -> session assignments changed by a re-fold.
+  // Event -> session; nullopt removes the event's link.
   std::vector<std::pair<int64_t, std::optional<int64_t>>> event_sessions;
   std::vector<DeviceState> device_states;  // upserted by device
-  std::vector<DeviceRecord> devices;       // upserted by device
-  // Existing events rewritten, applied after `events` and before
-  // `event_sessions` (which may reassign their sessions again). An id that
-  // names no stored event fails the whole commit.
-  std::vector<EventUpdate> event_updates;
+  // Receive time of each device's latest request up to `position`.
+  std::vector<std::pair<std::string, TimeMs>> last_received;
+  int64_t position = 0;
+};
 
-  bool empty() const {
-    return events.empty() && refolds.empty() && sessions.empty() &&
-           event_sessions.empty() && device_states.empty() && devices.empty() &&
-           event_updates.empty();
-  }
+// How far the projection trails the log (`/readyz`, metrics).
+struct ProjectionLag {
+  int64_t logged = 0;     // the log's greatest event id
+  int64_t projected = 0;  // the projection's position
+  // Receive time of the oldest event not yet projected; nullopt when none.
+  std::optional<TimeMs> oldest_unprojected;
+  int64_t events() const { return logged > projected ? logged - projected : 0; }
 };
 
 // A stored event for the API (`EVENT` in api.md).
@@ -137,41 +161,62 @@ struct EventPageQuery {
   int limit = 100;
 };
 
-class Store {
+// The log's face: what the single writer needs before it answers a
+// request (ingest/writer.h). Only the single writer calls it.
+class LogStore {
  public:
-  virtual ~Store() = default;
-
-  // --- write side: the single writer only ---
-
+  virtual ~LogStore() = default;
   // Reserves `count` consecutive event ids and returns the first.
   virtual Result<int64_t> AllocateEventIds(int64_t count) = 0;
-  // Whether an earlier-stored event is a duplicate of `e` (ledger.md s. 3).
+  // Whether an earlier-logged event is a duplicate of `e` (ledger.md s. 3).
   virtual Result<bool> HasDuplicate(const Event& e) = 0;
+  // Appends `batch` as one transaction, durable when it returns ok; a
+  // failure stores nothing of it.
+  virtual Status Append(const LogBatch& batch) = 0;
+  // Attributes a session to a person, apart from the log (survives
+  // rebuild). Sessions read back carry it in `user`. kNotFound for an
+  // unknown session. An empty `user` removes the attribution.
+  virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
+};
+
+// The projection's face: the projector (ingest/projector.h) reads the log
+// behind its position and writes what the fold made of it.
+class ProjectionStore {
+ public:
+  virtual ~ProjectionStore() = default;
+  // The last event id folded into the stored projection (0: none).
+  virtual Result<int64_t> ProjectedPosition() = 0;
+  // Up to `limit` logged events with id > after_id, in id order.
+  virtual Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
+                                                   int limit) = 0;
   // The device's foldable events (not duplicate, not test) with key > after
-  // (all when nullopt), sorted by key.
+  // (all when nullopt) and id <= up_to_id, sorted by key.
   virtual Result<std::vector<Event>> FoldableEvents(
-      const std::string& device, std::optional<EventKey> after) = 0;
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to_id) = 0;
   // The device's sessions that closed to idle (idle_after) with closed_by <
   // before, the latest one only (what RefoldPoint needs).
   virtual Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) = 0;
-  virtual Result<std::vector<DeviceState>> LoadDeviceStates() = 0;
-  virtual Result<std::vector<DeviceRecord>> LoadDevices() = 0;
-  // Commits `batch` as one transaction; durable when it returns ok.
-  virtual Status Commit(const WriteBatch& batch) = 0;
+  // Commits `batch` and its position as one transaction. It need not be
+  // durable at once: a projection lost to a power cut is folded again from
+  // the stored position.
+  virtual Status CommitProjection(const ProjectionBatch& batch) = 0;
+};
 
-  // Rebuild: every stored event in id order, then ResetLedger() and re-ingest.
-  virtual Status ForEachEvent(
-      const std::function<Status(const EventRecord&)>& fn) = 0;
-  // Deletes sessions, device states and event->session assignments (not
-  // events, devices or user attributions).
-  virtual Status ResetLedger() = 0;
-
-  // --- read side ---
-
+// The readers' face: the API, the metrics, the CLI's reports. Safe from any
+// number of threads at once.
+class LedgerReader {
+ public:
+  virtual ~LedgerReader() = default;
   // Storage readable and, as far as can be told without writing, writable
   // (readyz); the error says what is wrong and what to do.
   virtual Status Ping() = 0;
+  virtual Result<ProjectionLag> Lag() = 0;
+  // The projection's device states (the open session carries its
+  // attributed user, like every session read back).
+  virtual Result<std::vector<DeviceState>> LoadDeviceStates() = 0;
+  virtual Result<std::vector<DeviceRecord>> LoadDevices() = 0;  // by device
   // A session that started inside [from, to) and lasted no time counts as
   // overlapping (it started in the window). `limit` is capped at 10,000.
   virtual Result<std::vector<Session>> ListSessions(
@@ -188,28 +233,33 @@ class Store {
   // sessions that started inside the window included, as in ListSessions).
   virtual Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
                                                            TimeMs to) = 0;
-  // Attributes a session to a person, apart from the log (survives rebuild).
-  // Sessions read back carry it in `user`. kNotFound for an unknown session.
-  // An empty `user` removes the attribution.
-  virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
+  // The picture that came with an event, read out of its stored request
+  // (the request is stored once, the picture inside it).
   virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
   // Counts of the stored requests with id > after_id (see RequestTally).
   // Stores that cannot count answer kUnavailable.
   virtual Result<RequestTally> CountRequests(int64_t after_id) {
     return Unavailable("this store cannot count the stored requests");
   }
-
-  // --- rate history (ledger.md s. 7, ledger/cost.h) ---
-  // Apart from the log: `rebuild` keeps it. Safe from any thread, and from
-  // any command (not only the single writer).
-
-  // Every recorded rate change, in any order.
+  // Every recorded rate change (ledger.md s. 7, ledger/cost.h), any order.
   virtual Result<std::vector<RateChange>> LoadRateChanges() {
     return Unavailable("this store keeps no rate history");
   }
-  // Records `changes` in one transaction (an entry for a device and time
-  // already recorded is replaced). kUnavailable when the database cannot be
-  // written (a read-only file).
+};
+
+// A whole database: the three faces, and what `rebuild` and the shell need.
+class Store : public LogStore, public ProjectionStore, public LedgerReader {
+ public:
+  // Rebuild: every logged event in id order, its request included.
+  virtual Status ForEachEvent(
+      const std::function<Status(const EventRecord&)>& fn) = 0;
+  // Rewrites logged events' decoded columns and duplicate flags in one
+  // transaction (a newer decoder). An unknown id fails the whole call.
+  virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;
+  // Records rate changes in one transaction (an entry for a device and time
+  // already recorded is replaced). Apart from the log: `rebuild` keeps it.
+  // Safe from any thread and command; kUnavailable when the database cannot
+  // be written (a read-only file).
   virtual Status RecordRateChanges(const std::vector<RateChange>& changes) {
     return Unavailable("this store keeps no rate history");
   }

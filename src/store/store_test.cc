@@ -10,6 +10,7 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store_test_util.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -40,6 +41,8 @@ void RawExec(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+std::string QueryPlan(const std::string& path, const std::string& sql);
+
 TEST(OpenStoreTest, CreatesAMissingFileInWalModeAtTheLatestSchema) {
   TempDir dir;
   std::string path = dir.File("new.db");
@@ -52,9 +55,105 @@ TEST(OpenStoreTest, CreatesAMissingFileInWalModeAtTheLatestSchema) {
             1);
   EXPECT_EQ(RawInt(path,
                    "SELECT count(*) FROM sqlite_schema WHERE name IN "
-                   "('events', 'snapshots', 'sessions', "
-                   "'device_states', 'devices', 'session_users')"),
-            6);
+                   "('events', 'sessions', 'device_states', 'devices', "
+                   "'session_users', 'event_sessions', 'projection', "
+                   "'rate_history')"),
+            8);
+  // The picture is stored once, in its request.
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM sqlite_schema WHERE name = "
+                   "'snapshots'"),
+            0);
+}
+
+// The log keeps one index besides its primary key; every statement of the
+// write path and the projector uses an index (or the primary key), none
+// scans a table.
+TEST(OpenStoreTest, TheLogHasOneIndexAndEveryWritePathStatementUsesOne) {
+  TempDir dir;
+  std::string path = dir.File("plans.db");
+  ASSERT_NE(MustOpen(path), nullptr);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+                   "AND tbl_name = 'events' AND sql IS NOT NULL"),
+            1);
+  struct Case {
+    const char* what;
+    const char* sql;
+    const char* index;
+  };
+  const Case cases[] = {
+      {"duplicate", "SELECT 1 FROM events WHERE device = 'd' AND time = 1 AND "
+                    "kind = 'done' AND has_current_time = 1 AND file_path IS "
+                    "NULL AND reported_time_s IS NULL LIMIT 1",
+       "events_device_time"},
+      {"foldable after a point",
+       "SELECT id FROM events WHERE device = 'd' AND id <= 9 AND duplicate = 0 "
+       "AND test = 0 AND (time, id) > (1, 2) ORDER BY time, id",
+       "events_device_time"},
+      {"the log after the position",
+       "SELECT id FROM events WHERE id > 5 ORDER BY id LIMIT 10",
+       "INTEGER PRIMARY KEY"},
+      {"a session's events",
+       "SELECT e.id FROM event_sessions l JOIN events e ON e.id = l.event_id "
+       "WHERE l.session_id = 3 AND (l.time, l.event_id) > (1, 2) ORDER BY "
+       "l.time, l.event_id LIMIT 100",
+       "event_sessions_session"},
+      {"a re-fold's sessions",
+       "DELETE FROM sessions WHERE device = 'd' AND (opened_by_time, "
+       "opened_by_id) > (1, 2)",
+       "sessions_opened_by"},
+      {"the last idle session",
+       "SELECT id FROM sessions s WHERE s.device = 'd' AND s.idle_after = 1 "
+       "AND (s.closed_by_time, s.closed_by_id) < (1, 2) ORDER BY "
+       "s.closed_by_time DESC, s.closed_by_id DESC LIMIT 1",
+       "sessions_idle"},
+  };
+  for (const Case& c : cases) {
+    std::string plan = QueryPlan(path, c.sql);
+    EXPECT_THAT(plan, HasSubstr(c.index)) << c.what;
+    EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN"))) << c.what << ": " << plan;
+  }
+}
+
+// Schema 4 moves the event -> session links out of the log and drops the
+// pictures' second copy; a database of schema 3 keeps its links and its
+// projection position starts at its last event.
+TEST(OpenStoreTest, MigratesASchema3DatabaseKeepingItsLinks) {
+  TempDir dir;
+  std::string path = dir.File("v3.db");
+  {
+    auto conn = sqlite::Connection::Open(path, true);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(sqlite::MigrateTo(**conn, 3).ok());
+  }
+  RawExec(path,
+          "INSERT INTO events (id, device, topic, kind, test, duplicate, time, "
+          "has_current_time, received_at, snapshot, method, target, "
+          "content_type, body, session_id) VALUES "
+          "(1, 'delta', 'Print Started', 'started', 0, 0, 1000, 1, 1000, 0, "
+          "'POST', '/webhook', 'application/json', '{}', 1), "
+          "(2, 'delta', 'Print Done', 'done', 0, 0, 2000, 1, 2000, 0, "
+          "'POST', '/webhook', 'application/json', '{}', 1)");
+  RawExec(path,
+          "INSERT INTO sessions (id, device, status, started_at, ended_at, "
+          "last_event_at, pauses, start_inferred, end_inferred, event_count, "
+          "snapshot, opened_by_time, opened_by_id, closed_by_time, "
+          "closed_by_id, idle_after) VALUES (1, 'delta', 'completed', 1000, "
+          "2000, 2000, '[]', 0, 0, 2, 0, 1000, 1, 2000, 2, 1)");
+  auto store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  auto events = store->SessionEvents(1);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].event.id, 1);
+  EXPECT_EQ((*events)[1].session_id, 1);
+  auto position = store->ProjectedPosition();
+  ASSERT_TRUE(position.ok());
+  EXPECT_EQ(*position, 2);
+  auto lag = store->Lag();
+  ASSERT_TRUE(lag.ok());
+  EXPECT_EQ(lag->events(), 0);
 }
 
 // Every index SQLite would use for `sql` (EXPLAIN QUERY PLAN details).
@@ -163,7 +262,7 @@ TEST(OpenStoreTest, ReopeningKeepsDataAndTheVersion) {
     batch.events.push_back(
         testing::Record(testing::BareEvent(1, "delta", Kind::kStarted, 1000)));
     batch.devices.push_back({"delta", "s3cret", 5, 6});
-    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_TRUE(CommitBatch(*store, batch).ok());
   }
   std::unique_ptr<Store> store = MustOpen(path);
   Result<std::vector<DeviceRecord>> devices = store->LoadDevices();
@@ -191,7 +290,7 @@ TEST(OpenStoreTest, AnOpenSessionMissingFromTheLedgerIsReported) {
     state.state = PrinterState::kPrinting;
     state.open = testing::BareSession(4, "delta", 1000, std::nullopt);
     batch.device_states.push_back(state);
-    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_TRUE(CommitBatch(*store, batch).ok());
   }
   RawExec(path, "DELETE FROM sessions");
   std::unique_ptr<Store> store = MustOpen(path);

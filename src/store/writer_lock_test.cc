@@ -12,6 +12,7 @@
 
 #include "store/store.h"
 #include "store/store_test_util.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -45,7 +46,7 @@ TEST(WriterLockTest, ASecondWriterInTheSameProcessIsRefused) {
   WriteBatch batch;
   DeviceRecord device{"delta", std::nullopt, 5, 6};
   batch.devices.push_back(device);
-  ASSERT_TRUE((*first)->Commit(batch).ok());
+  ASSERT_TRUE(CommitBatch(**first, batch).ok());
   auto reader = Open(db, OpenOptions{});
   ASSERT_TRUE(reader.ok()) << reader.error().message;
   auto devices = (*reader)->LoadDevices();

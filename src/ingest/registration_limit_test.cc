@@ -1,6 +1,6 @@
 // The registration limiter with a fake clock: the window slides, the cap
 // holds, and each refusal says which limit and what to do.
-#include "http/registration_limit.h"
+#include "ingest/registration_limit.h"
 
 #include <gtest/gtest.h>
 

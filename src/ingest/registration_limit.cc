@@ -1,4 +1,4 @@
-#include "http/registration_limit.h"
+#include "ingest/registration_limit.h"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
 // The ingest writer against the real SQLite store: group commit, auth,
 // late events, the stale sweep, and a failing commit (503).
-#include "http/ingest.h"
+#include "ingest/writer.h"
 
 #include <gtest/gtest.h>
 
@@ -18,42 +18,24 @@ using testing::AllSessions;
 using testing::MustOpen;
 using testing::TempDir;
 
-// The real store, with commits that fail on demand (a disk gone bad).
-class FailingStore final : public Store {
+// The log's face of the real store, with appends that fail on demand (a
+// disk gone bad). The projection and the readers use the real store.
+class FailingLog final : public LogStore {
  public:
-  explicit FailingStore(Store& real) : real_(real) {}
+  explicit FailingLog(Store& real) : real_(real) {}
   std::atomic<bool> fail_commits{false};
   std::atomic<int> commits{0};
 
   Result<int64_t> AllocateEventIds(int64_t n) override { return real_.AllocateEventIds(n); }
   Result<bool> HasDuplicate(const Event& e) override { return real_.HasDuplicate(e); }
-  Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a) override {
-    return real_.FoldableEvents(d, a);
-  }
-  Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
-    return real_.LastIdleSessionBefore(d, b);
-  }
-  Result<std::vector<DeviceState>> LoadDeviceStates() override { return real_.LoadDeviceStates(); }
-  Result<std::vector<DeviceRecord>> LoadDevices() override { return real_.LoadDevices(); }
-  Status Commit(const WriteBatch& batch) override {
+  Status Append(const LogBatch& batch) override {
     if (fail_commits) return Unavailable("disk I/O error (injected)");
     ++commits;
-    return real_.Commit(batch);
+    return real_.Append(batch);
   }
-  Status ForEachEvent(const std::function<Status(const EventRecord&)>& fn) override {
-    return real_.ForEachEvent(fn);
+  Status SetSessionUser(int64_t id, const std::string& u) override {
+    return real_.SetSessionUser(id, u);
   }
-  Status ResetLedger() override { return real_.ResetLedger(); }
-  Status Ping() override { return real_.Ping(); }
-  Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override { return real_.ListSessions(q); }
-  Result<std::optional<Session>> GetSession(int64_t id) override { return real_.GetSession(id); }
-  Result<std::vector<EventView>> SessionEvents(int64_t id) override { return real_.SessionEvents(id); }
-  Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) override { return real_.ListEvents(q); }
-  Result<std::vector<Session>> SessionsOverlapping(TimeMs f, TimeMs t) override {
-    return real_.SessionsOverlapping(f, t);
-  }
-  Status SetSessionUser(int64_t id, const std::string& u) override { return real_.SetSessionUser(id, u); }
-  Result<std::optional<Snapshot>> GetSnapshot(int64_t id) override { return real_.GetSnapshot(id); }
 
  private:
   Store& real_;
@@ -81,9 +63,10 @@ class IngestTest : public ::testing::Test {
   void Open(IngestOptions options = {}) {
     store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
     ASSERT_NE(store_, nullptr);
-    failing_ = std::make_unique<FailingStore>(*store_);
+    failing_ = std::make_unique<FailingLog>(*store_);
     options.sweep_interval = 0;
-    writer_ = std::make_unique<IngestWriter>(*failing_, options, clock_);
+    writer_ = std::make_unique<IngestWriter>(
+        IngestStores{*failing_, *store_, *store_}, options, clock_);
     Status s = writer_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
@@ -93,10 +76,17 @@ class IngestTest : public ::testing::Test {
     store_.reset();
   }
 
+  // The ledger as of every answer given so far.
+  std::vector<Session> Settled() {
+    Status s = writer_->Settle();
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return AllSessions(*store_);
+  }
+
   TempDir dir_;
   FakeClock clock_{1'722'000'000'000};
   std::unique_ptr<Store> store_;
-  std::unique_ptr<FailingStore> failing_;
+  std::unique_ptr<FailingLog> failing_;
   std::unique_ptr<IngestWriter> writer_;
 };
 
@@ -137,14 +127,14 @@ TEST_F(IngestTest, FailedCommitAnswers503StoresNothingAndRecovers) {
   ASSERT_FALSE(stranger.ok());
   failing_->fail_commits = false;
   EXPECT_EQ(AllEvents(*store_).size(), 1u);
-  auto sessions = AllSessions(*store_);
+  auto sessions = Settled();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].status, SessionStatus::kPrinting);
   // The writer's state was restored: the print is still open, and the
   // done that is sent again now closes it as if the failure never was.
   auto done = writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'600'000));
   ASSERT_TRUE(done.ok()) << done.error().message;
-  sessions = AllSessions(*store_);
+  sessions = Settled();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
   EXPECT_EQ(sessions[0].event_count, 2);
@@ -174,8 +164,10 @@ TEST_F(IngestTest, LateEventRefoldsToTheInOrderLedger) {
     ASSERT_TRUE(v.ok()) << v.error().message;
     e.id = v->event_id;
     reference.Ingest(e);
+    // Folded one at a time: each late one re-folds the device.
+    ASSERT_TRUE(writer_->Settle().ok());
   }
-  auto sessions = AllSessions(*store_);
+  auto sessions = Settled();
   std::sort(sessions.begin(), sessions.end(),
             [](const Session& a, const Session& b) { return a.id < b.id; });
   EXPECT_EQ(sessions, reference.Sessions());
@@ -217,7 +209,7 @@ TEST_F(IngestTest, LateEventInTheSameBatchAsEarlierOnes) {
   std::sort(sent.begin(), sent.end(),
             [](const Event& a, const Event& b) { return a.id < b.id; });
   for (const Event& e : sent) reference.Ingest(e);
-  auto sessions = AllSessions(*store_);
+  auto sessions = Settled();
   std::sort(sessions.begin(), sessions.end(),
             [](const Session& a, const Session& b) { return a.id < b.id; });
   EXPECT_EQ(sessions, reference.Sessions());
@@ -236,7 +228,7 @@ TEST_F(IngestTest, TestAndDuplicateEventsAreStoredNotFolded) {
   EXPECT_FALSE(first->duplicate);
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(AllEvents(*store_).size(), 3u);
-  auto sessions = AllSessions(*store_);
+  auto sessions = Settled();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].id, first->event_id);
   EXPECT_EQ(sessions[0].event_count, 1);
@@ -252,13 +244,13 @@ TEST_F(IngestTest, StaleSweepClosesAnOldPrintAndARestartDoesNot) {
   Close();
   clock_.Set(t0 + 47 * kHourMs);
   Open(options);
-  EXPECT_TRUE(IsOpen(AllSessions(*store_)[0].status));
+  EXPECT_TRUE(IsOpen(Settled()[0].status));
   // Past the window, the sweep closes it as interrupted, and stores why.
   clock_.Set(t0 + 49 * kHourMs);
   auto swept = writer_->Sweep();
   ASSERT_TRUE(swept.ok());
   EXPECT_EQ(*swept, 1);
-  auto sessions = AllSessions(*store_);
+  auto sessions = Settled();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].status, SessionStatus::kInterrupted);
   auto events = AllEvents(*store_);
@@ -291,6 +283,70 @@ TEST_F(IngestTest, OpenModeIgnoresSecrets) {
   Open(open);
   EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000, "a")).ok());
   EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'100'000, "b")).ok());
+}
+
+// The answer waits for the log only: with the projector held back, an
+// acknowledged event is in the log and the ledger trails it until the
+// projector runs.
+TEST_F(IngestTest, TheAnswerWaitsForTheLogNotTheLedger) {
+  IngestOptions lazy;
+  lazy.projection_delay = kHourMs;
+  lazy.projection_backlog = 1'000'000;
+  Open(lazy);
+  const TimeMs t0 = 1'722'000'000'000;
+  auto v = writer_->Ingest(Item("delta", Kind::kStarted, t0));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(AllEvents(*store_).size(), 1u);
+  EXPECT_TRUE(AllSessions(*store_).empty());
+  auto lag = store_->Lag();
+  ASSERT_TRUE(lag.ok());
+  EXPECT_EQ(lag->events(), 1);
+  EXPECT_EQ(lag->oldest_unprojected, t0);
+  auto sessions = Settled();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].id, v->event_id);
+  lag = store_->Lag();
+  ASSERT_TRUE(lag.ok());
+  EXPECT_EQ(lag->events(), 0);
+  EXPECT_FALSE(lag->oldest_unprojected.has_value());
+  EXPECT_EQ(writer_->stats().projected, v->event_id);
+}
+
+// Events in the log but not in the ledger, as a crash between an append and
+// its projection leaves them, are folded when the writer starts again.
+TEST_F(IngestTest, ARestartFoldsWhatTheLogHoldsBeyondTheLedger) {
+  const TimeMs t0 = 1'722'000'000'000;
+  Open();
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, t0)).ok());
+  Close();
+  // Appended behind the projector's back, as a crash would leave it.
+  store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+  LogBatch batch;
+  EventRecord done;
+  done.event = Item("delta", Kind::kDone, t0 + kHourMs).decoded.event;
+  done.event.id = *store_->AllocateEventIds(1);
+  done.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+  batch.events.push_back(done);
+  ASSERT_TRUE(store_->Append(batch).ok());
+  store_.reset();
+  Open();
+  auto sessions = Settled();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+}
+
+TEST_F(IngestTest, AttributionGoesThroughTheWriter) {
+  Open();
+  auto v = writer_->Ingest(Item("delta", Kind::kStarted, 1'722'000'000'000));
+  ASSERT_TRUE(v.ok());
+  // The session exists for attribution as soon as the answer was given.
+  ASSERT_TRUE(writer_->Attribute(v->event_id, "alice").ok());
+  auto session = store_->GetSession(v->event_id);
+  ASSERT_TRUE(session.ok() && session->has_value());
+  EXPECT_EQ((*session)->user, "alice");
+  Status unknown = writer_->Attribute(424242, "bob");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(IngestTest, StopAnswersLaterSubmissionsUnavailable) {

@@ -1,5 +1,5 @@
 // `rebuild` re-derives the live ledger; `import` equals posting.
-#include "http/rebuild.h"
+#include "ingest/rebuild.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,9 @@
 #include <fstream>
 #include <random>
 
-#include "http/import.h"
+#include "ingest/import.h"
 #include "http/test_harness.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -73,13 +74,14 @@ TEST(RebuildTest, RebuildEqualsTheLiveLedgerAndKeepsAttributions) {
   auto swept = h.writer->Sweep();
   ASSERT_TRUE(swept.ok());
   EXPECT_GT(*swept, 0);
-  auto live = ById(AllSessions(*h.store));
+  auto live = ById(h.Sessions());
   ASSERT_GT(live.size(), 20u);
-  ASSERT_TRUE(h.store->SetSessionUser(live[0].id, "alice").ok());
+  ASSERT_TRUE(h.writer->Attribute(live[0].id, "alice").ok());
   live[0].user = "alice";
   auto live_states = h.store->LoadDeviceStates();
   ASSERT_TRUE(live_states.ok());
   auto live_events = AllEvents(*h.store);
+  auto live_links = testing::EventSessions(*h.store);
   h.Stop();
 
   auto store = testing::MustOpen(h.db);
@@ -110,9 +112,8 @@ TEST(RebuildTest, RebuildEqualsTheLiveLedgerAndKeepsAttributions) {
   ASSERT_EQ(events.size(), live_events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].event, live_events[i].event);
-    EXPECT_EQ(events[i].session_id, live_events[i].session_id)
-        << "event " << events[i].event.id;
   }
+  EXPECT_EQ(testing::EventSessions(*store), live_links);
 }
 
 // A stored request as the receiver stores it, decoded by today's decoder.
@@ -158,7 +159,7 @@ TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
   done.event.progress_pct = 3;
   WriteBatch old;
   old.events = {started, done};
-  ASSERT_TRUE(store->Commit(old).ok());
+  ASSERT_TRUE(CommitBatch(*store, old).ok());
   ASSERT_NE(testing::AllEvents(*store)[0].event, started_today);
 
   auto stats = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
@@ -182,8 +183,9 @@ TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
   EXPECT_EQ(sessions[0].file.path, started_today.file.path);
   EXPECT_EQ(sessions[0].started_at, started_today.time);
   EXPECT_EQ(sessions[0].ended_at, done_today.time);
-  EXPECT_EQ(events[0].session_id, sessions[0].id);
-  EXPECT_EQ(events[1].session_id, sessions[0].id);
+  auto links = testing::EventSessions(*store);
+  EXPECT_EQ(links[events[0].event.id], sessions[0].id);
+  EXPECT_EQ(links[events[1].event.id], sessions[0].id);
 
   // A second rebuild finds nothing left to rewrite.
   auto again = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
@@ -197,11 +199,8 @@ TEST(RebuildTest, AnUpdateOfAnEventNotStoredFailsTheCommit) {
   auto store =
       testing::MustOpen("sqlite:" + (dir.path() / "printmeter.db").string());
   ASSERT_TRUE(store);
-  WriteBatch batch;
-  batch.event_updates.push_back(
-      {Received("seed/01-octoprint-print-started.json", 41, 1).event, false,
-       std::nullopt});
-  Status s = store->Commit(batch);
+  Status s = store->RewriteEvents(
+      {{Received("seed/01-octoprint-print-started.json", 41, 1).event, false}});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("event 41"), std::string::npos)
       << s.error().message;
@@ -244,7 +243,7 @@ TEST(ImportTest, ImportingTheFixturesEqualsPostingThem) {
             static_cast<int64_t>(requests.size()));
   EXPECT_GE(summary.tests, 2);
 
-  EXPECT_EQ(ById(AllSessions(*store)), ById(AllSessions(*posted.store)));
+  EXPECT_EQ(ById(AllSessions(*store)), ById(posted.Sessions()));
   auto imported_events = AllEvents(*store);
   auto posted_events = AllEvents(*posted.store);
   ASSERT_EQ(imported_events.size(), posted_events.size());

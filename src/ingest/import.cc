@@ -1,4 +1,4 @@
-#include "http/import.h"
+#include "ingest/import.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "http/progress.h"
+#include "ingest/progress.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

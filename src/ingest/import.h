@@ -15,7 +15,7 @@
 #include "common/result.h"
 #include "common/time.h"
 #include "decode/decode.h"
-#include "http/ingest.h"
+#include "ingest/writer.h"
 
 namespace pm {
 

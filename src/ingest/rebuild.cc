@@ -1,4 +1,4 @@
-#include "http/rebuild.h"
+#include "ingest/rebuild.h"
 
 #include <spdlog/spdlog.h>
 
@@ -64,18 +64,20 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   DuplicateIndex duplicates;
   std::map<std::string, std::vector<Event>> foldable;  // by device
   // Rows whose decoded columns or duplicate flag no longer match today's
-  // reading: rewritten with the ledger, so that later re-folds of their
+  // reading: rewritten before the ledger, so that later re-folds of their
   // printer (a late event) read what this rebuild read.
   std::vector<EventUpdate> updates;
+  int64_t last_id = 0;
   Status read = store.ForEachEvent([&](const EventRecord& record) -> Status {
     Event e = Redecode(record, limits, stats);
     bool duplicate = record.request && duplicates.IsDuplicate(e);
     if (record.request) duplicates.Add(e);
     if (e != record.event || duplicate != record.duplicate) {
       ++stats.redecoded_differently;
-      updates.push_back({e, duplicate, std::nullopt});
+      updates.push_back({e, duplicate});
     }
     ++stats.events;
+    last_id = std::max(last_id, record.event.id);
     if (!record.request) ++stats.swept;
     if (duplicate) {
       ++stats.duplicates;
@@ -88,9 +90,13 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
     return {};
   });
   if (!read) return read.error();
+  if (auto s = store.RewriteEvents(updates); !s) return s.error();
 
-  WriteBatch batch;
-  std::map<int64_t, std::optional<int64_t>> session_of;  // event -> session
+  // The projection replaced whole, at the position of the last event read:
+  // a projector that starts later folds only what was logged after it.
+  ProjectionBatch batch;
+  batch.reset = true;
+  batch.position = last_id;
   for (auto& [device, events] : foldable) {
     std::sort(events.begin(), events.end(),
               [](const Event& a, const Event& b) { return KeyOf(a) < KeyOf(b); });
@@ -99,22 +105,15 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
     stats.sessions += static_cast<int64_t>(refolded.sessions.size());
     for (Session& s : refolded.sessions) batch.sessions.push_back(std::move(s));
     for (auto& es : refolded.event_sessions) {
-      batch.event_sessions.push_back(es);
-      session_of[es.first] = es.second;
+      if (es.second) batch.event_sessions.push_back(es);
     }
     batch.device_states.push_back(std::move(refolded.state));
     ++stats.devices;
   }
-  for (EventUpdate& u : updates) {
-    auto it = session_of.find(u.event.id);
-    if (it != session_of.end()) u.session_id = it->second;
-  }
-  batch.event_updates = std::move(updates);
-  if (auto s = store.ResetLedger(); !s) return s.error();
-  if (auto s = store.Commit(batch); !s) {
+  if (auto s = store.CommitProjection(batch); !s) {
     return Unavailable(fmt::format(
-        "the ledger was reset but the rebuilt one could not be stored: {}; "
-        "run `printmeter rebuild` again",
+        "the rebuilt ledger could not be stored (the old one is unchanged): "
+        "{}; run `printmeter rebuild` again",
         s.error().message));
   }
   if (stats.redecoded_differently > 0) {

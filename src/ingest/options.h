@@ -1,0 +1,44 @@
+// The ingest writer's options (writer.h), owned here and filled in by the
+// shell (cli/) from the configuration, as leveldb's Options are by its
+// caller.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/time.h"
+#include "ingest/registration_limit.h"
+#include "ledger/fold.h"
+
+namespace pm {
+
+// Who may send webhooks (README "Authentication").
+enum class AuthMode {
+  kOpen,    // any printer, any secret
+  kTofu,    // a new printer on first contact, then only its first secret
+  kStrict,  // only configured printers, with their secret
+};
+
+// The writer's options; the shell (cli/) fills them from the configuration.
+struct IngestOptions {
+  AuthMode auth = AuthMode::kTofu;
+  // Devices from the config file: id -> secret (nullopt: none configured).
+  // Configured secrets win over registered (tofu) ones; in strict mode only
+  // these devices are accepted.
+  std::map<std::string, std::optional<std::string>, std::less<>> devices;
+  LedgerConfig ledger;
+  TimeMs sweep_interval = kMinuteMs;  // 0: only Sweep() sweeps
+  size_t max_batch = 1024;            // requests per append at most
+  // New devices in tofu and open mode (configured ones are never limited).
+  RegistrationLimits registrations;
+  // How long the ledger may trail the log before the writer folds, even
+  // while requests keep coming; and how many events may wait at most.
+  TimeMs projection_delay = 100;
+  int64_t projection_backlog = 2048;
+  int projection_step = 4096;  // events folded per projection commit
+};
+
+}  // namespace pm

@@ -1,0 +1,430 @@
+#include "ingest/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <utility>
+
+namespace pm {
+
+namespace {
+
+// Compares two secrets in time that depends only on their lengths.
+bool SecretEquals(std::string_view a, std::string_view b) {
+  unsigned diff = a.size() != b.size() ? 1u : 0u;
+  size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned>(x ^ y);
+  }
+  return diff == 0;
+}
+
+Error Unauthorized(const std::string& device, const char* registered_how) {
+  return {ErrorCode::kUnauthorized,
+          fmt::format("wrong or missing API secret for device \"{}\" (its "
+                      "secret was {}); set the same API secret in the "
+                      "plugin's settings, or set a new one with `printmeter "
+                      "devices add {} --secret NEW` and use it in the plugin",
+                      device, registered_how, device)};
+}
+
+Error Forbidden(const std::string& device) {
+  return {ErrorCode::kForbidden,
+          fmt::format("device \"{}\" is not configured and printmeter runs "
+                      "with --auth strict; add it with `printmeter devices "
+                      "add {}` (or run with --auth tofu)",
+                      device, device)};
+}
+
+}  // namespace
+
+IngestWriter::IngestWriter(IngestStores stores, IngestOptions options,
+                           const Clock& clock)
+    : log_(stores.log),
+      reader_(stores.reader),
+      options_(std::move(options)),
+      clock_(clock),
+      registrations_(options_.registrations),
+      projector_(stores.projection, stores.reader, options_.ledger) {}
+
+IngestWriter::~IngestWriter() { Stop(); }
+
+Status IngestWriter::ReloadRecords() {
+  auto records = reader_.LoadDevices();
+  if (!records) return records.error();
+  records_.clear();
+  dirty_records_.clear();
+  for (DeviceRecord& r : *records) {
+    std::string device = r.device;
+    records_.emplace(std::move(device), std::move(r));
+  }
+  return {};
+}
+
+Status IngestWriter::Start() {
+  if (auto s = ReloadRecords(); !s) return s;
+  if (auto s = projector_.Load(); !s) return s;
+  // The id the next append gets, less one: the end of the log.
+  auto next = log_.AllocateEventIds(0);
+  if (!next) return next.error();
+  logged_ = *next - 1;
+  if (projector_.position() < logged_) {
+    trailing_since_ = std::chrono::steady_clock::now();
+  }
+  next_sweep_ = std::chrono::steady_clock::now();  // once caught up
+  {
+    std::lock_guard lock(mu_);
+    stats_.logged = logged_;
+    stats_.projected = projector_.position();
+  }
+  thread_ = std::thread([this] { Run(); });
+  return {};
+}
+
+void IngestWriter::Submit(IngestItem item, IngestCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && thread_.joinable()) {
+      queue_.push_back({std::move(item), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(Unavailable("printmeter is shutting down; the event was not stored"));
+}
+
+Result<Verdict> IngestWriter::Ingest(IngestItem item) {
+  std::promise<Result<Verdict>> promise;
+  auto future = promise.get_future();
+  Submit(std::move(item),
+         [&promise](Result<Verdict> v) { promise.set_value(std::move(v)); });
+  return future.get();
+}
+
+template <typename T>
+Result<T> IngestWriter::RunOnWriter(std::function<Result<T>()> task) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !thread_.joinable()) {
+      return Unavailable("the ingest writer is not running");
+    }
+    tasks_.push_back([&] { promise.set_value(task()); });
+    wake_.notify_one();
+  }
+  return future.get();
+}
+
+Status IngestWriter::Settle() {
+  Result<bool> done = RunOnWriter<bool>([this]() -> Result<bool> {
+    if (Status s = CatchUp(); !s) return s.error();
+    return true;
+  });
+  if (!done) return done.error();
+  return {};
+}
+
+Result<int> IngestWriter::Sweep() {
+  return RunOnWriter<int>([this] { return SweepOnWriter(); });
+}
+
+Status IngestWriter::Attribute(int64_t session_id, const std::string& user) {
+  Result<bool> done = RunOnWriter<bool>([&]() -> Result<bool> {
+    // The session must be in the ledger as of every answer given so far.
+    if (Status s = CatchUp(); !s) return s.error();
+    if (Status s = log_.SetSessionUser(session_id, user); !s) {
+      return s.error();
+    }
+    return true;
+  });
+  if (!done) return done.error();
+  return {};
+}
+
+void IngestWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void IngestWriter::SetProjectionListener(ProjectionListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+IngestStats IngestWriter::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+Status IngestWriter::ProjectStep() {
+  Result<int64_t> folded = projector_.Step(options_.projection_step);
+  {
+    std::lock_guard lock(mu_);
+    stats_.projected = projector_.position();
+    stats_.refolds = projector_.stats().refolds;
+  }
+  if (!folded) {
+    spdlog::error("folding the log into the ledger failed (will retry): {}",
+                  folded.error().message);
+    return folded.error();
+  }
+  if (*folded > 0 && !projector_.changed().empty()) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_(projector_.changed());
+  }
+  if (projector_.position() >= logged_) {
+    trailing_since_.reset();
+  } else if (*folded == 0) {
+    // Ids allocated to an append that failed: nothing more to fold.
+    trailing_since_.reset();
+  }
+  return {};
+}
+
+Status IngestWriter::CatchUp() {
+  while (trailing_since_) {
+    if (Status s = ProjectStep(); !s) return s;
+  }
+  return {};
+}
+
+void IngestWriter::Run() {
+  using Clock = std::chrono::steady_clock;
+  const auto delay = std::chrono::milliseconds(options_.projection_delay);
+  for (;;) {
+    std::vector<Pending> pending;
+    std::deque<std::function<void()>> tasks;
+    bool stopping = false;
+    {
+      std::unique_lock lock(mu_);
+      auto ready = [&] {
+        return stopping_ || !queue_.empty() || !tasks_.empty();
+      };
+      std::optional<Clock::time_point> until;
+      if (trailing_since_) until = *trailing_since_ + delay;
+      if (options_.sweep_interval > 0 && !trailing_since_) until = next_sweep_;
+      if (until) {
+        wake_.wait_until(lock, *until, ready);
+      } else {
+        wake_.wait(lock, ready);
+      }
+      stopping = stopping_;
+      tasks.swap(tasks_);
+      size_t n = std::min(queue_.size(), options_.max_batch);
+      pending.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        pending.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stopping = stopping && queue_.empty();
+    }
+    if (!pending.empty()) ProcessBatch(pending);
+    for (auto& task : tasks) task();
+    if (trailing_since_ &&
+        (Clock::now() - *trailing_since_ >= delay ||
+         logged_ - projector_.position() >= options_.projection_backlog)) {
+      (void)ProjectStep();
+    }
+    if (options_.sweep_interval > 0 && !trailing_since_ &&
+        Clock::now() >= next_sweep_) {
+      auto swept = SweepOnWriter();
+      if (!swept) {
+        spdlog::error("stale sweep failed: {}", swept.error().message);
+      } else if (*swept > 0) {
+        spdlog::info("stale sweep closed {} session(s)", *swept);
+      }
+      next_sweep_ = Clock::now() +
+                    std::chrono::milliseconds(options_.sweep_interval);
+    }
+    if (stopping) {
+      // Whatever Submit() let in before stopping_ was set is in the log;
+      // leave the ledger complete too.
+      if (Status s = CatchUp(); !s) {
+        spdlog::error("the ledger trails the log at exit; it catches up at "
+                      "the next start: {}",
+                      s.error().message);
+      }
+      std::lock_guard lock(mu_);
+      if (queue_.empty() && tasks_.empty()) break;
+    }
+  }
+}
+
+// A device neither configured nor heard from before registers through the
+// limiter; a refusal is logged and stores nothing.
+Status IngestWriter::AdmitNewDevice(const std::string& device) {
+  if (options_.devices.count(device) || records_.count(device)) return {};
+  Status admitted = registrations_.Admit(device, records_.size(), clock_.Now());
+  if (!admitted) {
+    spdlog::warn("refused to register a new device: {}",
+                 admitted.error().message);
+  }
+  return admitted;
+}
+
+Status IngestWriter::Authenticate(const Decoded& decoded) {
+  const std::string& device = decoded.event.device;
+  if (options_.auth == AuthMode::kOpen) return AdmitNewDevice(device);
+  // A missing secret is the empty one: a device that never sends a secret
+  // registers with "" and keeps being accepted without one, while a device
+  // registered with a real secret gets 401 when it sends none.
+  std::string_view presented = decoded.secret
+                                   ? std::string_view(*decoded.secret)
+                                   : std::string_view();
+  auto configured = options_.devices.find(device);
+  if (options_.auth == AuthMode::kStrict) {
+    if (configured == options_.devices.end()) return Forbidden(device);
+    if (configured->second && !SecretEquals(*configured->second, presented)) {
+      return Unauthorized(device, "set in the config file");
+    }
+    return {};
+  }
+  // tofu: a configured secret wins over a registered one.
+  if (configured != options_.devices.end() && configured->second) {
+    if (SecretEquals(*configured->second, presented)) return {};
+    return Unauthorized(device, "set in the config file");
+  }
+  auto it = records_.find(device);
+  if (it != records_.end() && it->second.secret) {
+    if (SecretEquals(*it->second.secret, presented)) return {};
+    return Unauthorized(device, "registered on its first request");
+  }
+  // First contact (or a device heard before in open mode): trust it.
+  if (Status s = AdmitNewDevice(device); !s) return s;
+  DeviceRecord& record = records_[device];
+  record.secret = std::string(presented);
+  dirty_records_.insert(device);
+  spdlog::info("registered device \"{}\" on first contact ({})", device,
+               presented.empty() ? "no secret" : "with its secret");
+  return {};
+}
+
+// Remembers the first request of a device never heard from (its record
+// is stored with the batch).
+void IngestWriter::Register(const Event& e) {
+  DeviceRecord& r = records_[e.device];
+  if (r.device.empty()) {
+    r.device = e.device;
+    r.first_seen = e.received_at;
+    r.last_received = e.received_at;
+    dirty_records_.insert(e.device);
+  }
+}
+
+void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
+  // Authenticate first: rejections are answered at once, store nothing.
+  std::vector<Pending> accepted;
+  accepted.reserve(pending.size());
+  for (Pending& p : pending) {
+    bool synthetic = !p.item.request;
+    Status auth = synthetic ? Status() : Authenticate(p.item.decoded);
+    if (!auth) {
+      if (p.done) p.done(auth.error());
+      continue;
+    }
+    accepted.push_back(std::move(p));
+  }
+  if (accepted.empty()) return;
+
+  auto fail = [&](const Error& error) {
+    spdlog::error("storing events failed: {}", error.message);
+    Error answer = Unavailable(fmt::format(
+        "storage unavailable, the event was not stored: {}", error.message));
+    for (Pending& p : accepted) {
+      if (p.done) p.done(answer);
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.failed_commits;
+    }
+    if (auto s = ReloadRecords(); !s) {
+      spdlog::error("reloading the device records failed: {}",
+                    s.error().message);
+    }
+  };
+
+  auto first_id = log_.AllocateEventIds(static_cast<int64_t>(accepted.size()));
+  if (!first_id) return fail(first_id.error());
+
+  LogBatch batch;
+  std::vector<Verdict> verdicts;
+  verdicts.reserve(accepted.size());
+  batch.events.reserve(accepted.size());
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    IngestItem& item = accepted[i].item;
+    EventRecord record;
+    record.event = std::move(item.decoded.event);
+    record.event.id = *first_id + static_cast<int64_t>(i);
+    record.request = std::move(item.request);
+    const Event& e = record.event;
+    if (record.request && e.has_current_time) {
+      bool dup = std::any_of(
+          batch.events.begin(), batch.events.end(),
+          [&e](const EventRecord& r) {
+            return r.event.device == e.device && IsDuplicateOf(e, r.event);
+          });
+      if (!dup) {
+        auto stored = log_.HasDuplicate(e);
+        if (!stored) return fail(stored.error());
+        dup = *stored;
+      }
+      record.duplicate = dup;
+    }
+    if (record.request) Register(e);
+    verdicts.push_back({e.id, record.duplicate, e.test});
+    batch.events.push_back(std::move(record));
+  }
+  for (const std::string& device : dirty_records_) {
+    batch.devices.push_back(records_.at(device));
+  }
+  if (Status s = log_.Append(batch); !s) return fail(s.error());
+  dirty_records_.clear();
+  logged_ = batch.events.back().event.id;
+  if (!trailing_since_) trailing_since_ = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.commits;
+    stats_.events += static_cast<int64_t>(batch.events.size());
+    stats_.logged = logged_;
+  }
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    if (accepted[i].done) accepted[i].done(verdicts[i]);
+  }
+}
+
+Result<int> IngestWriter::SweepOnWriter() {
+  if (Status s = CatchUp(); !s) return s.error();
+  if (options_.ledger.stale_after <= 0) return 0;
+  std::vector<Event> swept = projector_.StaleSweeps(clock_.Now());
+  if (swept.empty()) return 0;
+  std::vector<Pending> sweeps;
+  std::optional<Error> error;
+  for (Event& e : swept) {
+    IngestItem item;
+    item.decoded.event = std::move(e);
+    std::string device = item.decoded.event.device;
+    sweeps.push_back(
+        {std::move(item), [this, &error, device](Result<Verdict> v) {
+           if (!v) {
+             if (!error) error = v.error();
+             return;
+           }
+           projector_.MarkSweepLogged(device, v->event_id);
+         }});
+  }
+  int count = static_cast<int>(sweeps.size());
+  ProcessBatch(sweeps);
+  if (error) return *error;
+  if (Status s = CatchUp(); !s) return s.error();
+  return count;
+}
+
+}  // namespace pm

@@ -1,0 +1,195 @@
+// The log's side of SqliteStore: what the single writer appends before it
+// answers, attributions, and rebuild's reading and rewriting of the log.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "store/sqlite_rows.h"
+#include "store/sqlite_store.h"
+
+namespace pm {
+
+using sqlite::Connection;
+using sqlite::Query;
+using sqlite::Statement;
+
+namespace {
+
+constexpr int kForEachChunk = 512;
+
+Status InsertEvent(Connection& conn, const EventRecord& r) {
+  static const std::string kSql = fmt::format(
+      "INSERT INTO events ({}, duplicate, method, target, content_type, body) "
+      "VALUES ({})",
+      sqlite::EventColumns(""),
+      sqlite::Placeholders(sqlite::kEventFieldCount + 5));
+  return sqlite::RunOn(conn, kSql, [&r](Query& q) {
+    sqlite::BindEvent(q, r.event);
+    q.Bind(r.duplicate);
+    if (r.request) {
+      q.Bind(r.request->method).Bind(r.request->target);
+      q.Bind(r.request->content_type).BindBlob(r.request->body);
+    } else {
+      q.BindNull().BindNull().BindNull().BindNull();
+    }
+  });
+}
+
+Status InsertDevice(Connection& conn, const DeviceRecord& d) {
+  Status s = sqlite::RunOn(conn,
+                           "INSERT INTO devices (device, secret, first_seen, "
+                           "last_received) VALUES (?, ?, ?, ?) ON CONFLICT "
+                           "(device) DO UPDATE SET secret = excluded.secret",
+                           [&d](Query& q) {
+                             q.Bind(d.device).Bind(d.secret).Bind(d.first_seen);
+                             q.Bind(d.last_received);
+                           });
+  if (!s.ok()) {
+    return Unavailable(fmt::format("cannot register device \"{}\": {}",
+                                   d.device, s.error().message));
+  }
+  return s;
+}
+
+// Every Event column but the id, then duplicate, by id.
+Status UpdateEvent(Connection& conn, const EventUpdate& u) {
+  static const std::string kSql = [] {
+    std::string set;
+    for (const char* name : sqlite::kEventFields) {
+      if (std::string_view(name) == "id") continue;
+      set += fmt::format("{} = ?, ", name);
+    }
+    return fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set);
+  }();
+  Status s = sqlite::RunOn(conn, kSql, [&u](Query& q) {
+    sqlite::BindEvent(q, u.event, /*with_id=*/false);
+    q.Bind(u.duplicate).Bind(u.event.id);
+  });
+  if (!s.ok()) return s;
+  if (conn.Changes() == 0) {
+    return NotFound(fmt::format(
+        "cannot rewrite event {}: no such event is stored", u.event.id));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::AllocateEventIds(int64_t count) {
+  if (count < 0) return Invalid("cannot allocate a negative number of ids");
+  int64_t first = next_event_id_;
+  next_event_id_ += count;
+  return first;
+}
+
+Result<bool> SqliteStore::HasDuplicate(const Event& e) {
+  if (!e.has_current_time) return false;
+  Result<Statement*> stmt = writer_->Prepare(
+      "SELECT 1 FROM events WHERE device = ? AND time = ? AND kind = ? AND "
+      "has_current_time = 1 AND file_path IS ? AND reported_time_s IS ? "
+      "LIMIT 1");
+  if (!stmt.ok()) return stmt.error();
+  Query q(*stmt);
+  q.Bind(e.device).Bind(e.time).Bind(sqlite::StoredKind(e.kind));
+  q.Bind(e.file.path).Bind(e.reported_time_s);
+  return q.Step();
+}
+
+Status SqliteStore::Append(const LogBatch& batch) {
+  if (batch.empty()) return {};
+  int64_t next_id = next_event_id_;
+  Status s = WriteTransaction(/*durable=*/true, [&]() -> Status {
+    for (const EventRecord& r : batch.events) {
+      if (r.event.id <= 0) {
+        return Internal(fmt::format(
+            "an event of device {} has no id (call AllocateEventIds first)",
+            r.event.device));
+      }
+      if (Status s = InsertEvent(*writer_, r); !s.ok()) return s;
+      next_id = std::max(next_id, r.event.id + 1);
+    }
+    for (const DeviceRecord& d : batch.devices) {
+      if (Status s = InsertDevice(*writer_, d); !s.ok()) return s;
+    }
+    return {};
+  });
+  if (!s.ok()) {
+    return Unavailable(
+        fmt::format("nothing was stored: {}", s.error().message));
+  }
+  next_event_id_ = next_id;
+  return {};
+}
+
+Status SqliteStore::SetSessionUser(int64_t id, const std::string& user) {
+  Connection& conn = *writer_;
+  std::optional<std::string> attributed;
+  if (!user.empty()) attributed = user;
+  return WriteTransaction(/*durable=*/true, [&]() -> Status {
+    Result<bool> exists = sqlite::Single<bool>(
+        conn, "SELECT 1 FROM sessions WHERE id = ?", id,
+        [](Query&) { return true; }, false);
+    if (!exists.ok()) return exists.error();
+    if (!*exists) return NotFound(fmt::format("there is no session {}", id));
+    Status s = attributed
+                   ? sqlite::RunOn(conn,
+                                   "INSERT OR REPLACE INTO session_users "
+                                   "(session_id, user) VALUES (?, ?)",
+                                   [&](Query& q) { q.Bind(id).Bind(user); })
+                   : sqlite::RunOn(
+                         conn, "DELETE FROM session_users WHERE session_id = ?",
+                         [&](Query& q) { q.Bind(id); });
+    if (!s.ok()) return s;
+    return sqlite::RunOn(
+        conn, "UPDATE sessions SET attributed_user = ? WHERE id = ?",
+        [&](Query& q) { q.Bind(attributed).Bind(id); });
+  });
+}
+
+Status SqliteStore::ForEachEvent(
+    const std::function<Status(const EventRecord&)>& fn) {
+  static const std::string kSql = fmt::format(
+      "SELECT {}, duplicate, method, target, content_type, body FROM events "
+      "WHERE id > ? ORDER BY id LIMIT {}",
+      sqlite::EventColumns(""), kForEachChunk);
+  int64_t last_id = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    std::vector<EventRecord> chunk;
+    {
+      Result<Lease> reader = Reader();
+      if (!reader.ok()) return reader.error();
+      sqlite::Sql sql{kSql, {last_id}};
+      Status s = sqlite::Collect(
+          **reader, sql,
+          [](Query& q) {
+            EventRecord r;
+            r.event = sqlite::ReadEvent(q);
+            r.duplicate = q.Bool();
+            if (!q.IsNull()) {
+              r.request = StoredRequest{q.Text(), q.Text(), q.Text(), q.Text()};
+            }
+            return r;
+          },
+          chunk);
+      if (!s.ok()) return s;
+    }
+    for (const EventRecord& r : chunk) {
+      if (Status s = fn(r); !s.ok()) return s;
+    }
+    if (chunk.size() < kForEachChunk) return {};
+    last_id = chunk.back().event.id;
+  }
+}
+
+Status SqliteStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
+  if (updates.empty()) return {};
+  return WriteTransaction(/*durable=*/true, [&]() -> Status {
+    for (const EventUpdate& u : updates) {
+      if (Status s = UpdateEvent(*writer_, u); !s.ok()) return s;
+    }
+    return {};
+  });
+}
+
+}  // namespace pm

@@ -1,0 +1,425 @@
+// The readers' side of SqliteStore (LedgerReader): every read runs on a
+// pooled connection of its own, so any number of threads read at once and
+// none waits for the writer.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "decode/decode.h"
+#include "store/sqlite_file.h"
+#include "store/sqlite_rows.h"
+#include "store/sqlite_store.h"
+
+namespace pm {
+
+using sqlite::Connection;
+using sqlite::Query;
+using sqlite::ReadEventView;
+using sqlite::ReadSession;
+using sqlite::ReadTransaction;
+using sqlite::Sql;
+using sqlite::kSessionSelect;
+using sqlite::OptKey;
+
+namespace {
+
+constexpr int kMaxPageLimit = 10000;
+
+// The partial index sessions_long: open sessions and those longer than
+// kLongSessionMs. Overlap queries read sessions that started up to
+// kLongSessionMs before the window through sessions_started, and the few
+// older ones that may still reach into it through this index.
+constexpr const char* kLongOrOpen =
+    "(s.ended_at IS NULL OR s.ended_at - s.started_at > 604800000)";
+
+// A session overlaps [from, to) when it started before `to` and ended after
+// `from` (or is open). One that started inside the window and lasted no time
+// counts too: it started in the window (ledger.md section 7 counts it).
+constexpr const char* kOverlapsRecent =
+    "s.started_at >= ? AND s.started_at < ? AND "
+    "(s.ended_at IS NULL OR s.ended_at > ? OR s.started_at >= ?)";
+constexpr const char* kOverlapsOld =
+    "s.started_at < ? AND (s.ended_at IS NULL OR s.ended_at > ?)";
+
+TimeMs SaturatingSub(TimeMs a, TimeMs b) {
+  return a < std::numeric_limits<TimeMs>::min() + b
+             ? std::numeric_limits<TimeMs>::min()
+             : a - b;
+}
+
+// The session filter (everything except the window) as SQL conditions.
+void AddFilter(const SessionFilter& f, Sql& sql) {
+  if (f.device) {
+    sql.text += " AND s.device = ?";
+    sql.params.emplace_back(*f.device);
+  }
+  if (f.user) {
+    sql.text += " AND coalesce(s.attributed_user, s.user) = ?";
+    sql.params.emplace_back(*f.user);
+  }
+  if (f.status) {
+    sql.text += " AND s.status = ?";
+    sql.params.emplace_back(std::string(sqlite::StoredStatus(*f.status)));
+  }
+}
+
+void AddPage(const SessionPageQuery& q, int limit, Sql& sql) {
+  if (q.after) {
+    sql.text += " AND (s.started_at, s.id) < (?, ?)";
+    sql.params.emplace_back(q.after->first);
+    sql.params.emplace_back(q.after->second);
+  }
+  sql.text += " ORDER BY s.started_at DESC, s.id DESC LIMIT ?";
+  sql.params.emplace_back(int64_t{limit});
+}
+
+Sql SessionsWhere(const char* condition) {
+  return {fmt::format("SELECT {} FROM sessions s WHERE {}", kSessionSelect,
+                      condition),
+          {}};
+}
+
+}  // namespace
+
+Result<std::vector<DeviceState>> SqliteStore::LoadDeviceStates() {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{
+      fmt::format("SELECT d.device, d.state, d.needs_attention, "
+                  "d.last_applied_time, d.last_applied_id, d.last_topic, "
+                  "d.last_error, d.open_session_id, s.id IS NOT NULL, {} FROM "
+                  "device_states d LEFT JOIN sessions s ON s.id = "
+                  "d.open_session_id ORDER BY d.device",
+                  kSessionSelect),
+      {}};
+  std::vector<DeviceState> states;
+  std::optional<std::string> damaged;
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [&damaged](Query& q) {
+        DeviceState d;
+        d.device = q.Text();
+        d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
+            PrinterState::kIdle);
+        d.needs_attention = q.Bool();
+        d.last_applied = OptKey(q);
+        d.last_topic = q.Text();
+        d.last_error = q.OptText();
+        std::optional<int64_t> open_id = q.OptInt();
+        bool found = q.Bool();
+        if (found) {
+          d.open = ReadSession(q);
+        } else if (open_id && !damaged) {
+          damaged =
+              fmt::format("device {} refers to session {}, which is missing",
+                          d.device, *open_id);
+        }
+        return d;
+      },
+      states);
+  if (!s.ok()) return s.error();
+  if (damaged) {
+    return Internal(fmt::format(
+        "the ledger in {} is inconsistent: {}; run `printmeter rebuild`", path_,
+        *damaged));
+  }
+  return states;
+}
+
+Result<std::vector<DeviceRecord>> SqliteStore::LoadDevices() {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{
+      "SELECT device, secret, first_seen, last_received FROM devices "
+      "ORDER BY device",
+      {}};
+  std::vector<DeviceRecord> devices;
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [](Query& q) {
+        DeviceRecord d;
+        d.device = q.Text();
+        d.secret = q.OptText();
+        d.first_seen = q.Int();
+        d.last_received = q.Int();
+        return d;
+      },
+      devices);
+  if (!s.ok()) return s.error();
+  return devices;
+}
+
+Status SqliteStore::Ping() {
+  // What the file system says first: it explains a failing read too.
+  if (Status s = sqlite::CheckWritable(path_); !s.ok()) return s;
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  return (*reader)->Exec("SELECT 1 FROM sessions LIMIT 1");
+}
+
+Result<std::vector<Session>> SqliteStore::ListSessions(
+    const SessionPageQuery& q) {
+  if (q.limit <= 0) return std::vector<Session>();
+  int limit = std::min(q.limit, kMaxPageLimit);
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+
+  const SessionFilter& f = q.filter;
+  std::vector<Session> out;
+  if (!f.from) {
+    Sql sql = SessionsWhere("1");
+    if (f.to) {
+      sql.text += " AND s.started_at < ?";
+      sql.params.emplace_back(*f.to);
+    }
+    AddFilter(f, sql);
+    AddPage(q, limit, sql);
+    if (Status s = sqlite::Collect(**reader, sql, ReadSession, out); !s.ok()) {
+      return s.error();
+    }
+    return out;
+  }
+  // Two ranges, newest first: sessions that started since from - long, then
+  // the few long ones that started earlier and still reach into the window.
+  TimeMs from = *f.from;
+  TimeMs to = f.to.value_or(std::numeric_limits<TimeMs>::max());
+  TimeMs bound = SaturatingSub(from, sqlite::kLongSessionMs);
+  Sql recent = SessionsWhere(kOverlapsRecent);
+  recent.params = {bound, to, from, from};
+  AddFilter(f, recent);
+  AddPage(q, limit, recent);
+  if (Status s = sqlite::Collect(**reader, recent, ReadSession, out); !s.ok()) {
+    return s.error();
+  }
+  if (static_cast<int>(out.size()) >= limit) return out;
+  Sql old = SessionsWhere(kLongOrOpen);
+  old.text += fmt::format(" AND {}", kOverlapsOld);
+  old.params = {std::min(bound, to), from};
+  AddFilter(f, old);
+  AddPage(q, limit - static_cast<int>(out.size()), old);
+  if (Status s = sqlite::Collect(**reader, old, ReadSession, out); !s.ok()) {
+    return s.error();
+  }
+  return out;
+}
+
+Result<std::optional<Session>> SqliteStore::GetSession(int64_t id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql = SessionsWhere("s.id = ?");
+  sql.params = {id};
+  std::vector<Session> found;
+  if (Status s = sqlite::Collect(**reader, sql, ReadSession, found); !s.ok()) {
+    return s.error();
+  }
+  if (found.empty()) return std::optional<Session>();
+  return std::optional<Session>(std::move(found.front()));
+}
+
+namespace {
+
+// An event with its session and request (ReadEventView's columns), from
+// `events e` joined with its link `l`.
+std::string EventViewColumns() {
+  return fmt::format(
+      "SELECT {}, e.duplicate, l.session_id, e.content_type, e.body, "
+      "e.method",
+      sqlite::EventColumns("e."));
+}
+
+}  // namespace
+
+Result<std::vector<EventView>> SqliteStore::SessionEvents(int64_t id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  static const std::string kSql =
+      EventViewColumns() +
+      " FROM event_sessions l JOIN events e ON e.id = l.event_id WHERE "
+      "l.session_id = ? ORDER BY l.time, l.event_id";
+  Sql sql{kSql, {id}};
+  std::vector<EventView> views;
+  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
+    const SessionEventsQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewColumns() +
+              " FROM event_sessions l JOIN events e ON e.id = l.event_id "
+              "WHERE l.session_id = ?",
+          {q.session_id}};
+  if (q.after) {
+    sql.text += " AND (l.time, l.event_id) > (?, ?)";
+    sql.params.emplace_back(q.after->first);
+    sql.params.emplace_back(q.after->second);
+  }
+  sql.text += " ORDER BY l.time, l.event_id LIMIT ?";
+  sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
+  std::vector<EventView> views;
+  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<EventView>> SqliteStore::ListEvents(
+    const EventPageQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewColumns() +
+              " FROM events e LEFT JOIN event_sessions l ON l.event_id = e.id "
+              "WHERE 1",
+          {}};
+  if (q.device) {
+    sql.text += " AND e.device = ?";
+    sql.params.emplace_back(*q.device);
+  }
+  if (q.before_id) {
+    sql.text += " AND e.id < ?";
+    sql.params.emplace_back(*q.before_id);
+  }
+  sql.text += " ORDER BY e.id DESC LIMIT ?";
+  sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
+  std::vector<EventView> views;
+  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<Session>> SqliteStore::SessionsOverlapping(TimeMs from,
+                                                              TimeMs to) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+  TimeMs bound = SaturatingSub(from, sqlite::kLongSessionMs);
+  // Recent starts (by sessions_started), then long or open sessions that
+  // started earlier, then open ones that started after the window (both by
+  // sessions_long).
+  Sql recent = SessionsWhere(kOverlapsRecent);
+  recent.params = {bound, to, from, from};
+  Sql old = SessionsWhere(kLongOrOpen);
+  old.text += fmt::format(" AND {}", kOverlapsOld);
+  old.params = {std::min(bound, to), from};
+  Sql later = SessionsWhere(kLongOrOpen);
+  later.text += " AND s.ended_at IS NULL AND s.started_at >= ?";
+  later.params = {to};
+  std::vector<Session> out;
+  for (const Sql* sql : {&recent, &old, &later}) {
+    if (Status s = sqlite::Collect(**reader, *sql, ReadSession, out); !s.ok()) {
+      return s.error();
+    }
+  }
+  return out;
+}
+
+Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  // The picture is part of the stored request: read it out again.
+  Sql sql{"SELECT method, target, content_type, body, received_at FROM "
+          "events WHERE id = ? AND snapshot = 1 AND method IS NOT NULL",
+          {event_id}};
+  std::vector<std::pair<StoredRequest, TimeMs>> found;
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [](Query& q) {
+        StoredRequest r{q.Text(), q.Text(), q.Text(), q.Text()};
+        return std::make_pair(std::move(r), q.Int());
+      },
+      found);
+  if (!s.ok()) return s.error();
+  if (found.empty()) return std::optional<Snapshot>();
+  const StoredRequest& stored = found.front().first;
+  Request request;
+  request.method = stored.method;
+  request.target = stored.target;
+  request.content_type = stored.content_type;
+  request.body = stored.body;
+  request.received_at = found.front().second;
+  Result<Decoded> decoded = Decode(request, DecodeLimits{});
+  if (!decoded.ok() || !decoded->snapshot) return std::optional<Snapshot>();
+  return std::optional<Snapshot>(std::move(*decoded->snapshot));
+}
+
+Result<ProjectionLag> SqliteStore::Lag() {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+  ProjectionLag lag;
+  std::vector<std::pair<int64_t, int64_t>> ends;
+  Sql sql{"SELECT (SELECT coalesce(max(id), 0) FROM events), "
+          "(SELECT coalesce(max(position), 0) FROM projection)",
+          {}};
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [](Query& q) {
+        int64_t logged = q.Int();
+        return std::make_pair(logged, q.Int());
+      },
+      ends);
+  if (!s.ok()) return s.error();
+  if (ends.empty()) return lag;
+  lag.logged = ends.front().first;
+  lag.projected = ends.front().second;
+  if (lag.logged <= lag.projected) return lag;
+  std::vector<int64_t> oldest;
+  Sql first{"SELECT received_at FROM events WHERE id > ? ORDER BY id LIMIT 1",
+            {lag.projected}};
+  s = sqlite::Collect(
+      **reader, first, [](Query& q) { return q.Int(); }, oldest);
+  if (!s.ok()) return s.error();
+  if (!oldest.empty()) lag.oldest_unprojected = oldest.front();
+  return lag;
+}
+
+Result<RequestTally> SqliteStore::CountRequests(int64_t after_id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+  RequestTally tally;
+  tally.last_id = after_id;
+  Sql max_id{"SELECT max(id) FROM events WHERE id > ?", {after_id}};
+  std::vector<std::optional<int64_t>> found;
+  Status s = sqlite::Collect(
+      **reader, max_id, [](Query& q) { return q.OptInt(); }, found);
+  if (!s.ok()) return s.error();
+  if (found.empty() || !found.front()) return tally;
+  tally.last_id = *found.front();
+  // Swept events (method NULL) are not requests; a test event counts as a
+  // test whether or not it was a resend, as the receiver answers it.
+  Sql counts{
+      "SELECT device, sum(test = 0 AND duplicate = 0), "
+      "sum(test = 0 AND duplicate = 1), sum(test = 1) FROM events "
+      "WHERE id > ? AND id <= ? AND method IS NOT NULL GROUP BY device",
+      {after_id, tally.last_id}};
+  std::vector<std::pair<std::string, RequestCounts>> rows;
+  s = sqlite::Collect(
+      **reader, counts,
+      [](Query& q) {
+        std::string device = q.Text();
+        RequestCounts c;
+        c.stored = q.Int();
+        c.duplicate = q.Int();
+        c.test = q.Int();
+        return std::make_pair(std::move(device), c);
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  for (auto& [device, c] : rows) tally.by_device[device] = c;
+  return tally;
+}
+
+}  // namespace pm
