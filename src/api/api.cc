@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/snapshot.h"
+#include "http/status.h"
 
 namespace pm {
 

@@ -24,6 +24,7 @@
 #include "http/event_hub.h"
 #include "http/request_reader.h"
 #include "http/static_files.h"
+#include "http/status.h"
 #include "http/upload_budget.h"
 
 namespace pm {
