@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/config.h"
+#include "api/options.h"
 #include "common/time.h"
 #include "store/store.h"
 
@@ -54,8 +54,9 @@ class Api {
   virtual ReceiverMetrics& metrics() = 0;
 };
 
-// `store`, `config` and `clock` must outlive the Api.
-std::unique_ptr<Api> MakeApi(Store& store, const Config& config,
+// An Api over `store`, answering as `options` say; it keeps a copy of them.
+// `store` and `clock` must outlive it.
+std::unique_ptr<Api> MakeApi(Store& store, const ApiOptions& options,
                              const Clock& clock);
 
 }  // namespace pm

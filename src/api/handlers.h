@@ -21,9 +21,9 @@ namespace pm {
 // What every endpoint may use. Outlives the calls.
 struct ApiContext {
   Store& store;
-  const Config& config;
+  const ApiOptions& options;
   const Clock& clock;
-  const date::time_zone* zone;  // config.timezone; nullptr = UTC
+  const date::time_zone* zone;  // options.timezone; nullptr = UTC
   WebhookMetrics& webhooks;
   LedgerTotals& totals;
 };

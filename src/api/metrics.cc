@@ -250,11 +250,12 @@ struct LedgerFamilies {
           .Register(registry);
 };
 
-Status AddPrinterStates(LedgerFamilies& f, Store& store, const Config& config) {
+Status AddPrinterStates(LedgerFamilies& f, Store& store,
+                        const ApiOptions& options) {
   auto states = store.LoadDeviceStates();
   if (!states) return states.error();
   std::map<std::string, const DeviceState*, std::less<>> by_device;
-  for (const auto& [device, dc] : config.devices) by_device[device] = nullptr;
+  for (const auto& [device, dc] : options.devices) by_device[device] = nullptr;
   for (const DeviceState& s : *states) by_device[s.device] = &s;
   for (const auto& [device, s] : by_device) {
     std::string label = LabelValue(device);
@@ -295,12 +296,12 @@ void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
 
 }  // namespace
 
-Result<std::string> RenderMetrics(Store& store, const Config& config,
+Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
                                   TimeMs now, LedgerTotals& totals,
                                   const WebhookMetrics& webhooks) {
   try {
     LedgerFamilies families;
-    if (auto s = AddPrinterStates(families, store, config); !s) {
+    if (auto s = AddPrinterStates(families, store, options); !s) {
       return s.error();
     }
     auto t = totals.Compute(store, now);

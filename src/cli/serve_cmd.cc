@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "http/embedded_files.h"
 #include "http/ingest.h"
 #include "http/server.h"
@@ -92,7 +93,7 @@ int RunServe(const ServeOptions& o) {
       !rates) {
     return Fail(rates.error());
   }
-  std::unique_ptr<Api> api = MakeApi(**store, *config, clock);
+  std::unique_ptr<Api> api = MakeApi(**store, ApiOptionsFrom(*config), clock);
   IngestWriter writer(**store, IngestOptionsFrom(*config), clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
   Server server(server_options, **store, writer, api.get(), clock);
