@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "api/api.h"
+#include "api/options.h"
 #include "api/params.h"
 #include "store/store.h"
 
@@ -23,7 +24,7 @@ namespace {
 
 struct Bench {
   std::unique_ptr<Store> store;
-  Config config;
+  ApiOptions options;
   FakeClock clock;
   std::unique_ptr<Api> api;
   TimeMs month_from = 0;  // the last whole month of the data (UTC)
@@ -56,17 +57,17 @@ Bench& Get() {
     TimeMs end = top->front().started_at + kHourMs;
     b->clock.Set(end);
     // The month before the one `end` falls in, as the API parses it.
-    auto q = ParseUsageQuery(Params(), b->config, end);
+    auto q = ParseUsageQuery(Params(), b->options, end);
     b->month_to = q->from;
     b->month_from =
         ParseUsageQuery(Params{{"to", std::to_string(b->month_to / 1000)}},
-                        b->config, end)
+                        b->options, end)
             ->from;
     b->month_query =
         fmt::format("/api/v1/usage?from={}&to={}&group_by=device,day",
                     b->month_from / 1000, b->month_to / 1000);
     b->deep_cursor = EncodeCursor(end - 365 * kDayMs, 0);
-    b->api = MakeApi(*b->store, b->config, b->clock);
+    b->api = MakeApi(*b->store, b->options, b->clock);
     return b;
   }();
   return *bench;
@@ -168,7 +169,7 @@ void BM_MetricsFullScan_Api(benchmark::State& state) {
   Bench& b = Get();
   for (auto _ : state) {
     state.PauseTiming();
-    auto fresh = MakeApi(*b.store, b.config, b.clock);
+    auto fresh = MakeApi(*b.store, b.options, b.clock);
     state.ResumeTiming();
     ApiRequest request;
     request.method = "GET";

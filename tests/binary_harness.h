@@ -8,12 +8,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "http/test_client.h"
+
 namespace pm {
+
+// Waits until the server on `port` has folded into its ledger every event
+// it answered (/readyz says "lag_events":0); false after 10 s. The ledger
+// trails the answers by a moment (ledger.md section 2).
+inline bool WaitForLedger(uint16_t port) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    TestClient client(port);
+    auto ready = client.Send("GET", "/readyz", "", "");
+    if (ready.ok() && ready->body.find("\"lag_events\":0,") != std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 // The binary under test: $PM_BUILD_DIR/printmeter.
 inline std::string Binary() {

@@ -321,6 +321,7 @@ TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {
   }
   auto bad = client.Send("POST", "/webhook", "application/json", "{");
   ASSERT_TRUE(bad.ok());
+  ASSERT_TRUE(WaitForLedger(server.port));
   auto metrics = client.Send("GET", "/metrics", "", "");
   ASSERT_TRUE(metrics.ok());
   ASSERT_EQ(metrics->status, 200);

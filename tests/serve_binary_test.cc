@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/config.h"
 #include "http/test_client.h"
 #include "http/test_harness.h"
 #include "binary_harness.h"

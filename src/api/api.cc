@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/snapshot.h"
+#include "http/status.h"
 
 namespace pm {
 
@@ -102,17 +103,16 @@ std::optional<std::string_view> BearerToken(std::string_view header) {
   return token;
 }
 
-std::optional<std::string_view> Configured(
-    const std::optional<std::string>& token) {
-  if (!token || token->empty()) return std::nullopt;
-  return std::string_view(*token);
+std::optional<std::string_view> Configured(const std::string& token) {
+  if (token.empty()) return std::nullopt;
+  return std::string_view(token);
 }
 
-Status CheckAccess(const Config& config, Access access,
+Status CheckAccess(const ApiOptions& options, Access access,
                    const ApiRequest& request) {
   auto token = BearerToken(request.authorization);
-  auto read = Configured(config.read_token);
-  auto admin = Configured(config.admin_token);
+  auto read = Configured(options.read_token);
+  auto admin = Configured(options.admin_token);
   bool is_admin = token && admin && TokensEqual(*token, *admin);
   bool is_reader = token && read && TokensEqual(*token, *read);
   // An admin endpoint asks for the admin token, whatever else is set.
@@ -149,16 +149,23 @@ Status CheckAccess(const Config& config, Access access,
                "(or PRINTMETER_ADMIN_TOKEN) to use them from elsewhere"};
 }
 
-const date::time_zone* ConfiguredZone(const Config& config) {
-  auto zone = FindZone(config.timezone);
+const date::time_zone* ConfiguredZone(const ApiOptions& options) {
+  auto zone = FindZone(options.timezone);
   return zone ? *zone : nullptr;
 }
 
 class ApiImpl final : public Api {
  public:
-  ApiImpl(Store& store, const Config& config, const Clock& clock)
-      : ctx_{store, config, clock, ConfiguredZone(config), webhooks_, totals_} {
-  }
+  ApiImpl(Store& store, const ApiOptions& options, const Clock& clock,
+          AttributeFn attribute)
+      : options_(options),
+        ctx_{.store = store,
+             .options = options_,
+             .clock = clock,
+             .zone = ConfiguredZone(options_),
+             .webhooks = webhooks_,
+             .totals = totals_,
+             .attribute = std::move(attribute)} {}
 
   ApiResponse Handle(const ApiRequest& request) override {
     try {
@@ -191,7 +198,7 @@ class ApiImpl final : public Api {
         allow += route.method == "GET" ? "GET, HEAD" : route.method;
         continue;
       }
-      if (auto s = CheckAccess(ctx_.config, route.access, request); !s) {
+      if (auto s = CheckAccess(ctx_.options, route.access, request); !s) {
         return s.error();
       }
       auto params = Params::FromQuery(query);
@@ -214,6 +221,7 @@ class ApiImpl final : public Api {
         "/api/v1/usage, /api/v1/events and /metrics");
   }
 
+  const ApiOptions options_;
   WebhookMetrics webhooks_;
   LedgerTotals totals_;
   ApiContext ctx_;
@@ -225,9 +233,14 @@ bool Api::Serves(std::string_view path) {
   return path == "/metrics" || path == "/api" || path.rfind("/api/", 0) == 0;
 }
 
-std::unique_ptr<Api> MakeApi(Store& store, const Config& config,
-                             const Clock& clock) {
-  return std::make_unique<ApiImpl>(store, config, clock);
+std::unique_ptr<Api> MakeApi(Store& store, const ApiOptions& options,
+                             const Clock& clock, AttributeFn attribute) {
+  if (!attribute) {
+    attribute = [&store](int64_t id, const std::string& user) {
+      return store.SetSessionUser(id, user);
+    };
+  }
+  return std::make_unique<ApiImpl>(store, options, clock, std::move(attribute));
 }
 
 }  // namespace pm

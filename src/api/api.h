@@ -6,13 +6,14 @@
 // interface only, so every store implementation gets it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "cli/config.h"
+#include "api/options.h"
 #include "common/time.h"
 #include "store/store.h"
 
@@ -54,8 +55,15 @@ class Api {
   virtual ReceiverMetrics& metrics() = 0;
 };
 
-// `store`, `config` and `clock` must outlive the Api.
-std::unique_ptr<Api> MakeApi(Store& store, const Config& config,
-                             const Clock& clock);
+// Attributes a session to a person (PUT /api/v1/sessions/{id}/user): a
+// write, so `serve` passes its single writer's (IngestWriter::Attribute).
+using AttributeFn = std::function<Status(int64_t session, const std::string& user)>;
+
+// An Api over `store`, answering as `options` say; it keeps a copy of them.
+// `store`, `clock` and what `attribute` refers to must outlive it. Without
+// `attribute` (a process with no ingest writer, such as a test of the read
+// side) attributions are written through the store's own writer connection.
+std::unique_ptr<Api> MakeApi(Store& store, const ApiOptions& options,
+                             const Clock& clock, AttributeFn attribute = {});
 
 }  // namespace pm

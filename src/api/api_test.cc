@@ -47,7 +47,7 @@ void ExpectSessionShape(const json::value& v) {
 // then one started at 12:00 with 30% progress at 12:30, still printing.
 // echo: configured, never heard from.
 struct PrintersFixture : ::testing::Test {
-  PrintersFixture() : f(MakeConfig()) {
+  PrintersFixture() : f(MakeOptions()) {
     Ingester in(*f.store);
     TimeMs t = kAug1 + 10 * kHourMs;
     Event start = MakeEvent("delta", Kind::kStarted, t);
@@ -73,11 +73,11 @@ struct PrintersFixture : ::testing::Test {
     in.Ingest(progress);
     f.clock.Set(t + 2 * kHourMs + 40 * kMinuteMs);
   }
-  static Config MakeConfig() {
-    Config c;
-    c.devices["delta"].name = "Prusa MK3S+ by the door";
-    c.devices["echo"].secret = "s3cret";
-    return c;
+  static ApiOptions MakeOptions() {
+    ApiOptions o;
+    o.devices["delta"].name = "Prusa MK3S+ by the door";
+    o.devices["echo"].secret_set = true;
+    return o;
   }
   ApiFixture f;
   int64_t first_id = 0;

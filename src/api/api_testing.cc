@@ -122,21 +122,18 @@ int64_t Ingester::Record(Event e, StoredRequest request,
   return e.id;
 }
 
-ApiFixture::ApiFixture() : ApiFixture(Config{}) {}
-
-ApiFixture::ApiFixture(Config c) : config(std::move(c)) {
+ApiFixture::ApiFixture(ApiOptions o, RatesByDevice r)
+    : options(std::move(o)), rates(std::move(r)) {
   auto opened = OpenStore("sqlite:" + dir.Path("printmeter.db"));
   if (!opened) {
     ADD_FAILURE() << "OpenStore: " << opened.error().message;
     return;
   }
   store = std::move(*opened);
-  // As `serve` does when it starts: the config's rates enter the history.
-  if (auto rates = RecordRates(*store, ConfiguredRates(config), clock.Now());
-      !rates) {
-    ADD_FAILURE() << "RecordRates: " << rates.error().message;
+  if (auto history = RecordRates(*store, rates, clock.Now()); !history) {
+    ADD_FAILURE() << "RecordRates: " << history.error().message;
   }
-  api = MakeApi(*store, config, clock);
+  api = MakeApi(*store, options, clock);
 }
 
 ApiResponse ApiFixture::Get(const std::string& target, const std::string& token,

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "api/api.h"
+#include "api/options.h"
+#include "ledger/cost.h"
 #include "ledger/fold.h"
 #include "store/store.h"
 
@@ -62,10 +64,11 @@ class Ingester {
   std::map<std::string, DeviceState> states_;
 };
 
-// A store, a config and an Api over them.
+// A store, the API's options and an Api over them. `rates`, the configured
+// rates, enter the store's rate history first, as `serve` does when it
+// starts.
 struct ApiFixture {
-  ApiFixture();
-  explicit ApiFixture(Config config);
+  explicit ApiFixture(ApiOptions options = {}, RatesByDevice rates = {});
 
   // GET `target` from a loopback client with `token` (none when "").
   ApiResponse Get(const std::string& target, const std::string& token = "",
@@ -78,7 +81,8 @@ struct ApiFixture {
 
   TempDir dir;
   std::unique_ptr<Store> store;
-  Config config;
+  ApiOptions options;
+  RatesByDevice rates;
   FakeClock clock{kAug1 + 20 * kDayMs};
   std::unique_ptr<Api> api;
 };

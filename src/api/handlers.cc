@@ -96,8 +96,8 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
     bool secret_set = false;
   };
   std::map<std::string, Row, std::less<>> rows;
-  for (const auto& [id, dc] : ctx.config.devices) {
-    rows[id].secret_set = dc.secret && !dc.secret->empty();
+  for (const auto& [id, dc] : ctx.options.devices) {
+    rows[id].secret_set = dc.secret_set;
   }
   for (const DeviceRecord& d : *devices) {
     rows[d.device].secret_set |= d.secret && !d.secret->empty();
@@ -108,8 +108,8 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
   for (const auto& [id, row] : rows) {
     json::object p;
     p["device"] = CleanUtf8(id);
-    auto dc = ctx.config.devices.find(id);
-    bool named = dc != ctx.config.devices.end() && !dc->second.name.empty();
+    auto dc = ctx.options.devices.find(id);
+    bool named = dc != ctx.options.devices.end() && !dc->second.name.empty();
     p["name"] = CleanUtf8(named ? dc->second.name : id);
     const DeviceState* s = row.state;
     p["state"] = PrinterStateName(s ? s->state : PrinterState::kIdle);
@@ -151,7 +151,7 @@ Result<ApiResponse> ListSessions(ApiContext& ctx, const ApiCall& call) {
   auto rates = LoadRateHistory(ctx.store);
   if (!rates) return rates.error();
   return JsonResponse(SessionPageJson(*sessions, q->limit, ctx.clock.Now(),
-                                      *rates, ctx.config.currency));
+                                      *rates, ctx.options.currency));
 }
 
 Result<std::vector<Session>> ListAllSessions(Store& store, SessionPageQuery q) {
@@ -290,7 +290,7 @@ Result<ApiResponse> PutSessionUser(ApiContext& ctx, const ApiCall& call) {
   if (!id) return id.error();
   auto user = ParseUserBody(call.body);
   if (!user) return user.error();
-  if (auto s = ctx.store.SetSessionUser(*id, *user); !s) {
+  if (auto s = ctx.attribute(*id, *user); !s) {
     if (s.error().code == ErrorCode::kNotFound) return UnknownSession(*id);
     return s.error();
   }
@@ -311,14 +311,14 @@ Result<UsageReport> RunUsage(Store& store, const UsageQuery& query) {
 }
 
 Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
-  auto q = ParseUsageQuery(call.params, ctx.config, ctx.clock.Now());
+  auto q = ParseUsageQuery(call.params, ctx.options, ctx.clock.Now());
   if (!q) return q.error();
   // The fleet for the totals' utilization: every printer /api/v1/printers
   // lists, idle ones included.
   auto devices = ctx.store.LoadDevices();
   if (!devices) return devices.error();
   std::set<std::string, std::less<>> fleet;
-  for (const auto& [id, dc] : ctx.config.devices) fleet.insert(id);
+  for (const auto& [id, dc] : ctx.options.devices) fleet.insert(id);
   for (const DeviceRecord& d : *devices) fleet.insert(d.device);
   q->printers = fleet.size();
   auto rates = LoadRateHistory(ctx.store);
@@ -326,7 +326,7 @@ Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call) {
   q->rates = std::move(*rates);
   auto report = RunUsage(ctx.store, *q);
   if (!report) return report.error();
-  return JsonResponse(UsageJson(*q, *report, ctx.config.currency));
+  return JsonResponse(UsageJson(*q, *report, ctx.options.currency));
 }
 
 // --- events ---
@@ -379,7 +379,7 @@ Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call) {
 // --- metrics ---
 
 Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall&) {
-  auto text = RenderMetrics(ctx.store, ctx.config, ctx.clock.Now(), ctx.totals,
+  auto text = RenderMetrics(ctx.store, ctx.options, ctx.clock.Now(), ctx.totals,
                             ctx.webhooks);
   if (!text) return text.error();
   ApiResponse r;

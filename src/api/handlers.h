@@ -3,6 +3,7 @@
 // becomes the status and whose message becomes {"error": ...}.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +22,13 @@ namespace pm {
 // What every endpoint may use. Outlives the calls.
 struct ApiContext {
   Store& store;
-  const Config& config;
+  const ApiOptions& options;
   const Clock& clock;
-  const date::time_zone* zone;  // config.timezone; nullptr = UTC
+  const date::time_zone* zone;  // options.timezone; nullptr = UTC
   WebhookMetrics& webhooks;
   LedgerTotals& totals;
+  // Attributions go to the single writer (api.h, MakeApi).
+  std::function<Status(int64_t, const std::string&)> attribute;
 };
 
 // One request as an endpoint sees it.

@@ -248,13 +248,39 @@ struct LedgerFamilies {
               "Filament used by print sessions (scaled by progress for "
               "prints that did not complete)")
           .Register(registry);
+  // The ledger is a projection of the request log and trails it a moment.
+  prometheus::Family<Gauge>& lag_events =
+      prometheus::BuildGauge()
+          .Name("printmeter_projection_lag_events")
+          .Help(
+              "Stored webhooks not yet folded into the ledger (the figures "
+              "here leave them out until they are)")
+          .Register(registry);
+  prometheus::Family<Gauge>& lag_seconds =
+      prometheus::BuildGauge()
+          .Name("printmeter_projection_lag_seconds")
+          .Help("Age of the oldest stored webhook not yet in the ledger")
+          .Register(registry);
 };
 
-Status AddPrinterStates(LedgerFamilies& f, Store& store, const Config& config) {
+Status AddProjectionLag(LedgerFamilies& f, LedgerReader& store, TimeMs now) {
+  auto lag = store.Lag();
+  if (!lag) return lag.error();
+  f.lag_events.Add({}).Set(static_cast<double>(lag->events()));
+  double seconds = 0;
+  if (lag->oldest_unprojected) {
+    seconds = std::max<TimeMs>(0, now - *lag->oldest_unprojected) / 1000.0;
+  }
+  f.lag_seconds.Add({}).Set(seconds);
+  return {};
+}
+
+Status AddPrinterStates(LedgerFamilies& f, Store& store,
+                        const ApiOptions& options) {
   auto states = store.LoadDeviceStates();
   if (!states) return states.error();
   std::map<std::string, const DeviceState*, std::less<>> by_device;
-  for (const auto& [device, dc] : config.devices) by_device[device] = nullptr;
+  for (const auto& [device, dc] : options.devices) by_device[device] = nullptr;
   for (const DeviceState& s : *states) by_device[s.device] = &s;
   for (const auto& [device, s] : by_device) {
     std::string label = LabelValue(device);
@@ -295,14 +321,15 @@ void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
 
 }  // namespace
 
-Result<std::string> RenderMetrics(Store& store, const Config& config,
+Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
                                   TimeMs now, LedgerTotals& totals,
                                   const WebhookMetrics& webhooks) {
   try {
     LedgerFamilies families;
-    if (auto s = AddPrinterStates(families, store, config); !s) {
+    if (auto s = AddPrinterStates(families, store, options); !s) {
       return s.error();
     }
+    if (auto s = AddProjectionLag(families, store, now); !s) return s.error();
     auto t = totals.Compute(store, now);
     if (!t) return t.error();
     AddTotals(families, *t);

@@ -38,7 +38,7 @@
 #include <string_view>
 
 #include "api/api.h"
-#include "cli/config.h"
+#include "api/options.h"
 #include "common/result.h"
 #include "store/store.h"
 
@@ -106,8 +106,9 @@ class LedgerTotals {
   RequestTally requests_;   // GUARDED_BY(mu_)
 };
 
-// The whole exposition text, or the store's error.
-Result<std::string> RenderMetrics(Store& store, const Config& config,
+// The whole exposition text, or the store's error. The configured devices
+// (options.devices) have a state before they are first heard from.
+Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
                                   TimeMs now, LedgerTotals& totals,
                                   const WebhookMetrics& webhooks);
 

@@ -33,11 +33,11 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
 }
 
 struct MetricsTest : ::testing::Test {
-  MetricsTest() : f(MakeConfig()) {}
-  static Config MakeConfig() {
-    Config c;
-    c.devices["echo"].name = "Echo";
-    return c;
+  MetricsTest() : f(MakeOptions()) {}
+  static ApiOptions MakeOptions() {
+    ApiOptions o;
+    o.devices["echo"].name = "Echo";
+    return o;
   }
   std::map<std::string, double> Scrape() {
     auto r = f.Get("/metrics");
@@ -130,7 +130,7 @@ TEST_F(MetricsTest, TotalsSurviveARestartAndFollowNewSessions) {
       *f.store, {ClosedSession(20, "delta", f.clock.Now() - kHourMs, 30)});
   EXPECT_EQ(Scrape()[R"(printmeter_busy_seconds_total{device="delta"})"], 5400);
   // A new Api over the same store (a restart) reports the same totals.
-  auto restarted = MakeApi(*f.store, f.config, f.clock);
+  auto restarted = MakeApi(*f.store, f.options, f.clock);
   ApiRequest request;
   request.method = "GET";
   request.target = "/metrics";
@@ -208,7 +208,7 @@ TEST_F(MetricsTest, StoredRequestCountsComeFromTheLogAndSurviveARestart) {
 
   // A restart (a new Api over the same store) reports the same stored
   // counts; the rejections were this process's and start again from zero.
-  auto restarted = MakeApi(*f.store, f.config, f.clock);
+  auto restarted = MakeApi(*f.store, f.options, f.clock);
   ApiRequest request;
   request.method = "GET";
   request.target = "/metrics";

@@ -272,12 +272,12 @@ constexpr TimeMs kMaxUsageWindow = 3700 * kDayMs;  // about 10 years
 
 }  // namespace
 
-Result<UsageQuery> ParseUsageQuery(const Params& params, const Config& config,
-                                   TimeMs now) {
+Result<UsageQuery> ParseUsageQuery(const Params& params,
+                                   const ApiOptions& options, TimeMs now) {
   UsageQuery q;
   auto tz_name = params.Get("tz");
   auto zone = ZoneParam(tz_name ? "tz" : "timezone (config)",
-                        tz_name ? *tz_name : config.timezone);
+                        tz_name ? *tz_name : options.timezone);
   if (!zone) return zone.error();
   q.tz = *zone;
   auto from = TimeParam(params, "from", q.tz);

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/config.h"
+#include "api/options.h"
 #include "common/result.h"
 #include "common/time.h"
 #include "ledger/usage.h"
@@ -74,12 +74,12 @@ Result<SessionPageQuery> ParseSessionQuery(const Params& params,
                                            int default_limit,
                                            int max_limit = kMaxPageSize);
 
-// from=, to=, group_by= (default "device"), tz= (default the configured
-// zone) -> a usage query without rates (the caller sets q.rates from the
+// from=, to=, group_by= (default "device"), tz= (default options.timezone)
+// -> a usage query without rates (the caller sets q.rates from the
 // store's rate history). `from` defaults to the start of the current month
 // in the zone, `to` to now.
-Result<UsageQuery> ParseUsageQuery(const Params& params, const Config& config,
-                                   TimeMs now);
+Result<UsageQuery> ParseUsageQuery(const Params& params,
+                                   const ApiOptions& options, TimeMs now);
 
 // The zone named `name`, or the error naming the parameter `param`.
 Result<const date::time_zone*> ZoneParam(std::string_view param,

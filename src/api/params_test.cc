@@ -134,29 +134,28 @@ TEST(ParamsTest, SessionQueryErrorsNameTheParameter) {
 }
 
 TEST(ParamsTest, UsageDefaultsToThisMonthInTheConfiguredZone) {
-  Config config;
-  config.timezone = "Europe/Berlin";
-  config.devices["delta"].rates.rate_per_hour = 2;
+  ApiOptions options;
+  options.timezone = "Europe/Berlin";
   TimeMs now = kAug1 + 14 * kDayMs + 5 * kHourMs;
-  auto q = ParseUsageQuery(Params(), config, now);
+  auto q = ParseUsageQuery(Params(), options, now);
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(q->from, kAug1 - 2 * kHourMs);  // Aug 1, 00:00 in Berlin
   EXPECT_EQ(q->to, now);
   EXPECT_EQ(q->now, now);
   ASSERT_EQ(q->group_by.size(), 1u);
   EXPECT_EQ(q->group_by[0], GroupKey::kDevice);
-  // The rates come from the store's history, not the config (a config
+  // The rates are the caller's to set, from the store's history (a config
   // change must not re-price the past).
   EXPECT_TRUE(q->rates.empty());
   EXPECT_EQ(q->tz, Berlin());
 
   // Just after midnight on Aug 1 in Berlin (still July 31 in UTC).
-  auto early = ParseUsageQuery(Params(), config, kAug1 - kHourMs);
+  auto early = ParseUsageQuery(Params(), options, kAug1 - kHourMs);
   EXPECT_EQ(early->from, kAug1 - 2 * kHourMs);
-  // A tz parameter wins over the config; only `to`: that month.
+  // A tz parameter wins over the configured zone; only `to`: that month.
   auto q2 = ParseUsageQuery(
       Params({{"tz", "UTC"}, {"to", "2024-07-15"}, {"group_by", "user,day"}}),
-      config, now);
+      options, now);
   ASSERT_TRUE(q2.ok()) << q2.error().message;
   EXPECT_EQ(q2->from, kAug1 - 31 * kDayMs);
   EXPECT_EQ(q2->to, kAug1 - 17 * kDayMs);
@@ -165,25 +164,25 @@ TEST(ParamsTest, UsageDefaultsToThisMonthInTheConfiguredZone) {
 }
 
 TEST(ParamsTest, UsageErrorsNameTheParameter) {
-  Config config;
+  ApiOptions options;
   TimeMs now = kAug1 + kDayMs;
-  auto tz = ParseUsageQuery(Params({{"tz", "Mars/Olympus"}}), config, now);
+  auto tz = ParseUsageQuery(Params({{"tz", "Mars/Olympus"}}), options, now);
   ASSERT_FALSE(tz.ok());
   EXPECT_NE(tz.error().message.find("tz must be an IANA time zone"),
             std::string::npos);
   auto group =
-      ParseUsageQuery(Params({{"group_by", "device,colour"}}), config, now);
+      ParseUsageQuery(Params({{"group_by", "device,colour"}}), options, now);
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.error().message.rfind("group_by", 0), 0u);
   EXPECT_NE(group.error().message.find("colour"), std::string::npos);
   EXPECT_NE(group.error().message.find("week"), std::string::npos)
       << "lists the valid keys: " << group.error().message;
   auto window = ParseUsageQuery(
-      Params({{"from", "2000-01-01"}, {"to", "2024-01-01"}}), config, now);
+      Params({{"from", "2000-01-01"}, {"to", "2024-01-01"}}), options, now);
   ASSERT_FALSE(window.ok());
   EXPECT_NE(window.error().message.find("10 years"), std::string::npos);
-  config.timezone = "Nowhere/Special";
-  auto bad = ParseUsageQuery(Params(), config, now);
+  options.timezone = "Nowhere/Special";
+  auto bad = ParseUsageQuery(Params(), options, now);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("timezone (config)"), std::string::npos);
 }

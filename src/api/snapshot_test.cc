@@ -103,9 +103,9 @@ TEST_F(SnapshotFixture, StoredTypeThatIsNoImageIsNeverServedAsAPage) {
 }
 
 TEST(SnapshotAuthTest, ReadTokenGuardsPicturesAndTheStream) {
-  Config c;
-  c.read_token = "r34d";
-  ApiFixture f(c);
+  ApiOptions o;
+  o.read_token = "r34d";
+  ApiFixture f(o);
   EXPECT_EQ(f.Get("/api/v1/events/1/snapshot", "", false).status, 401);
   EXPECT_EQ(f.Get("/api/v1/sessions/1/snapshot", "wrong", false).status, 401);
   EXPECT_EQ(f.Get("/api/v1/events/1/snapshot", "r34d", false).status, 404);

@@ -20,7 +20,7 @@ namespace json = boost::json;
 constexpr TimeMs kHour = kHourMs;
 
 struct UsageApiTest : ::testing::Test {
-  UsageApiTest() : f(MakeConfig()) {
+  UsageApiTest() : f(MakeOptions(), MakeRates()) {
     // delta: 10:00-12:00 Aug 1, completed, 1 m of filament.
     Session s1 = ClosedSession(1, "delta", kAug1 + 10 * kHour, 120);
     s1.job_filament_mm = 1000;
@@ -49,12 +49,16 @@ struct UsageApiTest : ::testing::Test {
     testing::CommitSessions(*f.store, sessions);
     f.clock.Set(kAug1 + kDayMs + 22 * kHour);
   }
-  static Config MakeConfig() {
-    Config c;
-    c.devices["delta"].rates = {2.0, 0.5, 0.0};  // per hour, per metre
-    c.devices["foxtrot"].rates.minimum_per_session = 1.25;
-    c.currency = "EUR";
-    return c;
+  static ApiOptions MakeOptions() {
+    ApiOptions o;
+    o.currency = "EUR";
+    return o;
+  }
+  static RatesByDevice MakeRates() {
+    RatesByDevice r;
+    r["delta"] = {2.0, 0.5, 0.0};  // per hour, per metre
+    r["foxtrot"].minimum_per_session = 1.25;
+    return r;
   }
   json::value Usage(const std::string& query) {
     auto r = f.Get("/api/v1/usage?" + query);
@@ -156,11 +160,11 @@ TEST_F(UsageApiTest, SameAsComputeUsageForOtherGroupings) {
         "group_by=day&tz=America/New_York&from=2024-07-31"}) {
     auto params = Params::FromQuery(query);
     ASSERT_TRUE(params.ok());
-    auto q = ParseUsageQuery(*params, f.config, f.clock.Now());
+    auto q = ParseUsageQuery(*params, f.options, f.clock.Now());
     ASSERT_TRUE(q.ok()) << q.error().message;
-    q->rates = RateHistory::Constant(ConfiguredRates(f.config));
+    q->rates = RateHistory::Constant(f.rates);
     UsageReport expected = ComputeUsage(*q, sessions);
-    json::value want = UsageJson(*q, expected, f.config.currency);
+    json::value want = UsageJson(*q, expected, f.options.currency);
     EXPECT_EQ(Usage(query), want) << query;
     EXPECT_FALSE(expected.rows.empty()) << query;
   }

@@ -8,6 +8,7 @@
 #include "api/params.h"
 #include "api/render.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "store/rate_history.h"
 #include "store/store.h"
 
@@ -47,7 +48,8 @@ int RunReport(const ReportOptions& o) {
   params.Set("to", o.to);
   params.Set("group_by", o.by);
   params.Set("tz", o.tz);
-  auto query = ParseUsageQuery(params, *config, SystemClock().Now());
+  auto query =
+      ParseUsageQuery(params, ApiOptionsFrom(*config), SystemClock().Now());
   if (!query) return Fail(AsFlags(query.error().message));
   auto store = OpenStore(config->db, {.read_only = true});
   if (!store) return Fail(store.error().message);

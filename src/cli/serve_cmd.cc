@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "http/embedded_files.h"
 #include "ingest/writer.h"
 #include "http/server.h"
@@ -92,9 +93,13 @@ int RunServe(const ServeOptions& o) {
       !rates) {
     return Fail(rates.error());
   }
-  std::unique_ptr<Api> api = MakeApi(**store, *config, clock);
   IngestWriter writer(**store, IngestOptionsFrom(*config), clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
+  std::unique_ptr<Api> api = MakeApi(
+      **store, ApiOptionsFrom(*config), clock,
+      [&writer](int64_t id, const std::string& user) {
+        return writer.Attribute(id, user);
+      });
   Server server(server_options, **store, writer, api.get(), clock);
   if (auto s = server.Start(); !s) {
     writer.Stop();

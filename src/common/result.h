@@ -1,8 +1,10 @@
 // Result<T>: a value or an Error, returned instead of thrown.
 //
-// Errors carry a code that maps onto an HTTP status and a message written for
-// the person who has to act on it ("deviceIdentifier is missing", not
-// "parse error"). Modelled on LevelDB's Status and Abseil's StatusOr<T>.
+// Errors carry a code that says what kind of failure it is, in the product's
+// words, and a message written for the person who has to act on it
+// ("deviceIdentifier is missing", not "parse error"). Each edge translates
+// the code for its audience (the HTTP server and the API: http/status.h).
+// Modelled on LevelDB's Status and Abseil's StatusOr<T>.
 #pragma once
 
 #include <cassert>
@@ -13,22 +15,25 @@
 namespace pm {
 
 enum class ErrorCode {
-  kInvalid,          // 400: the request or argument is malformed
-  kUnauthorized,     // 401: wrong or missing secret / token
-  kForbidden,        // 403: not allowed (unknown device in strict mode)
-  kNotFound,         // 404
-  kTooLarge,         // 413: body over the limit
-  kUnsupported,      // 415: content type printmeter cannot read
-  kHeaderTooLarge,   // 431
-  kUriTooLong,       // 414
-  kUnavailable,      // 503: storage cannot be reached or written
-  kTooManyRequests,  // 429: over a rate limit (device registrations)
-  kConflict,         // 409: e.g. a database from a newer printmeter
-  kInternal,         // 500: a bug
+  kInvalid,          // the request or argument is malformed
+  kUnauthorized,     // the secret or token is wrong or missing
+  kForbidden,        // refused by policy, not for want of a secret: an
+                     // unknown device in strict mode, a new device over
+                     // max_devices, a reader at an admin endpoint
+  kNotFound,         // what was asked for does not exist (a session, an
+                     // event, a database or config file, an endpoint)
+  kTooLarge,         // the request body is over its limit
+  kUnsupported,      // a content type printmeter cannot read
+  kHeaderTooLarge,   // the request's headers are over their limit
+  kUriTooLong,       // the request's target is over its limit
+  kUnavailable,      // storage cannot be reached or written
+  kTooManyRequests,  // over a rate limit (device registrations)
+  kConflict,         // the database is in no state for it: from a newer
+                     // printmeter, not printmeter's, or being written by
+                     // another printmeter
+  kInternal,         // a bug in printmeter. Keep it last: tests walk the
+                     // codes up to it.
 };
-
-// The HTTP status that answers an error of this code.
-int HttpStatus(ErrorCode code);
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

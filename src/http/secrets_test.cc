@@ -82,7 +82,7 @@ std::string GetClean(TestClient& c, const std::string& target,
 TEST(SecretsTest, NoAnswerOfAnyEndpointCarriesAFixturesSecret) {
   TempDir dir;
   Harness h(dir.path());
-  h.config.timezone = "UTC";
+  h.api_options.timezone = "UTC";
   IngestOptions options;
   options.auth = AuthMode::kOpen;
   h.Start(options, {}, /*with_api=*/true);
@@ -134,8 +134,8 @@ TEST(SecretsTest, NoAnswerOfAnyEndpointCarriesAFixturesSecret) {
 TEST(SecretsTest, TheReadTokenDoesNotRevealSecrets) {
   TempDir dir;
   Harness h(dir.path());
-  h.config.read_token = "reader";
-  h.config.admin_token = "admin";
+  h.api_options.read_token = "reader";
+  h.api_options.admin_token = "admin";
   h.Start({}, {}, /*with_api=*/true);
   TestClient c(h.port());
   for (const std::string& request : EveryFixtureRequest()) {

@@ -24,6 +24,7 @@
 #include "http/event_hub.h"
 #include "http/request_reader.h"
 #include "http/static_files.h"
+#include "http/status.h"
 #include "http/upload_budget.h"
 
 namespace pm {
@@ -678,7 +679,22 @@ awaitable<Reply> Server::Impl::Readyz(Exchange& x) {
     co_return JsonError(503, fmt::format("storage unavailable: {}",
                                          ping.error().message));
   }
-  co_return Reply{200, "{\"status\":\"ready\"}\n"};
+  // How far the ledger trails the log: reads may miss that many events
+  // that were already answered (ledger.md section 2). Ready either way:
+  // webhooks are stored.
+  Result<ProjectionLag> lag = co_await Blocking([this] { return store_.Lag(); });
+  if (!lag) {
+    co_return JsonError(503, fmt::format("storage unavailable: {}",
+                                         lag.error().message));
+  }
+  double lag_s = 0;
+  if (lag->oldest_unprojected) {
+    lag_s = std::max<TimeMs>(0, clock_.Now() - *lag->oldest_unprojected) /
+            1000.0;
+  }
+  co_return Reply{200, fmt::format("{{\"status\":\"ready\",\"lag_events\":{},"
+                                   "\"lag_s\":{:.3f}}}\n",
+                                   lag->events(), lag_s)};
 }
 
 awaitable<Reply> Server::Impl::ApiCall(Exchange& x) {

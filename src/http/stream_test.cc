@@ -202,7 +202,7 @@ TEST(StreamTest, OverTheCapRefusedWhilePrintersAreServed) {
 TEST(StreamTest, ReadTokenApplies) {
   TempDir dir;
   Harness h(dir.path());
-  h.config.read_token = "r34d";
+  h.api_options.read_token = "r34d";
   h.Start({}, {}, /*with_api=*/true);
   StreamClient anonymous(h.port());
   ASSERT_TRUE(anonymous.ReadUntil("\r\n\r\n"));

@@ -98,16 +98,22 @@ inline std::map<int64_t, int64_t> EventSessions(Store& store) {
 struct Harness {
   explicit Harness(const std::filesystem::path& dir) : db("sqlite:" + (dir / "pm.db").string()) {}
 
-  // `with_api`: also the real read side (MakeApi) for /api and /metrics.
+  // `with_api`: also the real read side (MakeApi with api_options) for /api
+  // and /metrics.
   void Start(IngestOptions options = {}, ServerOptions server_options = {},
              bool with_api = false) {
     store = MustOpen(db);
     ASSERT_NE(store, nullptr);
-    if (with_api) api = MakeApi(*store, config, clock);
     options.sweep_interval = 0;
     writer = std::make_unique<IngestWriter>(*store, options, clock);
     Status s = writer->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
+    if (with_api) {
+      api = MakeApi(*store, api_options, clock,
+                    [w = writer.get()](int64_t id, const std::string& user) {
+                      return w->Attribute(id, user);
+                    });
+    }
     server_options.host = "127.0.0.1";
     server_options.port = 0;
     server = std::make_unique<Server>(server_options, *store, *writer,
@@ -140,7 +146,7 @@ struct Harness {
   // none is disbelieved as a clock far ahead (ledger.md section 2), and none
   // is stale.
   FakeClock clock{1'722'646'800'000};
-  Config config;
+  ApiOptions api_options;
   std::unique_ptr<Store> store;
   std::unique_ptr<Api> api;
   std::unique_ptr<IngestWriter> writer;

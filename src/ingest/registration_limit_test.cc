@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "http/status.h"
+
 namespace pm {
 namespace {
 

@@ -1,0 +1,43 @@
+// ApiOptions: what the read side is told by whoever runs it. A plain struct;
+// `printmeter serve` fills it from its config (cli/options.h), tests set the
+// fields they need.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace pm {
+
+// A printer the operator listed, as the API shows it.
+struct ConfiguredDevice {
+  // Shown as the printer's name; "" shows the device id instead.
+  std::string name;
+
+  // Whether a non-empty secret is configured for it (GET /api/v1/printers
+  // says secret_set, never the secret).
+  bool secret_set = false;
+};
+
+struct ApiOptions {
+  // The bearer token every endpoint asks for; "" leaves reading open.
+  std::string read_token;
+
+  // The bearer token the admin endpoints ask for (it also grants reading).
+  // "": admin endpoints answer only clients on this machine.
+  std::string admin_token;
+
+  // The IANA zone in which bare dates are read and usage is grouped by day,
+  // week and month, unless a request names another (tz=). An unknown name
+  // reads as UTC, except in /api/v1/usage, which refuses it.
+  std::string timezone = "UTC";
+
+  // Shown beside costs ("EUR", "CHF", "$"); "" for none ("currency": null).
+  // Display only: it converts nothing.
+  std::string currency;
+
+  // The printers listed by the operator, by device id. They are shown (and
+  // counted in the fleet's utilization) before they are first heard from.
+  std::map<std::string, ConfiguredDevice, std::less<>> devices;
+};
+
+}  // namespace pm

@@ -1,0 +1,15 @@
+// The options of each part printmeter runs, filled in from the Config: the
+// config file, the environment and the flags are the shell's business, and
+// the parts see only what they use.
+#pragma once
+
+#include "api/options.h"
+#include "cli/config.h"
+
+namespace pm {
+
+// The read side's options: the tokens, the time zone, the currency, and the
+// configured devices' names and whether each has a secret.
+ApiOptions ApiOptionsFrom(const Config& config);
+
+}  // namespace pm

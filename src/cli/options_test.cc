@@ -1,0 +1,43 @@
+#include "cli/options.h"
+
+#include <gtest/gtest.h>
+
+namespace pm {
+namespace {
+
+TEST(ApiOptionsFromTest, CarriesWhatTheApiUses) {
+  Config config;
+  config.read_token = "r";
+  config.admin_token = "a";
+  config.timezone = "Europe/Berlin";
+  config.currency = "EUR";
+  config.devices["delta"].name = "Prusa by the door";
+  config.devices["delta"].secret = "s3cret";
+  config.devices["delta"].rates.rate_per_hour = 2;
+  config.devices["echo"];
+  ApiOptions options = ApiOptionsFrom(config);
+  EXPECT_EQ(options.read_token, "r");
+  EXPECT_EQ(options.admin_token, "a");
+  EXPECT_EQ(options.timezone, "Europe/Berlin");
+  EXPECT_EQ(options.currency, "EUR");
+  ASSERT_EQ(options.devices.size(), 2u);
+  EXPECT_EQ(options.devices["delta"].name, "Prusa by the door");
+  EXPECT_TRUE(options.devices["delta"].secret_set);
+  EXPECT_EQ(options.devices["echo"].name, "");
+  EXPECT_FALSE(options.devices["echo"].secret_set);
+}
+
+// An empty token or secret in the config counts as none.
+TEST(ApiOptionsFromTest, EmptyMeansNone) {
+  Config config;
+  config.read_token = "";
+  config.devices["delta"].secret = "";
+  ApiOptions options = ApiOptionsFrom(config);
+  EXPECT_EQ(options.read_token, "");
+  EXPECT_EQ(options.admin_token, "");
+  EXPECT_FALSE(options.devices["delta"].secret_set);
+  EXPECT_EQ(ApiOptionsFrom(Config{}).timezone, "UTC");
+}
+
+}  // namespace
+}  // namespace pm
