@@ -1,0 +1,285 @@
+// The projector against a real SQLite file: for seeded random streams
+// (late events, resends, test presses, several printers), the log appended
+// in random chunks, the projector stepped by random amounts, stopped and
+// resumed (a new projector, or the file closed and opened again), and its
+// commits failing at random: the ledger always ends equal to the in-order
+// fold of the whole log (ledger.md sections 2 and 4), which MemoryLedger
+// computes.
+#include "ingest/projector.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ledger/replay.h"
+#include "store/store_test_util.h"
+
+namespace pm {
+namespace {
+
+constexpr TimeMs kT0 = 1722565567000;
+
+// The real store's projection face, with commits that fail on demand: a
+// crash half-way through a step, as far as the projection can tell.
+class FlakyProjection final : public ProjectionStore {
+ public:
+  explicit FlakyProjection(Store& real) : real_(real) {}
+  bool fail_next = false;
+  int failures = 0;
+
+  Result<int64_t> ProjectedPosition() override {
+    return real_.ProjectedPosition();
+  }
+  Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
+    return real_.ReadLog(after, limit);
+  }
+  Result<std::vector<Event>> FoldableEvents(const std::string& device,
+                                            std::optional<EventKey> after,
+                                            int64_t up_to) override {
+    return real_.FoldableEvents(device, after, up_to);
+  }
+  Result<std::optional<Session>> LastIdleSessionBefore(
+      const std::string& device, EventKey before) override {
+    return real_.LastIdleSessionBefore(device, before);
+  }
+  Status CommitProjection(const ProjectionBatch& batch) override {
+    if (fail_next) {
+      fail_next = false;
+      ++failures;
+      return Unavailable("disk I/O error (injected)");
+    }
+    return real_.CommitProjection(batch);
+  }
+
+ private:
+  Store& real_;
+};
+
+// A printer's prints in event-time order: starts (sometimes missed, some
+// spammed), progress, pauses, attention, and every kind of end.
+std::vector<Event> PrinterHistory(std::mt19937_64& rng, const std::string& device,
+                                  int prints) {
+  auto chance = [&rng](double p) {
+    return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+  };
+  auto between = [&rng](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  std::vector<Event> out;
+  TimeMs t = kT0 + between(0, 3600) * kSecondMs;
+  auto add = [&](Kind kind, int print) {
+    Event e;
+    e.device = device;
+    e.kind = kind;
+    e.topic = std::string(KindName(kind));
+    e.time = t;
+    e.has_current_time = true;
+    e.received_at = t;
+    e.file.path = "part" + std::to_string(print) + ".gcode";
+    e.estimated_s = 3600;
+    out.push_back(e);
+  };
+  for (int p = 0; p < prints; ++p) {
+    if (!chance(0.1)) add(Kind::kStarted, p);
+    if (chance(0.1)) add(Kind::kStarted, p);  // spam
+    int steps = static_cast<int>(between(1, 4));
+    for (int s = 0; s < steps; ++s) {
+      t += between(60, 900) * kSecondMs;
+      double r = std::uniform_real_distribution<double>(0, 1)(rng);
+      if (r < 0.2) {
+        add(Kind::kPaused, p);
+        t += between(30, 300) * kSecondMs;
+        add(Kind::kResumed, p);
+      } else if (r < 0.3) {
+        add(Kind::kAttention, p);
+      } else {
+        add(Kind::kProgress, p);
+        out.back().progress_pct = static_cast<double>(between(1, 99));
+      }
+    }
+    t += between(60, 900) * kSecondMs;
+    double end = std::uniform_real_distribution<double>(0, 1)(rng);
+    if (end < 0.15) {
+      add(Kind::kFailed, p);
+      out.back().reason = "cancelled";
+    } else if (end < 0.25) {
+      add(Kind::kFailed, p);
+      out.back().reason = "error";
+      out.back().error = "thermal runaway";
+    } else if (end > 0.35) {
+      add(Kind::kDone, p);
+    }  // else the end never came: the next start interrupts it
+    t += between(120, 3600) * kSecondMs;
+  }
+  return out;
+}
+
+// Three printers' histories merged in arrival order, with late arrivals,
+// resends and test presses.
+std::vector<Event> ArrivalStream(std::mt19937_64& rng, int prints) {
+  std::vector<Event> all;
+  for (const char* device : {"delta", "prusa-2", "ender"}) {
+    for (Event& e : PrinterHistory(rng, device, prints)) {
+      double r = std::uniform_real_distribution<double>(0, 1)(rng);
+      TimeMs delay = r < 0.85 ? 0 : r < 0.97 ? 600'000 : 6 * kHourMs;
+      e.received_at = e.time + delay;
+      all.push_back(e);
+      if (r > 0.9) all.push_back(e);  // a resend: a duplicate
+      if (r < 0.02) {
+        Event test = e;
+        test.test = true;
+        all.push_back(test);
+      }
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) {
+    return a.received_at < b.received_at;
+  });
+  return all;
+}
+
+std::vector<Session> SessionsById(Store& store) {
+  std::vector<Session> out;
+  SessionPageQuery q;
+  q.limit = 10000;
+  auto page = store.ListSessions(q);
+  EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
+  if (page.ok()) out = std::move(*page);
+  std::sort(out.begin(), out.end(),
+            [](const Session& a, const Session& b) { return a.id < b.id; });
+  return out;
+}
+
+class ProjectorProperty : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
+  std::mt19937_64 rng(GetParam());
+  std::vector<Event> stream = ArrivalStream(rng, 12);
+  LedgerConfig config;
+  config.stale_after = 0;
+
+  // The reference: the writer's verdicts and the in-order fold.
+  MemoryLedger reference(config);
+  std::vector<EventRecord> log;
+  for (Event e : stream) {
+    MemoryLedger::Ingested in = reference.Ingest(e);
+    e.id = in.id;
+    EventRecord r;
+    r.event = e;
+    r.duplicate = in.duplicate;
+    r.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+    log.push_back(std::move(r));
+  }
+
+  testing::TempDir dir;
+  std::string path = dir.File("pm.db");
+  std::unique_ptr<Store> store = testing::MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  auto flaky = std::make_unique<FlakyProjection>(*store);
+  auto projector = std::make_unique<Projector>(*flaky, *store, config);
+  ASSERT_TRUE(projector->Load().ok());
+
+  auto pick = [&rng](int lo, int hi) {
+    return static_cast<int>(std::uniform_int_distribution<int>(lo, hi)(rng));
+  };
+  int restarts = 0, reopens = 0;
+  size_t appended = 0;
+  while (appended < log.size()) {
+    // The writer appends a group commit...
+    size_t n = std::min(log.size() - appended, static_cast<size_t>(pick(1, 12)));
+    LogBatch batch;
+    batch.events.assign(log.begin() + appended, log.begin() + appended + n);
+    ASSERT_TRUE(store->Append(batch).ok());
+    appended += n;
+    // ...and the projector folds some of what is behind it, or dies.
+    switch (pick(0, 9)) {
+      case 0:  // a crash: a new projector resumes from the stored position
+        projector = std::make_unique<Projector>(*flaky, *store, config);
+        ASSERT_TRUE(projector->Load().ok());
+        ++restarts;
+        break;
+      case 1:  // a crash of the whole process: the file opened again
+        projector.reset();
+        flaky.reset();
+        store.reset();
+        store = testing::MustOpen(path);
+        ASSERT_NE(store, nullptr);
+        flaky = std::make_unique<FlakyProjection>(*store);
+        projector = std::make_unique<Projector>(*flaky, *store, config);
+        ASSERT_TRUE(projector->Load().ok());
+        ++reopens;
+        break;
+      case 2:  // a step whose commit fails: nothing of it is kept
+        flaky->fail_next = true;
+        EXPECT_FALSE(projector->Step(pick(1, 40)).ok());
+        break;
+      default:
+        ASSERT_TRUE(projector->Step(pick(1, 40)).ok());
+    }
+  }
+  for (;;) {
+    Result<int64_t> folded = projector->Step(pick(1, 40));
+    ASSERT_TRUE(folded.ok()) << folded.error().message;
+    if (*folded == 0) break;
+  }
+  RecordProperty("restarts", restarts);
+  RecordProperty("reopens", reopens);
+
+  EXPECT_EQ(projector->position(), log.back().event.id);
+  EXPECT_EQ(SessionsById(*store), reference.Sessions());
+  auto states = store->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, reference.States());
+  // Every event linked to the session the in-order fold puts it in.
+  std::map<int64_t, int64_t> links;
+  auto events = store->ListEvents({.limit = 10000});
+  ASSERT_TRUE(events.ok());
+  for (const EventView& v : *events) {
+    EXPECT_EQ(v.session_id, reference.SessionOf(v.event.id))
+        << "event " << v.event.id;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ProjectorProperty,
+                         ::testing::Range<uint64_t>(1, 31));
+
+// Late events in one step are folded with one re-fold of their printer.
+TEST(ProjectorTest, LateEventsOfAStepAreFoldedWithOneRefoldPerPrinter) {
+  testing::TempDir dir;
+  std::unique_ptr<Store> store = testing::MustOpen(dir.File("pm.db"));
+  ASSERT_NE(store, nullptr);
+  LedgerConfig config;
+  Projector projector(*store, *store, config);
+  ASSERT_TRUE(projector.Load().ok());
+  MemoryLedger reference(config);
+  auto append = [&](Kind kind, TimeMs t) {
+    Event e;
+    e.device = "delta";
+    e.kind = kind;
+    e.topic = std::string(KindName(kind));
+    e.time = t;
+    e.has_current_time = true;
+    e.received_at = t;
+    e.id = reference.Ingest(e).id;
+    LogBatch batch;
+    batch.events.push_back({e, StoredRequest{"POST", "/webhook", "", "{}"}});
+    ASSERT_TRUE(store->Append(batch).ok());
+  };
+  append(Kind::kStarted, kT0);
+  append(Kind::kDone, kT0 + kHourMs);
+  ASSERT_TRUE(projector.Step(100).ok());
+  // Five progress events that all arrive after the end they precede.
+  for (int i = 1; i <= 5; ++i) append(Kind::kProgress, kT0 + i * kMinuteMs);
+  ASSERT_TRUE(projector.Step(100).ok());
+  EXPECT_EQ(projector.stats().refolds, 1);
+  EXPECT_EQ(SessionsById(*store), reference.Sessions());
+  EXPECT_EQ(SessionsById(*store).at(0).event_count, 7);
+}
+
+}  // namespace
+}  // namespace pm
