@@ -95,6 +95,19 @@ export function fixtureAt(name, time) {
   return JSON.stringify(body);
 }
 
+// Waits until the server's ledger shows every webhook it answered: the
+// ledger is folded from the request log right behind the answers
+// (/readyz says "lag_events": 0 once it caught up).
+export async function waitForLedger(server) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ready = await (await fetch(`${server.base}/readyz`)).json();
+    if (ready.lag_events === 0) return;
+    if (Date.now() > deadline) throw new Error(`the ledger still trails: ${JSON.stringify(ready)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function postWebhook(server, body) {
   const res = await fetch(`${server.base}/webhook`, {
     method: "POST",
@@ -103,6 +116,7 @@ export async function postWebhook(server, body) {
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST /webhook answered ${res.status}: ${text}`);
+  await waitForLedger(server);
   return JSON.parse(text);
 }
 
@@ -140,6 +154,7 @@ export async function postMultipartSnapshot(server, jpeg, time) {
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST /webhook (multipart) answered ${res.status}: ${text}`);
+  await waitForLedger(server);
   return JSON.parse(text);
 }
 
