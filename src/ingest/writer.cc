@@ -172,9 +172,23 @@ Status IngestWriter::ProjectStep() {
     stats_.refolds = projector_.stats().refolds;
   }
   if (!folded) {
-    spdlog::error("folding the log into the ledger failed (will retry): {}",
-                  folded.error().message);
+    // Retried a second later (the requests are stored: only the ledger
+    // waits), logged once per failing spell.
+    if (!projection_failing_) {
+      spdlog::error(
+          "folding the log into the ledger failed (the webhooks are stored; "
+          "retrying every second): {}",
+          folded.error().message);
+    }
+    projection_failing_ = true;
+    trailing_since_ = std::chrono::steady_clock::now() +
+                      std::chrono::seconds(1) -
+                      std::chrono::milliseconds(options_.projection_delay);
     return folded.error();
+  }
+  if (projection_failing_) {
+    spdlog::info("the ledger is being folded from the log again");
+    projection_failing_ = false;
   }
   if (*folded > 0 && !projector_.changed().empty()) {
     std::lock_guard lock(listener_mu_);

@@ -160,7 +160,9 @@ class IngestWriter {
   RegistrationLimiter registrations_;
   Projector projector_;
   int64_t logged_ = 0;  // the last event id appended
+  // Since when the ledger trails the log (nullopt: it does not).
   std::optional<std::chrono::steady_clock::time_point> trailing_since_;
+  bool projection_failing_ = false;
   std::chrono::steady_clock::time_point next_sweep_;
 
   std::mutex listener_mu_;

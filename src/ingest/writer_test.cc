@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "http/test_harness.h"
 #include "ledger/replay.h"
@@ -35,6 +37,36 @@ class FailingLog final : public LogStore {
   }
   Status SetSessionUser(int64_t id, const std::string& u) override {
     return real_.SetSessionUser(id, u);
+  }
+
+ private:
+  Store& real_;
+};
+
+// The real store's projection face with commits that fail on demand.
+class FailingProjection final : public ProjectionStore {
+ public:
+  explicit FailingProjection(Store& real) : real_(real) {}
+  std::atomic<bool> fail{false};
+  std::atomic<int> failures{0};
+
+  Result<int64_t> ProjectedPosition() override { return real_.ProjectedPosition(); }
+  Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
+    return real_.ReadLog(after, limit);
+  }
+  Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a,
+                                            int64_t up_to) override {
+    return real_.FoldableEvents(d, a, up_to);
+  }
+  Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
+    return real_.LastIdleSessionBefore(d, b);
+  }
+  Status CommitProjection(const ProjectionBatch& batch) override {
+    if (fail) {
+      ++failures;
+      return Unavailable("disk I/O error (injected)");
+    }
+    return real_.CommitProjection(batch);
   }
 
  private:
@@ -331,6 +363,45 @@ TEST_F(IngestTest, ARestartFoldsWhatTheLogHoldsBeyondTheLedger) {
   store_.reset();
   Open();
   auto sessions = Settled();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+}
+
+// A ledger that cannot be written does not cost an answer: the webhooks are
+// stored and acknowledged, the ledger trails, and it catches up by itself
+// once it can be written again.
+TEST_F(IngestTest, AFailingProjectionDelaysTheLedgerNotTheAnswers) {
+  store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+  ASSERT_NE(store_, nullptr);
+  FailingProjection projection(*store_);
+  projection.fail = true;
+  IngestOptions options;
+  options.sweep_interval = 0;
+  options.projection_delay = 10;
+  writer_ = std::make_unique<IngestWriter>(
+      IngestStores{*store_, projection, *store_}, options, clock_);
+  // The writer stops before `projection` goes, however the test ends.
+  struct StopFirst {
+    std::unique_ptr<IngestWriter>& writer;
+    ~StopFirst() { writer.reset(); }
+  } stop_first{writer_};
+  ASSERT_TRUE(writer_->Start().ok());
+  const TimeMs t0 = 1'722'000'000'000;
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, t0)).ok());
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kDone, t0 + kHourMs)).ok());
+  Status settled = writer_->Settle();
+  ASSERT_FALSE(settled.ok());
+  EXPECT_EQ(settled.error().code, ErrorCode::kUnavailable);
+  EXPECT_GT(projection.failures, 0);
+  EXPECT_TRUE(AllSessions(*store_).empty());
+  EXPECT_EQ(AllEvents(*store_).size(), 2u);
+  projection.fail = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store_->Lag()->events() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto sessions = AllSessions(*store_);
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
 }

@@ -19,7 +19,7 @@ using sqlite::StoredStatus;
 namespace {
 
 // The attributed user is copied from session_users on every upsert, so that
-// it survives ResetLedger() and a rebuild.
+// it survives a reset of the projection and a rebuild.
 constexpr const char* kUpsertSession =
     "INSERT INTO sessions (id, device, status, started_at, ended_at, "
     "last_event_at, pauses, pause_started_at, file_name, file_path, "
