@@ -448,28 +448,45 @@ std::string UsageTable(const UsageQuery& q, const UsageReport& r,
          "interrupted and restarted ones.\n";
 }
 
-// ETA of an open session. The print time at its latest event is
-// extrapolated from the progress OctoPrint reported then, once that is at
-// least 1% (`elapsed * (100 - p) / p`); before that, or without progress, the
-// job's estimate minus the print time so far; null when neither is known.
-// The remainder counts down from the latest event while printing and stands
-// still while paused. A print that is not at 100 % is never "0 s left": once
-// the remainder runs out (the estimate was too short, or OctoPrint went
-// quiet) the ETA is unknown (null), not zero. eta = now + remaining.
+// Print time of `s` within [a, b): the pauses in it do not count.
+double PrintSecondsBetween(const Session& s, TimeMs a, TimeMs b) {
+  if (b <= a) return 0;
+  auto overlap = [a, b](TimeMs begin, TimeMs end) {
+    return std::max<TimeMs>(0, std::min(b, end) - std::max(a, begin));
+  };
+  TimeMs paused = 0;
+  for (const Interval& p : s.pauses) paused += overlap(p.begin, p.end);
+  if (s.pause_started_at) paused += overlap(*s.pause_started_at, b);
+  return std::max<TimeMs>(0, b - a - paused) / 1000.0;
+}
+
+// ETA of an open session. OctoPrint's own estimate of the time left
+// (progress.printTimeLeft) wins when its latest event that carried one said
+// it: it knows the G-code and the printer. Otherwise the print time at the
+// latest event is extrapolated from the progress OctoPrint reported then,
+// once that is at least 1% (`elapsed * (100 - p) / p`); before that, or
+// without progress, the job's estimate minus the print time so far; null
+// when none is known. The remainder counts down with the print time since it
+// was reported: while printing, not while paused. A print that is not at
+// 100 % is never "0 s left": once the remainder runs out (the estimate was
+// too short, or OctoPrint went quiet) the ETA is unknown (null), not zero.
+// eta = now + remaining.
 Eta EstimateEta(const Session& s, TimeMs now) {
   if (!IsOpen(s.status)) return {};
   TimeMs ref = std::max(s.last_event_at, s.started_at);
-  double elapsed_s = PrintMs(s, ref) / 1000.0;
   std::optional<double> remaining;
-  if (s.progress_pct && *s.progress_pct >= 1 && *s.progress_pct <= 100) {
+  if (s.time_left_s && s.time_left_at) {
+    ref = std::clamp(*s.time_left_at, s.started_at, ref);
+    remaining = *s.time_left_s;
+  } else if (s.progress_pct && *s.progress_pct >= 1 && *s.progress_pct <= 100) {
+    double elapsed_s = PrintMs(s, ref) / 1000.0;
     remaining = elapsed_s * (100 - *s.progress_pct) / *s.progress_pct;
   } else if (s.estimated_s) {
+    double elapsed_s = PrintMs(s, ref) / 1000.0;
     remaining = std::max(0.0, *s.estimated_s - elapsed_s);
   }
   if (!remaining) return {};
-  if (s.status == SessionStatus::kPrinting && now > ref) {
-    remaining = std::max(0.0, *remaining - (now - ref) / 1000.0);
-  }
+  remaining = std::max(0.0, *remaining - PrintSecondsBetween(s, ref, now));
   auto remaining_s = static_cast<int64_t>(std::floor(*remaining));
   bool done = s.progress_pct && *s.progress_pct >= 100;
   if (remaining_s <= 0 && !done) return {};

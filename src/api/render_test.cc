@@ -217,6 +217,31 @@ TEST(RenderTest, EtaExtrapolatesProgressElseUsesTheEstimate) {
   EXPECT_FALSE(EstimateEta(s, kAug1).remaining_s);
 }
 
+// OctoPrint's own time left wins over extrapolation and counts down with
+// the print time since it was said, not through pauses.
+TEST(RenderTest, EtaPrefersOctoprintsTimeLeft) {
+  Session s;
+  s.status = SessionStatus::kPrinting;
+  s.started_at = kAug1;
+  s.last_event_at = kAug1 + 30 * kMinuteMs;
+  s.progress_pct = 25;  // extrapolation alone would say 90 min to go
+  s.time_left_s = 40 * 60;
+  s.time_left_at = kAug1 + 20 * kMinuteMs;
+  Eta eta = EstimateEta(s, kAug1 + 30 * kMinuteMs);
+  EXPECT_EQ(eta.remaining_s, 30 * 60);  // 40 min said 10 min ago
+  EXPECT_EQ(eta.eta, kAug1 + 60 * kMinuteMs);
+  // A pause since it was said does not count down.
+  s.pauses = {{kAug1 + 22 * kMinuteMs, kAug1 + 27 * kMinuteMs}};
+  EXPECT_EQ(EstimateEta(s, kAug1 + 30 * kMinuteMs).remaining_s, 35 * 60);
+  s.status = SessionStatus::kPaused;
+  s.pause_started_at = kAug1 + 30 * kMinuteMs;
+  EXPECT_EQ(EstimateEta(s, kAug1 + 2 * kHourMs).remaining_s, 35 * 60);
+  // Run out while not at 100 %: unknown, never "0 s left".
+  s.status = SessionStatus::kPrinting;
+  s.pause_started_at.reset();
+  EXPECT_FALSE(EstimateEta(s, kAug1 + 3 * kHourMs).remaining_s);
+}
+
 TEST(RenderTest, UsageJsonKeysAndNullUser) {
   UsageQuery q;
   q.from = kAug1;

@@ -333,6 +333,10 @@ constexpr FieldRule kFieldRules[] = {
      [](const Sources& s, Event& e) {
        e.print_time_s = Amount(s.progress, "printTime");
      }},
+    {"print_time_left_s",
+     [](const Sources& s, Event& e) {
+       e.print_time_left_s = Amount(s.progress, "printTimeLeft");
+     }},
     {"filament_mm",
      [](const Sources& s, Event& e) { e.filament_mm = Filament(s, "length"); }},
     {"filament_cm3", [](const Sources& s,

@@ -70,6 +70,7 @@ void ExpectEvent(const Event& a, const Event& e) {
   EXPECT_EQ(a.reason, e.reason);
   ExpectNear(a.progress_pct, e.progress_pct, "progress_pct");
   ExpectNear(a.print_time_s, e.print_time_s, "print_time_s");
+  ExpectNear(a.print_time_left_s, e.print_time_left_s, "print_time_left_s");
   ExpectNear(a.filament_mm, e.filament_mm, "filament_mm");
   ExpectNear(a.filament_cm3, e.filament_cm3, "filament_cm3");
   ExpectNear(a.estimated_s, e.estimated_s, "estimated_s");
@@ -110,6 +111,7 @@ TEST(DecodeSeed, OctoprintPrintStarted) {
                         .message = "Your print has started.",
                         .progress_pct = 12.256784359498104,
                         .print_time_s = 0,
+                        .print_time_left_s = 1051,
                         .filament_mm = 1853.3127900000088,
                         .filament_cm3 = 4.457739663242711,
                         .estimated_s = 859.9312829893596,
@@ -132,6 +134,7 @@ TEST(DecodeSeed, OctoprintPrintDone) {
                         .reported_time_s = 1150.5227840360021,
                         .progress_pct = 100.0,
                         .print_time_s = 1150,
+                        .print_time_left_s = 0,
                         .filament_mm = 1853.3127900000088,
                         .filament_cm3 = 4.457739663242711,
                         .estimated_s = 859.9312829893596,
@@ -267,6 +270,7 @@ Event PrintDone() {
           .reported_time_s = 2847.3913402,
           .progress_pct = 100,
           .print_time_s = 2847,
+          .print_time_left_s = 0,
           .filament_mm = kCubeMm,
           .filament_cm3 = kCubeCm3,
           .estimated_s = kCubeEstimate,
@@ -300,6 +304,7 @@ TEST(DecodePlugin, PrintPaused) {
                           "the filament color.",
                .progress_pct = 38,  // extra.progress wins over completion
                .print_time_s = 1043,
+               .print_time_left_s = 1687,
                .filament_mm = kCubeMm,
                .filament_cm3 = kCubeCm3,
                .estimated_s = kCubeEstimate,
@@ -366,6 +371,7 @@ TEST(DecodePlugin, PrintProgressTakesFileFromJob) {
                         .message = "Your print is 50 % complete.",
                         .progress_pct = 50.00216,
                         .print_time_s = 1398,
+                        .print_time_left_s = 1342,
                         .filament_mm = kCubeMm,
                         .filament_cm3 = kCubeCm3,
                         .estimated_s = kCubeEstimate,
@@ -387,6 +393,7 @@ TEST(DecodePlugin, UserActionNeeded) {
                           "filament color.",
                .progress_pct = 61.4471,
                .print_time_s = 1722,
+               .print_time_left_s = 1081,
                .filament_mm = kCubeMm,
                .filament_cm3 = kCubeCm3,
                .estimated_s = kCubeEstimate,
@@ -452,6 +459,7 @@ TEST(DecodePlugin, CustomEventPrintResumed) {
                         .message = "Print resumed",
                         .progress_pct = 38.32156,
                         .print_time_s = 1091,
+                        .print_time_left_s = 1640,
                         .filament_mm = kCubeMm,
                         .filament_cm3 = kCubeCm3,
                         .estimated_s = kCubeEstimate,

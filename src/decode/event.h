@@ -67,6 +67,7 @@ struct Event {
   std::optional<std::string> reason;      // extra.reason
   std::optional<double> progress_pct;     // 0-100
   std::optional<double> print_time_s;     // progress.printTime
+  std::optional<double> print_time_left_s;  // progress.printTimeLeft
   std::optional<double> filament_mm;      // job total, summed over tools
   std::optional<double> filament_cm3;
   std::optional<double> estimated_s;      // job.estimatedPrintTime

@@ -87,6 +87,10 @@ void Touch(Step& step) {
   s.last_event_at = e.time;
   if (auto p = Finite(e.progress_pct)) s.progress_pct = p;
   if (auto r = Finite(e.reported_time_s)) s.reported_time_s = r;
+  if (auto left = Finite(e.print_time_left_s); left && *left >= 0) {
+    s.time_left_s = left;
+    s.time_left_at = e.time;
+  }
   Fill(s.file.name, e.file.name);
   Fill(s.file.path, e.file.path);
   Fill(s.file.display, e.file.display);

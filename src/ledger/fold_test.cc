@@ -116,6 +116,29 @@ TEST_F(FoldTest, IdleStartedOpensSession) {
   EXPECT_EQ(*state_.open, s);
 }
 
+// OctoPrint's own estimate of the time left is kept with the time it was
+// said, replaced by each later event that carries one, and kept through
+// events that do not (the ETA counts it down, api/render.h).
+TEST_F(FoldTest, TheReportedTimeLeftIsKeptWithTheTimeItWasSaid) {
+  Event start = Started(kT0);
+  start.print_time_left_s = 3000;
+  Feed(start);
+  EXPECT_EQ(S(start.id).time_left_s, 3000);
+  EXPECT_EQ(S(start.id).time_left_at, kT0);
+  Event progress = Progress(kT0 + 10 * kMinuteMs, 20);
+  progress.print_time_left_s = 2000;
+  Feed(progress);
+  EXPECT_EQ(S(start.id).time_left_s, 2000);
+  EXPECT_EQ(S(start.id).time_left_at, kT0 + 10 * kMinuteMs);
+  Feed(Attention(kT0 + 11 * kMinuteMs));  // carries none: kept
+  EXPECT_EQ(S(start.id).time_left_s, 2000);
+  EXPECT_EQ(S(start.id).time_left_at, kT0 + 10 * kMinuteMs);
+  Event nonsense = Progress(kT0 + 12 * kMinuteMs, 25);
+  nonsense.print_time_left_s = -5;  // not believed
+  Feed(nonsense);
+  EXPECT_EQ(S(start.id).time_left_s, 2000);
+}
+
 TEST_F(FoldTest, IdleDoneMissedStartInfersStartFromReportedTime) {
   Event e = Done(kT0, 312.78);
   Applied a = Feed(e);

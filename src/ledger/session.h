@@ -61,6 +61,10 @@ struct Session {
   std::optional<double> progress_pct;
   std::optional<double> reported_time_s;
   std::optional<double> estimated_s;
+  // OctoPrint's own estimate of the print time left (progress.printTimeLeft)
+  // at its latest event that carried one, and that event's time.
+  std::optional<double> time_left_s;
+  std::optional<TimeMs> time_left_at;
   std::optional<double> job_filament_mm;  // the job's total, as reported
   std::optional<double> job_filament_cm3;
   std::optional<std::string> error;

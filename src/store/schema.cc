@@ -194,6 +194,12 @@ DROP INDEX events_device;
 DROP INDEX events_session;
 ALTER TABLE events DROP COLUMN session_id;
 CREATE INDEX events_device_time ON events (device, time);
+
+-- OctoPrint's own estimate of the time left (progress.printTimeLeft): the
+-- ETA of a print in progress.
+ALTER TABLE events ADD COLUMN print_time_left_s REAL;
+ALTER TABLE sessions ADD COLUMN time_left_s REAL;
+ALTER TABLE sessions ADD COLUMN time_left_at INTEGER;
 )sql";
 
 constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,

@@ -26,11 +26,11 @@ constexpr const char* kUpsertSession =
     "file_display, file_origin, file_size, user, progress_pct, "
     "reported_time_s, estimated_s, job_filament_mm, job_filament_cm3, error, "
     "start_inferred, end_inferred, event_count, snapshot, opened_by_time, "
-    "opened_by_id, closed_by_time, closed_by_id, idle_after, attributed_user) "
+    "opened_by_id, closed_by_time, closed_by_id, idle_after, time_left_s, "
+    "time_left_at, attributed_user) "
     "VALUES (?1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, "
-    "?, ?, ?, ?, ?, ?, ?, (SELECT user FROM session_users WHERE session_id = "
-    "?1)) "
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "(SELECT user FROM session_users WHERE session_id = ?1)) "
     "ON CONFLICT (id) DO UPDATE SET device = excluded.device, "
     "status = excluded.status, started_at = excluded.started_at, "
     "ended_at = excluded.ended_at, last_event_at = excluded.last_event_at, "
@@ -50,6 +50,7 @@ constexpr const char* kUpsertSession =
     "opened_by_id = excluded.opened_by_id, "
     "closed_by_time = excluded.closed_by_time, "
     "closed_by_id = excluded.closed_by_id, idle_after = excluded.idle_after, "
+    "time_left_s = excluded.time_left_s, time_left_at = excluded.time_left_at, "
     "attributed_user = excluded.attributed_user";
 
 Status DeleteRefolded(Connection& conn, const ProjectionBatch::Refold& r) {
@@ -75,8 +76,8 @@ constexpr const char* kUpdateSessionRow =
     "file_name = ?, file_path = ?, file_display = ?, file_origin = ?, "
     "file_size = ?, progress_pct = ?, reported_time_s = ?, estimated_s = ?, "
     "job_filament_mm = ?, job_filament_cm3 = ?, error = ?, "
-    "start_inferred = ?, end_inferred = ?, event_count = ?, snapshot = ? "
-    "WHERE started_at = ? AND id = ? AND device = ? AND status = ? AND "
+    "start_inferred = ?, end_inferred = ?, event_count = ?, snapshot = ?, "
+    "time_left_s = ?, time_left_at = ? WHERE started_at = ? AND id = ? AND device = ? AND status = ? AND "
     "ended_at IS ? AND user IS ? AND opened_by_time = ? AND opened_by_id = ? "
     "AND closed_by_time IS ? AND closed_by_id IS ? AND idle_after = ?";
 
@@ -88,7 +89,7 @@ Result<bool> UpdateSessionRow(Connection& conn, const Session& s) {
     q.Bind(s.progress_pct).Bind(s.reported_time_s).Bind(s.estimated_s);
     q.Bind(s.job_filament_mm).Bind(s.job_filament_cm3).Bind(s.error);
     q.Bind(s.start_inferred).Bind(s.end_inferred).Bind(s.event_count);
-    q.Bind(s.snapshot);
+    q.Bind(s.snapshot).Bind(s.time_left_s).Bind(s.time_left_at);
     q.Bind(s.started_at).Bind(s.id).Bind(s.device);
     q.Bind(StoredStatus(s.status)).Bind(s.ended_at).Bind(s.user);
     q.Bind(s.opened_by.time).Bind(s.opened_by.id);

@@ -4,14 +4,14 @@
 
 namespace pm::sqlite {
 
-const char* const kEventFields[26] = {
+const char* const kEventFields[27] = {
     "id",          "device",          "topic",        "kind",
     "test",        "time",            "has_current_time", "received_at",
     "file_name",   "file_path",       "file_display", "file_origin",
     "file_size",   "user",            "message",      "reported_time_s",
     "reason",      "progress_pct",    "print_time_s", "filament_mm",
     "filament_cm3", "estimated_s",    "error",        "printing",
-    "paused",      "snapshot"};
+    "paused",      "snapshot",        "print_time_left_s"};
 
 const char* const kSessionSelect =
     "s.id, s.device, s.status, s.started_at, s.ended_at, s.last_event_at, "
@@ -20,7 +20,8 @@ const char* const kSessionSelect =
     "s.progress_pct, s.reported_time_s, s.estimated_s, s.job_filament_mm, "
     "s.job_filament_cm3, s.error, s.start_inferred, s.end_inferred, "
     "s.event_count, s.snapshot, s.opened_by_time, s.opened_by_id, "
-    "s.closed_by_time, s.closed_by_id, s.idle_after";
+    "s.closed_by_time, s.closed_by_id, s.idle_after, s.time_left_s, "
+    "s.time_left_at";
 
 std::string EventColumns(std::string_view prefix) {
   std::string out;
@@ -52,7 +53,7 @@ void BindEvent(Query& q, const Event& e, bool with_id) {
   q.Bind(e.reported_time_s).Bind(e.reason).Bind(e.progress_pct);
   q.Bind(e.print_time_s).Bind(e.filament_mm).Bind(e.filament_cm3);
   q.Bind(e.estimated_s).Bind(e.error).Bind(e.printing).Bind(e.paused);
-  q.Bind(e.snapshot);
+  q.Bind(e.snapshot).Bind(e.print_time_left_s);
 }
 
 Event ReadEvent(Query& q) {
@@ -83,6 +84,7 @@ Event ReadEvent(Query& q) {
   e.printing = q.OptBool();
   e.paused = q.OptBool();
   e.snapshot = q.Bool();
+  e.print_time_left_s = q.OptReal();
   return e;
 }
 
@@ -139,7 +141,7 @@ void BindSession(Query& q, const Session& s) {
   } else {
     q.BindNull().BindNull();
   }
-  q.Bind(s.idle_after);
+  q.Bind(s.idle_after).Bind(s.time_left_s).Bind(s.time_left_at);
 }
 
 Session ReadSession(Query& q) {
@@ -174,6 +176,8 @@ Session ReadSession(Query& q) {
   s.opened_by.id = q.Int();
   s.closed_by = OptKey(q);
   s.idle_after = q.Bool();
+  s.time_left_s = q.OptReal();
+  s.time_left_at = q.OptInt();
   return s;
 }
 

@@ -21,8 +21,8 @@
 namespace pm::sqlite {
 
 // Every Event field, in the order BindEvent() and ReadEvent() use.
-extern const char* const kEventFields[26];
-constexpr int kEventFieldCount = 26;
+extern const char* const kEventFields[27];
+constexpr int kEventFieldCount = 27;
 
 // kEventFields joined with ", ", each name behind `prefix` ("e.").
 std::string EventColumns(std::string_view prefix);

@@ -65,6 +65,7 @@ inline Event FullEvent(int64_t id) {
   e.reason = "error";
   e.progress_pct = 42.25;
   e.print_time_s = 1200.0;
+  e.print_time_left_s = 2400.0;
   e.filament_mm = 5123.75;
   e.filament_cm3 = 12.5;
   e.estimated_s = 3600.0;
@@ -103,6 +104,8 @@ inline Session FullSession(int64_t id) {
   s.progress_pct = 55.5;
   s.reported_time_s = 8000.25;
   s.estimated_s = 9000.0;
+  s.time_left_s = 1800.0;
+  s.time_left_at = 1718001800000;
   s.job_filament_mm = 4000.5;
   s.job_filament_cm3 = 9.75;
   s.error = "cancelled by user";
