@@ -54,6 +54,15 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
         path, reason));
   }
   sqlite3_extended_result_codes(db, 1);
+  // Replaces SQLite's automatic checkpoints (SqliteStore checkpoints itself)
+  // with a note of the WAL's size after each commit.
+  sqlite3_wal_hook(
+      db,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Connection*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      conn.get());
   NoteOpened(path);
   return conn;
 }

@@ -48,6 +48,8 @@ class Connection {
   bool InTransaction() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int Changes() const;
+  // Frames in the WAL after this connection's latest commit (0 before one).
+  int64_t wal_frames() const { return wal_frames_; }
 
   const std::string& path() const { return path_; }
 
@@ -57,6 +59,7 @@ class Connection {
   sqlite3* db_;
   std::string path_;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  int64_t wal_frames_ = 0;
 };
 
 // A prepared statement. Use it through a Query, which resets it when done.

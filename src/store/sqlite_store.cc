@@ -28,16 +28,17 @@ constexpr size_t kMaxIdleReaders = 8;
 //   page cache (2 MiB per connection). Mapped pages would count toward the
 //   process's resident memory as soon as a report touched them (up to the
 //   size of the file), and the kernel's page cache holds them anyway.
-// - wal_autocheckpoint = 0: no commit ever checkpoints; the Checkpointer
-//   below does, on its own connection, so the request path never pays for
-//   it.
+// - No commit checkpoints: Connection::Open replaces SQLite's automatic
+//   checkpoints with a note of the WAL's size (sqlite_db.h); the
+//   Checkpointer below checkpoints on its own connection, so the request
+//   path never pays for it (but see BoundWal, sqlite_log.cc).
 // - journal_size_limit: the WAL file is cut back to 4 MiB when it is reset,
 //   so a Raspberry Pi's card does not keep what a rebuild once wrote.
 Status Configure(Connection& conn) {
   return conn.Exec(
       "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; "
       "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 0; "
-      "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 0; "
+      "PRAGMA cache_size = -2048; "
       "PRAGMA journal_size_limit = 4194304;");
 }
 
@@ -49,10 +50,11 @@ Status Configure(Connection& conn) {
 // changed by a hundred webhooks within the second (the log's last page, an
 // open print's session row) is written to the database file once, in page
 // order, with one fsync a second at most, instead of a checkpoint on the
-// request path every few dozen commits. Once a checkpoint has copied
-// everything, the next append starts the WAL over from its beginning, so
-// the WAL stays about one second of traffic long (journal_size_limit trims
-// it after a burst).
+// request path every few dozen commits.
+//
+// The WAL is bounded by the writer itself (SqliteStore::Append): PASSIVE
+// checkpoints here never copy everything while appends keep coming, and the
+// WAL starts over from its beginning only after one did.
 class SqliteStore::Checkpointer {
  public:
   static constexpr auto kInterval = std::chrono::seconds(1);
@@ -69,15 +71,29 @@ class SqliteStore::Checkpointer {
   }
 
  private:
+  // Runs one checkpoint; the WAL's size in frames afterwards (-1: unknown).
+  Result<int64_t> Checkpoint(const char* mode) {
+    Result<sqlite::Statement*> stmt =
+        conn_->Prepare(fmt::format("PRAGMA wal_checkpoint({})", mode));
+    if (!stmt.ok()) return stmt.error();
+    Query q(*stmt);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return int64_t{-1};
+    q.Skip();        // busy
+    return q.Int();  // frames in the WAL
+  }
+
   void Run() {
     std::unique_lock lock(mu_);
     while (!wake_.wait_for(lock, kInterval, [this] { return stopping_; })) {
       lock.unlock();
-      Status s = conn_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
-      if (!s.ok() && !failing_) {
-        spdlog::warn("checkpoint failed (will retry): {}", s.error().message);
+      Result<int64_t> frames = Checkpoint("PASSIVE");
+      if (!frames.ok() && !failing_) {
+        spdlog::warn("checkpoint failed (will retry): {}",
+                     frames.error().message);
       }
-      failing_ = !s.ok();
+      failing_ = !frames.ok();
       lock.lock();
     }
   }

@@ -118,6 +118,9 @@ class SqliteStore final : public Store {
   // (synchronous=FULL) before this returns, else NORMAL.
   Status WriteTransaction(bool durable, const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
+  // Keeps the WAL from growing without end under appends that never pause
+  // (sqlite_log.cc).
+  void BoundWal();
 
   const std::string path_;
   std::optional<WriterLock> lock_;              // held for the store's life

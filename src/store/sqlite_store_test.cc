@@ -10,6 +10,8 @@
 #include <limits>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -800,6 +802,37 @@ TEST_F(SqliteStoreTest, ForEachEventVisitsEveryEventInIdOrder) {
 
 // --- Threads
 // ---------------------------------------------------------------------------
+
+// Appends that never pause (a busy farm) must not grow the WAL without end:
+// the background checkpoint restarts it once it passes its bound.
+TEST_F(SqliteStoreTest, TheWalStaysBoundedUnderAppendsThatNeverPause) {
+  const std::string wal = dir_.File("pm.db") + "-wal";
+  const std::string body(32 * 1024, 'x');  // a webhook with a picture
+  int64_t largest = 0, written = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t id = 1;
+       written < 96 * 1024 * 1024 &&
+       std::chrono::steady_clock::now() - start < std::chrono::seconds(40);
+       ++id) {
+    EventRecord r = Record(BareEvent(id, "delta", Kind::kProgress, kT0 + id));
+    r.request->body = body;
+    LogBatch batch;
+    batch.events.push_back(r);
+    ASSERT_TRUE(store_->Append(batch).ok());
+    written += static_cast<int64_t>(body.size());
+    std::error_code ec;
+    largest = std::max<int64_t>(
+        largest, static_cast<int64_t>(std::filesystem::file_size(wal, ec)));
+  }
+  RecordProperty("written_mib", static_cast<int>(written >> 20));
+  RecordProperty("largest_wal_mib", static_cast<int>(largest >> 20));
+  ASSERT_GT(written, 40 * 1024 * 1024) << "too few appends to tell";
+  // 16 MiB of frames, plus what a second of appends adds before the
+  // checkpoint notices.
+  EXPECT_LT(largest, 40 * 1024 * 1024) << "the WAL reached " << (largest >> 20)
+                                       << " MiB after " << (written >> 20)
+                                       << " MiB of appends";
+}
 
 TEST_F(SqliteStoreTest, ReadersRunWhileTheWriterCommits) {
   constexpr int kBatches = 200;
