@@ -282,7 +282,8 @@ void AddIngestStep(WriteBatch& batch, WriteFixture& f) {
   batch.device_states.push_back(std::move(d));
 }
 
-// Per event, committed in batches of state.range(0) (each commit is fsynced).
+// Per event, committed in batches of state.range(0): each batch is one
+// fsynced append to the log and one projection commit that is not fsynced.
 void BM_CommitEvents(benchmark::State& state) {
   WriteFixture f;
   for (auto _ : state) {

@@ -2,9 +2,10 @@
 // then 32, JSON then multipart bodies, with the bytes written, the memory and
 // (for a printmeter that has a projection) the projection lag read beside.
 import fs from 'node:fs';
+import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { http, memory, percentile, run, sleep, stop, writeBytes } from './proc.mjs';
+import { memory, percentile, run, sleep, stop, writeBytes } from './proc.mjs';
 
 const benchDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const luaScript = path.join(benchDir, 'ingest.lua');
@@ -39,44 +40,82 @@ export async function runWrk(options) {
   return { ...figures, argv };
 }
 
-// The projection lag a printmeter build reports, or null when it has none:
-// the printmeter_projection_lag_events gauge, and lag seconds from /metrics
-// (printmeter_projection_lag_seconds) or /readyz ("lag_seconds" or "lag_s").
-export async function readLag(port) {
-  const m = await http(port, '/metrics');
-  const events = m.body?.match(/^printmeter_projection_lag_events(?:\{[^}]*\})?\s+(\S+)/m);
-  if (!events) return null;
-  let seconds = m.body.match(/^printmeter_projection_lag_seconds(?:\{[^}]*\})?\s+(\S+)/m)?.[1];
-  if (seconds === undefined) {
-    const ready = await http(port, '/readyz');
-    try {
-      const body = JSON.parse(ready.body);
-      seconds = body.lag_seconds ?? body.lag_s ?? body.projection?.lag_seconds;
-    } catch { /* not JSON: no seconds */ }
-  }
-  return { events: Number(events[1]),
-           seconds: seconds === undefined ? null : Number(seconds) };
+// The projection lag a printmeter build reports on /readyz
+// ({"lag_events":N,"lag_s":X}: the events not yet in the ledger and the age
+// of the oldest of them), or null when it reports none. `agent` keeps the
+// sampler on one connection of its own, apart from the load's.
+export async function readLag(port, agent) {
+  const r = await getText(port, '/readyz', agent);
+  try {
+    const body = JSON.parse(r.body);
+    if (typeof body.lag_events !== 'number' || typeof body.lag_s !== 'number') {
+      return null;
+    }
+    return { events: body.lag_events, seconds: body.lag_s, answerMs: r.ms };
+  } catch { return null; }
 }
 
-// Samples memory (and lag when `withLag`) about every `everyMs` until stopped.
-function startSampler(pid, port, withLag, everyMs = 50) {
-  const samples = { rss: [], lagEvents: [], lagSeconds: [] };
+function getText(port, target, agent) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const req = nodeHttp.get({ host: '127.0.0.1', port, path: target, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({
+        status: res.statusCode, body,
+        ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      }));
+    });
+    req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
+  });
+}
+
+// Calls `sample()` about every `everyMs` until the returned stop() is awaited.
+function every(everyMs, sample) {
   let running = true;
   const loop = (async () => {
     while (running) {
       const t0 = Date.now();
-      samples.rss.push(memory(pid).rss);
-      if (withLag) {
-        const lag = await readLag(port);
-        if (lag) {
-          samples.lagEvents.push(lag.events);
-          if (lag.seconds !== null) samples.lagSeconds.push(lag.seconds);
-        }
-      }
+      await sample();
       await sleep(Math.max(0, everyMs - (Date.now() - t0)));
     }
   })();
-  return async () => { running = false; await loop; return samples; };
+  return async () => { running = false; await loop; };
+}
+
+// Resident memory every ~50 ms and, when `withLag`, /readyz every ~25 ms on
+// a keep-alive connection of its own; stop() returns the samples.
+function startSamplers(pid, port, withLag) {
+  const samples = { rss: [], lag: [] };
+  const stopMemory = every(50, () => { samples.rss.push(memory(pid).rss); });
+  const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
+  const stopLag = withLag ? every(25, async () => {
+    const lag = await readLag(port, agent);
+    if (lag) samples.lag.push({ t: Date.now(), ...lag });
+  }) : async () => {};
+  return async () => {
+    await Promise.all([stopMemory(), stopLag()]);
+    agent.destroy();
+    return samples;
+  };
+}
+
+// The lag figures of one run: lag_s at p50/p99/max (in ms), the most
+// events behind, and how often /readyz was actually read.
+function lagFigures(lag) {
+  if (lag.length === 0) return { lagSamples: 0 };
+  const ms = lag.map((x) => x.seconds * 1000);
+  const spanMs = lag.at(-1).t - lag[0].t;
+  return {
+    lagSamples: lag.length,
+    lagEveryMs: lag.length > 1 ? spanMs / (lag.length - 1) : null,
+    lagMsP50: percentile(ms, 0.5),
+    lagMsP99: percentile(ms, 0.99),
+    lagMsMax: Math.max(...ms),
+    lagEventsMax: Math.max(...lag.map((x) => x.events)),
+    readyzMsP99: percentile(lag.map((x) => x.answerMs), 0.99),
+  };
 }
 
 // One connection: latency and bytes written per webhook.
@@ -91,17 +130,15 @@ async function oneConnection(srv, kind, o) {
 
 // 32 connections: throughput and tail latency, memory and lag sampled.
 async function manyConnections(srv, kind, o, withLag) {
-  const stopSampler = startSampler(srv.child.pid, srv.port, withLag);
+  const stopSamplers = startSamplers(srv.child.pid, srv.port, withLag);
   const w = await runWrk({ port: srv.port, connections: o.connections,
                            seconds: o.seconds, kind, fixture: o.fixtures[kind],
                            tag: o.tag() });
-  const s = await stopSampler();
+  const s = await stopSamplers();
   return {
     ...w,
     rssMax: s.rss.length ? Math.max(...s.rss) : null,
-    lagSamples: s.lagEvents.length,
-    lagEventsP99: percentile(s.lagEvents, 0.99),
-    lagSecondsP99: percentile(s.lagSeconds, 0.99),
+    ...lagFigures(s.lag),
   };
 }
 

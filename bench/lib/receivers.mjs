@@ -29,7 +29,8 @@ async function webhookAnswers(port) {
 export function printmeter(binary) {
   return {
     name: 'printmeter',
-    durable: 'yes: SQLite WAL, synchronous=FULL, committed before the answer',
+    durable: 'yes: the request appended to its SQLite log (WAL, synchronous=FULL) ' +
+    'before the answer; the sessions are folded from the log behind it',
     available: async () => fs.existsSync(binary) || `${binary} does not exist`,
     version: async () => {
       const v = await run([binary, '--version']);

@@ -20,8 +20,11 @@ function ingestProblems(result, problems) {
     if (!isNumber(k.many.rssMax) || k.many.rssMax <= 0) {
       problems.push(`${where}: no memory sampled under load`);
     }
-    if (result.withLag && !isNumber(k.many.lagEventsP99)) {
-      problems.push(`${where}: the projection lag was never sampled`);
+    const lagMissing = ['lagMsP50', 'lagMsP99', 'lagMsMax', 'lagEventsMax']
+      .filter((key) => !isNumber(k.many[key]));
+    if (result.name === 'printmeter' && lagMissing.length) {
+      problems.push(`${where} 32 connections: no projection lag (${lagMissing.join(', ')}): ` +
+                    '/readyz gave no lag_events and lag_s');
     }
   }
   if (!(result.idleRss > 0) || !(result.hwm > 0)) problems.push(`${result.name}: no memory figures`);

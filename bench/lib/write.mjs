@@ -55,7 +55,11 @@ function programs(r) {
     'written are the `write_bytes` of `/proc/PID/io` (the process and its ' +
     'children) over the one-connection run, divided by its requests, read ' +
     `${r.settings.settleMs} ms after the run so trailing writes count. Memory ` +
-    'is `/proc/PID/status`, sampled every ~50 ms under load. Latencies are ' +
+    'is `/proc/PID/status`, sampled every ~50 ms under load. The projection ' +
+    'lag is `lag_s` of printmeter\'s `GET /readyz` (the age of the oldest ' +
+    'answered webhook not yet folded into the ledger), read every ~25 ms on a ' +
+    'keep-alive connection of its own while wrk runs the 32 connections; its ' +
+    'percentiles are over those reads. Latencies are ' +
     'wrk\'s (closed loop: a connection sends its next request when the answer ' +
     'came).',
   ];
