@@ -1,7 +1,6 @@
 // The log's side of SqliteStore: what the single writer appends before it
 // answers, attributions, and rebuild's reading and rewriting of the log.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <limits>
@@ -120,25 +119,7 @@ Status SqliteStore::Append(const LogBatch& batch) {
         fmt::format("nothing was stored: {}", s.error().message));
   }
   next_event_id_ = next_id;
-  BoundWal();
   return {};
-}
-
-// Once the WAL holds more than kMaxWalFrames (16 MiB of 4 KiB pages), the
-// writer checkpoints it itself, PASSIVE, between two appends: with no append
-// running, that copies every frame no reader still needs (the background
-// checkpoints already copied all but the last second's), so the next append
-// starts the WAL over from its beginning and journal_size_limit trims the
-// file. The background checkpoints alone never get there while appends keep
-// coming. Costs the batch that crosses the bound one copy of a second of
-// appends and an fsync of the database file, once per 16 MiB.
-void SqliteStore::BoundWal() {
-  constexpr int64_t kMaxWalFrames = 4096;
-  if (writer_->wal_frames() <= kMaxWalFrames) return;
-  if (Status s = writer_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !s.ok()) {
-    spdlog::warn("checkpoint of a full WAL failed (will retry): {}",
-                 s.error().message);
-  }
 }
 
 Status SqliteStore::SetSessionUser(int64_t id, const std::string& user) {

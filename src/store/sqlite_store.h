@@ -119,7 +119,7 @@ class SqliteStore final : public Store {
   Status WriteTransaction(bool durable, const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
   // Keeps the WAL from growing without end under appends that never pause
-  // (sqlite_log.cc).
+  // (sqlite_projection.cc; after each projection commit).
   void BoundWal();
 
   const std::string path_;
