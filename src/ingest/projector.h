@@ -56,9 +56,6 @@ class Projector {
   void MarkSweepLogged(const std::string& device, int64_t event_id);
 
   int64_t position() const { return position_; }
-  const std::map<std::string, DeviceState, std::less<>>& states() const {
-    return states_;
-  }
   const ProjectorStats& stats() const { return stats_; }
   // The devices whose ledger the last successful Step() changed, each with
   // the id of its latest event folded then.

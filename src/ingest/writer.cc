@@ -194,12 +194,9 @@ Status IngestWriter::ProjectStep() {
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_(projector_.changed());
   }
-  if (projector_.position() >= logged_) {
-    trailing_since_.reset();
-  } else if (*folded == 0) {
-    // Ids allocated to an append that failed: nothing more to fold.
-    trailing_since_.reset();
-  }
+  // Caught up; or nothing more to fold below `logged_` (ids allocated to an
+  // append that failed).
+  if (projector_.position() >= logged_ || *folded == 0) trailing_since_.reset();
   return {};
 }
 

@@ -221,6 +221,11 @@ Result<std::optional<Session>> SqliteStore::GetSession(int64_t id) {
 
 namespace {
 
+// A session's events, through their links (event_sessions_session).
+constexpr const char* kSessionEventsFrom =
+    " FROM event_sessions l JOIN events e ON e.id = l.event_id WHERE "
+    "l.session_id = ?";
+
 // An event with its session and request (ReadEventView's columns), from
 // `events e` joined with its link `l`.
 std::string EventViewColumns() {
@@ -236,9 +241,7 @@ Result<std::vector<EventView>> SqliteStore::SessionEvents(int64_t id) {
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   static const std::string kSql =
-      EventViewColumns() +
-      " FROM event_sessions l JOIN events e ON e.id = l.event_id WHERE "
-      "l.session_id = ? ORDER BY l.time, l.event_id";
+      EventViewColumns() + kSessionEventsFrom + " ORDER BY l.time, l.event_id";
   Sql sql{kSql, {id}};
   std::vector<EventView> views;
   if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
@@ -252,10 +255,7 @@ Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
   if (q.limit <= 0) return std::vector<EventView>();
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
-  Sql sql{EventViewColumns() +
-              " FROM event_sessions l JOIN events e ON e.id = l.event_id "
-              "WHERE l.session_id = ?",
-          {q.session_id}};
+  Sql sql{EventViewColumns() + kSessionEventsFrom, {q.session_id}};
   if (q.after) {
     sql.text += " AND (l.time, l.event_id) > (?, ?)";
     sql.params.emplace_back(q.after->first);

@@ -31,7 +31,7 @@ constexpr size_t kMaxIdleReaders = 8;
 // - No commit checkpoints: Connection::Open replaces SQLite's automatic
 //   checkpoints with a note of the WAL's size (sqlite_db.h); the
 //   Checkpointer below checkpoints on its own connection, so the request
-//   path never pays for it (but see BoundWal, sqlite_log.cc).
+//   path never pays for it (but see BoundWal, sqlite_projection.cc).
 // - journal_size_limit: the WAL file is cut back to 4 MiB when it is reset,
 //   so a Raspberry Pi's card does not keep what a rebuild once wrote.
 Status Configure(Connection& conn) {
@@ -71,29 +71,15 @@ class SqliteStore::Checkpointer {
   }
 
  private:
-  // Runs one checkpoint; the WAL's size in frames afterwards (-1: unknown).
-  Result<int64_t> Checkpoint(const char* mode) {
-    Result<sqlite::Statement*> stmt =
-        conn_->Prepare(fmt::format("PRAGMA wal_checkpoint({})", mode));
-    if (!stmt.ok()) return stmt.error();
-    Query q(*stmt);
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return int64_t{-1};
-    q.Skip();        // busy
-    return q.Int();  // frames in the WAL
-  }
-
   void Run() {
     std::unique_lock lock(mu_);
     while (!wake_.wait_for(lock, kInterval, [this] { return stopping_; })) {
       lock.unlock();
-      Result<int64_t> frames = Checkpoint("PASSIVE");
-      if (!frames.ok() && !failing_) {
-        spdlog::warn("checkpoint failed (will retry): {}",
-                     frames.error().message);
+      Status s = conn_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+      if (!s.ok() && !failing_) {
+        spdlog::warn("checkpoint failed (will retry): {}", s.error().message);
       }
-      failing_ = !frames.ok();
+      failing_ = !s.ok();
       lock.lock();
     }
   }
