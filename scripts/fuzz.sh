@@ -88,4 +88,19 @@ mkdir -p "$config_corpus"
 sed -n '/^```toml$/,/^```$/p' README.md | sed '1d;$d' >"$config_corpus/readme.toml"
 printf 'auth = "strict"\nmax_devices = 10\nregistrations_per_hour = 5\n[devices.delta]\nsecret = "x"\nrate_per_hour = 1.5\n' \
   >"$config_corpus/small.toml"
+# Characters outside ASCII in every kind of string and in a comment, after
+# a byte-order mark (cli/toml_text.h rewrites them before toml++ sees them).
+{
+  printf '\xef\xbb\xbf'
+  cat <<'TOML'
+# café
+[devices."bär"]
+name = 'Drücker \ "3"'
+secret = """
+ﳿ \u00e9 ""
+"""
+note = '''
+　 x'''''
+TOML
+} >"$config_corpus/unicode.toml"
 run config_fuzz "$config_corpus" "${FUZZ_CONFIG_SECONDS:-30}" -max_len=4096

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/toml_text.h"
 #include "decode/device_id.h"
 
 namespace pm {
@@ -105,49 +106,6 @@ Status ReadCount(const toml::table& t, std::string_view key, size_t& out,
   return {};
 }
 
-// The line of the first byte outside ASCII that is neither in a string nor
-// in a comment, or 0. TOML allows none there; toml++ 3.3 reaches undefined
-// behaviour on some (its non-ASCII whitespace table; found by config_fuzz),
-// so such a file is refused before it is parsed.
-int NonAsciiOutsideStrings(std::string_view text) {
-  int line = 1;
-  size_t i = 0;
-  auto starts = [&](std::string_view s) {
-    return text.substr(i, s.size()) == s;
-  };
-  while (i < text.size()) {
-    char c = text[i];
-    if (c == '\n') {
-      ++line;
-      ++i;
-    } else if (c == '#') {
-      while (i < text.size() && text[i] != '\n') ++i;
-    } else if (starts("\"\"\"") || starts("'''")) {
-      std::string_view close = text.substr(i, 3);
-      bool basic = c == '"';
-      i += 3;
-      while (i < text.size() && !starts(close)) {
-        if (basic && text[i] == '\\') ++i;
-        if (i < text.size() && text[i] == '\n') ++line;
-        ++i;
-      }
-      i += 3;
-    } else if (c == '"' || c == '\'') {
-      ++i;
-      while (i < text.size() && text[i] != c && text[i] != '\n') {
-        if (c == '"' && text[i] == '\\') ++i;
-        ++i;
-      }
-      ++i;
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      return line;
-    } else {
-      ++i;
-    }
-  }
-  return 0;
-}
-
 // A whole number >= 0 from a flag or the environment (0: no limit).
 Status ParseCount(const std::string& text, std::string_view source,
                   size_t& out) {
@@ -181,20 +139,15 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   {
     std::ifstream in(path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), {});
-    if (int line = NonAsciiOutsideStrings(text)) {
-      return ConfigError(path, fmt::format("line {}: a character outside "
-                                           "ASCII outside quotes; keys and "
-                                           "values other than strings must "
-                                           "be plain ASCII",
-                                           line));
+    auto ascii = AsciiToml(text);
+    if (!ascii) return ConfigError(path, ascii.error().message);
+    try {
+      root = toml::parse(*ascii, path);
+    } catch (const toml::parse_error& e) {
+      return ConfigError(
+          path, fmt::format("line {}, column {}: {}", e.source().begin.line,
+                            e.source().begin.column, e.description()));
     }
-  }
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return ConfigError(
-        path, fmt::format("line {}, column {}: {}", e.source().begin.line,
-                          e.source().begin.column, e.description()));
   }
   std::string auth, stale;
   std::string admin, read;

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cli/toml_text.h"
+
 namespace pm {
 namespace {
 
@@ -67,8 +69,13 @@ struct TableSpan {
 };
 
 Result<toml::table> Parse(std::string_view text, std::string_view path) {
+  auto ascii = AsciiToml(text);
+  if (!ascii) {
+    return Invalid(
+        fmt::format("config file {}: {}", path, ascii.error().message));
+  }
   try {
-    return toml::parse(text, path);
+    return toml::parse(*ascii, path);
   } catch (const toml::parse_error& e) {
     return Invalid(fmt::format("config file {}: line {}, column {}: {}", path,
                                e.source().begin.line, e.source().begin.column,
