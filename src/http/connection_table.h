@@ -9,8 +9,9 @@
 // unfinished requests (lowest bytes per second since the request's first
 // byte). A connection whose request is complete and being handled, or whose
 // answer is being written, is never picked: its client is about to be
-// answered. The new connection is refused only when every slot is such a
-// request.
+// answered. Admit fails only when every slot is such a request; the server
+// then lets the newcomer wait a moment (ServerOptions::admit_wait) and asks
+// again, since those answers take milliseconds.
 //
 // Thread-safe: Admit/Remove/EvictOne take a mutex; each connection updates
 // its own Activity (atomics) without one.

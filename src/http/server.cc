@@ -200,6 +200,7 @@ class Server::Impl {
   awaitable<void> Accept();
   void Admit(tcp::socket socket);
   awaitable<void> Serve(std::shared_ptr<Connection> conn);
+  awaitable<void> AdmitWhenFree(std::shared_ptr<Connection> conn);
   awaitable<void> AnswerBusy(std::shared_ptr<Connection> conn);
   http::response<http::string_body> Refusal(const ReadOutcome& read,
                                             const std::string& peer);
@@ -236,6 +237,7 @@ class Server::Impl {
   std::atomic<size_t> released_since_trim_{0};
   std::atomic<bool> large_turn_{false};  // a large body is with the writer
   std::atomic<size_t> in_flight_{0};
+  std::atomic<size_t> waiting_{0};  // connections in AdmitWhenFree
   std::atomic<bool> stopping_{false};
 
   asio::io_context ioc_;
@@ -404,8 +406,46 @@ void Server::Impl::Admit(tcp::socket socket) {
   auto ex = conn->stream.get_executor();
   if (table_.Admit(conn->entry, conn->accepted)) {
     asio::co_spawn(ex, Serve(std::move(conn)), asio::detached);
+  } else if (waiting_.fetch_add(1) < options_.max_connections) {
+    asio::co_spawn(ex, AdmitWhenFree(std::move(conn)), asio::detached);
   } else {
+    --waiting_;
     asio::co_spawn(ex, AnswerBusy(std::move(conn)), asio::detached);
+  }
+}
+
+// Every slot holds a request being answered. An answer takes milliseconds
+// and then its connection turns idle (evictable) or closes, so the newcomer
+// asks again, sooner first, until admit_wait has passed since its accept.
+awaitable<void> Server::Impl::AdmitWhenFree(std::shared_ptr<Connection> conn) {
+  struct Unwait {
+    std::atomic<size_t>& n;
+    ~Unwait() { --n; }
+  };
+  bool admitted = false;
+  {
+    Unwait unwait{waiting_};
+    asio::steady_timer timer(conn->stream.get_executor());
+    const auto deadline =
+        conn->accepted + std::chrono::milliseconds(options_.admit_wait);
+    auto delay = std::chrono::milliseconds(2);
+    while (!stopping_ && !admitted) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      timer.expires_after(std::min<std::chrono::steady_clock::duration>(
+          delay, deadline - now));
+      co_await timer.async_wait(kTuple);
+      delay = std::min(delay * 2, std::chrono::milliseconds(100));
+      now = std::chrono::steady_clock::now();
+      // Idle from now, not from its accept: not the first to be closed.
+      conn->entry->activity.Enter(Phase::kIdle, now);
+      admitted = table_.Admit(conn->entry, now);
+    }
+  }
+  if (admitted) {
+    co_await Serve(std::move(conn));
+  } else {
+    co_await AnswerBusy(std::move(conn));
   }
 }
 

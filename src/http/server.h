@@ -54,10 +54,14 @@ struct ServerOptions {
 
   // Connections (request_reader.h, connection_table.h). Over a cap, idle
   // and then the slowest unfinished connections are closed to serve a new
-  // one; the new one is never kept waiting. The process's open-file limit
-  // is raised to fit max_connections when it allows.
+  // one. When every slot holds a request being answered (milliseconds
+  // each), the new one waits up to admit_wait for one of them to finish,
+  // then gets 503; at most max_connections wait at once, more get 503 at
+  // once. The process's open-file limit is raised to fit max_connections
+  // when it allows.
   size_t max_connections = 1024;
   size_t max_connections_per_client = 256;
+  TimeMs admit_wait = kSecondMs;
   TimeMs header_timeout = 10 * kSecondMs;  // from a request's first byte
   TimeMs idle_timeout = 30 * kSecondMs;    // between kept-alive requests
   TimeMs body_timeout = 10 * kSecondMs;    // a body's allowance, plus:

@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
@@ -487,11 +488,8 @@ TEST(ServerTest, OverTheCapTheIdleConnectionMakesRoom) {
   ASSERT_TRUE(r1.ok());
   ASSERT_EQ(r1->status, 200);
   ASSERT_TRUE(r1->keep_alive);
-  // Let the server take the first connection back to waiting for its next
-  // request (idle): the client has its answer a moment before that, and a
-  // connection still answering is not idle. On a loaded machine the second
-  // connection could otherwise arrive first.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // At once: the client has its answer a moment before the server takes
+  // the connection back to idle, and the newcomer waits for that moment.
   TestClient second(h.port());
   auto r2 = second.Send("POST", "/webhook", "application/json",
                         Fixture("plugin/02_print_started_sdcard.json"));
@@ -499,6 +497,58 @@ TEST(ServerTest, OverTheCapTheIdleConnectionMakesRoom) {
   EXPECT_EQ(r2->status, 200) << r2->body;
   EXPECT_TRUE(first.ServerClosed());
   EXPECT_EQ(AllEvents(*h.store).size(), 1u);
+}
+
+// Every slot holds a request being answered (here the one slot's webhook
+// waits for the database, which another program has locked): a newcomer
+// waits up to admit_wait for it, is served when it finishes, and hears 503
+// when it does not finish in time.
+TEST(ServerTest, ANewcomerWaitsForABusySlotThenIsServedOrHears503) {
+  for (bool in_time : {true, false}) {
+    SCOPED_TRACE(in_time ? "the slot frees in time" : "it does not");
+    TempDir dir;
+    Harness h(dir.path());
+    ServerOptions options;
+    options.max_connections = 1;
+    options.admit_wait = in_time ? 3000 : 300;
+    h.Start({}, options);
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "pm.db").c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    int webhook_status = 0;
+    std::thread busy([&] {
+      TestClient c(h.port());
+      auto r = c.Send("POST", "/webhook", "application/json",
+                      Fixture("plugin/02_print_started_sdcard.json"));
+      webhook_status = r.ok() ? r->status : -1;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::thread unlock([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(in_time ? 300 : 1500));
+      sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+    });
+    auto start = std::chrono::steady_clock::now();
+    TestClient second(h.port());
+    auto r = second.Send("GET", "/healthz", "", "");
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    unlock.join();
+    busy.join();
+    sqlite3_close(other);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(webhook_status, 200);
+    EXPECT_GE(waited, 250);
+    if (in_time) {
+      EXPECT_EQ(r->status, 200) << r->body;
+    } else {
+      EXPECT_EQ(r->status, 503) << r->body;
+      EXPECT_NE(r->body.find("answering as many requests"), std::string::npos)
+          << r->body;
+      EXPECT_LT(waited, 1400);
+    }
+  }
 }
 
 TEST(ServerTest, DuplicateAnsweredAndFlagged) {
