@@ -39,7 +39,7 @@ default_targets="decode_test common_test ledger_test ledger_seed_test
   store_test api_test
   cli_config_test registration_limit_test static_files_test http_test
   ingest_test projector_test http_status_test
-  fault_test"
+  fault_test farm_test pg_test_server"
 read -r -a targets <<<"$(echo ${ASAN_TARGETS:-$default_targets})"
 ninja -C "$build" -j "${JOBS:-2}" "${targets[@]}"
 

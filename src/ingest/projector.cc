@@ -37,6 +37,7 @@ Result<int64_t> Projector::Step(int max_events) {
   if (events->empty()) return 0;
   ProjectionBatch batch;
   batch.position = events->back().event.id;
+  batch.from = position_;
   changed_.clear();
   Status folded = Fold(*events, batch.position, batch);
   if (folded) folded = store_.CommitProjection(batch);

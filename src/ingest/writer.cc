@@ -67,10 +67,9 @@ Status IngestWriter::ReloadRecords() {
 Status IngestWriter::Start() {
   if (auto s = ReloadRecords(); !s) return s;
   if (auto s = projector_.Load(); !s) return s;
-  // The id the next append gets, less one: the end of the log.
-  auto next = log_.AllocateEventIds(0);
-  if (!next) return next.error();
-  logged_ = *next - 1;
+  auto last = log_.LastEventId();
+  if (!last) return last.error();
+  logged_ = *last;
   if (projector_.position() < logged_) {
     trailing_since_ = std::chrono::steady_clock::now();
   }
@@ -170,6 +169,11 @@ Status IngestWriter::ProjectStep() {
     std::lock_guard lock(mu_);
     stats_.projected = projector_.position();
     stats_.refolds = projector_.stats().refolds;
+  }
+  if (!folded && folded.error().code == ErrorCode::kConflict) {
+    // Another instance on the same database folded these events first: the
+    // projector reloaded its state from theirs; go on from there at once.
+    return {};
   }
   if (!folded) {
     // Retried a second later (the requests are stored: only the ledger
@@ -362,35 +366,18 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     }
   };
 
-  auto first_id = log_.AllocateEventIds(static_cast<int64_t>(accepted.size()));
-  if (!first_id) return fail(first_id.error());
-
+  // The store assigns the ids and decides duplicates and registrations as
+  // the log stands at the commit (with several instances, another may have
+  // appended or registered since).
   LogBatch batch;
-  std::vector<Verdict> verdicts;
-  verdicts.reserve(accepted.size());
+  batch.decide_duplicates = true;
   batch.events.reserve(accepted.size());
-  for (size_t i = 0; i < accepted.size(); ++i) {
-    IngestItem& item = accepted[i].item;
+  for (Pending& p : accepted) {
     EventRecord record;
-    record.event = std::move(item.decoded.event);
-    record.event.id = *first_id + static_cast<int64_t>(i);
-    record.request = std::move(item.request);
-    const Event& e = record.event;
-    if (record.request && e.has_current_time) {
-      bool dup = std::any_of(
-          batch.events.begin(), batch.events.end(),
-          [&e](const EventRecord& r) {
-            return r.event.device == e.device && IsDuplicateOf(e, r.event);
-          });
-      if (!dup) {
-        auto stored = log_.HasDuplicate(e);
-        if (!stored) return fail(stored.error());
-        dup = *stored;
-      }
-      record.duplicate = dup;
-    }
-    if (record.request) Register(e);
-    verdicts.push_back({e.id, record.duplicate, e.test});
+    record.event = std::move(p.item.decoded.event);
+    record.event.id = 0;
+    record.request = std::move(p.item.request);
+    if (record.request) Register(record.event);
     batch.events.push_back(std::move(record));
   }
   for (const std::string& device : dirty_records_) {
@@ -398,16 +385,38 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
   }
   if (Status s = log_.Append(batch); !s) return fail(s.error());
   dirty_records_.clear();
-  logged_ = batch.events.back().event.id;
-  if (!trailing_since_) trailing_since_ = std::chrono::steady_clock::now();
+  for (DeviceRecord& winner : batch.lost) {
+    spdlog::warn(
+        "device \"{}\" was registered with another secret first (by another "
+        "printmeter on this database); its requests with this one are refused",
+        winner.device);
+    records_[winner.device] = std::move(winner);
+  }
+  int64_t stored = 0;
+  for (const EventRecord& r : batch.events) {
+    if (r.event.id != 0) {
+      logged_ = std::max(logged_, r.event.id);
+      ++stored;
+    }
+  }
+  if (stored && !trailing_since_) {
+    trailing_since_ = std::chrono::steady_clock::now();
+  }
   {
     std::lock_guard lock(mu_);
     ++stats_.commits;
-    stats_.events += static_cast<int64_t>(batch.events.size());
+    stats_.events += stored;
     stats_.logged = logged_;
   }
   for (size_t i = 0; i < accepted.size(); ++i) {
-    if (accepted[i].done) accepted[i].done(verdicts[i]);
+    if (!accepted[i].done) continue;
+    const EventRecord& r = batch.events[i];
+    if (r.event.id == 0) {
+      accepted[i].done(Unauthorized(r.event.device,
+                                    "registered on its first request"));
+    } else {
+      accepted[i].done(Verdict{r.event.id, r.duplicate, r.event.test});
+    }
   }
 }
 

@@ -28,9 +28,8 @@ class FailingLog final : public LogStore {
   std::atomic<bool> fail_commits{false};
   std::atomic<int> commits{0};
 
-  Result<int64_t> AllocateEventIds(int64_t n) override { return real_.AllocateEventIds(n); }
-  Result<bool> HasDuplicate(const Event& e) override { return real_.HasDuplicate(e); }
-  Status Append(const LogBatch& batch) override {
+  Result<int64_t> LastEventId() override { return real_.LastEventId(); }
+  Status Append(LogBatch& batch) override {
     if (fail_commits) return Unavailable("disk I/O error (injected)");
     ++commits;
     return real_.Append(batch);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ledger/fold.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
@@ -36,11 +37,15 @@ Status InsertEvent(Connection& conn, const EventRecord& r) {
   });
 }
 
-Status InsertDevice(Connection& conn, const DeviceRecord& d) {
+// Inserts a new printer, or sets the secret of one that has none; a secret
+// stored first is kept. Returns the secret stored afterwards.
+Result<std::optional<std::string>> InsertDevice(Connection& conn,
+                                                const DeviceRecord& d) {
   Status s = sqlite::RunOn(conn,
                            "INSERT INTO devices (device, secret, first_seen, "
                            "last_received) VALUES (?, ?, ?, ?) ON CONFLICT "
-                           "(device) DO UPDATE SET secret = excluded.secret",
+                           "(device) DO UPDATE SET secret = "
+                           "coalesce(secret, excluded.secret)",
                            [&d](Query& q) {
                              q.Bind(d.device).Bind(d.secret).Bind(d.first_seen);
                              q.Bind(d.last_received);
@@ -49,7 +54,21 @@ Status InsertDevice(Connection& conn, const DeviceRecord& d) {
     return Unavailable(fmt::format("cannot register device \"{}\": {}",
                                    d.device, s.error().message));
   }
-  return s;
+  Result<Statement*> stmt =
+      conn.Prepare("SELECT secret FROM devices WHERE device = ?");
+  if (!stmt.ok()) return stmt.error();
+  Query q(*stmt);
+  q.Bind(d.device);
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return q.OptText();
+}
+
+bool IsLost(const std::vector<DeviceRecord>& lost, const std::string& device) {
+  return std::any_of(lost.begin(), lost.end(), [&](const DeviceRecord& d) {
+    return d.device == device;
+  });
 }
 
 // Every Event column but the id, then duplicate, by id.
@@ -76,6 +95,8 @@ Status UpdateEvent(Connection& conn, const EventUpdate& u) {
 
 }  // namespace
 
+Result<int64_t> SqliteStore::LastEventId() { return next_event_id_ - 1; }
+
 Result<int64_t> SqliteStore::AllocateEventIds(int64_t count) {
   if (count < 0) return Invalid("cannot allocate a negative number of ids");
   int64_t first = next_event_id_;
@@ -96,21 +117,52 @@ Result<bool> SqliteStore::HasDuplicate(const Event& e) {
   return q.Step();
 }
 
-Status SqliteStore::Append(const LogBatch& batch) {
+// The writer lock makes this the database's only writer: the ids it assigns
+// are the log's next, and a registration loses only to a secret stored
+// behind the writer's back.
+Status SqliteStore::Append(LogBatch& batch) {
+  batch.lost.clear();
   if (batch.empty()) return {};
   int64_t next_id = next_event_id_;
+  std::vector<EventRecord> events = batch.events;  // kept when it fails
+  std::vector<DeviceRecord> lost;
   Status s = WriteTransaction(/*durable=*/true, [&]() -> Status {
-    for (const EventRecord& r : batch.events) {
-      if (r.event.id <= 0) {
-        return Internal(fmt::format(
-            "an event of device {} has no id (call AllocateEventIds first)",
-            r.event.device));
+    lost.clear();
+    for (const DeviceRecord& d : batch.devices) {
+      auto stored = InsertDevice(*writer_, d);
+      if (!stored.ok()) return stored.error();
+      if (d.secret && *stored != d.secret) {
+        DeviceRecord winner = d;
+        winner.secret = *stored;
+        lost.push_back(std::move(winner));
+      }
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      EventRecord& r = events[i];
+      if (IsLost(lost, r.event.device)) continue;
+      if (r.event.id == 0) r.event.id = next_id;
+      if (r.event.id < 0) {
+        return Internal(fmt::format("an event of device {} has id {}",
+                                    r.event.device, r.event.id));
+      }
+      if (batch.decide_duplicates) {
+        r.duplicate = false;
+        const Event& e = r.event;
+        if (r.request && e.has_current_time) {
+          r.duplicate = std::any_of(
+              events.begin(), events.begin() + static_cast<ptrdiff_t>(i),
+              [&e](const EventRecord& earlier) {
+                return earlier.request && IsDuplicateOf(e, earlier.event);
+              });
+          if (!r.duplicate) {
+            Result<bool> stored = HasDuplicate(e);
+            if (!stored.ok()) return stored.error();
+            r.duplicate = *stored;
+          }
+        }
       }
       if (Status s = InsertEvent(*writer_, r); !s.ok()) return s;
       next_id = std::max(next_id, r.event.id + 1);
-    }
-    for (const DeviceRecord& d : batch.devices) {
-      if (Status s = InsertDevice(*writer_, d); !s.ok()) return s;
     }
     return {};
   });
@@ -118,6 +170,8 @@ Status SqliteStore::Append(const LogBatch& batch) {
     return Unavailable(
         fmt::format("nothing was stored: {}", s.error().message));
   }
+  batch.events = std::move(events);
+  batch.lost = std::move(lost);
   next_event_id_ = next_id;
   return {};
 }

@@ -222,10 +222,11 @@ Result<std::optional<Session>> SqliteStore::LastIdleSessionBefore(
 Status SqliteStore::CommitProjection(const ProjectionBatch& batch) {
   Status s = WriteTransaction(/*durable=*/false,
                               [&] { return ProjectInTransaction(batch); });
-  if (!s.ok()) {
+  if (!s.ok() && s.error().code != ErrorCode::kConflict) {
     return Unavailable(fmt::format("the ledger could not be updated: {}",
                                    s.error().message));
   }
+  if (!s.ok()) return s;
   BoundWal();
   return s;
 }
@@ -279,6 +280,16 @@ Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
                      "?) WHERE device = ?",
                      [&](Query& q) { q.Bind(received).Bind(device); });
     if (!s.ok()) return s;
+  }
+  if (batch.from >= 0) {
+    Result<int64_t> stored = ProjectedPosition();
+    if (!stored.ok()) return stored.error();
+    if (*stored != batch.from) {
+      return Error{ErrorCode::kConflict,
+                   fmt::format("the ledger was projected to event {} "
+                               "meanwhile, not {}",
+                               *stored, batch.from)};
+    }
   }
   return RunOn(conn,
                "INSERT OR REPLACE INTO projection (id, position) VALUES (1, ?)",

@@ -384,6 +384,24 @@ Result<ProjectionLag> SqliteStore::Lag() {
   return lag;
 }
 
+Result<std::vector<std::pair<int64_t, std::string>>>
+SqliteStore::LoadAttributions() {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{"SELECT session_id, user FROM session_users ORDER BY session_id",
+          {}};
+  std::vector<std::pair<int64_t, std::string>> out;
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [](Query& q) {
+        int64_t id = q.Int();
+        return std::make_pair(id, q.Text());
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
 Result<RequestTally> SqliteStore::CountRequests(int64_t after_id) {
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();

@@ -41,12 +41,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   // --- LogStore (sqlite_log.cc) ---
-  Result<int64_t> AllocateEventIds(int64_t count) override;
-  // A resend carries the same currentTime as the original, so only earlier
-  // events that also carried currentTime are compared against (through
-  // events_device_time).
-  Result<bool> HasDuplicate(const Event& e) override;
-  Status Append(const LogBatch& batch) override;
+  Result<int64_t> LastEventId() override;
+  Status Append(LogBatch& batch) override;
   Status SetSessionUser(int64_t id, const std::string& user) override;
 
   // --- ProjectionStore (sqlite_projection.cc) ---
@@ -83,6 +79,15 @@ class SqliteStore final : public Store {
   // writable).
   Result<std::vector<RateChange>> LoadRateChanges() override;
   Status RecordRateChanges(const std::vector<RateChange>& changes) override;
+
+  // --- Store (sqlite_log.cc) ---
+  Result<int64_t> AllocateEventIds(int64_t count) override;
+  // A resend carries the same currentTime as the original, so only earlier
+  // events that also carried currentTime are compared against (through
+  // events_device_time).
+  Result<bool> HasDuplicate(const Event& e) override;
+  Result<std::vector<std::pair<int64_t, std::string>>> LoadAttributions()
+      override;
 
   // --- rebuild (sqlite_log.cc) ---
   // Reads in chunks, outside any transaction, so `fn` may write to the store.

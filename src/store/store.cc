@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 namespace pm {
@@ -55,6 +56,30 @@ Result<std::vector<EventView>> LedgerReader::SessionEventsPage(
   return page;
 }
 
+std::string RedactedUrl(std::string_view url) {
+  std::string out(url);
+  if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+    return out;
+  }
+  size_t start = out.find("://") + 3;
+  size_t end = out.find_first_of("/?", start);
+  size_t at = out.rfind('@', end == std::string::npos ? out.size() : end);
+  if (at != std::string::npos && at >= start) {
+    size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "****");
+    }
+  }
+  for (size_t p = out.find("password="); p != std::string::npos;
+       p = out.find("password=", p + 1)) {
+    size_t value = p + 9;
+    size_t stop = out.find('&', value);
+    out.replace(value, (stop == std::string::npos ? out.size() : stop) - value,
+                "****");
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   return OpenStore(url, OpenOptions{});
 }
@@ -64,9 +89,9 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
   std::string_view u = url;
   if (u.starts_with(kSqlitePrefix)) return OpenSqlite(u, options);
   if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {
-    return Unavailable(
-        "PostgreSQL support is not built in this version; use "
-        "sqlite:PATH for now");
+    auto store = PgStore::Open(url, options);
+    if (!store.ok()) return store.error();
+    return std::unique_ptr<Store>(std::move(*store));
   }
   return Invalid(
       fmt::format("unknown database URL \"{}\": {}", url, kAcceptedForms));

@@ -37,7 +37,7 @@ struct StoredRequest {
 };
 
 struct EventRecord {
-  Event event;  // event.id set by the caller from AllocateEventIds()
+  Event event;  // event.id: 0 for Append to assign (see LogBatch)
   std::optional<StoredRequest> request;  // nullopt for a synthetic `swept`
   bool duplicate = false;
 };
@@ -48,6 +48,8 @@ struct DeviceRecord {
   std::optional<std::string> secret;  // as registered (tofu) or configured
   TimeMs first_seen = 0;
   TimeMs last_received = 0;  // receive time of its latest projected request
+
+  bool operator==(const DeviceRecord&) const = default;
 };
 
 // A stored event read again (`rebuild` with a newer decoder): its decoded
@@ -61,11 +63,26 @@ struct EventUpdate {
 // durable transaction: the accepted requests and the printers they
 // registered. Nothing derived.
 struct LogBatch {
+  // Events with id 0 get the next ids from Append, consecutive, in batch
+  // order, each greater than every id committed before (with several
+  // instances on one database too, so that the projector, which reads the
+  // log by id, never passes an id still being committed). Events given an
+  // id keep it (tests, a copied log).
   std::vector<EventRecord> events;
-  // New printers, and printers whose secret was registered (tofu): inserted,
-  // or for a known printer its secret replaced (first_seen and
-  // last_received kept).
+  // Printers heard from for the first time, and printers registering a
+  // secret (tofu): inserted, or for a known printer without a secret its
+  // secret set (first_seen and last_received kept). A secret already stored
+  // is never replaced: the first one presented wins, on every instance.
   std::vector<DeviceRecord> devices;
+  // The writer's batches: Append decides each event's `duplicate`
+  // (ledger.md s. 3) against the log and the batch's earlier events, as the
+  // log stands at the commit. Otherwise the flags are stored as given.
+  bool decide_duplicates = false;
+
+  // Filled in by Append: the printers whose registration in `devices` lost
+  // to a different secret stored first (by another instance), as stored.
+  // Their events in the batch were not stored: each keeps id 0.
+  std::vector<DeviceRecord> lost;
   bool empty() const { return events.empty() && devices.empty(); }
 };
 
@@ -96,6 +113,12 @@ struct ProjectionBatch {
   // Receive time of each device's latest request up to `position`.
   std::vector<std::pair<std::string, TimeMs>> last_received;
   int64_t position = 0;
+  // The position this step folded from: the commit fails with kConflict
+  // (and stores nothing) when the stored position is another, i.e. another
+  // projector (another instance on the same database) got there first; the
+  // projector then reloads and folds on from there. -1: unconditional
+  // (rebuild's reset).
+  int64_t from = -1;
 };
 
 // How far the projection trails the log (`/readyz`, metrics).
@@ -166,13 +189,12 @@ struct EventPageQuery {
 class LogStore {
  public:
   virtual ~LogStore() = default;
-  // Reserves `count` consecutive event ids and returns the first.
-  virtual Result<int64_t> AllocateEventIds(int64_t count) = 0;
-  // Whether an earlier-logged event is a duplicate of `e` (ledger.md s. 3).
-  virtual Result<bool> HasDuplicate(const Event& e) = 0;
-  // Appends `batch` as one transaction, durable when it returns ok; a
-  // failure stores nothing of it.
-  virtual Status Append(const LogBatch& batch) = 0;
+  // The id of the last logged event (0: none).
+  virtual Result<int64_t> LastEventId() = 0;
+  // Appends `batch` as one transaction (see LogBatch: ids, duplicates and
+  // registrations are decided in it), durable when it returns ok; a failure
+  // stores nothing of it.
+  virtual Status Append(LogBatch& batch) = 0;
   // Attributes a session to a person, apart from the log (survives
   // rebuild). Sessions read back carry it in `user`. kNotFound for an
   // unknown session. An empty `user` removes the attribution.
@@ -250,12 +272,20 @@ class LedgerReader {
 // A whole database: the three faces, and what `rebuild` and the shell need.
 class Store : public LogStore, public ProjectionStore, public LedgerReader {
  public:
+  // Reserves `count` consecutive event ids and returns the first, for a
+  // LogBatch that gives its ids (tests, a copied log).
+  virtual Result<int64_t> AllocateEventIds(int64_t count) = 0;
+  // Whether an earlier-logged event is a duplicate of `e` (ledger.md s. 3).
+  virtual Result<bool> HasDuplicate(const Event& e) = 0;
   // Rebuild: every logged event in id order, its request included.
   virtual Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) = 0;
   // Rewrites logged events' decoded columns and duplicate flags in one
   // transaction (a newer decoder). An unknown id fails the whole call.
   virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;
+  // Every manual attribution (session id, person), by session id.
+  virtual Result<std::vector<std::pair<int64_t, std::string>>>
+  LoadAttributions() = 0;
   // Records rate changes in one transaction (an entry for a device and time
   // already recorded is replaced). Apart from the log: `rebuild` keeps it.
   // Safe from any thread and command; kUnavailable when the database cannot
@@ -282,6 +312,10 @@ struct OpenOptions {
   // `serve` once. They work on a file they may not write.
   bool read_only = false;
 };
+
+// `url` fit for a log line or a message: a PostgreSQL URL's password (in
+// its user info, or a `password=` parameter) shown as "****".
+std::string RedactedUrl(std::string_view url);
 
 // Opens the store named by a --db URL: "sqlite:PATH" (created when missing,
 // migrated to the current schema, unless options.read_only; a database from

@@ -3,7 +3,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -319,13 +324,38 @@ TEST(OpenStoreTest, UnwritablePathNamesThePathAndTheReason) {
   EXPECT_THAT(store.error().message, HasSubstr("No such file or directory"));
 }
 
-TEST(OpenStoreTest, PostgresqlIsNotBuiltYet) {
-  Result<std::unique_ptr<Store>> store =
-      OpenStore("postgresql://pm:pw@localhost:5432/printmeter");
+// Nothing listens on the port: unavailable, naming the server (never its
+// password) and what to check.
+TEST(OpenStoreTest, AnUnreachablePostgresqlIsNamedWithoutItsPassword) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  Result<std::unique_ptr<Store>> store = OpenStore(fmt::format(
+      "postgresql://pm:s3cretpw@127.0.0.1:{}/printmeter", port));
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(store.error().message,
-              HasSubstr("PostgreSQL support is not built in this version"));
+              HasSubstr(fmt::format("127.0.0.1:{}/printmeter", port)));
+  EXPECT_THAT(store.error().message, HasSubstr("check that the server runs"));
+  EXPECT_THAT(store.error().message,
+              ::testing::Not(HasSubstr("s3cretpw")));
+}
+
+TEST(RedactedUrlTest, APostgresqlPasswordIsNeverShown) {
+  EXPECT_EQ(RedactedUrl("postgresql://pm:s3cret@db.local:5432/printmeter"),
+            "postgresql://pm:****@db.local:5432/printmeter");
+  EXPECT_EQ(RedactedUrl("postgres://pm:p%40ss:w@db/x?sslmode=require"),
+            "postgres://pm:****@db/x?sslmode=require");
+  EXPECT_EQ(RedactedUrl("postgresql://db/x?user=pm&password=s3cret&a=b"),
+            "postgresql://db/x?user=pm&password=****&a=b");
+  EXPECT_EQ(RedactedUrl("postgresql://pm@db/x"), "postgresql://pm@db/x");
+  EXPECT_EQ(RedactedUrl("sqlite:/var/lib/p:w@x.db"), "sqlite:/var/lib/p:w@x.db");
 }
 
 TEST(OpenStoreTest, BadUrlsSayWhichFormsAreAccepted) {

@@ -7,7 +7,9 @@ namespace pm {
 Status CommitBatch(Store& store, const WriteBatch& batch) {
   if (batch.empty()) return {};
   if (!batch.events.empty() || !batch.devices.empty()) {
-    LogBatch log{batch.events, batch.devices};
+    LogBatch log;
+    log.events = batch.events;
+    log.devices = batch.devices;
     if (Status s = store.Append(log); !s) return s;
   }
   Result<int64_t> position = store.ProjectedPosition();

@@ -1,4 +1,6 @@
-// SqliteStore on real files: round trips, atomicity, duplicates, re-folds,
+// The Store on both databases, each a real one: a SQLite file, and a
+// database on a PostgreSQL server of the tests' own (pg_test_cluster.h).
+// Round trips, atomicity, ids, duplicates and registrations, re-folds,
 // pagination, manual attribution, concurrency and the rebuild scan.
 #include "store/sqlite_store.h"
 
@@ -16,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "store/pg_test_cluster.h"
 #include "store/store_test_util.h"
 #include "store/write_batch.h"
 
@@ -33,11 +36,27 @@ using testing::Record;
 constexpr TimeMs kT0 = 1718000000000;  // 2024-06-10
 constexpr int64_t kAllIds = std::numeric_limits<int64_t>::max();
 
-class SqliteStoreTest : public ::testing::Test {
+// The store named by the test's parameter: "sqlite" or "postgresql".
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    store_ = testing::MustOpen(dir_.File("pm.db"));
+    if (GetParam() == "sqlite") {
+      url_ = "sqlite:" + dir_.File("pm.db");
+    } else {
+      testing::PgCluster* cluster = testing::SharedPgCluster();
+      ASSERT_NE(cluster, nullptr) << "no PostgreSQL server for the tests";
+      auto url = cluster->NewDatabase();
+      ASSERT_TRUE(url.ok()) << url.error().message;
+      url_ = *url;
+    }
+    store_ = Reopen();
     ASSERT_NE(store_, nullptr);
+  }
+  // Another store on the same database (another instance, or a restart).
+  std::unique_ptr<Store> Reopen() {
+    Result<std::unique_ptr<Store>> store = OpenStore(url_);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(*store) : nullptr;
   }
 
   void Commit(const WriteBatch& batch) {
@@ -103,12 +122,22 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string url_;
   std::unique_ptr<Store> store_;
 };
 
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// What only the SQLite file has (its WAL).
+class SqliteStoreTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteStoreTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+
 // --- Round trips -------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
+TEST_P(StoreTest, EveryEventFieldRoundTrips) {
   Event full = FullEvent(1);
   full.test = false;  // so that FoldableEvents returns it too
   Event bare = BareEvent(2, "delta", Kind::kStarted, kT0);
@@ -162,7 +191,7 @@ TEST_F(SqliteStoreTest, EveryEventFieldRoundTrips) {
 
 // The picture is stored once, inside the request as received, and read out
 // of it when asked for.
-TEST_F(SqliteStoreTest, APictureIsReadOutOfItsStoredRequest) {
+TEST_P(StoreTest, APictureIsReadOutOfItsStoredRequest) {
   std::string jpeg("\xff\xd8\xff\xe0picture\x00\x01\xff\xd9", 14);
   std::string boundary = "----pm-boundary";
   std::string body = fmt::format(
@@ -189,7 +218,7 @@ TEST_F(SqliteStoreTest, APictureIsReadOutOfItsStoredRequest) {
   EXPECT_NE(records[0].request->body.find(jpeg), std::string::npos);
 }
 
-TEST_F(SqliteStoreTest, EveryEventKindRoundTrips) {
+TEST_P(StoreTest, EveryEventKindRoundTrips) {
   std::vector<Kind> kinds = {Kind::kStarted,   Kind::kDone,    Kind::kFailed,
                              Kind::kPaused,    Kind::kResumed, Kind::kProgress,
                              Kind::kAttention, Kind::kError,   Kind::kOther,
@@ -204,7 +233,7 @@ TEST_F(SqliteStoreTest, EveryEventKindRoundTrips) {
   EXPECT_EQ(*read, events);
 }
 
-TEST_F(SqliteStoreTest, EverySessionFieldRoundTrips) {
+TEST_P(StoreTest, EverySessionFieldRoundTrips) {
   Session full = FullSession(10);
   Session bare = BareSession(20, "delta", kT0 + kDayMs, std::nullopt);
   bare.status = SessionStatus::kPaused;
@@ -230,7 +259,7 @@ TEST_F(SqliteStoreTest, EverySessionFieldRoundTrips) {
   EXPECT_EQ(**got, cleared);
 }
 
-TEST_F(SqliteStoreTest, UpsertingAMovedStartReplacesTheSession) {
+TEST_P(StoreTest, UpsertingAMovedStartReplacesTheSession) {
   Session s = BareSession(10, "delta", kT0, kT0 + kHourMs);
   CommitSessions({s});
   s.started_at = kT0 - kHourMs;  // e.g. a start inferred anew by a re-fold
@@ -242,7 +271,7 @@ TEST_F(SqliteStoreTest, UpsertingAMovedStartReplacesTheSession) {
   EXPECT_EQ(**got, s);
 }
 
-TEST_F(SqliteStoreTest, EverySessionStatusRoundTrips) {
+TEST_P(StoreTest, EverySessionStatusRoundTrips) {
   std::vector<SessionStatus> statuses = {
       SessionStatus::kPrinting,  SessionStatus::kPaused,
       SessionStatus::kCompleted, SessionStatus::kCancelled,
@@ -263,7 +292,7 @@ TEST_F(SqliteStoreTest, EverySessionStatusRoundTrips) {
   }
 }
 
-TEST_F(SqliteStoreTest, DeviceStatesAndDevicesRoundTrip) {
+TEST_P(StoreTest, DeviceStatesAndDevicesRoundTrip) {
   DeviceState printing;
   printing.device = "delta";
   printing.state = PrinterState::kPaused;
@@ -310,12 +339,12 @@ TEST_F(SqliteStoreTest, DeviceStatesAndDevicesRoundTrip) {
   EXPECT_THAT(*states, ElementsAre(idle, printing));
   devices = store_->LoadDevices();
   ASSERT_TRUE(devices.ok());
-  EXPECT_EQ((*devices)[1].secret, "new");
+  EXPECT_EQ((*devices)[1].secret, "s3cret");  // the first secret stays
 }
 
 // --- Commit ----------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
+TEST_P(StoreTest, AFailedCommitStoresNothing) {
   CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0)});
   WriteBatch batch;
   batch.events.push_back(Record(BareEvent(2, "delta", Kind::kDone, kT0 + 1)));
@@ -327,7 +356,11 @@ TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(s.error().message, HasSubstr("nothing was stored"));
-  EXPECT_THAT(s.error().message, HasSubstr("UNIQUE constraint failed"));
+  // SQLite: "UNIQUE constraint failed"; PostgreSQL: "violates unique
+  // constraint".
+  std::string message = s.error().message;
+  std::transform(message.begin(), message.end(), message.begin(), ::tolower);
+  EXPECT_THAT(message, HasSubstr("unique constraint"));
 
   EXPECT_EQ(AllRecords().size(), 1u);
   EXPECT_TRUE(List({}).empty());
@@ -342,16 +375,78 @@ TEST_F(SqliteStoreTest, AFailedCommitStoresNothing) {
   EXPECT_EQ(List({}).size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, AnEventWithoutIdIsRefused) {
-  WriteBatch batch;
-  batch.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0)));
-  Status s = CommitBatch(*store_, batch);
-  ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.error().message, HasSubstr("AllocateEventIds"));
-  EXPECT_TRUE(AllRecords().empty());
+TEST_P(StoreTest, AppendAssignsTheNextIdsToEventsWithoutOne) {
+  CommitEvents({BareEvent(7, "delta", Kind::kStarted, kT0)});
+  LogBatch batch;
+  batch.events.push_back(Record(BareEvent(0, "delta", Kind::kProgress, kT0 + 1)));
+  batch.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 2)));
+  ASSERT_TRUE(store_->Append(batch).ok());
+  EXPECT_EQ(batch.events[0].event.id, 8);
+  EXPECT_EQ(batch.events[1].event.id, 9);
+  EXPECT_EQ(*store_->LastEventId(), 9);
+  auto records = AllRecords();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2].event.kind, Kind::kDone);
 }
 
-TEST_F(SqliteStoreTest, AllocatesConsecutiveIdsAfterTheStoredOnes) {
+// The writer's batches: duplicates decided against the log and the batch.
+TEST_P(StoreTest, AppendDecidesDuplicatesAgainstTheLogAndTheBatch) {
+  Event original = BareEvent(0, "delta", Kind::kStarted, kT0);
+  original.has_current_time = true;
+  LogBatch first;
+  first.decide_duplicates = true;
+  first.events.push_back(Record(original));
+  first.events.push_back(Record(original));  // resent within the batch
+  ASSERT_TRUE(store_->Append(first).ok());
+  EXPECT_FALSE(first.events[0].duplicate);
+  EXPECT_TRUE(first.events[1].duplicate);
+  LogBatch second;
+  second.decide_duplicates = true;
+  second.events.push_back(Record(original));  // resent later
+  Event other = original;
+  other.kind = Kind::kDone;
+  second.events.push_back(Record(other));
+  second.events[0].duplicate = false;
+  ASSERT_TRUE(store_->Append(second).ok());
+  EXPECT_TRUE(second.events[0].duplicate);
+  EXPECT_FALSE(second.events[1].duplicate);
+  auto records = AllRecords();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_FALSE(records[0].duplicate);
+  EXPECT_TRUE(records[1].duplicate);
+  EXPECT_TRUE(records[2].duplicate);
+  EXPECT_FALSE(records[3].duplicate);
+}
+
+// A secret stored first is never replaced: a registration with another one
+// loses, and its printer's events in the batch are not stored.
+TEST_P(StoreTest, TheFirstSecretStoredWinsARegistration) {
+  LogBatch first;
+  first.devices.push_back({"delta", "first", kT0, kT0});
+  first.events.push_back(Record(BareEvent(0, "delta", Kind::kStarted, kT0)));
+  ASSERT_TRUE(store_->Append(first).ok());
+  EXPECT_TRUE(first.lost.empty());
+  LogBatch second;
+  second.devices.push_back({"delta", "second", kT0 + 5, kT0 + 5});
+  second.devices.push_back({"alpha", "a", kT0 + 5, kT0 + 5});
+  second.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 5)));
+  second.events.push_back(Record(BareEvent(0, "alpha", Kind::kStarted, kT0 + 5)));
+  ASSERT_TRUE(store_->Append(second).ok());
+  ASSERT_EQ(second.lost.size(), 1u);
+  EXPECT_EQ(second.lost[0].device, "delta");
+  EXPECT_EQ(second.lost[0].secret, "first");
+  EXPECT_EQ(second.events[0].event.id, 0);
+  EXPECT_EQ(second.events[1].event.id, 2);
+  auto devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[1].device, "delta");
+  EXPECT_EQ((*devices)[1].secret, "first");
+  EXPECT_EQ((*devices)[0].secret, "a");
+  EXPECT_EQ(AllRecords().size(), 2u);
+}
+
+TEST_P(StoreTest, AllocatesConsecutiveIdsAfterTheStoredOnes) {
   Result<int64_t> a = store_->AllocateEventIds(3);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(*a, 1);
@@ -367,7 +462,7 @@ TEST_F(SqliteStoreTest, AllocatesConsecutiveIdsAfterTheStoredOnes) {
 // --- Duplicates (ledger.md section 3)
 // ------------------------------------------
 
-TEST_F(SqliteStoreTest, DuplicateNeedsSameDeviceKindTimePathAndReportedTime) {
+TEST_P(StoreTest, DuplicateNeedsSameDeviceKindTimePathAndReportedTime) {
   Event original = BareEvent(1, "delta", Kind::kDone, kT0);
   original.file.path = "a.gcode";
   original.reported_time_s = 100;
@@ -395,7 +490,7 @@ TEST_F(SqliteStoreTest, DuplicateNeedsSameDeviceKindTimePathAndReportedTime) {
   EXPECT_FALSE(changed([](Event& e) { e.has_current_time = false; }));
 }
 
-TEST_F(SqliteStoreTest, BothNoneCountsAsEqual) {
+TEST_P(StoreTest, BothNoneCountsAsEqual) {
   Event original = BareEvent(1, "delta", Kind::kStarted, kT0);
   CommitEvents({original});
   Event resend = original;
@@ -411,7 +506,7 @@ TEST_F(SqliteStoreTest, BothNoneCountsAsEqual) {
 // Decision (ledger.md is silent): a resend repeats the original's
 // currentTime, so an earlier event whose time was only its receive time is
 // not the original of anything, even when the milliseconds happen to match.
-TEST_F(SqliteStoreTest, EarlierEventsWithoutCurrentTimeAreNotOriginals) {
+TEST_P(StoreTest, EarlierEventsWithoutCurrentTimeAreNotOriginals) {
   Event received = BareEvent(1, "delta", Kind::kStarted, kT0);
   received.has_current_time = false;
   CommitEvents({received});
@@ -424,7 +519,7 @@ TEST_F(SqliteStoreTest, EarlierEventsWithoutCurrentTimeAreNotOriginals) {
 // --- The fold's queries
 // ----------------------------------------------------------
 
-TEST_F(SqliteStoreTest, FoldableEventsAreSortedByKeyAfterTheGivenKey) {
+TEST_P(StoreTest, FoldableEventsAreSortedByKeyAfterTheGivenKey) {
   Event a = BareEvent(1, "delta", Kind::kStarted, kT0 + 300);
   Event b = BareEvent(2, "delta", Kind::kProgress, kT0 + 100);
   Event c = BareEvent(3, "delta", Kind::kProgress, kT0 + 100);
@@ -453,7 +548,7 @@ TEST_F(SqliteStoreTest, FoldableEventsAreSortedByKeyAfterTheGivenKey) {
   EXPECT_TRUE(after->empty());
 }
 
-TEST_F(SqliteStoreTest, RefoldDeletesTheDevicesLaterSessionsOnly) {
+TEST_P(StoreTest, RefoldDeletesTheDevicesLaterSessionsOnly) {
   Session s1 = BareSession(1, "delta", kT0, kT0 + 10);
   Session s2 = BareSession(3, "delta", kT0 + 20, kT0 + 30);
   Session s3 = BareSession(5, "delta", kT0 + 20, kT0 + 40);  // same time
@@ -473,7 +568,7 @@ TEST_F(SqliteStoreTest, RefoldDeletesTheDevicesLaterSessionsOnly) {
   EXPECT_THAT(Ids(List({})), ElementsAre(7));
 }
 
-TEST_F(SqliteStoreTest, EventSessionAssignmentsAndSessionEvents) {
+TEST_P(StoreTest, EventSessionAssignmentsAndSessionEvents) {
   CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0 + 10),
                 BareEvent(2, "delta", Kind::kDone, kT0 + 30),
                 BareEvent(3, "delta", Kind::kProgress, kT0 + 20)});
@@ -497,7 +592,7 @@ TEST_F(SqliteStoreTest, EventSessionAssignmentsAndSessionEvents) {
   EXPECT_EQ(events->size(), 2u);
 }
 
-TEST_F(SqliteStoreTest, LastIdleSessionBeforeIsTheLatestIdleClose) {
+TEST_P(StoreTest, LastIdleSessionBeforeIsTheLatestIdleClose) {
   Session a = BareSession(1, "delta", kT0, kT0 + 10);
   a.idle_after = true;
   Session b = BareSession(3, "delta", kT0 + 20, kT0 + 30);
@@ -524,7 +619,7 @@ TEST_F(SqliteStoreTest, LastIdleSessionBeforeIsTheLatestIdleClose) {
 // --- Listing sessions
 // -------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, ListSessionsFiltersAndPagesNewestFirst) {
+TEST_P(StoreTest, ListSessionsFiltersAndPagesNewestFirst) {
   std::vector<Session> sessions;
   for (int i = 0; i < 30; ++i) {
     Session s =
@@ -583,7 +678,7 @@ TEST_F(SqliteStoreTest, ListSessionsFiltersAndPagesNewestFirst) {
             expected([&](const Session& s) { return s.started_at < *f.to; }));
 }
 
-TEST_F(SqliteStoreTest, WindowsFindLongOpenAndZeroLengthSessions) {
+TEST_P(StoreTest, WindowsFindLongOpenAndZeroLengthSessions) {
   TimeMs from = kT0 + 30 * kDayMs, to = from + 30 * kDayMs;
   CommitSessions({
       BareSession(1, "d", from - kDayMs, from - 1),           // before
@@ -612,7 +707,7 @@ TEST_F(SqliteStoreTest, WindowsFindLongOpenAndZeroLengthSessions) {
   EXPECT_THAT(Ids(List(q)), ElementsAre(6, 8));
 }
 
-TEST_F(SqliteStoreTest, PagingWhileTheWriterInsertsNewerSessions) {
+TEST_P(StoreTest, PagingWhileTheWriterInsertsNewerSessions) {
   std::vector<Session> initial;
   for (int i = 1; i <= 500; ++i) {
     initial.push_back(BareSession(i, "d", kT0 + (i / 3) * kSecondMs,
@@ -661,7 +756,7 @@ TEST_F(SqliteStoreTest, PagingWhileTheWriterInsertsNewerSessions) {
 // --- Manual attribution
 // -------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
+TEST_P(StoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
   Session sd = BareSession(1, "delta", kT0, kT0 + kHourMs);  // no user
   Session own = BareSession(3, "delta", kT0 + kDayMs, std::nullopt);
   own.user = "ada";
@@ -715,7 +810,7 @@ TEST_F(SqliteStoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
   EXPECT_THAT(Ids(List(q)), ElementsAre(1));
 }
 
-TEST_F(SqliteStoreTest, ResetProjectionKeepsEventsAndDevices) {
+TEST_P(StoreTest, ResetProjectionKeepsEventsAndDevices) {
   WriteBatch batch;
   EventRecord r = Record(BareEvent(1, "delta", Kind::kStarted, kT0));
   batch.events = {r};
@@ -747,7 +842,7 @@ TEST_F(SqliteStoreTest, ResetProjectionKeepsEventsAndDevices) {
 // --- Events
 // -------------------------------------------------------------------------
 
-TEST_F(SqliteStoreTest, ListEventsPagesNewestFirstPerDevice) {
+TEST_P(StoreTest, ListEventsPagesNewestFirstPerDevice) {
   std::vector<Event> events;
   for (int i = 1; i <= 20; ++i) {
     events.push_back(
@@ -768,7 +863,7 @@ TEST_F(SqliteStoreTest, ListEventsPagesNewestFirstPerDevice) {
   EXPECT_THAT(ids, ElementsAre(19, 17, 15, 13, 11, 9, 7, 5, 3, 1));
 }
 
-TEST_F(SqliteStoreTest, ForEachEventVisitsEveryEventInIdOrder) {
+TEST_P(StoreTest, ForEachEventVisitsEveryEventInIdOrder) {
   // Ids with gaps and arriving out of order, over several read chunks.
   std::vector<int64_t> ids;
   for (int64_t i = 1300; i >= 1; --i) ids.push_back(i * 3);
@@ -807,7 +902,7 @@ TEST_F(SqliteStoreTest, ForEachEventVisitsEveryEventInIdOrder) {
 // past its bound the writer checkpoints it after a projection step, so it
 // starts over. The appends are interleaved with projection commits, as the
 // single writer makes them.
-TEST_F(SqliteStoreTest, TheWalStaysBoundedUnderAppendsThatNeverPause) {
+TEST_P(SqliteStoreTest, TheWalStaysBoundedUnderAppendsThatNeverPause) {
   const std::string wal = dir_.File("pm.db") + "-wal";
   const std::string body(32 * 1024, 'x');  // a webhook with a picture
   int64_t largest = 0, written = 0;
@@ -839,7 +934,7 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedUnderAppendsThatNeverPause) {
                                        << " MiB of appends";
 }
 
-TEST_F(SqliteStoreTest, ReadersRunWhileTheWriterCommits) {
+TEST_P(StoreTest, ReadersRunWhileTheWriterCommits) {
   constexpr int kBatches = 200;
   std::atomic<bool> writing = true;
   std::atomic<int> failures = 0;
@@ -894,6 +989,188 @@ TEST_F(SqliteStoreTest, ReadersRunWhileTheWriterCommits) {
   Result<std::vector<EventView>> events = store_->SessionEvents(kBatches);
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 1u);
+}
+
+// --- Several instances on one PostgreSQL database ---------------------------
+
+class SharedDatabaseTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Postgresql, SharedDatabaseTest,
+                         ::testing::Values("postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// Appends from two instances at once get distinct ids, committed in id
+// order: a reader never sees an id before every smaller one.
+TEST_P(SharedDatabaseTest, AppendsFromTwoInstancesCommitInIdOrder) {
+  std::unique_ptr<Store> other = Reopen();
+  std::unique_ptr<Store> reader = Reopen();
+  ASSERT_NE(other, nullptr);
+  ASSERT_NE(reader, nullptr);
+  constexpr int kBatches = 150;
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  auto append = [&](Store* store, const std::string& device) {
+    for (int i = 0; i < kBatches; ++i) {
+      LogBatch batch;
+      batch.decide_duplicates = true;
+      for (int k = 0; k < 3; ++k) {
+        batch.events.push_back(Record(
+            BareEvent(0, device, Kind::kProgress, kT0 + i * 10 + k)));
+      }
+      if (!store->Append(batch).ok()) ++failures;
+    }
+  };
+  int gaps = 0;
+  int64_t largest_seen = 0;
+  std::thread watch([&] {
+    while (!done) {
+      auto log = reader->ReadLog(0, 100000);
+      if (!log.ok()) continue;
+      for (size_t i = 0; i < log->size(); ++i) {
+        if ((*log)[i].event.id != static_cast<int64_t>(i) + 1) ++gaps;
+      }
+      if (!log->empty()) {
+        largest_seen = std::max(largest_seen, log->back().event.id);
+      }
+    }
+  });
+  std::thread a(append, store_.get(), "alpha");
+  std::thread b(append, other.get(), "beta");
+  a.join();
+  b.join();
+  done = true;
+  watch.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(gaps, 0);
+  EXPECT_GT(largest_seen, 0);
+  auto records = AllRecords();
+  ASSERT_EQ(records.size(), 2u * kBatches * 3);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].event.id, static_cast<int64_t>(i) + 1);
+  }
+  EXPECT_EQ(*other->LastEventId(), static_cast<int64_t>(records.size()));
+}
+
+// The same event resent to the other instance is still a duplicate.
+TEST_P(SharedDatabaseTest, AResendToTheOtherInstanceIsADuplicate) {
+  std::unique_ptr<Store> other = Reopen();
+  Event e = BareEvent(0, "delta", Kind::kStarted, kT0);
+  e.file.path = "a.gcode";
+  LogBatch first;
+  first.decide_duplicates = true;
+  first.events.push_back(Record(e));
+  ASSERT_TRUE(store_->Append(first).ok());
+  LogBatch resent;
+  resent.decide_duplicates = true;
+  resent.events.push_back(Record(e));
+  ASSERT_TRUE(other->Append(resent).ok());
+  EXPECT_FALSE(first.events[0].duplicate);
+  EXPECT_TRUE(resent.events[0].duplicate);
+  EXPECT_EQ(resent.events[0].event.id, 2);
+}
+
+// Two instances registering one new printer at the same moment with
+// different secrets: one wins, on both; the loser's events are not stored.
+TEST_P(SharedDatabaseTest, RacingRegistrationsHaveOneWinner) {
+  std::unique_ptr<Store> other = Reopen();
+  constexpr int kRounds = 30;
+  std::vector<LogBatch> mine(kRounds), theirs(kRounds);
+  auto run = [](Store* store, std::vector<LogBatch>& batches,
+                const std::string& secret) {
+    for (int i = 0; i < kRounds; ++i) {
+      std::string device = fmt::format("printer-{}", i);
+      batches[i].devices.push_back({device, secret, kT0, kT0});
+      batches[i].events.push_back(
+          Record(BareEvent(0, device, Kind::kStarted, kT0 + i)));
+      EXPECT_TRUE(store->Append(batches[i]).ok());
+    }
+  };
+  std::thread a(run, store_.get(), std::ref(mine), "mine");
+  std::thread b(run, other.get(), std::ref(theirs), "theirs");
+  a.join();
+  b.join();
+  auto devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), static_cast<size_t>(kRounds));
+  int stored = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string& secret = *(*devices)[static_cast<size_t>(i)].secret;
+    bool mine_won = mine[i].lost.empty();
+    bool theirs_won = theirs[i].lost.empty();
+    EXPECT_NE(mine_won, theirs_won) << "round " << i;
+    EXPECT_EQ(secret, mine_won ? "mine" : "theirs");
+    LogBatch& loser = mine_won ? theirs[i] : mine[i];
+    ASSERT_EQ(loser.lost.size(), 1u);
+    EXPECT_EQ(loser.lost[0].secret, secret);
+    EXPECT_EQ(loser.events[0].event.id, 0);
+    stored += 1;
+  }
+  EXPECT_EQ(AllRecords().size(), static_cast<size_t>(stored));
+}
+
+// A projection step folded from a position another instance already moved
+// past stores nothing and says so (the projector then reloads).
+TEST_P(SharedDatabaseTest, AProjectionFromAStalePositionConflicts) {
+  std::unique_ptr<Store> other = Reopen();
+  CommitEvents({BareEvent(1, "delta", Kind::kStarted, kT0),
+                BareEvent(2, "delta", Kind::kDone, kT0 + 5)});
+  ProjectionBatch first;
+  first.from = 2;  // CommitBatch moved it to 2
+  first.position = 2;
+  ASSERT_TRUE(store_->CommitProjection(first).ok());
+  ProjectionBatch stale;
+  stale.from = 0;
+  stale.position = 1;
+  stale.sessions.push_back(BareSession(1, "delta", kT0, std::nullopt));
+  Status s = other->CommitProjection(stale);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(*store_->ProjectedPosition(), 2);
+  EXPECT_TRUE(List({}).empty());
+}
+
+// The database crashes under a running store and comes back: meanwhile
+// appends and reads fail as unavailable, naming the server, and store
+// nothing; afterwards the same store goes on by itself (it reconnects).
+TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
+  auto cluster = testing::PgCluster::Start();  // its own: it is crashed
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  auto url = (*cluster)->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  auto store = OpenStore(*url);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  LogBatch first;
+  first.events.push_back(Record(BareEvent(0, "delta", Kind::kStarted, kT0)));
+  ASSERT_TRUE((*store)->Append(first).ok());
+
+  ASSERT_TRUE((*cluster)->Crash().ok());
+  LogBatch during;
+  during.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 1)));
+  Status s = (*store)->Append(during);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(s.error().message, HasSubstr("nothing was stored"));
+  Status ping = (*store)->Ping();
+  ASSERT_FALSE(ping.ok());
+  EXPECT_EQ(ping.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(ping.error().message,
+              HasSubstr(fmt::format("127.0.0.1:{}", (*cluster)->port())));
+
+  ASSERT_TRUE((*cluster)->Restart().ok());
+  LogBatch after;
+  after.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 2)));
+  Status resumed = (*store)->Append(after);
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(after.events[0].event.id, 2);  // nothing of `during` was kept
+  EXPECT_TRUE((*store)->Ping().ok());
+  std::vector<EventRecord> all;
+  ASSERT_TRUE((*store)
+                  ->ForEachEvent([&](const EventRecord& r) {
+                    all.push_back(r);
+                    return Status();
+                  })
+                  .ok());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].event.time, kT0 + 2);
 }
 
 }  // namespace

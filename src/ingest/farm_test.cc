@@ -1,0 +1,242 @@
+// A print farm: several printmeter instances (here: their single writers,
+// each with its own projector) on one PostgreSQL database of the tests' own,
+// and `migrate` from a Raspberry Pi's SQLite file to it. The ledger must be
+// what one instance folds from the same log (ledger.md section 2).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "decode/decode.h"
+#include "http/test_harness.h"
+#include "ingest/migrate.h"
+#include "ingest/rebuild.h"
+#include "ingest/writer.h"
+#include "store/pg_test_cluster.h"
+#include "../../tests/printer_sim.h"
+
+namespace pm {
+namespace {
+
+using testing::AllSessions;
+using testing::PrinterSim;
+using testing::TempDir;
+
+constexpr TimeMs kT0 = 1'722'000'000'000;
+
+// Requests of three printers (JSON and form bodies, resends, late ones),
+// interleaved as they would reach the receiver, each with its receive time.
+struct Sent {
+  std::string content_type;
+  std::string body;
+  TimeMs received_at;
+};
+
+std::vector<Sent> Traffic(uint64_t seed, int per_printer) {
+  std::vector<PrinterSim> printers;
+  printers.emplace_back("mk4", PrinterSim::Encoding::kJson, seed, 1722000000);
+  printers.emplace_back("ender", PrinterSim::Encoding::kForm, seed + 1,
+                        1722000100);
+  printers.emplace_back("voron", PrinterSim::Encoding::kJson, seed + 2,
+                        1722000200);
+  std::vector<Sent> out;
+  for (int i = 0; i < per_printer; ++i) {
+    for (PrinterSim& p : printers) {
+      auto r = p.Next();
+      out.push_back({r.content_type, r.body,
+                     kT0 + static_cast<TimeMs>(out.size()) * 1000});
+    }
+  }
+  return out;
+}
+
+IngestItem ItemOf(const Sent& s) {
+  Request request;
+  request.method = "POST";
+  request.target = "/webhook";
+  request.content_type = s.content_type;
+  request.body = s.body;
+  request.received_at = s.received_at;
+  auto decoded = Decode(request, DecodeLimits{});
+  EXPECT_TRUE(decoded.ok()) << decoded.error().message;
+  IngestItem item;
+  if (decoded.ok()) item.decoded = std::move(*decoded);
+  item.request = StoredRequest{"POST", "/webhook", s.content_type, s.body};
+  return item;
+}
+
+// One instance: a store on the database and its writer.
+struct Instance {
+  explicit Instance(const std::string& url) {
+    auto opened = OpenStore(url, {.writer = true, .program = "test"});
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message);
+    if (!opened.ok()) return;
+    store = std::move(*opened);
+    IngestOptions options;
+    options.sweep_interval = 0;
+    options.auth = AuthMode::kOpen;
+    writer = std::make_unique<IngestWriter>(
+        IngestStores{*store, *store, *store}, options, clock);
+    Status s = writer->Start();
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  }
+  ~Instance() {
+    writer.reset();
+    store.reset();
+  }
+  void Settle() {
+    Status s = writer->Settle();
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  }
+  FakeClock clock{kT0};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<IngestWriter> writer;
+};
+
+std::string NewPgDatabase() {
+  testing::PgCluster* cluster = testing::SharedPgCluster();
+  EXPECT_NE(cluster, nullptr) << "no PostgreSQL server for the tests";
+  if (!cluster) return "";
+  auto url = cluster->NewDatabase();
+  EXPECT_TRUE(url.ok()) << (url.ok() ? "" : url.error().message);
+  return url.ok() ? *url : "";
+}
+
+std::vector<Session> Rebuilt(Store& store) {
+  auto stats = Rebuild(store, LedgerConfig{}, DecodeLimits{}, {});
+  EXPECT_TRUE(stats.ok()) << (stats.ok() ? "" : stats.error().message);
+  return AllSessions(store);
+}
+
+// Each printer's requests alternately to two instances, one at a time: the
+// sessions equal a single SQLite instance's of the same requests.
+TEST(FarmTest, TwoInstancesFoldWhatOneWould) {
+  std::vector<Sent> traffic = Traffic(7, 120);
+  TempDir dir;
+  Instance single("sqlite:" + (dir.path() / "one.db").string());
+  for (const Sent& s : traffic) {
+    ASSERT_TRUE(single.writer->Ingest(ItemOf(s)).ok());
+  }
+  single.Settle();
+  std::vector<Session> expected = AllSessions(*single.store);
+  ASSERT_GT(expected.size(), 10u);
+
+  std::string url = NewPgDatabase();
+  ASSERT_FALSE(url.empty());
+  Instance a(url), b(url);
+  for (size_t i = 0; i < traffic.size(); ++i) {
+    Instance& to = i % 2 ? b : a;
+    auto verdict = to.writer->Ingest(ItemOf(traffic[i]));
+    ASSERT_TRUE(verdict.ok()) << verdict.error().message;
+    EXPECT_EQ(verdict->event_id, static_cast<int64_t>(i) + 1);
+  }
+  a.Settle();
+  b.Settle();
+  a.Settle();
+  EXPECT_EQ(AllSessions(*a.store), expected);
+  EXPECT_EQ(AllSessions(*b.store), expected);
+  EXPECT_EQ(Rebuilt(*a.store), expected);
+}
+
+// Both instances at once (each printer's requests still alternate between
+// them): every request stored once, and the projection equals the fold of
+// the log as committed.
+TEST(FarmTest, TwoInstancesAtOnceProjectTheFoldOfTheLog) {
+  std::vector<Sent> traffic = Traffic(11, 150);
+  std::string url = NewPgDatabase();
+  ASSERT_FALSE(url.empty());
+  Instance a(url), b(url);
+  std::atomic<int> failed{0};
+  auto send = [&](Instance& to, size_t parity) {
+    for (size_t i = parity; i < traffic.size(); i += 2) {
+      if (!to.writer->Ingest(ItemOf(traffic[i])).ok()) ++failed;
+    }
+  };
+  std::thread ta(send, std::ref(a), 0);
+  std::thread tb(send, std::ref(b), 1);
+  ta.join();
+  tb.join();
+  EXPECT_EQ(failed, 0);
+  a.Settle();
+  b.Settle();
+  a.Settle();
+  auto last = a.store->LastEventId();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, static_cast<int64_t>(traffic.size()));
+  std::vector<Session> projected = AllSessions(*a.store);
+  ASSERT_GT(projected.size(), 10u);
+  EXPECT_EQ(AllSessions(*b.store), projected);
+  EXPECT_EQ(Rebuilt(*a.store), projected);
+}
+
+// From the Pi's SQLite file to PostgreSQL: the log, printers and secrets,
+// rates and attributions; the new ledger equals the old.
+TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
+  std::vector<Sent> traffic = Traffic(23, 80);
+  TempDir dir;
+  std::string sqlite_url = "sqlite:" + (dir.path() / "pi.db").string();
+  std::vector<Session> sessions;
+  {
+    Instance pi(sqlite_url);
+    for (const Sent& s : traffic) {
+      ASSERT_TRUE(pi.writer->Ingest(ItemOf(s)).ok());
+    }
+    pi.Settle();
+    auto all = AllSessions(*pi.store);
+    ASSERT_GT(all.size(), 3u);
+    ASSERT_TRUE(pi.writer->Attribute(all[0].id, "ada").ok());
+    ASSERT_TRUE(pi.writer->Attribute(all[2].id, "grace").ok());
+    ASSERT_TRUE(pi.store
+                    ->RecordRateChanges({{"mk4", 0, {1.5, 0.05, 0.5}},
+                                         {"mk4", kT0, {2.0, 0.06, 0.5}}})
+                    .ok());
+  }
+  {
+    // As the README asks: rebuild on the Pi first (the ledger stays equal).
+    auto pi = OpenStore(sqlite_url, {.writer = true, .program = "test"});
+    ASSERT_TRUE(pi.ok()) << pi.error().message;
+    std::vector<Session> before = AllSessions(**pi);
+    ASSERT_EQ(Rebuilt(**pi), before);
+  }
+  auto from = OpenStore(sqlite_url, {.read_only = true});
+  ASSERT_TRUE(from.ok()) << from.error().message;
+  sessions = AllSessions(**from);
+
+  std::string url = NewPgDatabase();
+  ASSERT_FALSE(url.empty());
+  auto to = OpenStore(url, {.writer = true, .program = "test"});
+  ASSERT_TRUE(to.ok()) << to.error().message;
+  std::vector<std::string> phases;
+  auto stats = Migrate(**from, **to, LedgerConfig{},
+                       [&](const char* phase, int64_t) {
+                         if (phases.empty() || phases.back() != phase) {
+                           phases.push_back(phase);
+                         }
+                       });
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(phases, (std::vector<std::string>{"copying", "folding"}));
+  EXPECT_EQ(stats->events, static_cast<int64_t>(traffic.size()));
+  EXPECT_EQ(stats->attributions, 2);
+  EXPECT_EQ(AllSessions(**to), sessions);
+  EXPECT_EQ(*(*to)->LoadDevices(), *(*from)->LoadDevices());
+  EXPECT_EQ(*(*to)->LoadAttributions(), *(*from)->LoadAttributions());
+  auto rates_to = *(*to)->LoadRateChanges();
+  auto rates_from = *(*from)->LoadRateChanges();
+  std::sort(rates_to.begin(), rates_to.end(),
+            [](auto& x, auto& y) { return x.effective_from < y.effective_from; });
+  std::sort(rates_from.begin(), rates_from.end(),
+            [](auto& x, auto& y) { return x.effective_from < y.effective_from; });
+  EXPECT_EQ(rates_to, rates_from);
+  auto states_to = *(*to)->LoadDeviceStates();
+  auto states_from = *(*from)->LoadDeviceStates();
+  EXPECT_EQ(states_to, states_from);
+
+  // Into a database that is not empty: refused, nothing changed.
+  auto again = Migrate(**from, **to, LedgerConfig{}, {});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_NE(again.error().message.find("new, empty database"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pm

@@ -1,0 +1,89 @@
+#include "ingest/migrate.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace pm {
+namespace {
+
+constexpr size_t kChunk = 500;
+
+}  // namespace
+
+Result<MigrateStats> Migrate(
+    Store& from, Store& to, const LedgerConfig& config,
+    const std::function<void(const char*, int64_t)>& progress) {
+  auto last = to.LastEventId();
+  if (!last) return last.error();
+  auto existing = to.LoadDevices();
+  if (!existing) return existing.error();
+  if (*last != 0 || !existing->empty()) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("the target database already holds {} event(s) "
+                             "and {} printer(s); migrate into a new, empty "
+                             "database",
+                             *last, existing->size())};
+  }
+  MigrateStats stats;
+  auto devices = from.LoadDevices();
+  if (!devices) return devices.error();
+  stats.devices = static_cast<int64_t>(devices->size());
+
+  // The printers first (with their secrets), then the log in chunks, each
+  // event with its id and flags as stored.
+  LogBatch batch;
+  batch.devices = std::move(*devices);
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return {};
+    if (Status s = to.Append(batch); !s) return s;
+    if (!batch.lost.empty()) {
+      return Internal(fmt::format(
+          "printer \"{}\" is already registered in the target with another "
+          "secret",
+          batch.lost.front().device));
+    }
+    stats.events += static_cast<int64_t>(batch.events.size());
+    if (progress) progress("copying", stats.events);
+    batch = LogBatch{};
+    return {};
+  };
+  Status copied = from.ForEachEvent([&](const EventRecord& r) -> Status {
+    batch.events.push_back(r);
+    if (batch.events.size() >= kChunk) return flush();
+    return {};
+  });
+  if (copied) copied = flush();
+  if (!copied) return copied.error();
+
+  auto rates = from.LoadRateChanges();
+  if (!rates) return rates.error();
+  if (Status s = to.RecordRateChanges(*rates); !s) return s.error();
+  stats.rate_changes = static_cast<int64_t>(rates->size());
+
+  auto rebuilt = Rebuild(to, config, DecodeLimits{}, [&](int64_t n) {
+    if (progress) progress("folding", n);
+  });
+  if (!rebuilt) return rebuilt.error();
+  stats.ledger = *rebuilt;
+
+  // Attributions name sessions by id, the opening event's: the same in the
+  // folded copy.
+  auto attributions = from.LoadAttributions();
+  if (!attributions) return attributions.error();
+  for (const auto& [session, user] : *attributions) {
+    Status s = to.SetSessionUser(session, user);
+    if (!s && s.error().code == ErrorCode::kNotFound) {
+      return Internal(fmt::format(
+          "session {} (attributed to {}) is not in the folded copy; run "
+          "`printmeter rebuild` on the source first, then migrate again "
+          "into a new database",
+          session, user));
+    }
+    if (!s) return s.error();
+  }
+  stats.attributions = static_cast<int64_t>(attributions->size());
+  return stats;
+}
+
+}  // namespace pm

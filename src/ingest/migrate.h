@@ -1,0 +1,36 @@
+// Migrate: copies a whole printmeter database into a new one (`printmeter
+// migrate`), e.g. from the Raspberry Pi's SQLite file to the print farm's
+// PostgreSQL: the request log as stored (ids, requests, duplicate flags),
+// the printers and their secrets, the rate history and the manual
+// attributions. The new database's ledger is then folded from the copied
+// log (Rebuild), so it equals the old one's when that was folded by this
+// version (`printmeter rebuild` first, to be sure).
+//
+// The target must be empty: nothing is merged or overwritten. A failure
+// half-way leaves the target partly written; drop it and start again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "common/result.h"
+#include "ingest/rebuild.h"
+#include "store/store.h"
+
+namespace pm {
+
+struct MigrateStats {
+  int64_t events = 0;
+  int64_t devices = 0;
+  int64_t rate_changes = 0;
+  int64_t attributions = 0;
+  RebuildStats ledger;
+};
+
+// `progress(phase, done)`: phase "copying" counts events copied, then
+// "folding" counts events folded.
+Result<MigrateStats> Migrate(
+    Store& from, Store& to, const LedgerConfig& config,
+    const std::function<void(const char* phase, int64_t done)>& progress);
+
+}  // namespace pm

@@ -1,0 +1,1063 @@
+#include "store/pg_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+#include "decode/decode.h"
+#include "ledger/fold.h"
+#include "store/pg_schema.h"
+#include "store/row_mapping.h"
+
+namespace pm {
+
+using pg::Connection;
+using pg::Params;
+using pg::Rows;
+
+namespace {
+
+constexpr int kMaxPageLimit = 10000;
+constexpr int kForEachChunk = 512;
+constexpr size_t kMaxIdleReaders = 4;
+
+// SQLite's kEventFields (sqlite_rows.h) with `user` spelled user_name.
+constexpr const char* kEventFields[27] = {
+    "id",           "device",        "topic",        "kind",
+    "test",         "time",          "has_current_time", "received_at",
+    "file_name",    "file_path",     "file_display", "file_origin",
+    "file_size",    "user_name",     "message",      "reported_time_s",
+    "reason",       "progress_pct",  "print_time_s", "filament_mm",
+    "filament_cm3", "estimated_s",   "error",        "printing",
+    "paused",       "snapshot",      "print_time_left_s"};
+
+std::string EventColumns(std::string_view prefix) {
+  std::string out;
+  for (const char* name : kEventFields) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{}{}", prefix, name);
+  }
+  return out;
+}
+
+constexpr const char* kSessionSelect =
+    "s.id, s.device, s.status, s.started_at, s.ended_at, s.last_event_at, "
+    "s.pauses, s.pause_started_at, s.file_name, s.file_path, s.file_display, "
+    "s.file_origin, s.file_size, coalesce(s.attributed_user, s.user_name), "
+    "s.progress_pct, s.reported_time_s, s.estimated_s, s.job_filament_mm, "
+    "s.job_filament_cm3, s.error, s.start_inferred, s.end_inferred, "
+    "s.event_count, s.snapshot, s.opened_by_time, s.opened_by_id, "
+    "s.closed_by_time, s.closed_by_id, s.idle_after, s.time_left_s, "
+    "s.time_left_at";
+
+// `sql` written with `?` placeholders, numbered $1, $2, ... for libpq.
+std::string Numbered(std::string_view sql) {
+  std::string out;
+  int n = 0;
+  bool quoted = false;
+  for (char c : sql) {
+    if (c == '\'') quoted = !quoted;
+    if (c == '?' && !quoted) {
+      out += fmt::format("${}", ++n);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// A statement with `?` placeholders and its parameters, built up from
+// optional filters.
+struct Sql {
+  std::string text;
+  Params params;
+};
+
+template <typename T, typename ReadRow>
+Status Collect(Connection& conn, const Sql& sql, ReadRow read_row,
+               std::vector<T>& out) {
+  auto rows = conn.Exec(Numbered(sql.text), sql.params);
+  if (!rows.ok()) return rows.error();
+  for (int i = 0; i < rows->size(); ++i) {
+    Rows::Row row = rows->row(i);
+    out.push_back(read_row(row));
+  }
+  return {};
+}
+
+Event ReadEventRow(Rows::Row& r) { return rows::ReadEvent(r); }
+Session ReadSessionRow(Rows::Row& r) { return rows::ReadSession(r); }
+
+EventView ReadEventView(Rows::Row& q) {
+  EventView v;
+  v.event = rows::ReadEvent(q);
+  v.duplicate = q.Bool();
+  v.session_id = q.OptInt();
+  v.content_type = q.OptText().value_or("");
+  std::optional<std::string> body = q.OptBytes();
+  bool has_request = !q.IsNull();  // method
+  if (has_request) v.body = body ? std::move(*body) : std::string();
+  return v;
+}
+
+std::string EventViewColumns() {
+  return fmt::format(
+      "SELECT {}, e.duplicate, l.session_id, e.content_type, e.body, "
+      "e.method",
+      EventColumns("e."));
+}
+
+constexpr const char* kSessionEventsFrom =
+    " FROM event_sessions l JOIN events e ON e.id = l.event_id WHERE "
+    "l.session_id = ?";
+
+TimeMs SaturatingSub(TimeMs a, TimeMs b) {
+  return a < std::numeric_limits<TimeMs>::min() + b
+             ? std::numeric_limits<TimeMs>::min()
+             : a - b;
+}
+
+constexpr const char* kLongOrOpen =
+    "(s.ended_at IS NULL OR s.ended_at - s.started_at > 604800000)";
+constexpr const char* kOverlapsRecent =
+    "s.started_at >= ? AND s.started_at < ? AND "
+    "(s.ended_at IS NULL OR s.ended_at > ? OR s.started_at >= ?)";
+constexpr const char* kOverlapsOld =
+    "s.started_at < ? AND (s.ended_at IS NULL OR s.ended_at > ?)";
+
+Sql SessionsWhere(const char* condition) {
+  return {fmt::format("SELECT {} FROM sessions s WHERE {}", kSessionSelect,
+                      condition),
+          {}};
+}
+
+void AddFilter(const SessionFilter& f, Sql& sql) {
+  if (f.device) {
+    sql.text += " AND s.device = ?";
+    sql.params.Bind(*f.device);
+  }
+  if (f.user) {
+    sql.text += " AND coalesce(s.attributed_user, s.user_name) = ?";
+    sql.params.Bind(*f.user);
+  }
+  if (f.status) {
+    sql.text += " AND s.status = ?";
+    sql.params.Bind(sqlite::StoredStatus(*f.status));
+  }
+}
+
+void AddPage(const SessionPageQuery& q, int limit, Sql& sql) {
+  if (q.after) {
+    sql.text += " AND (s.started_at, s.id) < (?, ?)";
+    sql.params.Bind(q.after->first).Bind(q.after->second);
+  }
+  sql.text += " ORDER BY s.started_at DESC, s.id DESC LIMIT ?";
+  sql.params.Bind(limit);
+}
+
+Status Run(Connection& conn, const std::string& sql, Params params = {}) {
+  auto rows = conn.Exec(Numbered(sql), std::move(params));
+  if (!rows.ok()) return rows.error();
+  return {};
+}
+
+const std::string& InsertEventSql() {
+  static const std::string sql = [] {
+    std::string marks;
+    for (int i = 0; i < 27 + 5; ++i) marks += i ? ", ?" : "?";
+    return fmt::format(
+        "INSERT INTO events ({}, duplicate, method, target, content_type, "
+        "body) VALUES ({})",
+        EventColumns(""), marks);
+  }();
+  return sql;
+}
+
+Params EventParams(const EventRecord& r) {
+  Params p;
+  rows::BindEvent(p, r.event);
+  p.Bind(r.duplicate);
+  if (r.request) {
+    p.Bind(r.request->method).Bind(r.request->target);
+    p.Bind(r.request->content_type).BindBytes(r.request->body);
+  } else {
+    p.BindNull().BindNull().BindNull().BindNull();
+  }
+  return p;
+}
+
+bool IsLost(const std::vector<DeviceRecord>& lost, const std::string& device) {
+  return std::any_of(lost.begin(), lost.end(), [&](const DeviceRecord& d) {
+    return d.device == device;
+  });
+}
+
+}  // namespace
+
+// A pooled reader connection, returned to the pool when destroyed (unless
+// the server dropped it).
+class PgStore::Lease {
+ public:
+  Lease(PgStore* store, std::unique_ptr<Connection> conn)
+      : store_(store), conn_(std::move(conn)) {}
+  Lease(Lease&&) noexcept = default;
+  ~Lease() {
+    if (!conn_ || conn_->broken()) return;
+    std::lock_guard lock(store_->pool_mutex_);
+    if (store_->idle_readers_.size() < kMaxIdleReaders) {
+      store_->idle_readers_.push_back(std::move(conn_));
+    }
+  }
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return conn_.get(); }
+
+ private:
+  PgStore* store_;
+  std::unique_ptr<Connection> conn_;
+};
+
+PgStore::PgStore(std::string url, std::unique_ptr<Connection> writer)
+    : url_(std::move(url)), writer_(std::move(writer)) {}
+
+PgStore::~PgStore() = default;
+
+Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url,
+                                               const OpenOptions& options) {
+  auto conn = Connection::Open(url);
+  if (!conn.ok()) return conn.error();
+  if (Status s = pg::Migrate(**conn); !s.ok()) return s.error();
+  (void)options;  // several writers share a PostgreSQL database
+  return std::unique_ptr<PgStore>(new PgStore(url, std::move(*conn)));
+}
+
+Result<PgStore::Lease> PgStore::Reader() {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+  }
+  auto conn = Connection::Open(url_);
+  if (!conn.ok()) return conn.error();
+  return Lease(this, std::move(*conn));
+}
+
+Status PgStore::Transaction(Connection& conn,
+                            const std::function<Status()>& body) {
+  if (Status s = conn.Script("BEGIN"); !s.ok()) return s;
+  Status s = body();
+  if (s.ok()) s = conn.Script("COMMIT");
+  if (!s.ok()) (void)conn.Script("ROLLBACK");
+  return s;
+}
+
+// --- LogStore ---
+
+Result<int64_t> PgStore::LastEventId() {
+  auto rows = writer_->Exec("SELECT last_id FROM log_head");
+  if (!rows.ok()) return rows.error();
+  return rows->row(0).Int();
+}
+
+Result<bool> PgStore::HasDuplicateOn(Connection& conn, const Event& e) {
+  if (!e.has_current_time) return false;
+  Params p;
+  p.Bind(e.device).Bind(e.time).Bind(sqlite::StoredKind(e.kind));
+  p.Bind(e.file.path).Bind(e.reported_time_s);
+  auto rows = conn.Exec(
+      Numbered("SELECT 1 FROM events WHERE device = ? AND time = ? AND "
+               "kind = ? AND has_current_time AND file_path IS NOT DISTINCT "
+               "FROM ? AND reported_time_s IS NOT DISTINCT FROM "
+               "?::double precision LIMIT 1"),
+      std::move(p));
+  if (!rows.ok()) return rows.error();
+  return rows->size() > 0;
+}
+
+Result<bool> PgStore::HasDuplicate(const Event& e) {
+  return HasDuplicateOn(*writer_, e);
+}
+
+Status PgStore::Append(LogBatch& batch) {
+  batch.lost.clear();
+  if (batch.empty()) return {};
+  std::vector<EventRecord> events = batch.events;  // kept when it fails
+  std::vector<DeviceRecord> lost;
+  Connection& conn = *writer_;
+  Status s = Transaction(conn, [&]() -> Status {
+    lost.clear();
+    // Registrations first, in one order on every instance (no deadlock):
+    // each upsert keeps a secret stored first and answers what is stored.
+    std::vector<const DeviceRecord*> devices;
+    for (const DeviceRecord& d : batch.devices) devices.push_back(&d);
+    std::sort(devices.begin(), devices.end(),
+              [](auto* a, auto* b) { return a->device < b->device; });
+    for (const DeviceRecord* d : devices) {
+      Params p;
+      p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
+      p.Bind(d->last_received);
+      auto stored = conn.Exec(
+          Numbered("INSERT INTO devices (device, secret, first_seen, "
+                   "last_received) VALUES (?, ?, ?, ?) ON CONFLICT (device) "
+                   "DO UPDATE SET secret = coalesce(devices.secret, "
+                   "excluded.secret) RETURNING secret"),
+          std::move(p));
+      if (!stored.ok()) return stored.error();
+      std::optional<std::string> secret = stored->row(0).OptText();
+      if (d->secret && secret != d->secret) {
+        DeviceRecord winner = *d;
+        winner.secret = secret;
+        lost.push_back(std::move(winner));
+      }
+    }
+    // The log's head: locked to the commit, so appends commit in id order.
+    int64_t unnumbered = 0;
+    int64_t greatest_given = 0;
+    for (const EventRecord& r : events) {
+      if (IsLost(lost, r.event.device)) continue;
+      if (r.event.id == 0) ++unnumbered;
+      greatest_given = std::max(greatest_given, r.event.id);
+    }
+    auto head = conn.Exec(
+        Numbered("UPDATE log_head SET last_id = greatest(last_id + ?, ?) "
+                 "RETURNING last_id - ?"),
+        std::move(Params().Bind(unnumbered).Bind(greatest_given).Bind(
+            unnumbered)));
+    if (!head.ok()) return head.error();
+    int64_t next_id = head->row(0).Int() + 1;
+    for (size_t i = 0; i < events.size(); ++i) {
+      EventRecord& r = events[i];
+      if (IsLost(lost, r.event.device)) continue;
+      if (r.event.id == 0) r.event.id = next_id++;
+      if (batch.decide_duplicates) {
+        r.duplicate = false;
+        const Event& e = r.event;
+        if (r.request && e.has_current_time) {
+          r.duplicate = std::any_of(
+              events.begin(), events.begin() + static_cast<ptrdiff_t>(i),
+              [&e](const EventRecord& earlier) {
+                return earlier.event.id != 0 && earlier.request &&
+                       IsDuplicateOf(e, earlier.event);
+              });
+          if (!r.duplicate) {
+            auto stored = HasDuplicateOn(conn, e);
+            if (!stored.ok()) return stored.error();
+            r.duplicate = *stored;
+          }
+        }
+      }
+      auto inserted = conn.Exec(Numbered(InsertEventSql()), EventParams(r));
+      if (!inserted.ok()) return inserted.error();
+    }
+    return {};
+  });
+  if (!s.ok()) {
+    return Unavailable(
+        fmt::format("nothing was stored: {}", s.error().message));
+  }
+  batch.events = std::move(events);
+  batch.lost = std::move(lost);
+  return {};
+}
+
+Result<int64_t> PgStore::AllocateEventIds(int64_t count) {
+  if (count < 0) return Invalid("cannot allocate a negative number of ids");
+  auto rows = writer_->Exec(
+      Numbered("UPDATE log_head SET last_id = last_id + ? RETURNING "
+               "last_id - ? + 1"),
+      std::move(Params().Bind(count).Bind(count)));
+  if (!rows.ok()) return rows.error();
+  return rows->row(0).Int();
+}
+
+Status PgStore::SetSessionUser(int64_t id, const std::string& user) {
+  Connection& conn = *writer_;
+  std::optional<std::string> attributed;
+  if (!user.empty()) attributed = user;
+  return Transaction(conn, [&]() -> Status {
+    auto exists = conn.Exec(Numbered("SELECT 1 FROM sessions WHERE id = ?"),
+                            std::move(Params().Bind(id)));
+    if (!exists.ok()) return exists.error();
+    if (exists->size() == 0) {
+      return NotFound(fmt::format("there is no session {}", id));
+    }
+    Status s =
+        attributed
+            ? Run(conn,
+                  "INSERT INTO session_users (session_id, user_name) VALUES "
+                  "(?, ?) ON CONFLICT (session_id) DO UPDATE SET user_name = "
+                  "excluded.user_name",
+                  std::move(Params().Bind(id).Bind(user)))
+            : Run(conn, "DELETE FROM session_users WHERE session_id = ?",
+                  std::move(Params().Bind(id)));
+    if (!s.ok()) return s;
+    return Run(conn, "UPDATE sessions SET attributed_user = ? WHERE id = ?",
+               std::move(Params().Bind(attributed).Bind(id)));
+  });
+}
+
+Status PgStore::ForEachEvent(
+    const std::function<Status(const EventRecord&)>& fn) {
+  static const std::string kSql = fmt::format(
+      "SELECT {}, duplicate, method, target, content_type, body FROM events "
+      "WHERE id > ? ORDER BY id LIMIT {}",
+      EventColumns(""), kForEachChunk);
+  int64_t last_id = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    std::vector<EventRecord> chunk;
+    {
+      auto reader = Reader();
+      if (!reader.ok()) return reader.error();
+      Sql sql{kSql, {}};
+      sql.params.Bind(last_id);
+      Status s = Collect(
+          **reader, sql,
+          [](Rows::Row& q) {
+            EventRecord r;
+            r.event = rows::ReadEvent(q);
+            r.duplicate = q.Bool();
+            if (!q.IsNull()) {
+              StoredRequest request;
+              request.method = q.Text();
+              request.target = q.OptText().value_or("");
+              request.content_type = q.OptText().value_or("");
+              request.body = q.OptBytes().value_or("");
+              r.request = std::move(request);
+            }
+            return r;
+          },
+          chunk);
+      if (!s.ok()) return s;
+    }
+    for (const EventRecord& r : chunk) {
+      if (Status s = fn(r); !s.ok()) return s;
+    }
+    if (chunk.size() < kForEachChunk) return {};
+    last_id = chunk.back().event.id;
+  }
+}
+
+Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
+  if (updates.empty()) return {};
+  static const std::string kSql = [] {
+    std::string set;
+    for (const char* name : kEventFields) {
+      if (std::string_view(name) == "id") continue;
+      set += fmt::format("{} = ?, ", name);
+    }
+    return fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set);
+  }();
+  Connection& conn = *writer_;
+  return Transaction(conn, [&]() -> Status {
+    for (const EventUpdate& u : updates) {
+      Params p;
+      rows::BindEvent(p, u.event, /*with_id=*/false);
+      p.Bind(u.duplicate).Bind(u.event.id);
+      auto rows = conn.Exec(Numbered(kSql), std::move(p));
+      if (!rows.ok()) return rows.error();
+      if (rows->affected() == 0) {
+        return NotFound(fmt::format(
+            "cannot rewrite event {}: no such event is stored", u.event.id));
+      }
+    }
+    return {};
+  });
+}
+
+// --- ProjectionStore ---
+
+Result<int64_t> PgStore::ProjectedPosition() {
+  auto rows = writer_->Exec("SELECT position FROM projection");
+  if (!rows.ok()) return rows.error();
+  return rows->row(0).Int();
+}
+
+Result<std::vector<LoggedEvent>> PgStore::ReadLog(int64_t after_id,
+                                                  int limit) {
+  static const std::string kSql = fmt::format(
+      "SELECT {}, duplicate, method IS NOT NULL FROM events WHERE id > ? "
+      "ORDER BY id LIMIT ?",
+      EventColumns(""));
+  Sql sql{kSql, {}};
+  sql.params.Bind(after_id).Bind(limit);
+  std::vector<LoggedEvent> out;
+  Status s = Collect(
+      *writer_, sql,
+      [](Rows::Row& q) {
+        LoggedEvent e;
+        e.event = rows::ReadEvent(q);
+        e.duplicate = q.Bool();
+        e.request = q.Bool();
+        return e;
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Result<std::vector<Event>> PgStore::FoldableEvents(
+    const std::string& device, std::optional<EventKey> after,
+    int64_t up_to_id) {
+  Sql sql{fmt::format("SELECT {} FROM events WHERE device = ? AND id <= ? "
+                      "AND NOT duplicate AND NOT test",
+                      EventColumns("")),
+          {}};
+  sql.params.Bind(device).Bind(up_to_id);
+  if (after) {
+    sql.text += " AND (time, id) > (?, ?)";
+    sql.params.Bind(after->time).Bind(after->id);
+  }
+  sql.text += " ORDER BY time, id";
+  std::vector<Event> events;
+  if (Status s = Collect(*writer_, sql, ReadEventRow, events); !s.ok()) {
+    return s.error();
+  }
+  return events;
+}
+
+Result<std::optional<Session>> PgStore::LastIdleSessionBefore(
+    const std::string& device, EventKey before) {
+  Sql sql{fmt::format("SELECT {} FROM sessions s WHERE s.device = ? AND "
+                      "s.idle_after AND (s.closed_by_time, s.closed_by_id) < "
+                      "(?, ?) ORDER BY s.closed_by_time DESC, s.closed_by_id "
+                      "DESC LIMIT 1",
+                      kSessionSelect),
+          {}};
+  sql.params.Bind(device).Bind(before.time).Bind(before.id);
+  std::vector<Session> found;
+  if (Status s = Collect(*writer_, sql, ReadSessionRow, found); !s.ok()) {
+    return s.error();
+  }
+  if (found.empty()) return std::optional<Session>();
+  return std::optional<Session>(std::move(found.front()));
+}
+
+Status PgStore::CommitProjection(const ProjectionBatch& batch) {
+  Status s =
+      Transaction(*writer_, [&] { return ProjectInTransaction(batch); });
+  if (!s.ok() && s.error().code != ErrorCode::kConflict) {
+    return Unavailable(fmt::format("the ledger could not be updated: {}",
+                                   s.error().message));
+  }
+  return s;
+}
+
+namespace {
+
+// The attributed user is copied from session_users on every upsert, so that
+// it survives a reset of the projection and a rebuild.
+const std::string& UpsertSessionSql() {
+  static const std::string sql = [] {
+    const char* columns[] = {
+        "id",              "device",          "status",
+        "started_at",      "ended_at",        "last_event_at",
+        "pauses",          "pause_started_at", "file_name",
+        "file_path",       "file_display",    "file_origin",
+        "file_size",       "user_name",       "progress_pct",
+        "reported_time_s", "estimated_s",     "job_filament_mm",
+        "job_filament_cm3", "error",          "start_inferred",
+        "end_inferred",    "event_count",     "snapshot",
+        "opened_by_time",  "opened_by_id",    "closed_by_time",
+        "closed_by_id",    "idle_after",      "time_left_s",
+        "time_left_at"};
+    std::string names, values, set;
+    int n = 0;
+    for (const char* c : columns) {
+      names += fmt::format("{}{}", n ? ", " : "", c);
+      values += fmt::format("{}${}", n ? ", " : "", n + 1);
+      if (n) set += fmt::format(", {0} = excluded.{0}", c);
+      ++n;
+    }
+    return fmt::format(
+        "INSERT INTO sessions ({}, attributed_user) VALUES ({}, (SELECT "
+        "user_name FROM session_users WHERE session_id = $1)) ON CONFLICT "
+        "(id) DO UPDATE SET attributed_user = excluded.attributed_user{}",
+        names, values, set);
+  }();
+  return sql;
+}
+
+Status UpsertSession(Connection& conn, const Session& s) {
+  Params p;
+  rows::BindSession(p, s);
+  auto rows = conn.Exec(UpsertSessionSql(), std::move(p));
+  if (!rows.ok()) return rows.error();
+  return {};
+}
+
+Status UpsertDeviceState(Connection& conn, const DeviceState& d) {
+  Params p;
+  p.Bind(d.device).Bind(sqlite::StoredPrinterState(d.state));
+  if (d.open) {
+    p.Bind(d.open->id);
+  } else {
+    p.BindNull();
+  }
+  p.Bind(d.needs_attention);
+  if (d.last_applied) {
+    p.Bind(d.last_applied->time).Bind(d.last_applied->id);
+  } else {
+    p.BindNull().BindNull();
+  }
+  p.Bind(d.last_topic).Bind(d.last_error);
+  return Run(conn,
+             "INSERT INTO device_states (device, state, open_session_id, "
+             "needs_attention, last_applied_time, last_applied_id, "
+             "last_topic, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON "
+             "CONFLICT (device) DO UPDATE SET state = excluded.state, "
+             "open_session_id = excluded.open_session_id, needs_attention = "
+             "excluded.needs_attention, last_applied_time = "
+             "excluded.last_applied_time, last_applied_id = "
+             "excluded.last_applied_id, last_topic = excluded.last_topic, "
+             "last_error = excluded.last_error",
+             std::move(p));
+}
+
+}  // namespace
+
+Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
+  Connection& conn = *writer_;
+  if (batch.reset) {
+    Status s = conn.Script(
+        "DELETE FROM sessions; DELETE FROM device_states; "
+        "DELETE FROM event_sessions;");
+    if (!s.ok()) return s;
+  }
+  for (const ProjectionBatch::Refold& r : batch.refolds) {
+    Status s = r.after
+                   ? Run(conn,
+                         "DELETE FROM sessions WHERE device = ? AND "
+                         "(opened_by_time, opened_by_id) > (?, ?)",
+                         std::move(Params().Bind(r.device).Bind(r.after->time).Bind(
+                             r.after->id)))
+                   : Run(conn, "DELETE FROM sessions WHERE device = ?",
+                         std::move(Params().Bind(r.device)));
+    if (!s.ok()) return s;
+  }
+  for (const Session& session : batch.sessions) {
+    if (Status s = UpsertSession(conn, session); !s.ok()) return s;
+  }
+  for (const auto& [event_id, session_id] : batch.event_sessions) {
+    Status s =
+        session_id
+            ? Run(conn,
+                  "INSERT INTO event_sessions (event_id, session_id, time) "
+                  "SELECT id, ?, time FROM events WHERE id = ? ON CONFLICT "
+                  "(event_id) DO UPDATE SET session_id = excluded.session_id, "
+                  "time = excluded.time",
+                  std::move(Params().Bind(*session_id).Bind(event_id)))
+            : Run(conn, "DELETE FROM event_sessions WHERE event_id = ?",
+                  std::move(Params().Bind(event_id)));
+    if (!s.ok()) return s;
+  }
+  for (const DeviceState& d : batch.device_states) {
+    if (d.open) {
+      if (Status s = UpsertSession(conn, *d.open); !s.ok()) return s;
+    }
+    if (Status s = UpsertDeviceState(conn, d); !s.ok()) return s;
+  }
+  for (const auto& [device, received] : batch.last_received) {
+    Status s = Run(conn,
+                   "UPDATE devices SET last_received = greatest(last_received, "
+                   "?) WHERE device = ?",
+                   std::move(Params().Bind(received).Bind(device)));
+    if (!s.ok()) return s;
+  }
+  if (batch.from < 0) {
+    return Run(conn, "UPDATE projection SET position = ?",
+               std::move(Params().Bind(batch.position)));
+  }
+  // Another instance's projector may have folded these events meanwhile.
+  auto moved = conn.Exec(
+      Numbered("UPDATE projection SET position = ? WHERE position = ?"),
+      std::move(Params().Bind(batch.position).Bind(batch.from)));
+  if (!moved.ok()) return moved.error();
+  if (moved->affected() != 1) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("the ledger was projected past event {} by "
+                             "another instance meanwhile",
+                             batch.from)};
+  }
+  return {};
+}
+
+// --- LedgerReader ---
+
+Status PgStore::Ping() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec("SELECT 1 FROM projection");
+  if (!rows.ok()) return rows.error();
+  return {};
+}
+
+Result<ProjectionLag> PgStore::Lag() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec(
+      "SELECT (SELECT last_id FROM log_head), (SELECT position FROM "
+      "projection), (SELECT received_at FROM events WHERE id > (SELECT "
+      "position FROM projection) ORDER BY id LIMIT 1)");
+  if (!rows.ok()) return rows.error();
+  ProjectionLag lag;
+  auto row = rows->row(0);
+  lag.logged = row.Int();
+  lag.projected = row.Int();
+  lag.oldest_unprojected = row.OptInt();
+  if (lag.logged <= lag.projected) lag.oldest_unprojected.reset();
+  return lag;
+}
+
+Result<std::vector<DeviceState>> PgStore::LoadDeviceStates() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{
+      fmt::format("SELECT d.device, d.state, d.needs_attention, "
+                  "d.last_applied_time, d.last_applied_id, d.last_topic, "
+                  "d.last_error, d.open_session_id, s.id IS NOT NULL, {} FROM "
+                  "device_states d LEFT JOIN sessions s ON s.id = "
+                  "d.open_session_id ORDER BY d.device",
+                  kSessionSelect),
+      {}};
+  std::vector<DeviceState> states;
+  std::optional<std::string> damaged;
+  Status s = Collect(
+      **reader, sql,
+      [&damaged](Rows::Row& q) {
+        DeviceState d;
+        d.device = q.Text();
+        d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
+            PrinterState::kIdle);
+        d.needs_attention = q.Bool();
+        d.last_applied = rows::OptKey(q);
+        d.last_topic = q.Text();
+        d.last_error = q.OptText();
+        std::optional<int64_t> open_id = q.OptInt();
+        bool found = q.Bool();
+        if (found) {
+          d.open = rows::ReadSession(q);
+        } else if (open_id && !damaged) {
+          damaged =
+              fmt::format("device {} refers to session {}, which is missing",
+                          d.device, *open_id);
+        }
+        return d;
+      },
+      states);
+  if (!s.ok()) return s.error();
+  if (damaged) {
+    return Internal(fmt::format(
+        "the ledger is inconsistent: {}; run `printmeter rebuild`", *damaged));
+  }
+  return states;
+}
+
+Result<std::vector<DeviceRecord>> PgStore::LoadDevices() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{"SELECT device, secret, first_seen, last_received FROM devices "
+          "ORDER BY device",
+          {}};
+  std::vector<DeviceRecord> devices;
+  Status s = Collect(
+      **reader, sql,
+      [](Rows::Row& q) {
+        DeviceRecord d;
+        d.device = q.Text();
+        d.secret = q.OptText();
+        d.first_seen = q.Int();
+        d.last_received = q.Int();
+        return d;
+      },
+      devices);
+  if (!s.ok()) return s.error();
+  return devices;
+}
+
+Result<std::vector<Session>> PgStore::ListSessions(const SessionPageQuery& q) {
+  if (q.limit <= 0) return std::vector<Session>();
+  int limit = std::min(q.limit, kMaxPageLimit);
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  const SessionFilter& f = q.filter;
+  std::vector<Session> out;
+  if (!f.from) {
+    Sql sql = SessionsWhere("true");
+    if (f.to) {
+      sql.text += " AND s.started_at < ?";
+      sql.params.Bind(*f.to);
+    }
+    AddFilter(f, sql);
+    AddPage(q, limit, sql);
+    if (Status s = Collect(**reader, sql, ReadSessionRow, out); !s.ok()) {
+      return s.error();
+    }
+    return out;
+  }
+  TimeMs from = *f.from;
+  TimeMs to = f.to.value_or(std::numeric_limits<TimeMs>::max());
+  TimeMs bound = SaturatingSub(from, sqlite::kLongSessionMs);
+  if (Status s = (*reader)->Script(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      !s.ok()) {
+    return s.error();
+  }
+  struct End {
+    Connection& c;
+    ~End() { (void)c.Script("COMMIT"); }
+  } end{**reader};
+  Sql recent = SessionsWhere(kOverlapsRecent);
+  recent.params.Bind(bound).Bind(to).Bind(from).Bind(from);
+  AddFilter(f, recent);
+  AddPage(q, limit, recent);
+  if (Status s = Collect(**reader, recent, ReadSessionRow, out); !s.ok()) {
+    return s.error();
+  }
+  if (static_cast<int>(out.size()) >= limit) return out;
+  Sql old = SessionsWhere(kLongOrOpen);
+  old.text += fmt::format(" AND {}", kOverlapsOld);
+  old.params.Bind(std::min(bound, to)).Bind(from);
+  AddFilter(f, old);
+  AddPage(q, limit - static_cast<int>(out.size()), old);
+  if (Status s = Collect(**reader, old, ReadSessionRow, out); !s.ok()) {
+    return s.error();
+  }
+  return out;
+}
+
+Result<std::optional<Session>> PgStore::GetSession(int64_t id) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql = SessionsWhere("s.id = ?");
+  sql.params.Bind(id);
+  std::vector<Session> found;
+  if (Status s = Collect(**reader, sql, ReadSessionRow, found); !s.ok()) {
+    return s.error();
+  }
+  if (found.empty()) return std::optional<Session>();
+  return std::optional<Session>(std::move(found.front()));
+}
+
+Result<std::vector<EventView>> PgStore::SessionEvents(int64_t id) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewColumns() + kSessionEventsFrom +
+              " ORDER BY l.time, l.event_id",
+          {}};
+  sql.params.Bind(id);
+  std::vector<EventView> views;
+  if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<EventView>> PgStore::SessionEventsPage(
+    const SessionEventsQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewColumns() + kSessionEventsFrom, {}};
+  sql.params.Bind(q.session_id);
+  if (q.after) {
+    sql.text += " AND (l.time, l.event_id) > (?, ?)";
+    sql.params.Bind(q.after->first).Bind(q.after->second);
+  }
+  sql.text += " ORDER BY l.time, l.event_id LIMIT ?";
+  sql.params.Bind(std::min(q.limit, kMaxPageLimit));
+  std::vector<EventView> views;
+  if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<EventView>> PgStore::ListEvents(const EventPageQuery& q) {
+  if (q.limit <= 0) return std::vector<EventView>();
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{EventViewColumns() +
+              " FROM events e LEFT JOIN event_sessions l ON l.event_id = e.id "
+              "WHERE true",
+          {}};
+  if (q.device) {
+    sql.text += " AND e.device = ?";
+    sql.params.Bind(*q.device);
+  }
+  if (q.before_id) {
+    sql.text += " AND e.id < ?";
+    sql.params.Bind(*q.before_id);
+  }
+  sql.text += " ORDER BY e.id DESC LIMIT ?";
+  sql.params.Bind(std::min(q.limit, kMaxPageLimit));
+  std::vector<EventView> views;
+  if (Status s = Collect(**reader, sql, ReadEventView, views); !s.ok()) {
+    return s.error();
+  }
+  return views;
+}
+
+Result<std::vector<Session>> PgStore::SessionsOverlapping(TimeMs from,
+                                                          TimeMs to) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  if (Status s = (*reader)->Script(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      !s.ok()) {
+    return s.error();
+  }
+  struct End {
+    Connection& c;
+    ~End() { (void)c.Script("COMMIT"); }
+  } end{**reader};
+  TimeMs bound = SaturatingSub(from, sqlite::kLongSessionMs);
+  Sql recent = SessionsWhere(kOverlapsRecent);
+  recent.params.Bind(bound).Bind(to).Bind(from).Bind(from);
+  Sql old = SessionsWhere(kLongOrOpen);
+  old.text += fmt::format(" AND {}", kOverlapsOld);
+  old.params.Bind(std::min(bound, to)).Bind(from);
+  Sql later = SessionsWhere(kLongOrOpen);
+  later.text += " AND s.ended_at IS NULL AND s.started_at >= ?";
+  later.params.Bind(to);
+  std::vector<Session> out;
+  for (const Sql* sql : {&recent, &old, &later}) {
+    if (Status s = Collect(**reader, *sql, ReadSessionRow, out); !s.ok()) {
+      return s.error();
+    }
+  }
+  return out;
+}
+
+Result<std::optional<Snapshot>> PgStore::GetSnapshot(int64_t event_id) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec(
+      Numbered("SELECT method, target, content_type, body, received_at FROM "
+               "events WHERE id = ? AND snapshot AND method IS NOT NULL"),
+      std::move(Params().Bind(event_id)));
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return std::optional<Snapshot>();
+  auto row = rows->row(0);
+  // The Request views these.
+  std::string method = row.Text();
+  std::string target = row.OptText().value_or("");
+  std::string content_type = row.OptText().value_or("");
+  std::string body = row.OptBytes().value_or("");
+  Request request;
+  request.method = method;
+  request.target = target;
+  request.content_type = content_type;
+  request.body = body;
+  request.received_at = row.Int();
+  Result<Decoded> decoded = Decode(request, DecodeLimits{});
+  if (!decoded.ok() || !decoded->snapshot) return std::optional<Snapshot>();
+  return std::optional<Snapshot>(std::move(*decoded->snapshot));
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>>
+PgStore::LoadAttributions() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{"SELECT session_id, user_name FROM session_users ORDER BY "
+          "session_id",
+          {}};
+  std::vector<std::pair<int64_t, std::string>> out;
+  Status s = Collect(
+      **reader, sql,
+      [](Rows::Row& q) {
+        int64_t id = q.Int();
+        return std::make_pair(id, q.Text());
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Result<RequestTally> PgStore::CountRequests(int64_t after_id) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  RequestTally tally;
+  tally.last_id = after_id;
+  auto last = (*reader)->Exec(
+      Numbered("SELECT max(id) FROM events WHERE id > ?"),
+      std::move(Params().Bind(after_id)));
+  if (!last.ok()) return last.error();
+  std::optional<int64_t> max_id = last->row(0).OptInt();
+  if (!max_id) return tally;
+  tally.last_id = *max_id;
+  Sql counts{
+      "SELECT device, count(*) FILTER (WHERE NOT test AND NOT duplicate), "
+      "count(*) FILTER (WHERE NOT test AND duplicate), count(*) FILTER "
+      "(WHERE test) FROM events WHERE id > ? AND id <= ? AND method IS NOT "
+      "NULL GROUP BY device",
+      {}};
+  counts.params.Bind(after_id).Bind(tally.last_id);
+  std::vector<std::pair<std::string, RequestCounts>> rows;
+  Status s = Collect(
+      **reader, counts,
+      [](Rows::Row& q) {
+        std::string device = q.Text();
+        RequestCounts c;
+        c.stored = q.Int();
+        c.duplicate = q.Int();
+        c.test = q.Int();
+        return std::make_pair(std::move(device), c);
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  for (auto& [device, c] : rows) tally.by_device[device] = c;
+  return tally;
+}
+
+Result<std::vector<RateChange>> PgStore::LoadRateChanges() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{"SELECT device, effective_from, rate_per_hour, rate_per_m, "
+          "minimum_per_session FROM rate_history",
+          {}};
+  std::vector<RateChange> out;
+  Status s = Collect(
+      **reader, sql,
+      [](Rows::Row& q) {
+        RateChange c;
+        c.device = q.Text();
+        c.effective_from = q.Int();
+        c.rates.rate_per_hour = q.Real();
+        c.rates.rate_per_m = q.Real();
+        c.rates.minimum_per_session = q.Real();
+        return c;
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Status PgStore::RecordRateChanges(const std::vector<RateChange>& changes) {
+  if (changes.empty()) return {};
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Connection& conn = **reader;
+  return Transaction(conn, [&]() -> Status {
+    for (const RateChange& c : changes) {
+      Params p;
+      p.Bind(c.device).Bind(c.effective_from).Bind(c.rates.rate_per_hour);
+      p.Bind(c.rates.rate_per_m).Bind(c.rates.minimum_per_session);
+      Status s = Run(
+          conn,
+          "INSERT INTO rate_history (device, effective_from, rate_per_hour, "
+          "rate_per_m, minimum_per_session) VALUES (?, ?, ?, ?, ?) ON "
+          "CONFLICT (device, effective_from) DO UPDATE SET rate_per_hour = "
+          "excluded.rate_per_hour, rate_per_m = excluded.rate_per_m, "
+          "minimum_per_session = excluded.minimum_per_session",
+          std::move(p));
+      if (!s.ok()) return s;
+    }
+    return {};
+  });
+}
+
+}  // namespace pm

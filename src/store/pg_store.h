@@ -1,0 +1,103 @@
+// PgStore: the Store (store.h) on a PostgreSQL database shared by several
+// printmeter instances (a print farm). PostgreSQL is the one truth: its
+// transactions, constraints and locks decide what several instances must
+// agree on; printmeter adds no clustering of its own.
+//
+// - Appends are serialized by the row lock on `log_head`, taken in the
+//   append's transaction and held until its commit: ids are assigned in
+//   commit order, so the projector, which reads the log by id, never passes
+//   an id another instance is still committing. Duplicates are decided in
+//   that transaction against the committed log (ledger.md s. 3), on every
+//   instance alike. Registrations (tofu) are upserts that never replace a
+//   stored secret: the first one committed wins, and a batch that lost one
+//   learns it (LogBatch::lost).
+// - Event ids come from `log_head`, session ids are their opening event's:
+//   global, and stable across rebuilds.
+// - The projection (sessions, device states, links, position) is written
+//   in one transaction per step, like on SQLite.
+// - The database away: every call answers kUnavailable naming the server;
+//   a dropped connection is re-established by the next call.
+//
+// The writer's faces (LogStore, ProjectionStore) use one connection, the
+// single writer's; readers lease one from a small pool.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/pg_db.h"
+#include "store/store.h"
+
+namespace pm {
+
+class PgStore final : public Store {
+ public:
+  // Connects to `url`, creates or migrates the schema (in one transaction
+  // under an advisory lock, so that instances starting together agree); a
+  // database from a newer printmeter is refused with kConflict.
+  static Result<std::unique_ptr<PgStore>> Open(const std::string& url,
+                                               const OpenOptions& options);
+  ~PgStore() override;
+
+  // --- LogStore ---
+  Result<int64_t> LastEventId() override;
+  Status Append(LogBatch& batch) override;
+  Status SetSessionUser(int64_t id, const std::string& user) override;
+
+  // --- ProjectionStore ---
+  Result<int64_t> ProjectedPosition() override;
+  Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
+                                           int limit) override;
+  Result<std::vector<Event>> FoldableEvents(const std::string& device,
+                                            std::optional<EventKey> after,
+                                            int64_t up_to_id) override;
+  Result<std::optional<Session>> LastIdleSessionBefore(
+      const std::string& device, EventKey before) override;
+  Status CommitProjection(const ProjectionBatch& batch) override;
+
+  // --- LedgerReader ---
+  Status Ping() override;
+  Result<ProjectionLag> Lag() override;
+  Result<std::vector<DeviceState>> LoadDeviceStates() override;
+  Result<std::vector<DeviceRecord>> LoadDevices() override;
+  Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
+  Result<std::optional<Session>> GetSession(int64_t id) override;
+  Result<std::vector<EventView>> SessionEvents(int64_t id) override;
+  Result<std::vector<EventView>> SessionEventsPage(
+      const SessionEventsQuery& q) override;
+  Result<std::vector<EventView>> ListEvents(const EventPageQuery& q) override;
+  Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
+                                                   TimeMs to) override;
+  Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) override;
+  Result<RequestTally> CountRequests(int64_t after_id) override;
+  Result<std::vector<RateChange>> LoadRateChanges() override;
+  Status RecordRateChanges(const std::vector<RateChange>& changes) override;
+
+  // --- Store ---
+  Result<int64_t> AllocateEventIds(int64_t count) override;
+  Result<bool> HasDuplicate(const Event& e) override;
+  Result<std::vector<std::pair<int64_t, std::string>>> LoadAttributions()
+      override;
+  Status ForEachEvent(
+      const std::function<Status(const EventRecord&)>& fn) override;
+  Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
+
+ private:
+  class Lease;
+  PgStore(std::string url, std::unique_ptr<pg::Connection> writer);
+  Result<Lease> Reader();
+  // Runs `body` in BEGIN ... COMMIT on the writer's connection, rolling back
+  // when it fails.
+  Status Transaction(pg::Connection& conn, const std::function<Status()>& body);
+  Status ProjectInTransaction(const ProjectionBatch& batch);
+  Result<bool> HasDuplicateOn(pg::Connection& conn, const Event& e);
+
+  const std::string url_;
+  std::unique_ptr<pg::Connection> writer_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded
+};
+
+}  // namespace pm
