@@ -47,5 +47,6 @@ void AddSessionsCommand(CLI::App& app);
 void AddImportCommand(CLI::App& app);
 void AddRebuildCommand(CLI::App& app);
 void AddDevicesCommand(CLI::App& app);
+void AddMigrateCommand(CLI::App& app);
 
 }  // namespace pm

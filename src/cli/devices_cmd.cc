@@ -203,7 +203,7 @@ int RunList(const DeviceOptions& o) {
   if (!store) return Fail(store.error().message);
   auto devices = (*store)->LoadDevices();
   if (!devices) return Fail(devices.error().message);
-  fmt::print("\nHeard from (database {}):\n", config->db);
+  fmt::print("\nHeard from (database {}):\n", RedactedUrl(config->db));
   if (devices->empty()) fmt::print("  (none yet)\n");
   for (const DeviceRecord& d : *devices) {
     bool configured = config->devices.count(d.device) > 0;

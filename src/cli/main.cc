@@ -13,6 +13,7 @@ namespace {
 constexpr void (*kCommands[])(CLI::App&) = {
     pm::AddServeCommand,  pm::AddReportCommand,  pm::AddSessionsCommand,
     pm::AddImportCommand, pm::AddRebuildCommand, pm::AddDevicesCommand,
+    pm::AddMigrateCommand,
 };
 
 }  // namespace

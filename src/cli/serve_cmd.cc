@@ -108,7 +108,7 @@ int RunServe(const ServeOptions& o) {
   server_options.port = server.port();
   spdlog::info("printmeter {} listening on {}:{}", PRINTMETER_VERSION,
                server_options.host, server.port());
-  spdlog::info("database: {}", config->db);
+  spdlog::info("database: {}", RedactedUrl(config->db));
   LogDashboard(server_options);
   spdlog::info("auth: {}{}", AuthModeName(config->auth),
                config->auth == AuthMode::kTofu
