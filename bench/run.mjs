@@ -1,7 +1,8 @@
 // The ingest benchmark and the report: measures printmeter beside its peers
 // (nginx, Node-RED, a node:http + better-sqlite3 receiver) in one run, then
-// `printmeter rebuild`, the start on a large ledger and the Google Benchmark
-// programs, and writes it all as Markdown. scripts/bench.sh runs it.
+// one printer's late events beside another's answers, `printmeter rebuild`,
+// the start on a large ledger and the Google Benchmark programs, and writes
+// it all as Markdown. scripts/bench.sh runs it.
 //
 //   node bench/run.mjs --printmeter BIN --build DIR --large-db FILE --out FILE
 //   node bench/run.mjs --smoke ...   tiny sizes; checks every figure is there
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as gbench from './lib/gbench.mjs';
 import { fixtures, measure, wrkArgv } from './lib/ingest.mjs';
+import { measureLate } from './lib/late.mjs';
 import { loadAverage, machine, versionOf } from './lib/machine.mjs';
 import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
@@ -43,6 +45,16 @@ const settings = {
   settleMs: smoke ? 200 : 1000,
   startups: smoke ? 2 : 5,
   minTime: smoke ? 0.01 : 0.5,
+  // Late events: printer A's connections and events, printer B's
+  // requests/s, at most this long for A, and B alone this long.
+  late: {
+    httpLoad: path.join(args.build, 'src/http/http_load'),
+    clients: smoke ? 4 : 32,
+    events: smoke ? [100, 200] : [4000, 20000],
+    rate: smoke ? 20 : 50,
+    capSeconds: smoke ? 30 : 300,
+    aloneSeconds: smoke ? 1 : 10,
+  },
 };
 
 const t0 = Date.now();
@@ -128,6 +140,8 @@ async function main() {
                   SQLite: await versionOf(['sqlite3', '--version']) };
   const ing = await ingest(fx);
   const pm = ing.results.find((r) => r.name === 'printmeter');
+  const late = await measureLate(path.resolve(args.printmeter),
+                                 { ...settings.late, tag }, log);
   log('printmeter rebuild');
   const rb = await rebuild(path.resolve(args.printmeter), pm.db);
   const large = await largeDb();
@@ -138,7 +152,7 @@ async function main() {
   const gb = await googleBenchmarks(large.file);
   const report = {
     smoke, started, finished: new Date(), loadStart, loadEnd: loadAverage(),
-    machine: machine(), tools, settings, ingest: ing, rebuild: rb, startup: st,
+    machine: machine(), tools, settings, ingest: ing, late, rebuild: rb, startup: st,
     large, gbench: gb, printmeter: path.resolve(args.printmeter),
     wrkExample: (kind, c) => wrkArgv({ port: 'PORT', connections: c,
       seconds: settings.seconds, kind, fixture: fx[kind], tag: 'TAG' }),
@@ -147,7 +161,7 @@ async function main() {
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, write(report));
   log(`wrote ${args.out}`);
-  for (const r of ing.results) fs.rmSync(r.dir, { recursive: true, force: true });
+  for (const r of [...ing.results, ...late]) fs.rmSync(r.dir, { recursive: true, force: true });
   if (large.generated) fs.rmSync(path.dirname(large.file), { recursive: true, force: true });
   if (smoke) process.exit(check(report) ? 0 : 1);
 }

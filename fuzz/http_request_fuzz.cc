@@ -1,36 +1,46 @@
 // libFuzzer target for the receiver's request reading: the bytes a client
-// sends on one connection, read as the server reads them (Boost.Beast's
-// request parser with ServerOptions' limits: 16 KiB of headers, 8 KiB of
-// target, a 1 MiB body or 16 MiB with a snapshot part; pipelined requests
-// one after the other), then turned into the decoder's Request the way the
-// receiver does and decoded, and the stored request masked for display.
+// sends on one connection, read by the server's own ReadRequest
+// (src/http/request_reader.h) with ServerOptions' defaults, one request after
+// the other as the server's connection loop does (pipelined requests
+// included), each request read whole turned into the decoder's Request
+// (DecoderRequest) and decoded, and the stored request masked for display.
+//
+// The connection is one end of a local socket pair on an io_context; the
+// client writes the input on the other end and then shuts it, so the reader
+// meets the end of the bytes as a server meets a client that left.
 //
 // Input: raw HTTP/1.1 bytes, e.g. a fixture's .http file.
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
 
 #include "decode/decode.h"
 #include "decode/mask.h"
+#include "http/request_reader.h"
 
 namespace {
 
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace net = boost::asio;
 
-// ServerOptions' defaults (src/http/server.h).
-constexpr size_t kMaxBody = 1 << 20;
-constexpr size_t kMaxSnapshotBody = 16 << 20;
-constexpr size_t kMaxHeader = 16 << 10;
-constexpr size_t kMaxTarget = 8 << 10;
 constexpr pm::TimeMs kReceived = 1'700'000'000'123;
+
+const pm::ServerOptions& Options() {
+  static const pm::ServerOptions options;
+  return options;
+}
 
 void Check(bool promise, const char* what) {
   if (!promise) {
@@ -40,22 +50,16 @@ void Check(bool promise, const char* what) {
 }
 
 // What the receiver does with a request it read whole (server.cc Webhook).
-void Receive(const http::request<http::string_body>& req) {
-  if (req.target().size() > kMaxTarget) return;  // 414
-  pm::Request r;
-  r.method = req.method_string();
-  r.target = req.target();
-  r.content_type = req[http::field::content_type];
-  r.authorization = req[http::field::authorization];
-  r.api_key = req["X-Api-Key"];
-  r.body = req.body();
-  r.received_at = kReceived;
-  const auto decoded = pm::Decode(r);
+void Receive(const pm::HttpRequest& req) {
+  const pm::ServerOptions& o = Options();
+  Check(req.target().size() <= o.max_target, "a longer target is refused");
+  const pm::Request r = pm::DecoderRequest(req, kReceived);
+  const auto decoded = pm::Decode(r, o.decode);
   if (!decoded) {
     Check(!decoded.error().message.empty(), "errors have a message");
     return;
   }
-  if (r.body.size() > kMaxBody && !decoded->snapshot) return;  // 413
+  if (r.body.size() > o.max_body && !decoded->snapshot) return;  // 413
   // What the API would show of the stored request: the secrets masked,
   // nothing else changed.
   const std::string auth = pm::MaskHeader("Authorization", r.authorization);
@@ -68,38 +72,71 @@ void Receive(const http::request<http::string_body>& req) {
   pm::Request masked = r;
   masked.body = *body;
   masked.target = target;
-  const auto again = pm::Decode(masked);
+  const auto again = pm::Decode(masked, o.decode);
   Check(again.ok(), "a masked request still decodes");
   Check(again->event == decoded->event, "masking keeps the event");
+}
+
+// A refusal is one of the receiver's statuses, with a JSON error to send.
+void CheckRefusal(const pm::ReadOutcome& read) {
+  const int s = read.status;
+  Check(s == 400 || s == 413 || s == 414 || s == 431 || s == 503,
+        "a refusal is 400, 413, 414, 431 or 503");
+  Check(read.message.starts_with("{\"error\":"), "a refusal says why");
+}
+
+// The server's connection loop (server.cc Serve) without the answers:
+// requests are read until the client leaves, one is refused, or one does
+// not keep the connection alive.
+asio::awaitable<void> Serve(beast::tcp_stream& stream, bool& finished) {
+  const pm::ServerOptions& o = Options();
+  pm::UploadBudget budget({o.upload_budget, o.small_body, o.small_headroom});
+  pm::Activity activity;
+  beast::flat_buffer buffer;
+  const auto accepted = std::chrono::steady_clock::now();
+  for (bool fresh = true, keep_alive = true; keep_alive; fresh = false) {
+    pm::RequestParser parser;
+    pm::UploadLease lease(budget);
+    pm::ReadContext ctx{o, activity, lease, fresh, accepted, nullptr};
+    pm::ReadOutcome read = co_await pm::ReadRequest(stream, buffer, parser, ctx);
+    if (read.kind == pm::ReadOutcome::kRefused) CheckRefusal(read);
+    if (read.kind != pm::ReadOutcome::kRequest) break;
+    Check(parser.is_done(), "a request is read whole");
+    pm::HttpRequest request = parser.release();
+    keep_alive = request.keep_alive();
+    Receive(request);
+  }
+  finished = true;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  net::const_buffer input(data, size);
-  // One connection: requests one after the other, until the bytes end or a
-  // request is malformed (the server then answers 400 and closes).
-  for (int i = 0; i < 16 && input.size() > 0; ++i) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(kMaxHeader));
-    parser.body_limit(kMaxSnapshotBody);
-    parser.eager(true);
-    beast::error_code ec;
-    size_t used = 0;
-    while (!parser.is_done() && input.size() > 0) {
-      size_t n = parser.put(input, ec);
-      input += n;
-      used += n;
-      if (ec == http::error::need_more) {
-        ec = {};
-        if (n == 0) break;
-        continue;
-      }
-      if (ec) break;
-    }
-    if (ec || !parser.is_done()) return 0;  // 400/413/431, or more to come
-    Receive(parser.get());
-    if (!parser.keep_alive() || used == 0) return 0;
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    std::perror("socketpair");
+    std::abort();
   }
+  asio::io_context ioc;
+  // The server's end in the stream type it reads from; asio reads and
+  // writes the descriptor alike whatever its address family.
+  beast::tcp_stream stream(ioc);
+  stream.socket().assign(asio::ip::tcp::v4(), fds[0]);
+  asio::local::stream_protocol::socket client(ioc);
+  client.assign(asio::local::stream_protocol(), fds[1]);
+  asio::async_write(client, asio::buffer(data, size),
+                    [&client](const beast::error_code&, size_t) {
+                      beast::error_code ignored;
+                      client.shutdown(asio::socket_base::shutdown_send,
+                                      ignored);
+                    });
+  bool finished = false;
+  asio::co_spawn(ioc, Serve(stream, finished), [&](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);  // a crash for libFuzzer
+    beast::error_code ignored;
+    client.close(ignored);  // a write the reader stopped taking ends too
+  });
+  ioc.run();
+  Check(finished, "the reader ends when the client's bytes end");
   return 0;
 }

@@ -3,8 +3,9 @@
 # exits non-zero on any crash, leak, undefined behaviour, broken promise or
 # timeout:
 #   decode_fuzz        the webhook decoder and the masking of secrets: 60 s
-#   http_request_fuzz  the receiver's request reading (Beast's parser with
-#                      the server's limits) into the decoder and the
+#   http_request_fuzz  the receiver's request reading (the server's own
+#                      ReadRequest with its default limits, pipelined
+#                      requests included) into the decoder and the
 #                      masking: 60 s
 #   config_fuzz        the config file (config.cc and toml++): 30 s
 #

@@ -86,7 +86,7 @@ function every(everyMs, sample) {
 
 // Resident memory every ~50 ms and, when `withLag`, /readyz every ~25 ms on
 // a keep-alive connection of its own; stop() returns the samples.
-function startSamplers(pid, port, withLag) {
+export function startSamplers(pid, port, withLag) {
   const samples = { rss: [], lag: [] };
   const stopMemory = every(50, () => { samples.rss.push(memory(pid).rss); });
   const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
@@ -103,7 +103,7 @@ function startSamplers(pid, port, withLag) {
 
 // The lag figures of one run: lag_s at p50/p99/max (in ms), the most
 // events behind, and how often /readyz was actually read.
-function lagFigures(lag) {
+export function lagFigures(lag) {
   if (lag.length === 0) return { lagSamples: 0 };
   const ms = lag.map((x) => x.seconds * 1000);
   const spanMs = lag.at(-1).t - lag[0].t;

@@ -30,12 +30,32 @@ function ingestProblems(result, problems) {
   if (!(result.idleRss > 0) || !(result.hwm > 0)) problems.push(`${result.name}: no memory figures`);
 }
 
+// Every late-event run answered everything, and its ledger equals the
+// rebuilt one.
+function lateProblems(runs, problems) {
+  if (!runs?.length) problems.push('late events: nothing measured');
+  for (const x of runs ?? []) {
+    const where = `late events, ${x.label}`;
+    if (!(x.b_requests > 0) || !isNumber(x.b_p99_ms)) problems.push(`${where}: printer B got no answer`);
+    if (x.b_errors > 0 || x.a_errors > 0) problems.push(`${where}: ${x.a_errors + x.b_errors} errors`);
+    if (x.withA && !(x.a_acknowledged > 0)) problems.push(`${where}: printer A got no answer`);
+    if (!isNumber(x.lagMsP99)) problems.push(`${where}: no projection lag`);
+    if (x.catchUpMs === null) problems.push(`${where}: the ledger did not catch up`);
+    if (x.withA && x.check.aSessions.length !== 1) {
+      problems.push(`${where}: printer A has ${x.check.aSessions.length} sessions, not 1`);
+    }
+    if (x.withA && !x.check.aEqual) problems.push(`${where}: printer A's ledger differs from a rebuild`);
+    if (!x.check.allEqual) problems.push(`${where}: the ledger differs from a rebuild`);
+  }
+}
+
 // Prints what is missing and returns false, or says what ran and returns true.
 export function check(report) {
   const problems = [];
   const pm = report.ingest.results.find((r) => r.name === 'printmeter');
   if (!pm) problems.push('printmeter was not measured');
   for (const r of report.ingest.results) ingestProblems(r, problems);
+  lateProblems(report.late, problems);
   if (!(report.rebuild.events > 0) || !isNumber(report.rebuild.eventsPerSecond)) {
     problems.push('printmeter rebuild folded no events');
   }
@@ -51,6 +71,6 @@ export function check(report) {
     return false;
   }
   console.log(`bench smoke: ${report.ingest.results.map((r) => r.name).join(', ')} measured; ` +
-              `rebuild, start-up and ${report.gbench.length} Google Benchmark programs ran`);
+              `late events, rebuild, start-up and ${report.gbench.length} Google Benchmark programs ran`);
   return true;
 }

@@ -75,6 +75,56 @@ function ingest(r) {
   ];
 }
 
+function lateEvents(r) {
+  const runs = r.late, l = r.settings.late;
+  const cells = (f) => runs.map((x) => f(x));
+  const a = (x, f) => (x.withA ? f(x) : '—');
+  const yes = (b) => (b ? 'yes' : '**no**');
+  const aLedger = (x) => {
+    const s = x.check.aSessions;
+    const what = s.map((y) => `${y.status}, ${count(y.events)} events`).join('; ');
+    return `${s.length} session(s): ${what}; the same after rebuild: ${yes(x.check.aEqual)}`;
+  };
+  const rows = [
+    ['printer A: progress events acknowledged / errors',
+     ...cells((x) => a(x, (y) => `${count(y.a_acknowledged)} / ${y.a_errors}`))],
+    ['printer A: acknowledged per second', ...cells((x) => a(x, (y) => count(y.a_per_s)))],
+    ['printer A: the burst took', ...cells((x) => a(x, (y) => `${y.a_seconds.toFixed(1)} s`))],
+    ['printer B: answers / errors', ...cells((x) => `${count(x.b_requests)} / ${x.b_errors}`)],
+    ['printer B: answer p50', ...cells((x) => ms(x.b_p50_ms))],
+    ['printer B: answer p99', ...cells((x) => ms(x.b_p99_ms))],
+    ['printer B: answer max', ...cells((x) => ms(x.b_max_ms))],
+    ['projection lag: p50 / p99 / max of `lag_s`',
+     ...cells((x) => `${ms(x.lagMsP50)} / ${ms(x.lagMsP99)} / ${ms(x.lagMsMax)}`)],
+    ['projection lag: most events behind', ...cells((x) => count(x.lagEventsMax))],
+    ['ledger caught up after the last answer',
+     ...cells((x) => (x.catchUpMs === null ? 'not within 120 s' : ms(x.catchUpMs)))],
+    ['printer A\'s ledger after the run', ...cells((x) => a(x, aLedger))],
+    ['whole ledger equal to `printmeter rebuild` of its log',
+     ...cells((x) => `${yes(x.check.allEqual)} (${count(x.check.allSessions)} sessions)`)],
+  ];
+  return [
+    '## Late events', '',
+    `Printer A opens one long print, then ${l.clients} connections send ` +
+    `${l.events.map(count).join(' or ')} progress events of it as fast as ` +
+    'they are answered; ' +
+    'in the late run every event carries a printer time (`currentTime`) ' +
+    'earlier than every event sent before it (so each is late, and the ' +
+    'print is re-folded from its start), in the baseline a later one. ' +
+    `Meanwhile printer B sends an in-order print (started, progress, paused, ` +
+    `resumed, progress, done, again) at ${l.rate} requests/s on a connection ` +
+    'of its own until A is done; its latency counts from the moment each ' +
+    'request was due, so an answer that came late also delays the next. ' +
+    `B alone ran ${l.aloneSeconds} s. Each run had a fresh \`printmeter serve\` ` +
+    'and SQLite file; `/readyz` was read every ~25 ms for the lag. After ' +
+    'each run the server was stopped and `printmeter sessions` compared ' +
+    'before and after `printmeter rebuild` (an open session\'s ' +
+    'duration, print time and cost left out: they grow with the clock).',
+    '',
+    table(['figure', ...runs.map((x) => x.label)], rows),
+  ];
+}
+
 function printmeterOnly(r) {
   const rb = r.rebuild, st = r.startup;
   return [
@@ -98,6 +148,11 @@ function commands(r) {
   lines.push('# load (PORT: each receiver\'s; TAG: unique per run)');
   for (const kind of ['json', 'multipart']) {
     for (const c of [1, r.settings.connections]) lines.push(r.wrkExample(kind, c).join(' '));
+  }
+  lines.push('# late events (PORT: each run\'s printmeter; TAG: unique per run)');
+  for (const x of r.late) {
+    lines.push(x.argv.map((a, i) => (x.argv[i - 1] === '--port' ? 'PORT'
+      : x.argv[i - 1] === '--tag' ? 'TAG' : a)).join(' '));
   }
   lines.push('# printmeter alone', r.rebuild.argv.join(' '), r.startup.argv.join(' '));
   if (r.large.argv) lines.push(r.large.argv.join(' '));
@@ -123,7 +178,7 @@ function findings(r) {
 }
 
 export function write(r) {
-  return [header(r), programs(r), ingest(r), printmeterOnly(r), findings(r),
+  return [header(r), programs(r), ingest(r), lateEvents(r), printmeterOnly(r), findings(r),
           googleBenchmarks(r), commands(r)]
     .map((section) => section.join('\n')).join('\n\n') + '\n';
 }

@@ -273,4 +273,16 @@ asio::awaitable<ReadOutcome> ReadRequest(beast::tcp_stream& stream,
   co_return body;
 }
 
+Request DecoderRequest(const HttpRequest& req, TimeMs received_at) {
+  Request r;
+  r.method = req.method_string();
+  r.target = req.target();
+  r.content_type = req[http::field::content_type];
+  r.authorization = req[http::field::authorization];
+  r.api_key = req["X-Api-Key"];
+  r.body = req.body();
+  r.received_at = received_at;
+  return r;
+}
+
 }  // namespace pm

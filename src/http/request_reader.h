@@ -23,12 +23,16 @@
 #include <boost/beast/http.hpp>
 #include <string>
 
+#include "common/time.h"
+#include "decode/decode.h"
 #include "http/connection_table.h"
-#include "http/server.h"
+#include "http/options.h"
 #include "http/upload_budget.h"
 
 namespace pm {
 
+using HttpRequest =
+    boost::beast::http::request<boost::beast::http::string_body>;
 using RequestParser =
     boost::beast::http::request_parser<boost::beast::http::string_body>;
 
@@ -66,5 +70,10 @@ boost::asio::awaitable<ReadOutcome> ReadRequest(
 ReadOutcome RefusalFor(const boost::beast::error_code& ec,
                        const boost::beast::flat_buffer& buffer,
                        const ServerOptions& options);
+
+// The decoder's view of a request read whole, received at `received_at`:
+// its method, target, Content-Type, Authorization, X-Api-Key and body. The
+// view points into `req`, which must outlive it.
+Request DecoderRequest(const HttpRequest& req, TimeMs received_at);
 
 }  // namespace pm

@@ -41,7 +41,6 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 
 namespace {
 
-using HttpRequest = http::request<http::string_body>;
 
 // What a handler answers.
 struct Reply {
@@ -819,14 +818,7 @@ awaitable<Reply> Server::Impl::Webhook(Exchange& x) {
                       "application/json",
                       {{"Allow", "POST, PUT, GET, DELETE"}}};
   }
-  Request r;
-  r.method = req.method_string();
-  r.target = req.target();
-  r.content_type = req[http::field::content_type];
-  r.authorization = req[http::field::authorization];
-  r.api_key = req["X-Api-Key"];
-  r.body = req.body();
-  r.received_at = clock_.Now();
+  Request r = DecoderRequest(req, clock_.Now());
   auto decoded = Decode(r, options_.decode);
   if (!decoded) co_return RejectWebhook("", decoded.error(), start, req);
   std::string device = decoded->event.device;
