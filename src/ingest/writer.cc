@@ -48,7 +48,8 @@ IngestWriter::IngestWriter(IngestStores stores, IngestOptions options,
       options_(std::move(options)),
       clock_(clock),
       registrations_(options_.registrations),
-      projector_(stores.projection, stores.reader, options_.ledger) {}
+      projector_(stores.projection, stores.reader, options_.ledger,
+                 options_.pictures) {}
 
 IngestWriter::~IngestWriter() { Stop(); }
 
@@ -375,6 +376,10 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     record.event = std::move(item.decoded.event);
     record.event.id = *first_id + static_cast<int64_t>(i);
     record.request = std::move(item.request);
+    // The picture is stored once, apart from its request (ledger.md s. 2).
+    if (record.request && item.decoded.snapshot) {
+      SetPictureApart(*record.request, std::move(*item.decoded.snapshot));
+    }
     const Event& e = record.event;
     if (record.request && e.has_current_time) {
       bool dup = std::any_of(
