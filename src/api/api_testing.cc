@@ -79,15 +79,17 @@ int64_t Ingester::Ingest(Event e, std::string body) {
       std::nullopt);
 }
 
-// The picture travels inside the request, as the plugin sends it: the
-// store keeps it there and reads it out again when asked.
+// The picture travels inside the request, as the plugin sends it; the
+// store keeps it apart, as the writer has it do.
 int64_t Ingester::IngestWithSnapshot(Event e, Snapshot snapshot) {
   std::string body = fmt::format(
       "--b\r\nContent-Disposition: form-data; name=\"deviceIdentifier\"\r\n"
       "\r\n{}\r\n--b\r\nContent-Disposition: form-data; name=\"topic\"\r\n"
       "\r\n{}\r\n--b\r\nContent-Disposition: form-data; name=\"snapshot\"; "
-      "filename=\"snapshot.jpg\"\r\nContent-Type: {}\r\n\r\n{}\r\n--b--\r\n",
-      e.device, e.topic, snapshot.content_type, snapshot.bytes);
+      "filename=\"snapshot.jpg\"\r\nContent-Type: {}\r\n\r\n",
+      e.device, e.topic, snapshot.content_type);
+  snapshot.offset = body.size();
+  body += snapshot.bytes + "\r\n--b--\r\n";
   e.snapshot = true;
   return Record(std::move(e),
                 StoredRequest{"POST", "/webhook",
@@ -108,6 +110,7 @@ int64_t Ingester::Record(Event e, StoredRequest request,
   EventRecord record;
   record.event = e;
   record.request = std::move(request);
+  if (snapshot) SetPictureApart(*record.request, std::move(*snapshot));
   batch.events.push_back(std::move(record));
   if (applied.session_id) batch.event_sessions.emplace_back(e.id, applied.session_id);
   batch.sessions = applied.touched;

@@ -74,10 +74,15 @@ Result<ApiResponse> GetSessionSnapshot(ApiContext& ctx, const ApiCall& call) {
   }
   auto events = ctx.store.SessionEvents(*id);
   if (!events) return events.error();
-  // Newest first; only multipart requests carry a snapshot part.
+  // Newest first; only multipart requests carry a snapshot part. A picture
+  // the retention rule let go is passed over for an older one it kept.
   for (auto e = events->rbegin(); e != events->rend(); ++e) {
-    if (e->content_type.find("multipart/") == std::string::npos) continue;
+    if (!e->event.snapshot ||
+        e->content_type.find("multipart/") == std::string::npos) {
+      continue;
+    }
     auto snapshot = ctx.store.GetSnapshot(e->event.id);
+    if (!snapshot && snapshot.error().code == ErrorCode::kNotFound) continue;
     if (!snapshot) return snapshot.error();
     if (snapshot->has_value()) {
       ApiResponse r = Picture(std::move(**snapshot), "no-cache");
@@ -86,7 +91,8 @@ Result<ApiResponse> GetSessionSnapshot(ApiContext& ctx, const ApiCall& call) {
     }
   }
   return NotFound(fmt::format(
-      "session {} has no snapshot: none of its requests carried a picture",
+      "session {} has no snapshot: none of its requests carried a picture "
+      "that is kept",
       *id));
 }
 

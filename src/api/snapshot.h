@@ -13,12 +13,13 @@ namespace pm {
 // its own content type when it is an image type browsers show (jpeg, png,
 // gif, webp), else application/octet-stream; never sniffed, never run as a
 // page (nosniff, a CSP of "default-src 'none'"). kNotFound when the event
-// has no picture, kInvalid for an id that is not a positive number.
+// has no picture, or had one the retention rule did not keep (the message
+// says which); kInvalid for an id that is not a positive number.
 Result<ApiResponse> GetEventSnapshot(ApiContext& ctx, const ApiCall& call);
 
 // GET /api/v1/sessions/{id}/snapshot: the picture of the session's latest
-// event that carried one (the newest view of the print bed). kNotFound for
-// an unknown session and for a session whose events carried none.
+// event that carried one still kept (the newest view of the print bed).
+// kNotFound for an unknown session and for a session with none kept.
 Result<ApiResponse> GetSessionSnapshot(ApiContext& ctx, const ApiCall& call);
 
 // The content type a stored picture is served with (see GetEventSnapshot).

@@ -44,6 +44,11 @@ constexpr SettingFlag kSettingFlags[] = {
      "printers that may be known in all (configured ones included); a new "
      "printer beyond it is refused with 403; 0 = no limit",
      "1000"},
+    {"pictures", "RULE",
+     "which webcam pictures are kept: prints (each print's first and last, "
+     "and each printer's latest), all, none; the log always says a picture "
+     "came",
+     "prints"},
     {"registrations_per_hour", "N",
      "new printers that may register themselves (tofu, open) per hour; "
      "beyond it 429; 0 = no limit",

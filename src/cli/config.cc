@@ -149,12 +149,13 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                             e.source().begin.column, e.description()));
     }
   }
-  std::string auth, stale;
+  std::string auth, stale, pictures;
   std::string admin, read;
   for (auto s : {ReadString(root, "listen", config.listen, path),
                  ReadString(root, "db", config.db, path),
                  ReadString(root, "auth", auth, path),
                  ReadString(root, "stale_after", stale, path),
+                 ReadString(root, "pictures", pictures, path),
                  ReadString(root, "timezone", config.timezone, path),
                  ReadString(root, "currency", config.currency, path),
                  ReadString(root, "admin_token", admin, path),
@@ -181,6 +182,15 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                                            stale));
     }
     config.stale_after = *d;
+  }
+  if (!pictures.empty()) {
+    auto rule = PictureRetentionFromName(pictures);
+    if (!rule) {
+      return ConfigError(path, fmt::format("pictures = \"{}\" is not one of "
+                                           "prints, all, none",
+                                           pictures));
+    }
+    config.pictures = *rule;
   }
   if (!admin.empty()) config.admin_token = admin;
   if (!read.empty()) config.read_token = read;
@@ -240,6 +250,13 @@ Status ApplySetting(Config& config, std::string_view key,
           "{}{} is not a duration like 48h, 90m or 0 (never)", source, value));
     }
     config.stale_after = *d;
+  } else if (key == "pictures") {
+    auto rule = PictureRetentionFromName(value);
+    if (!rule) {
+      return Invalid(fmt::format("{}{} is not one of prints, all, none",
+                                 source, value));
+    }
+    config.pictures = *rule;
   } else if (key == "listen") {
     config.listen = value;
   } else if (key == "db") {
@@ -266,7 +283,7 @@ Status ApplyEnvironment(Config& config) {
   for (std::string_view key :
        {"listen", "db", "auth", "stale_after", "timezone", "currency",
         "admin_token", "read_token", "max_devices",
-        "registrations_per_hour"}) {
+        "registrations_per_hour", "pictures"}) {
     std::string name = "PRINTMETER_";
     for (char c : key) name += static_cast<char>(std::toupper(c));
     const char* v = std::getenv(name.c_str());
@@ -280,6 +297,7 @@ IngestOptions IngestOptionsFrom(const Config& config) {
   IngestOptions options;
   options.auth = config.auth;
   options.ledger.stale_after = config.stale_after;
+  options.pictures = config.pictures;
   options.registrations.max_devices = config.max_devices;
   options.registrations.max_per_window = config.registrations_per_hour;
   for (const auto& [id, device] : config.devices) {

@@ -38,6 +38,9 @@ struct Config {
   // (ingest/registration_limit.h); 0 turns a limit off.
   size_t max_devices = 1000;
   size_t registrations_per_hour = 60;
+  // Which webcam pictures are kept: "prints" (each print's first and last,
+  // each printer's latest), "all" or "none" (ingest/retention.h).
+  PictureRetention pictures = PictureRetention::kPrints;
   std::map<std::string, DeviceConfig, std::less<>> devices;
   std::string path;  // the config file it was read from; "" for none
 };
@@ -55,7 +58,8 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist);
 // Applies PRINTMETER_LISTEN, PRINTMETER_DB, PRINTMETER_AUTH,
 // PRINTMETER_STALE_AFTER, PRINTMETER_TIMEZONE, PRINTMETER_ADMIN_TOKEN,
 // PRINTMETER_READ_TOKEN, PRINTMETER_CURRENCY, PRINTMETER_MAX_DEVICES,
-// PRINTMETER_REGISTRATIONS_PER_HOUR from the environment.
+// PRINTMETER_REGISTRATIONS_PER_HOUR, PRINTMETER_PICTURES from the
+// environment.
 Status ApplyEnvironment(Config& config);
 
 // Sets the setting `key` (a config file key: "listen", "auth",

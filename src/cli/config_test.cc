@@ -55,6 +55,27 @@ minimum_per_session = 0.50
   std::remove(path.c_str());
 }
 
+TEST(ConfigTest, PicturesRuleFromTheFileAFlagAndTheIngestOptions) {
+  EXPECT_EQ(Config{}.pictures, PictureRetention::kPrints);
+  auto path = WriteTemp("pictures = \"all\"\n");
+  auto c = LoadConfigFile(path, true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->pictures, PictureRetention::kAll);
+  EXPECT_EQ(IngestOptionsFrom(*c).pictures, PictureRetention::kAll);
+  ASSERT_TRUE(ApplySetting(*c, "pictures", "none", "--pictures ").ok());
+  EXPECT_EQ(IngestOptionsFrom(*c).pictures, PictureRetention::kNone);
+  Status bad = ApplySetting(*c, "pictures", "some", "--pictures ");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("prints, all, none"), std::string::npos);
+  std::remove(path.c_str());
+  path = WriteTemp("pictures = \"first\"\n");
+  c = LoadConfigFile(path, true);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("pictures = \"first\""), std::string::npos)
+      << c.error().message;
+  std::remove(path.c_str());
+}
+
 TEST(ConfigTest, ErrorsNameTheLineAndKey) {
   auto path = WriteTemp("auth = \"sometimes\"\n");
   auto c = LoadConfigFile(path, true);

@@ -75,7 +75,7 @@ void AddImportCommand(CLI::App& app) {
       "Feed recorded webhook requests through the receiver's path (decode, "
       "authenticate, store, fold), as if the plugin had posted them");
   AddCommonOptions(*cmd, o->common);
-  AddSettingFlags(*cmd, o->common, {"auth", "stale_after"});
+  AddSettingFlags(*cmd, o->common, {"auth", "stale_after", "pictures"});
   cmd->add_option("FILE", o->files,
                   "a JSON body, JSON lines (one body per line), or a raw "
                   "HTTP request (.http)")

@@ -148,7 +148,7 @@ void AddServeCommand(CLI::App& app) {
   AddSettingFlags(*cmd, o->common,
                   {"listen", "auth", "stale_after", "timezone", "currency",
                    "admin_token", "read_token", "max_devices",
-                   "registrations_per_hour"});
+                   "registrations_per_hour", "pictures"});
   cmd->add_option("--web-root", o->web_root,
                   "serve the dashboard from this directory (a `vite build` "
                   "of web/, e.g. web/dist) instead of the one built into "

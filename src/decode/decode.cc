@@ -88,7 +88,9 @@ Status AddPart(BodyContext& c, const MultipartPart& part) {
       c.snapshot =
           Snapshot{part.content_type.empty() ? "application/octet-stream"
                                              : part.content_type,
-                   std::string(part.data)};
+                   std::string(part.data),
+                   static_cast<size_t>(part.data.data() -
+                                       c.request.body.data())};
     }
     return {};
   }

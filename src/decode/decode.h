@@ -40,6 +40,7 @@ struct DecodeLimits {
 struct Snapshot {
   std::string content_type;  // "image/jpeg"
   std::string bytes;
+  size_t offset = 0;  // where `bytes` start in the request's body
 };
 
 struct Decoded {

@@ -600,10 +600,13 @@ TEST_P(EveryEncoding, MultipartWithSnapshot) {
   jpeg += std::string("\0\x10JFIF\0\r\n--7ccfe79c\r\n", 21);  // near-boundary
   jpeg += "\xFF\xD9";
   const Decoded json = MustDecode(AsJson(body));
-  const Decoded d = MustDecode(AsMultipart(body, jpeg));
+  const OwnedRequest multipart = AsMultipart(body, jpeg);
+  const Decoded d = MustDecode(multipart);
   ASSERT_TRUE(d.snapshot);
   EXPECT_EQ(d.snapshot->content_type, "image/jpeg");
   EXPECT_EQ(d.snapshot->bytes, jpeg);
+  // Where the picture sits in the body: the store cuts it out there.
+  EXPECT_EQ(multipart.body.substr(d.snapshot->offset, jpeg.size()), jpeg);
   EXPECT_TRUE(d.event.snapshot);
   Event without = d.event;
   without.snapshot = false;

@@ -50,6 +50,17 @@ Result<MigrateStats> Migrate(
   };
   Status copied = from.ForEachEvent([&](const EventRecord& r) -> Status {
     batch.events.push_back(r);
+    // A picture kept apart: its bytes too (none for one not kept).
+    std::optional<StoredRequest>& request = batch.events.back().request;
+    if (request && request->picture) {
+      auto picture = from.GetSnapshot(r.event.id);
+      if (picture.ok() && *picture) {
+        request->picture->bytes = std::move((*picture)->bytes);
+      } else if (!picture.ok() &&
+                 picture.error().code != ErrorCode::kNotFound) {
+        return picture.error();
+      }
+    }
     if (batch.events.size() >= kChunk) return flush();
     return {};
   });

@@ -11,6 +11,7 @@
 
 #include "common/time.h"
 #include "ingest/registration_limit.h"
+#include "ingest/retention.h"
 #include "ledger/fold.h"
 
 namespace pm {
@@ -39,6 +40,8 @@ struct IngestOptions {
   TimeMs projection_delay = 100;
   int64_t projection_backlog = 2048;
   int projection_step = 4096;  // events folded per projection commit
+  // Which pictures are kept as the projection folds (README "Pictures").
+  PictureRetention pictures = PictureRetention::kPrints;
 };
 
 }  // namespace pm

@@ -8,8 +8,8 @@
 namespace pm {
 
 Projector::Projector(ProjectionStore& store, LedgerReader& reader,
-                     LedgerConfig config)
-    : store_(store), reader_(reader), config_(config) {}
+                     LedgerConfig config, PictureRetention pictures)
+    : store_(store), reader_(reader), config_(config), pictures_(pictures) {}
 
 Status Projector::Load() {
   Result<int64_t> position = store_.ProjectedPosition();
@@ -40,6 +40,7 @@ Result<int64_t> Projector::Step(int max_events) {
   batch.from = position_;
   changed_.clear();
   Status folded = Fold(*events, batch.position, batch);
+  if (folded) folded = DropPictures(*events, batch);
   if (folded) folded = store_.CommitProjection(batch);
   if (!folded) {
     // Nothing of the step is stored: start again from what is.
@@ -111,6 +112,43 @@ Status Projector::Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
   }
   for (auto& [id, session] : sessions) batch.sessions.push_back(std::move(session));
   for (auto& [device, time] : received) batch.last_received.emplace_back(device, time);
+  return {};
+}
+
+// The step's new pictures, with the kept ones they may make redundant, go
+// through the retention rule; each picture's session is the one the step
+// links it to, else the stored one.
+Status Projector::DropPictures(const std::vector<LoggedEvent>& events,
+                               ProjectionBatch& batch) {
+  if (pictures_ == PictureRetention::kAll) return {};
+  std::map<std::string, std::vector<KeptPicture>, std::less<>> fresh;
+  for (const LoggedEvent& logged : events) {
+    if (!logged.picture) continue;
+    const Event& e = logged.event;
+    fresh[e.device].push_back({e.id, std::nullopt, KeyOf(e)});
+  }
+  if (fresh.empty()) return {};
+  std::map<int64_t, std::optional<int64_t>> links;
+  for (const auto& [event_id, session_id] : batch.event_sessions) {
+    links[event_id] = session_id;  // the last link wins, as in the commit
+  }
+  for (auto& [device, pictures] : fresh) {
+    std::vector<int64_t> sessions;
+    for (const Session& s : batch.sessions) {
+      if (s.device == device) sessions.push_back(s.id);
+    }
+    auto kept = store_.KeptPictures(device, sessions, position_);
+    if (!kept) return kept.error();
+    pictures.insert(pictures.end(), kept->begin(), kept->end());
+    for (KeptPicture& p : pictures) {
+      if (auto link = links.find(p.event_id); link != links.end()) {
+        p.session_id = link->second;
+      }
+    }
+    for (int64_t id : PicturesToDrop(pictures_, pictures)) {
+      batch.dropped_pictures.push_back(id);
+    }
+  }
   return {};
 }
 

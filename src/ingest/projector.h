@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "ingest/retention.h"
 #include "ledger/fold.h"
 #include "store/store.h"
 
@@ -36,8 +37,10 @@ struct ProjectorStats {
 class Projector {
  public:
   // `store` (the projection's face; device states and records are read
-  // through `reader`) must outlive the projector.
-  Projector(ProjectionStore& store, LedgerReader& reader, LedgerConfig config);
+  // through `reader`) must outlive the projector. Each step lets go of the
+  // pictures `pictures` does not keep (retention.h), in its commit.
+  Projector(ProjectionStore& store, LedgerReader& reader, LedgerConfig config,
+            PictureRetention pictures = PictureRetention::kPrints);
 
   // Reads the stored position, device states and last receive times.
   Status Load();
@@ -66,6 +69,8 @@ class Projector {
  private:
   Status Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
               ProjectionBatch& batch);
+  Status DropPictures(const std::vector<LoggedEvent>& events,
+                      ProjectionBatch& batch);
   Status RefoldDevice(const std::string& device, EventKey earliest_late,
                       int64_t up_to, ProjectionBatch& batch,
                       std::map<int64_t, Session>& sessions);
@@ -73,6 +78,7 @@ class Projector {
   ProjectionStore& store_;
   LedgerReader& reader_;
   const LedgerConfig config_;
+  const PictureRetention pictures_;
   int64_t position_ = 0;
   std::map<std::string, DeviceState, std::less<>> states_;
   std::map<std::string, TimeMs, std::less<>> last_received_;

@@ -47,6 +47,11 @@ class FlakyProjection final : public ProjectionStore {
       const std::string& device, EventKey before) override {
     return real_.LastIdleSessionBefore(device, before);
   }
+  Result<std::vector<KeptPicture>> KeptPictures(
+      const std::string& device, const std::vector<int64_t>& sessions,
+      int64_t up_to) override {
+    return real_.KeptPictures(device, sessions, up_to);
+  }
   Status CommitProjection(const ProjectionBatch& batch) override {
     if (fail_next) {
       fail_next = false;

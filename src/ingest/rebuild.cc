@@ -31,6 +31,9 @@ Event Redecode(const EventRecord& record, const DecodeLimits& limits,
     return record.event;
   }
   Event e = std::move(decoded->event);
+  // A picture stored apart left an empty part in the body: it came all the
+  // same, whether or not the retention rule kept it.
+  if (stored.picture) e.snapshot = true;
   e.id = record.event.id;
   e.received_at = record.event.received_at;
   return e;

@@ -48,7 +48,8 @@ IngestWriter::IngestWriter(IngestStores stores, IngestOptions options,
       options_(std::move(options)),
       clock_(clock),
       registrations_(options_.registrations),
-      projector_(stores.projection, stores.reader, options_.ledger) {}
+      projector_(stores.projection, stores.reader, options_.ledger,
+                 options_.pictures) {}
 
 IngestWriter::~IngestWriter() { Stop(); }
 
@@ -377,6 +378,10 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     record.event = std::move(p.item.decoded.event);
     record.event.id = 0;
     record.request = std::move(p.item.request);
+    // The picture is stored once, apart from its request (ledger.md s. 2).
+    if (record.request && p.item.decoded.snapshot) {
+      SetPictureApart(*record.request, std::move(*p.item.decoded.snapshot));
+    }
     if (record.request) Register(record.event);
     batch.events.push_back(std::move(record));
   }

@@ -60,6 +60,11 @@ class FailingProjection final : public ProjectionStore {
   Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
     return real_.LastIdleSessionBefore(d, b);
   }
+  Result<std::vector<KeptPicture>> KeptPictures(
+      const std::string& device, const std::vector<int64_t>& sessions,
+      int64_t up_to) override {
+    return real_.KeptPictures(device, sessions, up_to);
+  }
   Status CommitProjection(const ProjectionBatch& batch) override {
     if (fail) {
       ++failures;

@@ -56,9 +56,21 @@ CREATE TABLE events (
   method text,          -- NULL for a synthetic event (no request)
   target text,
   content_type text,
-  body bytea
+  body bytea,           -- less the picture's bytes, when picture_size
+  picture_at bigint,    -- where in the body the picture's bytes were
+  picture_size bigint,
+  picture_type text
 );
 CREATE INDEX events_device_time ON events (device, time);
+
+-- Webcam pictures, stored once, apart from their requests; the retention
+-- rule deletes those it does not keep (the log still says what they were).
+CREATE TABLE pictures (
+  event_id bigint PRIMARY KEY,
+  device text NOT NULL,
+  bytes bytea NOT NULL
+);
+CREATE INDEX pictures_device ON pictures (device, event_id);
 
 CREATE TABLE devices (
   device text PRIMARY KEY,

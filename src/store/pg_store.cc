@@ -166,10 +166,10 @@ Status Run(Connection& conn, const std::string& sql, Params params = {}) {
 const std::string& InsertEventSql() {
   static const std::string sql = [] {
     std::string marks;
-    for (int i = 0; i < 27 + 5; ++i) marks += i ? ", ?" : "?";
+    for (int i = 0; i < 27 + 8; ++i) marks += i ? ", ?" : "?";
     return fmt::format(
         "INSERT INTO events ({}, duplicate, method, target, content_type, "
-        "body) VALUES ({})",
+        "body, picture_at, picture_size, picture_type) VALUES ({})",
         EventColumns(""), marks);
   }();
   return sql;
@@ -184,6 +184,12 @@ Params EventParams(const EventRecord& r) {
     p.Bind(r.request->content_type).BindBytes(r.request->body);
   } else {
     p.BindNull().BindNull().BindNull().BindNull();
+  }
+  if (r.request && r.request->picture) {
+    const StoredPicture& picture = *r.request->picture;
+    p.Bind(picture.offset).Bind(picture.size).Bind(picture.content_type);
+  } else {
+    p.BindNull().BindNull().BindNull();
   }
   return p;
 }
@@ -352,6 +358,18 @@ Status PgStore::Append(LogBatch& batch) {
       }
       auto inserted = conn.Exec(Numbered(InsertEventSql()), EventParams(r));
       if (!inserted.ok()) return inserted.error();
+      // No bytes: a picture the retention rule let go (a copied log).
+      if (r.request && r.request->picture &&
+          !r.request->picture->bytes.empty()) {
+        Params p;
+        p.Bind(r.event.id).Bind(r.event.device);
+        p.BindBytes(r.request->picture->bytes);
+        auto picture = conn.Exec(
+            Numbered("INSERT INTO pictures (event_id, device, bytes) VALUES "
+                     "(?, ?, ?)"),
+            std::move(p));
+        if (!picture.ok()) return picture.error();
+      }
     }
     return {};
   });
@@ -403,8 +421,9 @@ Status PgStore::SetSessionUser(int64_t id, const std::string& user) {
 Status PgStore::ForEachEvent(
     const std::function<Status(const EventRecord&)>& fn) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method, target, content_type, body FROM events "
-      "WHERE id > ? ORDER BY id LIMIT {}",
+      "SELECT {}, duplicate, method, target, content_type, body, "
+      "picture_at, picture_size, picture_type FROM events WHERE id > ? "
+      "ORDER BY id LIMIT {}",
       EventColumns(""), kForEachChunk);
   int64_t last_id = std::numeric_limits<int64_t>::min();
   for (;;) {
@@ -426,6 +445,13 @@ Status PgStore::ForEachEvent(
               request.target = q.OptText().value_or("");
               request.content_type = q.OptText().value_or("");
               request.body = q.OptBytes().value_or("");
+              std::optional<int64_t> at = q.OptInt();
+              std::optional<int64_t> size = q.OptInt();
+              std::optional<std::string> type = q.OptText();
+              if (at && size) {
+                request.picture =
+                    StoredPicture{*at, *size, type.value_or("")};
+              }
               r.request = std::move(request);
             }
             return r;
@@ -479,8 +505,8 @@ Result<int64_t> PgStore::ProjectedPosition() {
 Result<std::vector<LoggedEvent>> PgStore::ReadLog(int64_t after_id,
                                                   int limit) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL FROM events WHERE id > ? "
-      "ORDER BY id LIMIT ?",
+      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
+      "FROM events WHERE id > ? ORDER BY id LIMIT ?",
       EventColumns(""));
   Sql sql{kSql, {}};
   sql.params.Bind(after_id).Bind(limit);
@@ -492,6 +518,7 @@ Result<std::vector<LoggedEvent>> PgStore::ReadLog(int64_t after_id,
         e.event = rows::ReadEvent(q);
         e.duplicate = q.Bool();
         e.request = q.Bool();
+        e.picture = q.Bool();
         return e;
       },
       out);
@@ -534,6 +561,49 @@ Result<std::optional<Session>> PgStore::LastIdleSessionBefore(
   }
   if (found.empty()) return std::optional<Session>();
   return std::optional<Session>(std::move(found.front()));
+}
+
+Result<std::vector<KeptPicture>> PgStore::KeptPictures(
+    const std::string& device, const std::vector<int64_t>& sessions,
+    int64_t up_to) {
+  auto read = [](Rows::Row& q) {
+    KeptPicture p;
+    p.event_id = q.Int();
+    p.session_id = q.OptInt();
+    p.key = {q.Int(), p.event_id};
+    return p;
+  };
+  std::vector<KeptPicture> latest;
+  Sql last{"SELECT p.event_id, l.session_id, e.time FROM pictures p JOIN "
+           "events e ON e.id = p.event_id LEFT JOIN event_sessions l ON "
+           "l.event_id = p.event_id WHERE p.device = ? AND p.event_id <= ? "
+           "ORDER BY p.event_id DESC LIMIT 1",
+           {}};
+  last.params.Bind(device).Bind(up_to);
+  if (Status s = Collect(*writer_, last, read, latest); !s.ok()) {
+    return s.error();
+  }
+  std::vector<int64_t> linked = sessions;
+  if (!latest.empty() && latest.front().session_id) {
+    linked.push_back(*latest.front().session_id);
+  }
+  std::sort(linked.begin(), linked.end());
+  linked.erase(std::unique(linked.begin(), linked.end()), linked.end());
+  std::vector<KeptPicture> out;
+  for (int64_t session : linked) {
+    Sql sql{"SELECT l.event_id, l.session_id, l.time FROM event_sessions l "
+            "JOIN pictures p ON p.event_id = l.event_id WHERE l.session_id = "
+            "? AND l.event_id <= ? AND p.device = ?",
+            {}};
+    sql.params.Bind(session).Bind(up_to).Bind(device);
+    if (Status s = Collect(*writer_, sql, read, out); !s.ok()) {
+      return s.error();
+    }
+  }
+  if (!latest.empty() && !latest.front().session_id) {
+    out.push_back(latest.front());
+  }
+  return out;
 }
 
 Status PgStore::CommitProjection(const ProjectionBatch& batch) {
@@ -665,6 +735,11 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
                    "UPDATE devices SET last_received = greatest(last_received, "
                    "?) WHERE device = ?",
                    std::move(Params().Bind(received).Bind(device)));
+    if (!s.ok()) return s;
+  }
+  for (int64_t event_id : batch.dropped_pictures) {
+    Status s = Run(conn, "DELETE FROM pictures WHERE event_id = ?",
+                   std::move(Params().Bind(event_id)));
     if (!s.ok()) return s;
   }
   if (batch.from < 0) {
@@ -932,16 +1007,34 @@ Result<std::vector<Session>> PgStore::SessionsOverlapping(TimeMs from,
   return out;
 }
 
+// The picture stored apart; a picture inside a request (never cut out) is
+// read out of it.
 Result<std::optional<Snapshot>> PgStore::GetSnapshot(int64_t event_id) {
   auto reader = Reader();
   if (!reader.ok()) return reader.error();
   auto rows = (*reader)->Exec(
-      Numbered("SELECT method, target, content_type, body, received_at FROM "
-               "events WHERE id = ? AND snapshot AND method IS NOT NULL"),
+      Numbered("SELECT e.picture_size, coalesce(e.picture_type, ''), "
+               "p.bytes, e.snapshot AND e.method IS NOT NULL, e.method, "
+               "e.target, e.content_type, e.body, e.received_at FROM events "
+               "e LEFT JOIN pictures p ON p.event_id = e.id WHERE e.id = ?"),
       std::move(Params().Bind(event_id)));
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return std::optional<Snapshot>();
   auto row = rows->row(0);
+  std::optional<int64_t> size = row.OptInt();
+  std::string type = row.Text();
+  std::optional<std::string> bytes = row.OptBytes();
+  bool in_request = row.Bool();
+  if (size) {
+    if (!bytes) {
+      return NotFound(fmt::format(
+          "event {} came with a picture ({}, {} bytes) that was not kept "
+          "under the retention rule (`pictures` in the configuration)",
+          event_id, type, *size));
+    }
+    return std::optional<Snapshot>(Snapshot{std::move(type), std::move(*bytes)});
+  }
+  if (!in_request) return std::optional<Snapshot>();
   // The Request views these.
   std::string method = row.Text();
   std::string target = row.OptText().value_or("");

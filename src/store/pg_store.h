@@ -55,6 +55,9 @@ class PgStore final : public Store {
                                             int64_t up_to_id) override;
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override;
+  Result<std::vector<KeptPicture>> KeptPictures(
+      const std::string& device, const std::vector<int64_t>& sessions,
+      int64_t up_to) override;
   Status CommitProjection(const ProjectionBatch& batch) override;
 
   // --- LedgerReader ---

@@ -167,8 +167,11 @@ CREATE TABLE rate_history (
 // duplicates before the answer and a device's events after a refold point.
 // Which session an event belongs to is the projection's (event_sessions), so
 // that folding never rewrites a logged row; `projection` holds how far the
-// fold got, in the same transaction as what it wrote. A picture is read out
-// of its stored request when asked for: the request is stored once.
+// fold got, in the same transaction as what it wrote. A picture (the
+// multipart `snapshot` part) is cut out of its request's body and stored
+// once, apart, in the same append: the log row says what it was (size, type)
+// and where it was cut (picture_at); `pictures` holds the bytes, which the
+// retention rule may delete without changing what the log says.
 constexpr const char* kMigration4 = R"sql(
 CREATE TABLE event_sessions (
   event_id INTEGER PRIMARY KEY,
@@ -186,6 +189,35 @@ CREATE TABLE projection (
 );
 INSERT INTO projection (id, position)
   SELECT 1, coalesce(max(id), 0) FROM events;
+
+ALTER TABLE events ADD COLUMN picture_at INTEGER;  -- NULL: none cut out
+ALTER TABLE events ADD COLUMN picture_size INTEGER;
+ALTER TABLE events ADD COLUMN picture_type TEXT;
+CREATE TABLE pictures (
+  event_id INTEGER PRIMARY KEY,
+  device TEXT NOT NULL,
+  bytes BLOB NOT NULL
+);
+CREATE INDEX pictures_device ON pictures (device, event_id);
+
+-- Schema 3 kept each picture twice, in its request and in `snapshots`: it is
+-- cut out of the request where it follows its part's headers, and kept once.
+UPDATE events SET picture_at = c.at, picture_size = length(c.bytes),
+    picture_type = c.content_type
+  FROM (SELECT s.event_id, s.content_type, s.bytes,
+               instr(CAST(e.body AS BLOB), s.bytes) - 1 AS at
+        FROM snapshots s JOIN events e ON e.id = s.event_id
+        WHERE length(s.bytes) > 0) AS c
+  WHERE events.id = c.event_id AND c.at >= 4 AND
+        substr(CAST(events.body AS BLOB), c.at - 3, 4) = X'0D0A0D0A';
+INSERT INTO pictures (event_id, device, bytes)
+  SELECT s.event_id, e.device, s.bytes
+  FROM snapshots s JOIN events e ON e.id = s.event_id
+  WHERE e.picture_at IS NOT NULL;
+UPDATE events SET body = CAST(
+    substr(CAST(body AS BLOB), 1, picture_at) ||
+    substr(CAST(body AS BLOB), picture_at + picture_size + 1) AS BLOB)
+  WHERE picture_at IS NOT NULL;
 
 DROP TABLE snapshots;
 DROP INDEX events_duplicate;

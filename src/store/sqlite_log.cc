@@ -19,13 +19,17 @@ namespace {
 
 constexpr int kForEachChunk = 512;
 
+// The request's columns after the Event's, as InsertEvent and
+// ForEachEvent use them.
+constexpr const char* kRequestColumns =
+    "duplicate, method, target, content_type, body, picture_at, "
+    "picture_size, picture_type";
+
 Status InsertEvent(Connection& conn, const EventRecord& r) {
   static const std::string kSql = fmt::format(
-      "INSERT INTO events ({}, duplicate, method, target, content_type, body) "
-      "VALUES ({})",
-      sqlite::EventColumns(""),
-      sqlite::Placeholders(sqlite::kEventFieldCount + 5));
-  return sqlite::RunOn(conn, kSql, [&r](Query& q) {
+      "INSERT INTO events ({}, {}) VALUES ({})", sqlite::EventColumns(""),
+      kRequestColumns, sqlite::Placeholders(sqlite::kEventFieldCount + 8));
+  Status s = sqlite::RunOn(conn, kSql, [&r](Query& q) {
     sqlite::BindEvent(q, r.event);
     q.Bind(r.duplicate);
     if (r.request) {
@@ -34,7 +38,33 @@ Status InsertEvent(Connection& conn, const EventRecord& r) {
     } else {
       q.BindNull().BindNull().BindNull().BindNull();
     }
+    if (r.request && r.request->picture) {
+      const StoredPicture& p = *r.request->picture;
+      q.Bind(p.offset).Bind(p.size).Bind(p.content_type);
+    } else {
+      q.BindNull().BindNull().BindNull();
+    }
   });
+  // No bytes: a picture the retention rule let go (a copied log).
+  if (!s.ok() || !r.request || !r.request->picture ||
+      r.request->picture->bytes.empty()) {
+    return s;
+  }
+  return sqlite::RunOn(
+      conn, "INSERT INTO pictures (event_id, device, bytes) VALUES (?, ?, ?)",
+      [&r](Query& q) {
+        q.Bind(r.event.id).Bind(r.event.device);
+        q.BindBlob(r.request->picture->bytes);
+      });
+}
+
+StoredRequest ReadRequest(Query& q) {
+  StoredRequest r{q.Text(), q.Text(), q.Text(), q.Text()};
+  std::optional<int64_t> at = q.OptInt();
+  std::optional<int64_t> size = q.OptInt();
+  std::optional<std::string> type = q.OptText();
+  if (at && size) r.picture = StoredPicture{*at, *size, type.value_or("")};
+  return r;
 }
 
 // Inserts a new printer, or sets the secret of one that has none; a secret
@@ -204,9 +234,8 @@ Status SqliteStore::SetSessionUser(int64_t id, const std::string& user) {
 Status SqliteStore::ForEachEvent(
     const std::function<Status(const EventRecord&)>& fn) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method, target, content_type, body FROM events "
-      "WHERE id > ? ORDER BY id LIMIT {}",
-      sqlite::EventColumns(""), kForEachChunk);
+      "SELECT {}, {} FROM events WHERE id > ? ORDER BY id LIMIT {}",
+      sqlite::EventColumns(""), kRequestColumns, kForEachChunk);
   int64_t last_id = std::numeric_limits<int64_t>::min();
   for (;;) {
     std::vector<EventRecord> chunk;
@@ -220,9 +249,7 @@ Status SqliteStore::ForEachEvent(
             EventRecord r;
             r.event = sqlite::ReadEvent(q);
             r.duplicate = q.Bool();
-            if (!q.IsNull()) {
-              r.request = StoredRequest{q.Text(), q.Text(), q.Text(), q.Text()};
-            }
+            if (!q.IsNull()) r.request = ReadRequest(q);
             return r;
           },
           chunk);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
@@ -158,8 +160,8 @@ Result<int64_t> SqliteStore::ProjectedPosition() {
 Result<std::vector<LoggedEvent>> SqliteStore::ReadLog(int64_t after_id,
                                                       int limit) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL FROM events WHERE id > ? "
-      "ORDER BY id LIMIT ?",
+      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
+      "FROM events WHERE id > ? ORDER BY id LIMIT ?",
       sqlite::EventColumns(""));
   sqlite::Sql sql{kSql, {after_id, int64_t{limit}}};
   std::vector<LoggedEvent> out;
@@ -170,6 +172,7 @@ Result<std::vector<LoggedEvent>> SqliteStore::ReadLog(int64_t after_id,
         e.event = sqlite::ReadEvent(q);
         e.duplicate = q.Bool();
         e.request = q.Bool();
+        e.picture = q.Bool();
         return e;
       },
       out);
@@ -217,6 +220,50 @@ Result<std::optional<Session>> SqliteStore::LastIdleSessionBefore(
   }
   if (found.empty()) return std::optional<Session>();
   return std::optional<Session>(std::move(found.front()));
+}
+
+Result<std::vector<KeptPicture>> SqliteStore::KeptPictures(
+    const std::string& device, const std::vector<int64_t>& sessions,
+    int64_t up_to) {
+  auto read = [](Query& q) {
+    KeptPicture p;
+    p.event_id = q.Int();
+    p.session_id = q.OptInt();
+    p.key = {q.Int(), p.event_id};
+    return p;
+  };
+  std::vector<KeptPicture> latest;
+  sqlite::Sql last{
+      "SELECT p.event_id, l.session_id, e.time FROM pictures p JOIN events e "
+      "ON e.id = p.event_id LEFT JOIN event_sessions l ON l.event_id = "
+      "p.event_id WHERE p.device = ? AND p.event_id <= ? ORDER BY p.event_id "
+      "DESC LIMIT 1",
+      {device, up_to}};
+  if (Status s = sqlite::Collect(*writer_, last, read, latest); !s.ok()) {
+    return s.error();
+  }
+  std::vector<int64_t> linked = sessions;
+  if (!latest.empty() && latest.front().session_id) {
+    linked.push_back(*latest.front().session_id);
+  }
+  std::sort(linked.begin(), linked.end());
+  linked.erase(std::unique(linked.begin(), linked.end()), linked.end());
+  std::vector<KeptPicture> out;
+  // CROSS JOIN: from the session's events, never the printer's every picture.
+  for (int64_t session : linked) {
+    sqlite::Sql sql{
+        "SELECT l.event_id, l.session_id, l.time FROM event_sessions l CROSS "
+        "JOIN pictures p ON p.event_id = l.event_id WHERE l.session_id = ? AND "
+        "l.event_id <= ? AND p.device = ?",
+        {session, up_to, device}};
+    if (Status s = sqlite::Collect(*writer_, sql, read, out); !s.ok()) {
+      return s.error();
+    }
+  }
+  if (!latest.empty() && !latest.front().session_id) {
+    out.push_back(latest.front());
+  }
+  return out;
 }
 
 Status SqliteStore::CommitProjection(const ProjectionBatch& batch) {
@@ -279,6 +326,11 @@ Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
                      "UPDATE devices SET last_received = max(last_received, "
                      "?) WHERE device = ?",
                      [&](Query& q) { q.Bind(received).Bind(device); });
+    if (!s.ok()) return s;
+  }
+  for (int64_t event_id : batch.dropped_pictures) {
+    Status s = RunOn(conn, "DELETE FROM pictures WHERE event_id = ?",
+                     [&](Query& q) { q.Bind(event_id); });
     if (!s.ok()) return s;
   }
   if (batch.from >= 0) {

@@ -323,16 +323,26 @@ Result<std::vector<Session>> SqliteStore::SessionsOverlapping(TimeMs from,
   return out;
 }
 
-Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
-  Result<Lease> reader = Reader();
-  if (!reader.ok()) return reader.error();
-  // The picture is part of the stored request: read it out again.
+namespace {
+
+// An event's picture as the log and the pictures' table have it.
+struct PictureRow {
+  std::optional<int64_t> size;  // NULL: none was cut out of the request
+  std::string type;
+  std::optional<std::string> bytes;  // NULL: not kept
+  bool in_request = false;  // a picture is said to be inside the request
+};
+
+// A picture of an event stored before pictures were kept apart (a schema-3
+// database's that could not be cut out): read out of its stored request.
+Result<std::optional<Snapshot>> ReadOutOfRequest(Connection& conn,
+                                                 int64_t event_id) {
   Sql sql{"SELECT method, target, content_type, body, received_at FROM "
-          "events WHERE id = ? AND snapshot = 1 AND method IS NOT NULL",
+          "events WHERE id = ?",
           {event_id}};
   std::vector<std::pair<StoredRequest, TimeMs>> found;
   Status s = sqlite::Collect(
-      **reader, sql,
+      conn, sql,
       [](Query& q) {
         StoredRequest r{q.Text(), q.Text(), q.Text(), q.Text()};
         return std::make_pair(std::move(r), q.Int());
@@ -350,6 +360,46 @@ Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
   Result<Decoded> decoded = Decode(request, DecodeLimits{});
   if (!decoded.ok() || !decoded->snapshot) return std::optional<Snapshot>();
   return std::optional<Snapshot>(std::move(*decoded->snapshot));
+}
+
+}  // namespace
+
+Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  ReadTransaction txn(**reader);
+  if (Status s = txn.Begin(); !s.ok()) return s.error();
+  Sql sql{"SELECT e.picture_size, coalesce(e.picture_type, ''), p.bytes, "
+          "e.snapshot = 1 AND e.method IS NOT NULL FROM events e LEFT JOIN "
+          "pictures p ON p.event_id = e.id WHERE e.id = ?",
+          {event_id}};
+  std::vector<PictureRow> found;
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [](Query& q) {
+        PictureRow row;
+        row.size = q.OptInt();
+        row.type = q.Text();
+        row.bytes = q.OptText();
+        row.in_request = q.Bool();
+        return row;
+      },
+      found);
+  if (!s.ok()) return s.error();
+  if (found.empty()) return std::optional<Snapshot>();
+  PictureRow& row = found.front();
+  if (!row.size) {
+    if (!row.in_request) return std::optional<Snapshot>();
+    return ReadOutOfRequest(**reader, event_id);
+  }
+  if (!row.bytes) {
+    return NotFound(fmt::format(
+        "event {} came with a picture ({}, {} bytes) that was not kept under "
+        "the retention rule (`pictures` in the configuration)",
+        event_id, row.type, *row.size));
+  }
+  return std::optional<Snapshot>(
+      Snapshot{std::move(row.type), std::move(*row.bytes)});
 }
 
 Result<ProjectionLag> SqliteStore::Lag() {

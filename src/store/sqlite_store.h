@@ -54,6 +54,10 @@ class SqliteStore final : public Store {
                                             int64_t up_to_id) override;
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override;
+  // Through pictures_device (the latest) and event_sessions_session.
+  Result<std::vector<KeptPicture>> KeptPictures(
+      const std::string& device, const std::vector<int64_t>& sessions,
+      int64_t up_to) override;
   Status CommitProjection(const ProjectionBatch& batch) override;
 
   // --- LedgerReader (sqlite_read.cc) ---

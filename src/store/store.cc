@@ -42,6 +42,20 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view url,
 
 }  // namespace
 
+void SetPictureApart(StoredRequest& request, Snapshot snapshot) {
+  std::string& body = request.body;
+  if (snapshot.offset > body.size() ||
+      body.compare(snapshot.offset, snapshot.bytes.size(), snapshot.bytes) !=
+          0) {
+    return;
+  }
+  body.erase(snapshot.offset, snapshot.bytes.size());
+  request.picture = StoredPicture{static_cast<int64_t>(snapshot.offset),
+                                  static_cast<int64_t>(snapshot.bytes.size()),
+                                  std::move(snapshot.content_type),
+                                  std::move(snapshot.bytes)};
+}
+
 Result<std::vector<EventView>> LedgerReader::SessionEventsPage(
     const SessionEventsQuery& q) {
   auto all = SessionEvents(q.session_id);

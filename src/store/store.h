@@ -28,13 +28,34 @@
 
 namespace pm {
 
-// The request exactly as received, so the ledger can be rebuilt from it.
+// The webcam picture of a request (its multipart `snapshot` part), stored
+// apart from the request's body: the log keeps what it was and where its
+// bytes were cut out, the pictures' table keeps the bytes, and the
+// retention rule (ingest/retention.h) may let them go. The request as
+// received is the body with `bytes` put back at `offset`.
+struct StoredPicture {
+  int64_t offset = 0;  // where in the body its bytes were
+  int64_t size = 0;    // how many bytes it had
+  std::string content_type;
+  // For Append; empty as read back from the log, and for a picture the
+  // retention rule let go (Append then stores no bytes).
+  std::string bytes{};
+};
+
+// The request as received, so the ledger can be rebuilt from it (ledger.md
+// s. 2: body bytes, content type, the snapshot separately).
 struct StoredRequest {
   std::string method;
   std::string target;  // path and query
   std::string content_type;
-  std::string body;  // bytes as received
+  std::string body;  // bytes as received, less the picture's when `picture`
+  std::optional<StoredPicture> picture = std::nullopt;
 };
+
+// Moves the picture `snapshot` (as decoded from request.body) out of the
+// body into request.picture, to be stored once, apart. A snapshot that is
+// not where it says in the body is left in it.
+void SetPictureApart(StoredRequest& request, Snapshot snapshot);
 
 struct EventRecord {
   Event event;  // event.id: 0 for Append to assign (see LogBatch)
@@ -92,6 +113,14 @@ struct LoggedEvent {
   Event event;
   bool duplicate = false;
   bool request = true;  // false for a synthetic `swept`
+  bool picture = false;  // its picture was stored apart (StoredPicture)
+};
+
+// A picture still kept in the pictures' table, as the retention rule sees it.
+struct KeptPicture {
+  int64_t event_id = 0;
+  std::optional<int64_t> session_id;  // the projection's link, if any
+  EventKey key;                       // the event's (time, id)
 };
 
 // What one projector step writes, as one transaction, with the log position
@@ -112,6 +141,9 @@ struct ProjectionBatch {
   std::vector<DeviceState> device_states;  // upserted by device
   // Receive time of each device's latest request up to `position`.
   std::vector<std::pair<std::string, TimeMs>> last_received;
+  // Events whose pictures the retention rule lets go: their bytes are
+  // deleted, the log still says what they were.
+  std::vector<int64_t> dropped_pictures;
   int64_t position = 0;
   // The position this step folded from: the commit fails with kConflict
   // (and stores nothing) when the stored position is another, i.e. another
@@ -220,6 +252,12 @@ class ProjectionStore {
   // before, the latest one only (what RefoldPoint needs).
   virtual Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) = 0;
+  // The device's kept pictures of events with id <= up_to that a newer
+  // picture may make redundant: its latest one, and every one linked to a
+  // session of `sessions` or to the latest one's session.
+  virtual Result<std::vector<KeptPicture>> KeptPictures(
+      const std::string& device, const std::vector<int64_t>& sessions,
+      int64_t up_to) = 0;
   // Commits `batch` and its position as one transaction. It need not be
   // durable at once: a projection lost to a power cut is folded again from
   // the stored position.
@@ -255,8 +293,10 @@ class LedgerReader {
   // sessions that started inside the window included, as in ListSessions).
   virtual Result<std::vector<Session>> SessionsOverlapping(TimeMs from,
                                                            TimeMs to) = 0;
-  // The picture that came with an event, read out of its stored request
-  // (the request is stored once, the picture inside it).
+  // The picture that came with an event (stored apart, or for an event
+  // stored before pictures were, read out of its request); nullopt when
+  // none came or no such event. kNotFound, saying so, when one came but the
+  // retention rule did not keep it.
   virtual Result<std::optional<Snapshot>> GetSnapshot(int64_t event_id) = 0;
   // Counts of the stored requests with id > after_id (see RequestTally).
   // Stores that cannot count answer kUnavailable.

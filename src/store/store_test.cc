@@ -64,11 +64,15 @@ TEST(OpenStoreTest, CreatesAMissingFileInWalModeAtTheLatestSchema) {
                    "'session_users', 'event_sessions', 'projection', "
                    "'rate_history')"),
             8);
-  // The picture is stored once, in its request.
+  // The picture is stored once, apart from its request.
   EXPECT_EQ(RawInt(path,
                    "SELECT count(*) FROM sqlite_schema WHERE name = "
                    "'snapshots'"),
             0);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM sqlite_schema WHERE name = "
+                   "'pictures'"),
+            1);
 }
 
 // The log keeps one index besides its primary key; every statement of the
@@ -108,6 +112,17 @@ TEST(OpenStoreTest, TheLogHasOneIndexAndEveryWritePathStatementUsesOne) {
        "DELETE FROM sessions WHERE device = 'd' AND (opened_by_time, "
        "opened_by_id) > (1, 2)",
        "sessions_opened_by"},
+      {"a printer's latest picture",
+       "SELECT p.event_id, l.session_id, e.time FROM pictures p JOIN events e "
+       "ON e.id = p.event_id LEFT JOIN event_sessions l ON l.event_id = "
+       "p.event_id WHERE p.device = 'd' AND p.event_id <= 9 ORDER BY "
+       "p.event_id DESC LIMIT 1",
+       "pictures_device"},
+      {"a session's pictures",
+       "SELECT l.event_id, l.session_id, l.time FROM event_sessions l CROSS "
+       "JOIN pictures p ON p.event_id = l.event_id WHERE l.session_id = 3 AND "
+       "l.event_id <= 9 AND p.device = 'd'",
+       "event_sessions_session"},
       {"the last idle session",
        "SELECT id FROM sessions s WHERE s.device = 'd' AND s.idle_after = 1 "
        "AND (s.closed_by_time, s.closed_by_id) < (1, 2) ORDER BY "
@@ -159,6 +174,64 @@ TEST(OpenStoreTest, MigratesASchema3DatabaseKeepingItsLinks) {
   auto lag = store->Lag();
   ASSERT_TRUE(lag.ok());
   EXPECT_EQ(lag->events(), 0);
+}
+
+std::string Hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02X}", c);
+  return out;
+}
+
+// Schema 3 kept a picture twice, in its request and in `snapshots`: schema 4
+// cuts it out of the request and keeps it once, apart, the same picture.
+TEST(OpenStoreTest, MigratesASchema3PictureToBeStoredOnce) {
+  TempDir dir;
+  std::string path = dir.File("v3-picture.db");
+  {
+    auto conn = sqlite::Connection::Open(path, true);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(sqlite::MigrateTo(**conn, 3).ok());
+  }
+  std::string jpeg("\xff\xd8\xff\xe0\x00\r\n--b\x00\xff\xd9", 13);
+  std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"deviceIdentifier\"\r\n"
+      "\r\ndelta\r\n--b\r\nContent-Disposition: form-data; "
+      "name=\"topic\"\r\n\r\nPrint Done\r\n--b\r\nContent-Disposition: "
+      "form-data; name=\"snapshot\"; filename=\"snapshot.jpg\"\r\n"
+      "Content-Type: image/jpeg\r\n\r\n" +
+      jpeg + "\r\n--b--\r\n";
+  RawExec(path,
+          fmt::format(
+              "INSERT INTO events (id, device, topic, kind, test, duplicate, "
+              "time, has_current_time, received_at, snapshot, method, target, "
+              "content_type, body) VALUES (1, 'delta', 'Print Done', 'done', "
+              "0, 0, 1000, 1, 1000, 1, 'POST', '/webhook', "
+              "'multipart/form-data; boundary=b', X'{}'); "
+              "INSERT INTO snapshots (event_id, content_type, bytes) VALUES "
+              "(1, 'image/jpeg', X'{}')",
+              Hex(body), Hex(jpeg)));
+  auto store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  auto snapshot = store->GetSnapshot(1);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  ASSERT_TRUE(snapshot->has_value());
+  EXPECT_EQ((*snapshot)->bytes, jpeg);
+  EXPECT_EQ((*snapshot)->content_type, "image/jpeg");
+  std::vector<EventRecord> records;
+  ASSERT_TRUE(store
+                  ->ForEachEvent([&](const EventRecord& r) -> Status {
+                    records.push_back(r);
+                    return {};
+                  })
+                  .ok());
+  ASSERT_EQ(records.size(), 1u);
+  const StoredRequest& stored = *records[0].request;
+  ASSERT_TRUE(stored.picture.has_value());
+  std::string whole = stored.body;
+  whole.insert(static_cast<size_t>(stored.picture->offset), jpeg);
+  EXPECT_EQ(whole, body);
+  EXPECT_EQ(RawInt(path, "SELECT length(body) FROM events WHERE id = 1"),
+            static_cast<int64_t>(body.size() - jpeg.size()));
 }
 
 // Every index SQLite would use for `sql` (EXPLAIN QUERY PLAN details).

@@ -189,8 +189,110 @@ TEST_P(StoreTest, EveryEventFieldRoundTrips) {
   EXPECT_EQ((*views)[1].session_id, 77);
 }
 
-// The picture is stored once, inside the request as received, and read out
-// of it when asked for.
+// A multipart request's body with `jpeg` as its snapshot part.
+std::string MultipartWithPicture(const std::string& boundary,
+                                 const std::string& jpeg) {
+  return fmt::format(
+      "--{0}\r\nContent-Disposition: form-data; name=\"deviceIdentifier\"\r\n"
+      "\r\ndelta\r\n--{0}\r\nContent-Disposition: form-data; "
+      "name=\"topic\"\r\n\r\nPrint Done\r\n--{0}\r\n"
+      "Content-Disposition: form-data; name=\"snapshot\"; "
+      "filename=\"snapshot.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n{1}"
+      "\r\n--{0}--\r\n",
+      boundary, jpeg);
+}
+
+// The picture is stored once, apart from its request: the log row says what
+// it was and where it was cut, the bytes are in the pictures' table.
+TEST_P(StoreTest, APictureIsStoredOnceApartFromItsRequest) {
+  std::string jpeg("\xff\xd8\xff\xe0picture\x00\x01\xff\xd9", 14);
+  std::string body = MultipartWithPicture("b", jpeg);
+  EventRecord r = Record(BareEvent(1, "delta", Kind::kDone, kT0));
+  r.event.snapshot = true;
+  r.request = StoredRequest{"POST", "/webhook", "multipart/form-data; boundary=b",
+                            body};
+  SetPictureApart(*r.request, Snapshot{"image/jpeg", jpeg, body.find(jpeg)});
+  ASSERT_TRUE(r.request->picture.has_value());
+  CommitRecords({r});
+
+  std::vector<EventRecord> records = AllRecords();
+  ASSERT_EQ(records.size(), 1u);
+  const StoredRequest& stored = *records[0].request;
+  EXPECT_EQ(stored.body.find(jpeg), std::string::npos);
+  ASSERT_TRUE(stored.picture.has_value());
+  EXPECT_EQ(stored.picture->size, static_cast<int64_t>(jpeg.size()));
+  EXPECT_EQ(stored.picture->content_type, "image/jpeg");
+  EXPECT_TRUE(stored.picture->bytes.empty());
+  // The request as received, put together again.
+  std::string whole = stored.body;
+  whole.insert(static_cast<size_t>(stored.picture->offset), jpeg);
+  EXPECT_EQ(whole, body);
+  EXPECT_TRUE(records[0].event.snapshot);
+
+  Result<std::optional<Snapshot>> snap = store_->GetSnapshot(1);
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  ASSERT_TRUE(snap->has_value());
+  EXPECT_EQ((*snap)->content_type, "image/jpeg");
+  EXPECT_EQ((*snap)->bytes, jpeg);
+  auto logged = store_->ReadLog(0, 10);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 1u);
+  EXPECT_TRUE((*logged)[0].picture);
+
+  // Let go: the log still says what came, the picture answers not kept.
+  ProjectionBatch drop;
+  drop.position = 1;
+  drop.dropped_pictures = {1};
+  ASSERT_TRUE(store_->CommitProjection(drop).ok());
+  snap = store_->GetSnapshot(1);
+  ASSERT_FALSE(snap.ok());
+  EXPECT_EQ(snap.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(snap.error().message, HasSubstr("not kept under the retention"));
+  records = AllRecords();
+  ASSERT_TRUE(records[0].request->picture.has_value());
+  EXPECT_EQ(records[0].request->picture->size,
+            static_cast<int64_t>(jpeg.size()));
+}
+
+// The kept pictures a new one may make redundant: the latest, and those of
+// the given sessions and of the latest's session.
+TEST_P(StoreTest, KeptPicturesAreTheLatestAndThoseOfTheSessionsAsked) {
+  std::vector<EventRecord> records;
+  for (int64_t id = 1; id <= 6; ++id) {
+    EventRecord r = Record(BareEvent(id, "delta", Kind::kProgress, kT0 + id));
+    std::string body = MultipartWithPicture("b", "JPEG" + std::to_string(id));
+    r.request = StoredRequest{"POST", "/webhook",
+                              "multipart/form-data; boundary=b", body};
+    SetPictureApart(*r.request, Snapshot{"image/jpeg", "JPEG" + std::to_string(id),
+                                         body.find("JPEG")});
+    records.push_back(r);
+  }
+  WriteBatch batch;
+  batch.events = records;
+  // Events 1-2 in session 10, 3-4 in session 20, 5 in session 30, 6 idle.
+  batch.event_sessions = {{1, 10}, {2, 10}, {3, 20}, {4, 20}, {5, 30}};
+  Commit(batch);
+  auto ids = [](const std::vector<KeptPicture>& v) {
+    std::vector<int64_t> out;
+    for (const KeptPicture& p : v) out.push_back(p.event_id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto kept = store_->KeptPictures("delta", {10}, 6);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_THAT(ids(*kept), ElementsAre(1, 2, 6));
+  kept = store_->KeptPictures("delta", {20}, 5);  // latest: 5, of session 30
+  ASSERT_TRUE(kept.ok());
+  EXPECT_THAT(ids(*kept), ElementsAre(3, 4, 5));
+  EXPECT_EQ((*kept)[0].key.time, kT0 + 3);
+  EXPECT_EQ((*kept)[0].session_id, 20);
+  kept = store_->KeptPictures("other", {10}, 6);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->empty());
+}
+
+// A picture of a request stored whole (before pictures were stored apart)
+// is read out of the request when asked for.
 TEST_P(StoreTest, APictureIsReadOutOfItsStoredRequest) {
   std::string jpeg("\xff\xd8\xff\xe0picture\x00\x01\xff\xd9", 14);
   std::string boundary = "----pm-boundary";
@@ -212,10 +314,10 @@ TEST_P(StoreTest, APictureIsReadOutOfItsStoredRequest) {
   ASSERT_TRUE(snap->has_value());
   EXPECT_EQ((*snap)->content_type, "image/jpeg");
   EXPECT_EQ((*snap)->bytes, jpeg);
-  // Stored once: the log's row is the only copy of the bytes.
   std::vector<EventRecord> records = AllRecords();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_NE(records[0].request->body.find(jpeg), std::string::npos);
+  EXPECT_FALSE(records[0].request->picture.has_value());
 }
 
 TEST_P(StoreTest, EveryEventKindRoundTrips) {
