@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <thread>
 
 #include "decode/decode.h"
@@ -275,6 +276,73 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
   EXPECT_NE(again.error().message.find("new, empty database"),
             std::string::npos);
+}
+
+// `serve` on PostgreSQL (the receiver, its writer and the API on loopback)
+// while the database crashes and comes back: webhooks are answered 503
+// (never a 200 that was not stored), /readyz and reads say unavailable,
+// naming the server; afterwards it goes on by itself, and every webhook
+// answered 200 is stored once.
+TEST(FarmTest, ServeOnPostgresqlAnswers503WhileTheDatabaseIsAwayThenHeals) {
+  auto cluster = testing::PgCluster::Start();  // its own: it is crashed
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  auto url = (*cluster)->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  TempDir dir;
+  testing::Harness h(dir.path());
+  h.db = *url;
+  h.Start({}, {}, /*with_api=*/true);
+  TestClient c(h.port());
+  int sent = 0;
+  std::vector<int64_t> acked;
+  auto post = [&]() -> int {
+    ++sent;
+    std::string body = fmt::format(
+        R"({{"deviceIdentifier":"mk4","apiSecret":"","topic":"Print Progress",)"
+        R"("currentTime":{},"extra":{{"path":"a.gcode"}},)"
+        R"("progress":{{"completion":{}}}}})",
+        1722000000 + sent, sent % 100);
+    auto r = c.Send("POST", "/webhook", "application/json", body);
+    if (!r.ok()) return -1;
+    if (r->status == 200) {
+      size_t at = r->body.find("\"event\":");
+      acked.push_back(std::stoll(r->body.substr(at + 8)));
+    }
+    return r->status;
+  };
+  auto get = [&](const std::string& target) {
+    auto r = c.Send("GET", target, "", "");
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : HttpReply{};
+  };
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(post(), 200);
+  EXPECT_EQ(get("/readyz").status, 200);
+
+  ASSERT_TRUE((*cluster)->Crash().ok());
+  EXPECT_EQ(post(), 503);
+  auto ready = get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  std::string where = fmt::format("127.0.0.1:{}", (*cluster)->port());
+  EXPECT_NE(ready.body.find(where), std::string::npos) << ready.body;
+  auto sessions = get("/api/v1/sessions");
+  EXPECT_EQ(sessions.status, 503) << sessions.body;
+  EXPECT_NE(sessions.body.find(where), std::string::npos) << sessions.body;
+
+  ASSERT_TRUE((*cluster)->Restart().ok());
+  int status = 0;
+  for (int tries = 0; tries < 50 && status != 200; ++tries) {
+    status = post();
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(post(), 200);
+  EXPECT_EQ(get("/readyz").status, 200);
+  h.Settle();
+  std::vector<int64_t> stored;
+  for (const EventRecord& r : testing::AllEvents(*h.store)) {
+    stored.push_back(r.event.id);
+  }
+  EXPECT_EQ(stored, acked);
 }
 
 }  // namespace
