@@ -298,6 +298,11 @@ IngestOptions IngestOptionsFrom(const Config& config) {
   options.auth = config.auth;
   options.ledger.stale_after = config.stale_after;
   options.pictures = config.pictures;
+  // Other instances may append to a PostgreSQL database: follow them.
+  if (config.db.starts_with("postgresql://") ||
+      config.db.starts_with("postgres://")) {
+    options.follow_interval = kSecondMs;
+  }
   options.registrations.max_devices = config.max_devices;
   options.registrations.max_per_window = config.registrations_per_hour;
   for (const auto& [id, device] : config.devices) {

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "decode/decode.h"
@@ -178,7 +180,7 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   std::vector<Sent> traffic = Traffic(23, 80);
   // Two prints with a webcam picture on each event: under the default rule
   // some pictures are kept, some not; both must come across as they are.
-  const std::string jpeg("\xff\xd8\xff\xe0cam\x00\x01\xff\xd9", 11);
+  const std::string jpeg("\xff\xd8\xff\xe0" "cam\x00\x01\xff\xd9", 11);
   for (int i = 0; i < 8; ++i) {
     const char* topic = i % 4 == 0   ? "Print Started"
                         : i % 4 == 3 ? "Print Done"
@@ -343,6 +345,58 @@ TEST(FarmTest, ServeOnPostgresqlAnswers503WhileTheDatabaseIsAwayThenHeals) {
     stored.push_back(r.event.id);
   }
   EXPECT_EQ(stored, acked);
+}
+
+// An instance that hears no webhook itself follows the shared log: its
+// ledger catches up and its live dashboards hear of each printer that
+// changed, within about follow_interval.
+TEST(FarmTest, AnIdleInstanceFollowsTheSharedLog) {
+  std::vector<Sent> traffic = Traffic(31, 30);
+  std::string url = NewPgDatabase();
+  ASSERT_FALSE(url.empty());
+  Instance busy(url);
+  IngestOptions options;
+  options.sweep_interval = 0;
+  options.auth = AuthMode::kOpen;
+  options.follow_interval = 50;
+  auto opened = OpenStore(url);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  FakeClock clock{kT0};
+  IngestWriter idle(IngestStores{**opened, **opened, **opened}, options,
+                    clock);
+  std::mutex mu;
+  std::set<std::string> heard;
+  idle.SetProjectionListener(
+      [&](const std::map<std::string, int64_t, std::less<>>& changed) {
+        std::lock_guard lock(mu);
+        for (const auto& [device, id] : changed) heard.insert(device);
+      });
+  ASSERT_TRUE(idle.Start().ok());
+  for (const Sent& s : traffic) {
+    ASSERT_TRUE(busy.writer->Ingest(ItemOf(s)).ok());
+  }
+  busy.Settle();
+  std::vector<Session> expected = AllSessions(*busy.store);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    bool all_heard;
+    {
+      std::lock_guard lock(mu);
+      all_heard = heard.size() == 3;
+    }
+    IngestStats stats = idle.stats();
+    bool caught_up = stats.projected == static_cast<int64_t>(traffic.size());
+    if ((caught_up && all_heard) ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(idle.stats().logged, static_cast<int64_t>(traffic.size()));
+  EXPECT_EQ(idle.stats().projected, static_cast<int64_t>(traffic.size()));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heard, (std::set<std::string>{"ender", "mk4", "voron"}));
+  EXPECT_EQ(AllSessions(**opened), expected);
 }
 
 }  // namespace

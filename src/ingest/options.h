@@ -40,6 +40,11 @@ struct IngestOptions {
   TimeMs projection_delay = 100;
   int64_t projection_backlog = 2048;
   int projection_step = 4096;  // events folded per projection commit
+  // With other instances appending to the same database (PostgreSQL), how
+  // often an idle writer looks for their events, so that its ledger and its
+  // live dashboards follow the shared log (0: never; one SQLite writer is
+  // alone).
+  TimeMs follow_interval = 0;
   // Which pictures are kept as the projection folds (README "Pictures").
   PictureRetention pictures = PictureRetention::kPrints;
 };

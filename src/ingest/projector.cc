@@ -39,6 +39,7 @@ Result<int64_t> Projector::Step(int max_events) {
   batch.position = events->back().event.id;
   batch.from = position_;
   changed_.clear();
+  const auto before = states_;
   Status folded = Fold(*events, batch.position, batch);
   if (folded) folded = DropPictures(*events, batch);
   if (folded) folded = store_.CommitProjection(batch);
@@ -47,6 +48,16 @@ Result<int64_t> Projector::Step(int max_events) {
     if (Status s = Load(); !s) {
       spdlog::error("reloading the ledger's state failed: {}",
                     s.error().message);
+    } else if (folded.error().code == ErrorCode::kConflict) {
+      // Another instance folded these events: the printers whose state it
+      // changed are what this step changed.
+      changed_.clear();
+      for (const auto& [device, state] : states_) {
+        auto old = before.find(device);
+        if (old == before.end() || !(old->second == state)) {
+          changed_[device] = state.last_applied ? state.last_applied->id : 0;
+        }
+      }
     }
     return folded.error();
   }

@@ -61,7 +61,9 @@ class Projector {
   int64_t position() const { return position_; }
   const ProjectorStats& stats() const { return stats_; }
   // The devices whose ledger the last successful Step() changed, each with
-  // the id of its latest event folded then.
+  // the id of its latest event folded then; after a Step() that found the
+  // events folded by another instance (kConflict), the devices whose state
+  // that changed.
   const std::map<std::string, int64_t, std::less<>>& changed() const {
     return changed_;
   }

@@ -173,7 +173,13 @@ Status IngestWriter::ProjectStep() {
   }
   if (!folded && folded.error().code == ErrorCode::kConflict) {
     // Another instance on the same database folded these events first: the
-    // projector reloaded its state from theirs; go on from there at once.
+    // projector reloaded its state from theirs (changed() names the printers
+    // whose state that changed, for the live dashboards); go on from there.
+    if (!projector_.changed().empty()) {
+      std::lock_guard lock(listener_mu_);
+      if (listener_) listener_(projector_.changed());
+    }
+    if (projector_.position() >= logged_) trailing_since_.reset();
     return {};
   }
   if (!folded) {
@@ -205,6 +211,20 @@ Status IngestWriter::ProjectStep() {
   return {};
 }
 
+// Events other instances appended to the shared log: fold them now (or, when
+// another instance's projector already did, take its ledger as it is).
+void IngestWriter::Follow() {
+  auto last = log_.LastEventId();
+  if (!last) return;  // the next append or step says why
+  if (*last > logged_) {
+    logged_ = *last;
+    trailing_since_ = std::chrono::steady_clock::now() -
+                      std::chrono::milliseconds(options_.projection_delay);
+    std::lock_guard lock(mu_);
+    stats_.logged = logged_;
+  }
+}
+
 Status IngestWriter::CatchUp() {
   while (trailing_since_) {
     if (Status s = ProjectStep(); !s) return s;
@@ -227,6 +247,10 @@ void IngestWriter::Run() {
       std::optional<Clock::time_point> until;
       if (trailing_since_) until = *trailing_since_ + delay;
       if (options_.sweep_interval > 0 && !trailing_since_) until = next_sweep_;
+      if (options_.follow_interval > 0 && !trailing_since_ &&
+          (!until || next_follow_ < *until)) {
+        until = next_follow_;
+      }
       if (until) {
         wake_.wait_until(lock, *until, ready);
       } else {
@@ -244,6 +268,12 @@ void IngestWriter::Run() {
     }
     if (!pending.empty()) ProcessBatch(pending);
     for (auto& task : tasks) task();
+    if (options_.follow_interval > 0 && !trailing_since_ &&
+        Clock::now() >= next_follow_) {
+      Follow();
+      next_follow_ = Clock::now() +
+                     std::chrono::milliseconds(options_.follow_interval);
+    }
     if (trailing_since_ &&
         (Clock::now() - *trailing_since_ >= delay ||
          logged_ - projector_.position() >= options_.projection_backlog)) {

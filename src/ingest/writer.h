@@ -142,6 +142,8 @@ class IngestWriter {
   Status AdmitNewDevice(const std::string& device);
   void Register(const Event& e);
   Status ReloadRecords();
+  // Looks for events other instances appended (options_.follow_interval).
+  void Follow();
   // Projection steps until the ledger is at the end of the log.
   Status CatchUp();
   Status ProjectStep();
@@ -164,6 +166,7 @@ class IngestWriter {
   std::optional<std::chrono::steady_clock::time_point> trailing_since_;
   bool projection_failing_ = false;
   std::chrono::steady_clock::time_point next_sweep_;
+  std::chrono::steady_clock::time_point next_follow_{};  // Follow() next
 
   std::mutex listener_mu_;
   ProjectionListener listener_;  // guarded by listener_mu_
