@@ -7,7 +7,7 @@
 #include <set>
 
 #include "decode/decode.h"
-#include "ledger/fold.h"
+#include "store/append_rules.h"
 #include "store/pg_schema.h"
 #include "store/row_mapping.h"
 
@@ -23,21 +23,16 @@ constexpr int kMaxPageLimit = 10000;
 constexpr int kForEachChunk = 512;
 constexpr size_t kMaxIdleReaders = 4;
 
-// SQLite's kEventFields (sqlite_rows.h) with `user` spelled user_name.
-constexpr const char* kEventFields[27] = {
-    "id",           "device",        "topic",        "kind",
-    "test",         "time",          "has_current_time", "received_at",
-    "file_name",    "file_path",     "file_display", "file_origin",
-    "file_size",    "user_name",     "message",      "reported_time_s",
-    "reason",       "progress_pct",  "print_time_s", "filament_mm",
-    "filament_cm3", "estimated_s",   "error",        "printing",
-    "paused",       "snapshot",      "print_time_left_s"};
+// An Event column's name here: `user` is reserved in PostgreSQL.
+std::string_view Column(std::string_view name) {
+  return name == "user" ? "user_name" : name;
+}
 
 std::string EventColumns(std::string_view prefix) {
   std::string out;
-  for (const char* name : kEventFields) {
+  for (const char* name : rows::kEventFields) {
     if (!out.empty()) out += ", ";
-    out += fmt::format("{}{}", prefix, name);
+    out += fmt::format("{}{}", prefix, Column(name));
   }
   return out;
 }
@@ -194,12 +189,6 @@ Params EventParams(const EventRecord& r) {
   return p;
 }
 
-bool IsLost(const std::vector<DeviceRecord>& lost, const std::string& device) {
-  return std::any_of(lost.begin(), lost.end(), [&](const DeviceRecord& d) {
-    return d.device == device;
-  });
-}
-
 }  // namespace
 
 // A pooled reader connection, returned to the pool when destroyed (unless
@@ -324,7 +313,7 @@ Status PgStore::Append(LogBatch& batch) {
     int64_t unnumbered = 0;
     int64_t greatest_given = 0;
     for (const EventRecord& r : events) {
-      if (IsLost(lost, r.event.device)) continue;
+      if (append_rules::IsLost(lost, r.event.device)) continue;
       if (r.event.id == 0) ++unnumbered;
       greatest_given = std::max(greatest_given, r.event.id);
     }
@@ -337,24 +326,14 @@ Status PgStore::Append(LogBatch& batch) {
     int64_t next_id = head->row(0).Int() + 1;
     for (size_t i = 0; i < events.size(); ++i) {
       EventRecord& r = events[i];
-      if (IsLost(lost, r.event.device)) continue;
+      if (append_rules::IsLost(lost, r.event.device)) continue;
       if (r.event.id == 0) r.event.id = next_id++;
       if (batch.decide_duplicates) {
-        r.duplicate = false;
-        const Event& e = r.event;
-        if (r.request && e.has_current_time) {
-          r.duplicate = std::any_of(
-              events.begin(), events.begin() + static_cast<ptrdiff_t>(i),
-              [&e](const EventRecord& earlier) {
-                return earlier.event.id != 0 && earlier.request &&
-                       IsDuplicateOf(e, earlier.event);
-              });
-          if (!r.duplicate) {
-            auto stored = HasDuplicateOn(conn, e);
-            if (!stored.ok()) return stored.error();
-            r.duplicate = *stored;
-          }
-        }
+        auto dup = append_rules::IsDuplicate(
+            events, i,
+            [&](const Event& e) { return HasDuplicateOn(conn, e); });
+        if (!dup.ok()) return dup.error();
+        r.duplicate = *dup;
       }
       auto inserted = conn.Exec(Numbered(InsertEventSql()), EventParams(r));
       if (!inserted.ok()) return inserted.error();
@@ -471,9 +450,9 @@ Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
   if (updates.empty()) return {};
   static const std::string kSql = [] {
     std::string set;
-    for (const char* name : kEventFields) {
+    for (const char* name : rows::kEventFields) {
       if (std::string_view(name) == "id") continue;
-      set += fmt::format("{} = ?, ", name);
+      set += fmt::format("{} = ?, ", Column(name));
     }
     return fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set);
   }();

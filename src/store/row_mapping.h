@@ -17,11 +17,22 @@
 
 namespace pm::rows {
 
+// Every Event field's column, in the order BindEvent() and ReadEvent() use.
+// PostgreSQL spells `user` (a reserved word there) user_name (pg_store.cc).
+inline constexpr const char* kEventFields[27] = {
+    "id",           "device",       "topic",            "kind",
+    "test",         "time",         "has_current_time", "received_at",
+    "file_name",    "file_path",    "file_display",     "file_origin",
+    "file_size",    "user",         "message",          "reported_time_s",
+    "reason",       "progress_pct", "print_time_s",     "filament_mm",
+    "filament_cm3", "estimated_s",  "error",            "printing",
+    "paused",       "snapshot",     "print_time_left_s"};
+
 // Closed pauses as compact JSON: [[begin,end],...] in epoch ms.
 std::string EncodePauses(const std::vector<Interval>& pauses);
 std::vector<Interval> DecodePauses(std::string_view text);
 
-// Every Event field in kEventFields order (sqlite_rows.h); without the id
+// Every Event field in kEventFields order; without the id
 // when `with_id` is false (an UPDATE ... WHERE id = ?).
 template <typename Binder>
 void BindEvent(Binder& q, const Event& e, bool with_id = true) {

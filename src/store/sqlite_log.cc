@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "ledger/fold.h"
+#include "store/append_rules.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
@@ -95,12 +95,6 @@ Result<std::optional<std::string>> InsertDevice(Connection& conn,
   return q.OptText();
 }
 
-bool IsLost(const std::vector<DeviceRecord>& lost, const std::string& device) {
-  return std::any_of(lost.begin(), lost.end(), [&](const DeviceRecord& d) {
-    return d.device == device;
-  });
-}
-
 // Every Event column but the id, then duplicate, by id.
 Status UpdateEvent(Connection& conn, const EventUpdate& u) {
   static const std::string kSql = [] {
@@ -169,27 +163,17 @@ Status SqliteStore::Append(LogBatch& batch) {
     }
     for (size_t i = 0; i < events.size(); ++i) {
       EventRecord& r = events[i];
-      if (IsLost(lost, r.event.device)) continue;
+      if (append_rules::IsLost(lost, r.event.device)) continue;
       if (r.event.id == 0) r.event.id = next_id;
       if (r.event.id < 0) {
         return Internal(fmt::format("an event of device {} has id {}",
                                     r.event.device, r.event.id));
       }
       if (batch.decide_duplicates) {
-        r.duplicate = false;
-        const Event& e = r.event;
-        if (r.request && e.has_current_time) {
-          r.duplicate = std::any_of(
-              events.begin(), events.begin() + static_cast<ptrdiff_t>(i),
-              [&e](const EventRecord& earlier) {
-                return earlier.request && IsDuplicateOf(e, earlier.event);
-              });
-          if (!r.duplicate) {
-            Result<bool> stored = HasDuplicate(e);
-            if (!stored.ok()) return stored.error();
-            r.duplicate = *stored;
-          }
-        }
+        auto dup = append_rules::IsDuplicate(
+            events, i, [this](const Event& e) { return HasDuplicate(e); });
+        if (!dup.ok()) return dup.error();
+        r.duplicate = *dup;
       }
       if (Status s = InsertEvent(*writer_, r); !s.ok()) return s;
       next_id = std::max(next_id, r.event.id + 1);

@@ -4,15 +4,6 @@
 
 namespace pm::sqlite {
 
-const char* const kEventFields[27] = {
-    "id",          "device",          "topic",        "kind",
-    "test",        "time",            "has_current_time", "received_at",
-    "file_name",   "file_path",       "file_display", "file_origin",
-    "file_size",   "user",            "message",      "reported_time_s",
-    "reason",      "progress_pct",    "print_time_s", "filament_mm",
-    "filament_cm3", "estimated_s",    "error",        "printing",
-    "paused",      "snapshot",        "print_time_left_s"};
-
 const char* const kSessionSelect =
     "s.id, s.device, s.status, s.started_at, s.ended_at, s.last_event_at, "
     "s.pauses, s.pause_started_at, s.file_name, s.file_path, s.file_display, "

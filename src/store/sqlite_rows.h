@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "store/row_mapping.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -21,7 +22,7 @@
 namespace pm::sqlite {
 
 // Every Event field, in the order BindEvent() and ReadEvent() use.
-extern const char* const kEventFields[27];
+using rows::kEventFields;
 constexpr int kEventFieldCount = 27;
 
 // kEventFields joined with ", ", each name behind `prefix` ("e.").
