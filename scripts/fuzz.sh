@@ -104,4 +104,8 @@ note = '''
 　 x'''''
 TOML
 } >"$config_corpus/unicode.toml"
+# Numbers of every kind where a count, a rate or a string is expected (toml++
+# converts floats to integers with a cast undefined beyond int64's range).
+printf 'max_devices = 1e300\nregistrations_per_hour = -3\nstale_after = 4.5\n[devices.a]\nrate_per_hour = inf\nrate_per_m = 0x10\nname = 12\nsecret = 1979-05-27\n' \
+  >"$config_corpus/numbers.toml"
 run config_fuzz "$config_corpus" "${FUZZ_CONFIG_SECONDS:-30}" -max_len=4096

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -82,7 +83,7 @@ Status ReadNumber(const toml::table& t, std::string_view key, double& out,
   const toml::node* n = t.get(key);
   if (!n) return {};
   auto v = n->value<double>();
-  if (!v || *v < 0) {
+  if (!v || !std::isfinite(*v) || *v < 0) {
     return ConfigError(path,
                        fmt::format("line {}: `{}` of {} must be a number >= 0",
                                    n->source().begin.line, key, where));
@@ -96,13 +97,16 @@ Status ReadCount(const toml::table& t, std::string_view key, size_t& out,
                  const std::string& path) {
   const toml::node* n = t.get(key);
   if (!n) return {};
-  auto v = n->value<int64_t>();
-  if (!n->is_integer() || !v || *v < 0) {
+  // Only an integer node is read: toml++ 3.3 converts a float to an integer
+  // with a cast that is undefined beyond int64's range (value.h, found by
+  // the config fuzzer), so a float is refused before it is converted.
+  const toml::value<int64_t>* integer = n->as_integer();
+  if (!integer || integer->get() < 0) {
     return ConfigError(path, fmt::format("line {}: `{}` must be a whole "
                                          "number >= 0 (0: no limit)",
                                          n->source().begin.line, key));
   }
-  out = static_cast<size_t>(*v);
+  out = static_cast<size_t>(integer->get());
   return {};
 }
 

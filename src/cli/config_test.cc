@@ -172,6 +172,34 @@ TEST(ConfigTest, TheFuzzersBrokenNumberBeforeAStringIsRefused) {
       << refused.error().message;
 }
 
+TEST(ConfigTest, AFloatTooLargeForACountIsRefusedNotConverted) {
+  // The config fuzzer's input from CI: toml++ would cast this float to
+  // int64 (undefined behaviour); it is refused as not a whole number.
+  for (std::string count :
+       {"10333333333000000000000000000000000000000000000000000000122978293"
+        "82473034406.5",
+        "3.0", "1e300", "inf", "nan", "-1"}) {
+    auto refused = LoadConfigFile(
+        WriteTemp("auth = \"strict\"\nmax_devices = " + count + "\n"), true);
+    ASSERT_FALSE(refused.ok()) << count;
+    EXPECT_NE(refused.error().message.find("line 2: `max_devices` must be a "
+                                           "whole number >= 0"),
+              std::string::npos)
+        << refused.error().message;
+  }
+}
+
+TEST(ConfigTest, ARateThatIsNotAFiniteNumberIsRefused) {
+  for (std::string rate : {"nan", "inf", "+inf", "-0.5"}) {
+    auto refused = LoadConfigFile(
+        WriteTemp("[devices.a]\nrate_per_hour = " + rate + "\n"), true);
+    ASSERT_FALSE(refused.ok()) << rate;
+    EXPECT_NE(refused.error().message.find("`rate_per_hour`"),
+              std::string::npos)
+        << refused.error().message;
+  }
+}
+
 TEST(ConfigTest, LiteralStringsOutsideAsciiKeepTheirBackslashesAndQuotes) {
   auto loaded = LoadConfigFile(
       WriteTemp("\xEF\xBB\xBF[devices.a]\nname = 'C:\\Dr\u00fccker \"3\"'\n"
