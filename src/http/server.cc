@@ -225,6 +225,7 @@ class Server::Impl {
   EventHub hub_{options_.max_streams};
   Store& store_;
   IngestWriter& writer_;
+  IngestWriter::ListenerId listener_ = 0;  // the live dashboards' listener
   Api* const api_;
   const Clock& clock_;
 
@@ -288,7 +289,7 @@ Status Server::Impl::Start() {
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
   // Live dashboards hear of a printer once its ledger shows the change
   // (the projection trails the answer by a moment).
-  writer_.SetProjectionListener(
+  listener_ = writer_.AddProjectionListener(
       [this](const std::map<std::string, int64_t, std::less<>>& changed) {
         if (hub_.size() == 0) return;
         for (const auto& [device, event] : changed) {
@@ -309,7 +310,7 @@ void Server::Impl::Stop(TimeMs grace) {
   if (stopped_) return;
   stopped_ = true;
   stopping_ = true;
-  writer_.SetProjectionListener(nullptr);
+  writer_.RemoveProjectionListener(listener_);
   hub_.Close();  // live streams end; they hold no request in flight
   std::promise<void> closed;
   auto closed_future = closed.get_future();

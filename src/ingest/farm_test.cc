@@ -366,7 +366,7 @@ TEST(FarmTest, AnIdleInstanceFollowsTheSharedLog) {
                     clock);
   std::mutex mu;
   std::set<std::string> heard;
-  idle.SetProjectionListener(
+  idle.AddProjectionListener(
       [&](const std::map<std::string, int64_t, std::less<>>& changed) {
         std::lock_guard lock(mu);
         for (const auto& [device, id] : changed) heard.insert(device);

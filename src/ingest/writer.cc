@@ -154,9 +154,23 @@ void IngestWriter::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void IngestWriter::SetProjectionListener(ProjectionListener listener) {
+IngestWriter::ListenerId IngestWriter::AddProjectionListener(
+    ProjectionListener listener) {
   std::lock_guard lock(listener_mu_);
-  listener_ = std::move(listener);
+  ListenerId id = next_listener_++;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void IngestWriter::RemoveProjectionListener(ListenerId id) {
+  std::lock_guard lock(listener_mu_);
+  listeners_.erase(id);
+}
+
+void IngestWriter::TellListeners(
+    const std::map<std::string, int64_t, std::less<>>& changed) {
+  std::lock_guard lock(listener_mu_);
+  for (auto& [id, listener] : listeners_) listener(changed);
 }
 
 IngestStats IngestWriter::stats() const {
@@ -176,8 +190,7 @@ Status IngestWriter::ProjectStep() {
     // projector reloaded its state from theirs (changed() names the printers
     // whose state that changed, for the live dashboards); go on from there.
     if (!projector_.changed().empty()) {
-      std::lock_guard lock(listener_mu_);
-      if (listener_) listener_(projector_.changed());
+      TellListeners(projector_.changed());
     }
     if (projector_.position() >= logged_) trailing_since_.reset();
     return {};
@@ -202,8 +215,7 @@ Status IngestWriter::ProjectStep() {
     projection_failing_ = false;
   }
   if (*folded > 0 && !projector_.changed().empty()) {
-    std::lock_guard lock(listener_mu_);
-    if (listener_) listener_(projector_.changed());
+    TellListeners(projector_.changed());
   }
   // Caught up; or nothing more to fold below `logged_` (ids allocated to an
   // append that failed).

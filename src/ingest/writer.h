@@ -124,11 +124,15 @@ class IngestWriter {
 
   // Called on the writer thread after each projection commit with the
   // devices whose ledger changed (device -> its latest event folded): what
-  // the live dashboards are told (http/event_hub.h). Thread-safe; an empty
-  // function removes the listener, and returns only once no call is running.
+  // the live dashboards (http/event_hub.h) and other followers of the
+  // ledger are told. A listener must not block: it runs where appends wait.
+  // Thread-safe; RemoveProjectionListener returns only once no call of that
+  // listener is running.
   using ProjectionListener =
       std::function<void(const std::map<std::string, int64_t, std::less<>>&)>;
-  void SetProjectionListener(ProjectionListener listener);
+  using ListenerId = int;
+  ListenerId AddProjectionListener(ProjectionListener listener);
+  void RemoveProjectionListener(ListenerId id);
 
  private:
   struct Pending {
@@ -168,8 +172,11 @@ class IngestWriter {
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point next_follow_{};  // Follow() next
 
+  void TellListeners(const std::map<std::string, int64_t, std::less<>>& changed);
+
   std::mutex listener_mu_;
-  ProjectionListener listener_;  // guarded by listener_mu_
+  std::map<ListenerId, ProjectionListener> listeners_;  // guarded by listener_mu_
+  ListenerId next_listener_ = 1;                        // guarded by listener_mu_
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
