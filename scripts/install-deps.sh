@@ -12,11 +12,14 @@ build_packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libhowardhinnant-date-dev tzdata
   prometheus-cpp-dev
+  libssl-dev        # HMAC-SHA256 signatures of forwarded events
+  libmosquitto-dev  # publishing to an MQTT broker (Home Assistant)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_packages=(
   clang libclang-rt-14-dev
   postgresql
+  mosquitto    # a real MQTT broker for the MQTT tests (started on a free port)
   chromium
   sqlite3
   # Debian's Node.js 18, which scripts/node18.sh unpacks for the dashboard's
