@@ -27,6 +27,7 @@ test_packages=(
   # nodejs is installed).
   node-acorn node-cjs-module-lexer node-undici
   wrk
+  nginx-light  # the README's reverse proxy, in front of a farm's instances
   prometheus   # promtool: checks the /metrics exposition
 )
 # What `make bench` measures printmeter against (never installed by `make test`).

@@ -26,11 +26,21 @@
 #include "http/test_client.h"
 #include "http/test_harness.h"
 #include "printer_sim.h"
+#include "served_ledger.h"
 #include "store/write_batch.h"
 
 namespace pm {
 namespace {
 
+using testing::ClientLog;
+using testing::Differences;
+using testing::ExpectEachAcknowledgedLoggedOnce;
+using testing::GetJson;
+using testing::LedgerView;
+using testing::LogTally;
+using testing::MakeClients;
+using testing::PrinterClient;
+using testing::ServedLedger;
 using testing::TempDir;
 
 void Figure(const char* test, const char* what, const std::string& value) {
@@ -119,48 +129,6 @@ TEST(FaultsBinaryTest, SigkillUnderLoadLosesNothingAcknowledged) {
 
 // --- the ledger across crashes ---
 
-// What one client sent and what was answered. Each client thread owns its
-// own, so nothing is shared while the load runs.
-struct ClientLog {
-  struct Answer {
-    int64_t id;
-    std::string body;
-    bool duplicate;
-  };
-  std::vector<Answer> acked;
-  std::map<std::string, int> sent;  // body -> times sent, answered or not
-  int rejected = 0;                 // answers other than 200
-  std::string first_rejection;
-};
-
-// A client drives two printers, in an order of its own, until the server
-// dies or `stop`. Like the plugin it never retries: a request the server
-// did not answer is gone.
-struct PrinterClient {
-  std::vector<testing::PrinterSim> printers;
-  std::mt19937_64 rng;
-  ClientLog log;
-
-  void Run(uint16_t port, const std::atomic<bool>& stop) {
-    TestClient c(port);
-    while (!stop) {
-      auto& printer = printers[rng() % printers.size()];
-      testing::SimRequest request = printer.Next();
-      ++log.sent[request.body];
-      auto r = c.Send("POST", "/webhook", request.content_type, request.body);
-      if (!r.ok()) return;  // the server is gone
-      if (r->status != 200) {
-        if (log.rejected++ == 0) log.first_rejection = r->body;
-        continue;
-      }
-      auto answer = boost::json::parse(r->body).as_object();
-      log.acked.push_back({answer.at("event").as_int64(),
-                           std::move(request.body),
-                           answer.at("duplicate").as_bool()});
-    }
-  }
-};
-
 // The log's length beyond the projection's position, read from the file
 // itself (after a kill: what the next start must fold); -1 when unreadable.
 int64_t ProjectionLagInFile(const std::filesystem::path& file) {
@@ -180,119 +148,6 @@ int64_t ProjectionLagInFile(const std::filesystem::path& file) {
   }
   sqlite3_close(db);
   return lag;
-}
-
-// GET `target` on `port`; its JSON body, or null (and a failure).
-boost::json::value GetJson(uint16_t port, const std::string& target) {
-  TestClient c(port);
-  auto r = c.Send("GET", target, "", "");
-  EXPECT_TRUE(r.ok()) << target;
-  if (!r.ok()) return nullptr;
-  EXPECT_EQ(r->status, 200) << target << ": " << r->body;
-  if (r->status != 200) return nullptr;
-  return boost::json::parse(r->body);
-}
-
-// The ledger as a server serves it: each session as JSON text (for an
-// open session without the figures that grow with the clock), and each
-// logged event's session and duplicate verdict.
-struct LedgerView {
-  std::map<int64_t, std::string> sessions;
-  std::map<int64_t, std::string> events;
-};
-
-LedgerView ReadLedger(uint16_t port) {
-  LedgerView view;
-  std::string cursor;
-  for (;;) {
-    auto page = GetJson(port, "/api/v1/sessions?limit=1000" + cursor);
-    if (page.is_null()) break;
-    for (auto& row : page.at("sessions").as_array()) {
-      auto& s = row.as_object();
-      if (s.at("ended_at").is_null()) {
-        for (const char* now_dependent :
-             {"duration_s", "paused_s", "print_s", "cost"}) {
-          s.erase(now_dependent);
-        }
-      }
-      view.sessions[s.at("id").as_int64()] = boost::json::serialize(s);
-    }
-    const auto& next = page.at("next_cursor");
-    if (next.is_null()) break;
-    cursor = "&cursor=" + std::string(next.as_string());
-  }
-  cursor.clear();
-  for (;;) {
-    auto page = GetJson(port, "/api/v1/events?limit=1000" + cursor);
-    if (page.is_null()) break;
-    for (const auto& row : page.at("events").as_array()) {
-      const auto& e = row.as_object();
-      view.events[e.at("id").as_int64()] = fmt::format(
-          "session {} duplicate {}", boost::json::serialize(e.at("session")),
-          e.at("duplicate").as_bool());
-    }
-    const auto& next = page.at("next_cursor");
-    if (next.is_null()) break;
-    cursor = "&cursor=" + std::string(next.as_string());
-  }
-  return view;
-}
-
-// Where two readings of the ledger differ (at most a few of each kind).
-std::string Differences(const std::map<int64_t, std::string>& served,
-                        const std::map<int64_t, std::string>& rebuilt) {
-  std::string out;
-  int shown = 0;
-  for (const auto& [id, text] : served) {
-    auto it = rebuilt.find(id);
-    if (it != rebuilt.end() && it->second == text) continue;
-    if (++shown > 5) break;
-    out += fmt::format("\n  {}: served {}\n  {}: rebuilt {}", id, text, id,
-                       it == rebuilt.end() ? "(none)" : it->second);
-  }
-  for (const auto& [id, text] : rebuilt) {
-    if (served.count(id) || ++shown > 10) continue;
-    out += fmt::format("\n  {}: served (none)\n  {}: rebuilt {}", id, id, text);
-  }
-  return out;
-}
-
-// Starts the server on `db`, waits until its ledger has folded the whole
-// log, reads the ledger and stops the server (SIGTERM, a clean exit).
-LedgerView ServedLedger(const std::string& db) {
-  Child server;
-  uint16_t port = StartServe(server, db);
-  EXPECT_NE(port, 0) << server.log;
-  if (port == 0) return {};
-  EXPECT_TRUE(WaitForLedger(port)) << "the ledger did not catch up the log";
-  LedgerView view = ReadLedger(port);
-  EXPECT_EQ(kill(server.pid, SIGTERM), 0);
-  EXPECT_EQ(server.Wait(), 0) << server.log;
-  return view;
-}
-
-// Four clients of two printers each; every third printer sends forms, the
-// others JSON. Their clocks start a month back, so that however far the
-// simulated prints go in a run they stay in the past.
-std::vector<PrinterClient> MakeClients(std::mt19937_64& rng) {
-  constexpr int kClients = 4;
-  const int64_t start_time =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count() -
-      30 * 86400;
-  std::vector<PrinterClient> clients(kClients);
-  for (int c = 0; c < kClients; ++c) {
-    clients[c].rng.seed(rng());
-    for (int p = 2 * c; p < 2 * c + 2; ++p) {
-      clients[c].printers.emplace_back(
-          fmt::format("printer-{}", p),
-          p % 3 == 2 ? testing::PrinterSim::Encoding::kForm
-                     : testing::PrinterSim::Encoding::kJson,
-          rng(), start_time);
-    }
-  }
-  return clients;
 }
 
 struct KillRun {
@@ -341,78 +196,6 @@ KillRun KillUnderLoad(const std::filesystem::path& file,
                std::chrono::steady_clock::now() - started)
                .count();
   return run;
-}
-
-struct LogTally {
-  size_t sent = 0;
-  size_t acked = 0;
-  int duplicates_answered = 0;
-  int rejected = 0;
-  int64_t late = 0;  // logged after a later event of their printer
-};
-
-// Every acknowledged request is in the log once, under the id it was
-// answered with and with the duplicate verdict it was answered with;
-// nothing is in the log that was not sent, nor more often than it was sent.
-LogTally ExpectEachAcknowledgedLoggedOnce(
-    const std::string& db, const std::vector<PrinterClient>& clients) {
-  LogTally tally;
-  std::map<std::string, int> sent, acked_bodies;
-  std::map<int64_t, const ClientLog::Answer*> acked;
-  for (const auto& client : clients) {
-    for (const auto& [body, n] : client.log.sent) {
-      sent[body] += n;
-      tally.sent += static_cast<size_t>(n);
-    }
-    for (const auto& answer : client.log.acked) {
-      EXPECT_TRUE(acked.emplace(answer.id, &answer).second)
-          << "event id " << answer.id << " was answered twice";
-      ++acked_bodies[answer.body];
-      tally.duplicates_answered += answer.duplicate;
-    }
-    tally.acked += client.log.acked.size();
-    tally.rejected += client.log.rejected;
-    EXPECT_EQ(client.log.rejected, 0) << client.log.first_rejection;
-  }
-  std::map<std::string, int> logged;
-  std::map<std::string, TimeMs> latest;  // device -> latest time logged
-  auto store = testing::MustOpen(db);
-  if (!store) return tally;
-  for (const EventRecord& r : testing::AllEvents(*store)) {
-    if (!r.request) continue;  // a stale sweep
-    ++logged[r.request->body];
-    auto answer = acked.find(r.event.id);
-    if (answer != acked.end()) {
-      EXPECT_EQ(r.request->body, answer->second->body)
-          << "event " << r.event.id << " is not the request answered so";
-      EXPECT_EQ(r.duplicate, answer->second->duplicate)
-          << "event " << r.event.id;
-      acked.erase(answer);
-    }
-    TimeMs& last = latest[r.event.device];
-    if (!r.duplicate && r.event.time < last) ++tally.late;
-    last = std::max(last, r.event.time);
-  }
-  EXPECT_TRUE(acked.empty()) << acked.size()
-                             << " acknowledged events are not in the log, "
-                                "the first: "
-                             << (acked.empty() ? 0 : acked.begin()->first);
-  int64_t lost = 0, doubled = 0, unknown = 0;
-  for (const auto& [body, n] : acked_bodies) {
-    lost += std::max(0, n - logged[body]);
-  }
-  for (const auto& [body, n] : logged) {
-    auto it = sent.find(body);
-    if (it == sent.end()) {
-      ++unknown;
-    } else {
-      doubled += std::max(0, n - it->second);
-    }
-  }
-  EXPECT_EQ(lost, 0) << "acknowledged requests missing from the log";
-  EXPECT_EQ(doubled, 0) << "requests logged more often than they were sent";
-  EXPECT_EQ(unknown, 0) << "requests in the log that nobody sent";
-  return tally;
 }
 
 // Kills the server at random moments while printers send their prints'
