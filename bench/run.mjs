@@ -1,6 +1,7 @@
 // The ingest benchmark and the report: measures printmeter beside its peers
 // (nginx, Node-RED, a node:http + better-sqlite3 receiver) in one run, then
-// one printer's late events beside another's answers, `printmeter rebuild`,
+// one printer's late events beside another's answers, printmeter on
+// PostgreSQL (one and two instances) beside a bare INSERT loop, `printmeter rebuild`,
 // the start on a large ledger and the Google Benchmark programs, and writes
 // it all as Markdown. scripts/bench.sh runs it.
 //
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import * as gbench from './lib/gbench.mjs';
 import { fixtures, measure, wrkArgv } from './lib/ingest.mjs';
 import { measureLate } from './lib/late.mjs';
+import { measurePostgres } from './lib/postgres.mjs';
 import { loadAverage, machine, versionOf } from './lib/machine.mjs';
 import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
@@ -142,6 +144,8 @@ async function main() {
   const pm = ing.results.find((r) => r.name === 'printmeter');
   const late = await measureLate(path.resolve(args.printmeter),
                                  { ...settings.late, tag }, log);
+  const postgres = await measurePostgres(path.resolve(args.printmeter), args.build,
+                                         { ...settings, fixtures: fx, tag }, log);
   log('printmeter rebuild');
   const rb = await rebuild(path.resolve(args.printmeter), pm.db);
   const large = await largeDb();
@@ -152,7 +156,7 @@ async function main() {
   const gb = await googleBenchmarks(large.file);
   const report = {
     smoke, started, finished: new Date(), loadStart, loadEnd: loadAverage(),
-    machine: machine(), tools, settings, ingest: ing, late, rebuild: rb, startup: st,
+    machine: machine(), tools, settings, ingest: ing, late, postgres, rebuild: rb, startup: st,
     large, gbench: gb, printmeter: path.resolve(args.printmeter),
     wrkExample: (kind, c) => wrkArgv({ port: 'PORT', connections: c,
       seconds: settings.seconds, kind, fixture: fx[kind], tag: 'TAG' }),
@@ -161,7 +165,7 @@ async function main() {
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, write(report));
   log(`wrote ${args.out}`);
-  for (const r of [...ing.results, ...late]) fs.rmSync(r.dir, { recursive: true, force: true });
+  for (const r of [...ing.results, ...late, postgres]) fs.rmSync(r.dir, { recursive: true, force: true });
   if (large.generated) fs.rmSync(path.dirname(large.file), { recursive: true, force: true });
   if (smoke) process.exit(check(report) ? 0 : 1);
 }

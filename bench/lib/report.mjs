@@ -14,6 +14,7 @@ export const goals = {
   loadRss: { max: 32 * MiB, text: '≤ 32 MiB' },
   rebuild: { min: 200000, text: '≥ 200 k events/s' },
   startupMs: { below: 100, text: '< 100 ms' },
+  vsBareInsert: { min: 0.5, text: '≥ 0.5× (within 2×)' },
 };
 
 // 'yes', 'no', or 'n/a' when there is no figure.

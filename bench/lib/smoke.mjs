@@ -2,6 +2,8 @@
 // No figure is compared with a goal here (tiny sizes, a shared machine);
 // what is checked could only fail if a benchmark broke: a missing or
 // non-numeric figure, a request the receiver refused, an empty rebuild.
+import { postgresProblems } from './postgres.mjs';
+
 const isNumber = (x) => typeof x === 'number' && Number.isFinite(x);
 
 function ingestProblems(result, problems) {
@@ -60,6 +62,7 @@ export function check(report) {
     problems.push('printmeter rebuild folded no events');
   }
   if (!isNumber(report.startup.median)) problems.push('no start-up time');
+  postgresProblems(report.postgres, problems);
   if (report.gbench.length === 0) problems.push('no Google Benchmark program was found');
   for (const g of report.gbench) {
     if (g.rows.length === 0) problems.push(`${g.program}: no benchmark case ran`);
@@ -71,6 +74,6 @@ export function check(report) {
     return false;
   }
   console.log(`bench smoke: ${report.ingest.results.map((r) => r.name).join(', ')} measured; ` +
-              `late events, rebuild, start-up and ${report.gbench.length} Google Benchmark programs ran`);
+              `late events, PostgreSQL, rebuild, start-up and ${report.gbench.length} Google Benchmark programs ran`);
   return true;
 }

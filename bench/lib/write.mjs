@@ -2,7 +2,7 @@
 // figures against their goals, the exact commands, the Google Benchmark
 // summary, and the hand-written findings (bench/findings.md).
 import fs from 'node:fs';
-import { count, goals, ingestTable, memoryTable, met, ms, table } from './report.mjs';
+import { count, goals, ingestTable, memoryTable, met, ms, ratio, table } from './report.mjs';
 
 function header(r) {
   const m = r.machine;
@@ -142,6 +142,46 @@ function printmeterOnly(r) {
   ];
 }
 
+function postgres(r) {
+  const pg = r.postgres;
+  const b = pg.bare, one = pg.single, two = pg.pair, c = r.settings.connections;
+  const runs = [b, one, two];
+  const row = (what, f) => [what, ...runs.map(f), '—', '—'];
+  const latencies = (x, lo, hi) => `${ms(x[lo])} / ${ms(x[hi])}`;
+  const ratioRow = (what, pick) => {
+    const x1 = pick(one) / pick(b), x2 = pick(two) / pick(b);
+    return [what, '1×', ratio(x1), ratio(x2), goals.vsBareInsert.text,
+            `${met(x1, goals.vsBareInsert)} / ${met(x2, goals.vsBareInsert)}`];
+  };
+  const lag = (x) => `${ms(x.lagMsP50)} / ${ms(x.lagMsP99)} / ${ms(x.lagMsMax)}`;
+  return [
+    '## PostgreSQL: one and two instances beside a bare INSERT loop', '',
+    `A PostgreSQL ${pg.version} server of the run's own (initdb in a temporary ` +
+    'folder, fsync on, synchronous_commit on). The bare loop (`bench/pg_insert.cc`) ' +
+    `inserts rows of ${count(pg.rowBytes)} bytes (the JSON fixture's body) into a ` +
+    'table shaped like the log, one committed transaction per row, from as many ' +
+    'connections as the load has: the ceiling of this database on this machine ' +
+    'for a durable write. printmeter gets the same JSON load as above (every request ' +
+    'a new printer); with two instances on one database a wrk runs on each at ' +
+    `once, 1 + 1 and ${c / 2} + ${c / 2} connections (requests summed, latencies ` +
+    'the worse of the two), and the lag is read from the first instance.',
+    '',
+    table(['figure', 'bare libpq INSERT', 'printmeter, 1 instance',
+           'printmeter, 2 instances', 'goal', 'met (1 / 2)'], [
+      row('1 connection (each): requests/s', (x) => count(x.one.rps)),
+      row('1 connection (each): p50 / p99', (x) => latencies(x.one, 'p50_ms', 'p99_ms')),
+      row(`${c} connections in all: requests/s`, (x) => count(x.many.rps)),
+      row(`${c} connections: p99 / p99.9`, (x) => latencies(x.many, 'p99_ms', 'p999_ms')),
+      row('errors / non-2xx', (x) => `${x.one.errors + x.many.errors} / ` +
+          `${x.one.non2xx + x.many.non2xx}`),
+      ratioRow('printmeter ÷ bare INSERT, requests/s at 1 connection', (x) => x.one.rps),
+      ratioRow(`printmeter ÷ bare INSERT, requests/s at ${c}`, (x) => x.many.rps),
+      [`projection lag at ${c}: p50 / p99 / max of \`lag_s\``, '—', lag(one.many),
+       lag(two.many), '—', '—'],
+    ]),
+  ];
+}
+
 function commands(r) {
   const lines = ['## Commands', '', '```sh'];
   for (const x of r.ingest.results) lines.push(`# ${x.name}`, x.argv.join(' '));
@@ -154,6 +194,9 @@ function commands(r) {
     lines.push(x.argv.map((a, i) => (x.argv[i - 1] === '--port' ? 'PORT'
       : x.argv[i - 1] === '--tag' ? 'TAG' : a)).join(' '));
   }
+  lines.push('# PostgreSQL (URL: a fresh database of the run\'s own server)');
+  lines.push(r.postgres.bare.one.argv.join(' '), r.postgres.bare.many.argv.join(' '));
+  lines.push(r.postgres.single.argv.map((a, i, v) => (v[i - 1] === '--db' ? 'URL' : a)).join(' '));
   lines.push('# printmeter alone', r.rebuild.argv.join(' '), r.startup.argv.join(' '));
   if (r.large.argv) lines.push(r.large.argv.join(' '));
   for (const g of r.gbench) lines.push(g.argv.join(' '));
@@ -178,7 +221,7 @@ function findings(r) {
 }
 
 export function write(r) {
-  return [header(r), programs(r), ingest(r), lateEvents(r), printmeterOnly(r), findings(r),
+  return [header(r), programs(r), ingest(r), lateEvents(r), postgres(r), printmeterOnly(r), findings(r),
           googleBenchmarks(r), commands(r)]
     .map((section) => section.join('\n')).join('\n\n') + '\n';
 }

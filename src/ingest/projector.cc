@@ -51,13 +51,7 @@ Result<int64_t> Projector::Step(int max_events) {
     } else if (folded.error().code == ErrorCode::kConflict) {
       // Another instance folded these events: the printers whose state it
       // changed are what this step changed.
-      changed_.clear();
-      for (const auto& [device, state] : states_) {
-        auto old = before.find(device);
-        if (old == before.end() || !(old->second == state)) {
-          changed_[device] = state.last_applied ? state.last_applied->id : 0;
-        }
-      }
+      ChangedSince(before);
     }
     return folded.error();
   }
@@ -67,6 +61,31 @@ Result<int64_t> Projector::Step(int max_events) {
   ++stats_.steps;
   stats_.events += static_cast<int64_t>(events->size());
   return static_cast<int64_t>(events->size());
+}
+
+Result<int64_t> Projector::Follow() {
+  Result<int64_t> stored = store_.ProjectedPosition();
+  if (!stored) return stored.error();
+  if (*stored == position_) {
+    changed_.clear();
+    return 0;
+  }
+  const auto before = states_;
+  const int64_t from = position_;
+  if (Status s = Load(); !s) return s.error();
+  ChangedSince(before);
+  return position_ - from;
+}
+
+void Projector::ChangedSince(
+    const std::map<std::string, DeviceState, std::less<>>& before) {
+  changed_.clear();
+  for (const auto& [device, state] : states_) {
+    auto old = before.find(device);
+    if (old == before.end() || !(old->second == state)) {
+      changed_[device] = state.last_applied ? state.last_applied->id : 0;
+    }
+  }
 }
 
 // One step over `events` (id order): each device's foldable events are

@@ -51,6 +51,13 @@ class Projector {
   // is kept (the in-memory state is reloaded from the store).
   Result<int64_t> Step(int max_events);
 
+  // For an instance that does not lead the projection (another instance on
+  // the same database folds it, ProjectionStore::LeadProjection): reloads
+  // the stored position and device states and returns how many log ids the
+  // stored projection moved on since; changed() then names the devices
+  // whose state changed.
+  Result<int64_t> Follow();
+
   // The synthetic `swept` events (ledger.md section 5) for devices whose
   // open session has gone stale by `now`, as the projection stands. Each is
   // asked for once: a device is not swept again until the projection has
@@ -71,6 +78,9 @@ class Projector {
  private:
   Status Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
               ProjectionBatch& batch);
+  // Sets changed_ to the devices whose state differs from `before`.
+  void ChangedSince(
+      const std::map<std::string, DeviceState, std::less<>>& before);
   Status DropPictures(const std::vector<LoggedEvent>& events,
                       ProjectionBatch& batch);
   Status RefoldDevice(const std::string& device, EventKey earliest_late,

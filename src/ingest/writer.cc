@@ -45,6 +45,7 @@ IngestWriter::IngestWriter(IngestStores stores, IngestOptions options,
                            const Clock& clock)
     : log_(stores.log),
       reader_(stores.reader),
+      projection_(stores.projection),
       options_(std::move(options)),
       clock_(clock),
       registrations_(options_.registrations),
@@ -179,11 +180,16 @@ IngestStats IngestWriter::stats() const {
 }
 
 Status IngestWriter::ProjectStep() {
+  // With several instances on one database, one folds; the others follow.
+  Result<bool> lead = projection_.LeadProjection();
+  following_ = lead.ok() && !*lead;
+  if (following_) return FollowStep();
   Result<int64_t> folded = projector_.Step(options_.projection_step);
   {
     std::lock_guard lock(mu_);
     stats_.projected = projector_.position();
     stats_.refolds = projector_.stats().refolds;
+    stats_.folded = projector_.stats().events;
   }
   if (!folded && folded.error().code == ErrorCode::kConflict) {
     // Another instance on the same database folded these events first: the
@@ -196,18 +202,7 @@ Status IngestWriter::ProjectStep() {
     return {};
   }
   if (!folded) {
-    // Retried a second later (the requests are stored: only the ledger
-    // waits), logged once per failing spell.
-    if (!projection_failing_) {
-      spdlog::error(
-          "folding the log into the ledger failed (the webhooks are stored; "
-          "retrying every second): {}",
-          folded.error().message);
-    }
-    projection_failing_ = true;
-    trailing_since_ = std::chrono::steady_clock::now() +
-                      std::chrono::seconds(1) -
-                      std::chrono::milliseconds(options_.projection_delay);
+    ProjectionFailed(folded.error());
     return folded.error();
   }
   if (projection_failing_) {
@@ -221,6 +216,43 @@ Status IngestWriter::ProjectStep() {
   // append that failed).
   if (projector_.position() >= logged_ || *folded == 0) trailing_since_.reset();
   return {};
+}
+
+Status IngestWriter::FollowStep() {
+  Result<int64_t> moved = projector_.Follow();
+  if (!moved) {
+    ProjectionFailed(moved.error());
+    return moved.error();
+  }
+  {
+    std::lock_guard lock(mu_);
+    stats_.projected = projector_.position();
+  }
+  projection_failing_ = false;
+  if (!projector_.changed().empty()) TellListeners(projector_.changed());
+  if (projector_.position() >= logged_) {
+    trailing_since_.reset();
+  } else {
+    // The leader has not folded our latest yet: look again after the
+    // projection delay.
+    trailing_since_ = std::chrono::steady_clock::now();
+  }
+  return {};
+}
+
+void IngestWriter::ProjectionFailed(const Error& error) {
+  // Retried a second later (the requests are stored: only the ledger
+  // waits), logged once per failing spell.
+  if (!projection_failing_) {
+    spdlog::error(
+        "folding the log into the ledger failed (the webhooks are stored; "
+        "retrying every second): {}",
+        error.message);
+  }
+  projection_failing_ = true;
+  trailing_since_ = std::chrono::steady_clock::now() +
+                    std::chrono::seconds(1) -
+                    std::chrono::milliseconds(options_.projection_delay);
 }
 
 // Events other instances appended to the shared log: fold them now (or, when
@@ -240,6 +272,10 @@ void IngestWriter::Follow() {
 Status IngestWriter::CatchUp() {
   while (trailing_since_) {
     if (Status s = ProjectStep(); !s) return s;
+    if (trailing_since_ && following_) {
+      // Another instance folds the projection: this one waits for it.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   return {};
 }
@@ -468,8 +504,12 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
 }
 
 Result<int> IngestWriter::SweepOnWriter() {
-  if (Status s = CatchUp(); !s) return s.error();
   if (options_.ledger.stale_after <= 0) return 0;
+  // The instance that folds the projection sweeps it.
+  if (Result<bool> lead = projection_.LeadProjection(); lead.ok() && !*lead) {
+    return 0;
+  }
+  if (Status s = CatchUp(); !s) return s.error();
   std::vector<Event> swept = projector_.StaleSweeps(clock_.Now());
   if (swept.empty()) return 0;
   std::vector<Pending> sweeps;

@@ -69,6 +69,8 @@ struct IngestStats {
   int64_t refolds = 0;         // devices re-folded for late events
   int64_t logged = 0;          // the last event id appended
   int64_t projected = 0;       // the projection's position
+  int64_t folded = 0;          // events this instance folded (with several
+                               // instances, the one that leads folds)
 };
 
 // The store's faces the writer uses (a test may fail one of them).
@@ -151,12 +153,18 @@ class IngestWriter {
   // Projection steps until the ledger is at the end of the log.
   Status CatchUp();
   Status ProjectStep();
+  // ProjectStep of an instance that does not lead the projection: takes
+  // the leader's ledger as it is.
+  Status FollowStep();
+  // A projection step failed: retried a second later.
+  void ProjectionFailed(const Error& error);
   Result<int> SweepOnWriter();
   template <typename T>
   Result<T> RunOnWriter(std::function<Result<T>()> task);
 
   LogStore& log_;
   LedgerReader& reader_;
+  ProjectionStore& projection_;  // LeadProjection; the projector folds
   const IngestOptions options_;
   const Clock& clock_;
 
@@ -169,6 +177,7 @@ class IngestWriter {
   // Since when the ledger trails the log (nullopt: it does not).
   std::optional<std::chrono::steady_clock::time_point> trailing_since_;
   bool projection_failing_ = false;
+  bool following_ = false;  // another instance leads the projection
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point next_follow_{};  // Follow() next
 

@@ -585,6 +585,35 @@ Result<std::vector<KeptPicture>> PgStore::KeptPictures(
   return out;
 }
 
+// The projection lead's session advisory lock ("pmprojct").
+constexpr int64_t kProjectionLeadLock = 0x706d70726f6a6374;
+
+Result<bool> PgStore::LeadProjection() {
+  auto now = std::chrono::steady_clock::now();
+  if (leading_ && now - lead_checked_ < std::chrono::seconds(1)) return true;
+  lead_checked_ = now;
+  if (leading_) {
+    // The lock is ours while its connection lives; a server that dropped
+    // the connection (a restart) let go of the lock with it.
+    if (auto alive = lead_->Exec("SELECT 1"); alive.ok()) return true;
+    leading_ = false;
+    lead_.reset();
+  }
+  if (!lead_) {
+    auto opened = pg::Connection::Open(url_);
+    if (!opened.ok()) return opened.error();
+    lead_ = std::move(*opened);
+  }
+  auto rows = lead_->Exec("SELECT pg_try_advisory_lock($1)",
+                          std::move(Params().Bind(kProjectionLeadLock)));
+  if (!rows.ok()) {
+    lead_.reset();
+    return rows.error();
+  }
+  leading_ = rows->row(0).Bool();
+  return leading_;
+}
+
 Status PgStore::CommitProjection(const ProjectionBatch& batch) {
   Status s =
       Transaction(*writer_, [&] { return ProjectInTransaction(batch); });

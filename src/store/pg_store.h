@@ -22,6 +22,7 @@
 // single writer's; readers lease one from a small pool.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,7 @@ class PgStore final : public Store {
       const std::string& device, const std::vector<int64_t>& sessions,
       int64_t up_to) override;
   Status CommitProjection(const ProjectionBatch& batch) override;
+  Result<bool> LeadProjection() override;
 
   // --- LedgerReader ---
   Status Ping() override;
@@ -99,6 +101,12 @@ class PgStore final : public Store {
 
   const std::string url_;
   std::unique_ptr<pg::Connection> writer_;
+  // The projection lead (LeadProjection): a session advisory lock held on a
+  // connection of its own, checked at most once a second. Used by the
+  // writer's thread only.
+  std::unique_ptr<pg::Connection> lead_;
+  bool leading_ = false;
+  std::chrono::steady_clock::time_point lead_checked_{};
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded
 };

@@ -262,6 +262,14 @@ class ProjectionStore {
   // durable at once: a projection lost to a power cut is folded again from
   // the stored position.
   virtual Status CommitProjection(const ProjectionBatch& batch) = 0;
+  // Whether this process should fold the projection now. With several
+  // instances on one database one folds at a time: the holder of a lock
+  // that ends with its connection, so that when it dies another takes over
+  // by itself, from the stored position. The others take its ledger as it
+  // is (Projector::Follow). It saves work only: a step from a stale
+  // position is refused (kConflict) whoever holds the lock. A lone writer
+  // (SQLite) always leads. An error when the database cannot be reached.
+  virtual Result<bool> LeadProjection() { return true; }
 };
 
 // The readers' face: the API, the metrics, the CLI's reports. Safe from any

@@ -1230,6 +1230,31 @@ TEST_P(SharedDatabaseTest, AProjectionFromAStalePositionConflicts) {
   EXPECT_TRUE(List({}).empty());
 }
 
+// One instance at a time leads the projection; when it goes (its
+// connection closes), another takes over by itself.
+TEST_P(SharedDatabaseTest, OneInstanceLeadsTheProjectionAndAnotherTakesOver) {
+  std::unique_ptr<Store> other = Reopen();
+  Result<bool> first = store_->LeadProjection();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(*first);
+  Result<bool> second = other->LeadProjection();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_FALSE(*second);
+  EXPECT_TRUE(*store_->LeadProjection());  // still the leader
+  store_.reset();  // the leader's process ends
+  bool took_over = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!took_over && std::chrono::steady_clock::now() < deadline) {
+    Result<bool> now = other->LeadProjection();
+    ASSERT_TRUE(now.ok()) << now.error().message;
+    took_over = *now;
+    if (!took_over) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(took_over) << "the other instance never took the lead";
+  store_ = Reopen();  // for the fixture's teardown
+  EXPECT_FALSE(*store_->LeadProjection());
+}
+
 // The database crashes under a running store and comes back: meanwhile
 // appends and reads fail as unavailable, naming the server, and store
 // nothing; afterwards the same store goes on by itself (it reconnects).
@@ -1243,6 +1268,8 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
   LogBatch first;
   first.events.push_back(Record(BareEvent(0, "delta", Kind::kStarted, kT0)));
   ASSERT_TRUE((*store)->Append(first).ok());
+  Result<bool> leads = (*store)->LeadProjection();
+  ASSERT_TRUE(leads.ok() && *leads);
 
   ASSERT_TRUE((*cluster)->Crash().ok());
   LogBatch during;
@@ -1273,6 +1300,18 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
                   .ok());
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[1].event.time, kT0 + 2);
+
+  // The projection's lead died with the server: another instance takes it,
+  // and the old leader, checking again a second later, follows.
+  auto other = OpenStore(*url);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  Result<bool> taken = (*other)->LeadProjection();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_TRUE(*taken);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Result<bool> still = (*store)->LeadProjection();
+  ASSERT_TRUE(still.ok()) << still.error().message;
+  EXPECT_FALSE(*still);
 }
 
 }  // namespace

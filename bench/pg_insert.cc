@@ -1,0 +1,161 @@
+// pg_insert: the ceiling of a PostgreSQL database on this machine for
+// printmeter's kind of write, the peer `make bench` measures printmeter on
+// PostgreSQL against. Each of N connections (one thread each) loops a bare
+// libpq INSERT of one row of `--row-bytes` bytes into a table shaped like
+// printmeter's log (a bigserial key, a device, a time, the body), each its
+// own committed transaction (synchronous_commit as the server has it: on by
+// default, so every INSERT waits for its WAL flush), for `--seconds`.
+//
+//   pg_insert --url postgresql://... --connections 32 --seconds 10 \
+//             --row-bytes 1800
+//
+// Prints one line in the same form as bench/ingest.lua's:
+//   BENCH requests=N seconds=S rps=R errors=E non2xx=0 p50_ms=… p99_ms=…
+//         p999_ms=… max_ms=…
+// Creates (and drops first) the table `pg_insert_bench` in that database.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Args {
+  std::string url;
+  int connections = 1;
+  double seconds = 10;
+  size_t row_bytes = 1800;
+};
+
+bool Parse(int argc, char** argv, Args& a) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    const char* value = argv[i + 1];
+    if (flag == "--url") {
+      a.url = value;
+    } else if (flag == "--connections") {
+      a.connections = std::atoi(value);
+    } else if (flag == "--seconds") {
+      a.seconds = std::atof(value);
+    } else if (flag == "--row-bytes") {
+      a.row_bytes = static_cast<size_t>(std::atol(value));
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 1 && !a.url.empty() && a.connections > 0 &&
+         a.seconds > 0;
+}
+
+PGconn* Connect(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::fprintf(stderr, "pg_insert: cannot connect: %s",
+                 PQerrorMessage(conn));
+    PQfinish(conn);
+    return nullptr;
+  }
+  return conn;
+}
+
+bool Exec(PGconn* conn, const char* sql) {
+  PGresult* r = PQexec(conn, sql);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) std::fprintf(stderr, "pg_insert: %s", PQerrorMessage(conn));
+  PQclear(r);
+  return ok;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (!Parse(argc, argv, a)) {
+    std::fprintf(stderr,
+                 "usage: pg_insert --url URL [--connections N] [--seconds S] "
+                 "[--row-bytes B]\n");
+    return 2;
+  }
+  PGconn* setup = Connect(a.url);
+  if (!setup ||
+      !Exec(setup, "DROP TABLE IF EXISTS pg_insert_bench") ||
+      !Exec(setup,
+            "CREATE TABLE pg_insert_bench (id bigserial PRIMARY KEY, "
+            "device text NOT NULL, received_at bigint NOT NULL, "
+            "body text NOT NULL)")) {
+    return 1;
+  }
+  PQfinish(setup);
+
+  const std::string body(a.row_bytes, 'x');
+  std::mutex mu;
+  std::vector<double> latencies_ms;  // guarded by mu
+  std::atomic<int> errors{0};
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(a.seconds));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < a.connections; ++c) {
+    threads.emplace_back([&, c] {
+      PGconn* conn = Connect(a.url);
+      if (!conn) {
+        ++errors;
+        return;
+      }
+      std::vector<double> mine;
+      std::string device = "printer-" + std::to_string(c);
+      for (int64_t n = 0; Clock::now() < end; ++n) {
+        std::string at = std::to_string(1722000000000 + n);
+        const char* params[] = {device.c_str(), at.c_str(), body.c_str()};
+        auto t0 = Clock::now();
+        PGresult* r = PQexecParams(
+            conn,
+            "INSERT INTO pg_insert_bench (device, received_at, body) "
+            "VALUES ($1, $2, $3)",
+            3, nullptr, params, nullptr, nullptr, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) ++errors;
+        PQclear(r);
+        mine.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t0)
+                .count());
+      }
+      PQfinish(conn);
+      std::lock_guard lock(mu);
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  double max_ms = latencies_ms.empty()
+                      ? 0
+                      : *std::max_element(latencies_ms.begin(),
+                                          latencies_ms.end());
+  size_t requests = latencies_ms.size();
+  double p50 = Percentile(latencies_ms, 0.5);
+  double p99 = Percentile(latencies_ms, 0.99);
+  double p999 = Percentile(latencies_ms, 0.999);
+  std::printf(
+      "BENCH requests=%zu seconds=%.3f rps=%.1f errors=%d non2xx=0 "
+      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
+      requests, seconds, static_cast<double>(requests) / seconds,
+      errors.load(), p50, p99, p999, max_ms);
+  return errors.load() == 0 ? 0 : 1;
+}
