@@ -8,6 +8,7 @@
 
 #include "store/rate_history.h"
 #include "store/write_batch.h"
+#include "store/pg_test_cluster.h"
 
 namespace pm::testing {
 
@@ -127,7 +128,7 @@ int64_t Ingester::Record(Event e, StoredRequest request,
 
 ApiFixture::ApiFixture(ApiOptions o, RatesByDevice r)
     : options(std::move(o)), rates(std::move(r)) {
-  auto opened = OpenStore("sqlite:" + dir.Path("printmeter.db"));
+  auto opened = OpenStore(TestStoreUrl(dir.Path("printmeter.db")));
   if (!opened) {
     ADD_FAILURE() << "OpenStore: " << opened.error().message;
     return;

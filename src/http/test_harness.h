@@ -17,6 +17,7 @@
 #include "ingest/writer.h"
 #include "http/server.h"
 #include "http/test_client.h"
+#include "store/pg_test_cluster.h"
 #include "store/store.h"
 
 namespace pm::testing {
@@ -96,7 +97,10 @@ inline std::map<int64_t, int64_t> EventSessions(Store& store) {
 
 // The store, writer and server, started on a loopback port.
 struct Harness {
-  explicit Harness(const std::filesystem::path& dir) : db("sqlite:" + (dir / "pm.db").string()) {}
+  // A SQLite file in `dir`, or a fresh PostgreSQL database when the run
+  // says so (TestStoreUrl).
+  explicit Harness(const std::filesystem::path& dir)
+      : db(TestStoreUrl((dir / "pm.db").string())) {}
 
   // `with_api`: also the real read side (MakeApi with api_options) for /api
   // and /metrics.

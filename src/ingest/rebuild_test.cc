@@ -139,7 +139,7 @@ EventRecord Received(const std::string& fixture, int64_t id,
 TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
   TempDir dir;
   std::string db = (dir.path() / "printmeter.db").string();
-  auto store = testing::MustOpen("sqlite:" + db);
+  auto store = testing::MustOpen(testing::TestStoreUrl(db));
   ASSERT_TRUE(store);
   const TimeMs t0 = 1722565567000;
   EventRecord started = Received("seed/01-octoprint-print-started.json", 1, t0);
@@ -197,7 +197,7 @@ TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
 TEST(RebuildTest, AnUpdateOfAnEventNotStoredFailsTheCommit) {
   TempDir dir;
   auto store =
-      testing::MustOpen("sqlite:" + (dir.path() / "printmeter.db").string());
+      testing::MustOpen(testing::TestStoreUrl((dir.path() / "printmeter.db").string()));
   ASSERT_TRUE(store);
   Status s = store->RewriteEvents(
       {{Received("seed/01-octoprint-print-started.json", 41, 1).event, false}});
@@ -226,8 +226,8 @@ TEST(ImportTest, ImportingTheFixturesEqualsPostingThem) {
     requests.push_back((*read)[0]);
   }
 
-  auto store = testing::MustOpen("sqlite:" +
-                                 (imported_dir.path() / "pm.db").string());
+  auto store = testing::MustOpen(
+      testing::TestStoreUrl((imported_dir.path() / "pm.db").string()));
   FakeClock clock(posted.clock.Now());
   IngestOptions options;
   options.sweep_interval = 0;
@@ -269,7 +269,7 @@ TEST(ImportTest, ReadsJsonLinesAndNamesBadLines) {
   ASSERT_EQ(read->size(), 3u);
   EXPECT_EQ((*read)[2].where, path + ":4");
 
-  auto store = testing::MustOpen("sqlite:" + (dir.path() / "pm.db").string());
+  auto store = testing::MustOpen(testing::TestStoreUrl((dir.path() / "pm.db").string()));
   FakeClock clock(1'722'000'000'000);
   IngestOptions options;
   options.sweep_interval = 0;

@@ -97,7 +97,9 @@ IngestItem Item(const std::string& device, Kind kind, TimeMs time,
 class IngestTest : public ::testing::Test {
  protected:
   void Open(IngestOptions options = {}) {
-    store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+    // The same database on every Open (a restart), SQLite or PostgreSQL.
+    if (url_.empty()) url_ = testing::TestStoreUrl((dir_.path() / "pm.db").string());
+    store_ = MustOpen(url_);
     ASSERT_NE(store_, nullptr);
     failing_ = std::make_unique<FailingLog>(*store_);
     options.sweep_interval = 0;
@@ -120,6 +122,7 @@ class IngestTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string url_;
   FakeClock clock_{1'722'000'000'000};
   std::unique_ptr<Store> store_;
   std::unique_ptr<FailingLog> failing_;
@@ -356,7 +359,7 @@ TEST_F(IngestTest, ARestartFoldsWhatTheLogHoldsBeyondTheLedger) {
   ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, t0)).ok());
   Close();
   // Appended behind the projector's back, as a crash would leave it.
-  store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+  store_ = MustOpen(url_);
   LogBatch batch;
   EventRecord done;
   done.event = Item("delta", Kind::kDone, t0 + kHourMs).decoded.event;
@@ -375,7 +378,8 @@ TEST_F(IngestTest, ARestartFoldsWhatTheLogHoldsBeyondTheLedger) {
 // stored and acknowledged, the ledger trails, and it catches up by itself
 // once it can be written again.
 TEST_F(IngestTest, AFailingProjectionDelaysTheLedgerNotTheAnswers) {
-  store_ = MustOpen("sqlite:" + (dir_.path() / "pm.db").string());
+  url_ = testing::TestStoreUrl((dir_.path() / "pm.db").string());
+  store_ = MustOpen(url_);
   ASSERT_NE(store_, nullptr);
   FailingProjection projection(*store_);
   projection.fail = true;

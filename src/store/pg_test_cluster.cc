@@ -268,4 +268,22 @@ PgCluster* SharedPgCluster() {
   return cluster.get();
 }
 
+bool TestStoreIsPostgresql() {
+  const char* store = std::getenv("PRINTMETER_TEST_STORE");
+  return store && std::string(store) == "postgresql";
+}
+
+std::string TestStoreUrl(const std::string& sqlite_file) {
+  if (!TestStoreIsPostgresql()) return "sqlite:" + sqlite_file;
+  PgCluster* cluster = SharedPgCluster();
+  if (!cluster) return "";
+  Result<std::string> url = cluster->NewDatabase();
+  if (!url.ok()) {
+    std::fprintf(stderr, "PostgreSQL for the tests: %s\n",
+                 url.error().message.c_str());
+    return "";
+  }
+  return *url;
+}
+
 }  // namespace pm::testing

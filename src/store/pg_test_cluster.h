@@ -73,4 +73,12 @@ class PgCluster {
 // printed once) when none can be had.
 PgCluster* SharedPgCluster();
 
+// The store a test's harness opens: `sqlite:SQLITE_FILE`, or, when the
+// environment says PRINTMETER_TEST_STORE=postgresql (CTest runs the API and
+// receiver suites a second time so), a fresh database on SharedPgCluster().
+// "" (with the reason printed) when no PostgreSQL server can be had.
+std::string TestStoreUrl(const std::string& sqlite_file);
+// Whether this run's harnesses open PostgreSQL (see TestStoreUrl).
+bool TestStoreIsPostgresql();
+
 }  // namespace pm::testing
