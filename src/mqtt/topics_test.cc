@@ -39,6 +39,7 @@ TEST(TopicsTest, TopicIdKeepsSafeIdsAndSeparatesUnsafeOnes) {
   EXPECT_NE(a, c);
   EXPECT_EQ(TopicId("lab/printer+1"), a);  // the same every time
   EXPECT_FALSE(TopicId("").empty());
+  EXPECT_EQ(TopicId("lab/printer 1"), "lab_printer_1_a08d9670");  // README
 }
 
 TEST(TopicsTest, StateCarriesTheLiveStateAndTheMonth) {
