@@ -150,7 +150,9 @@ void MqttPublisher::Stop() {
     }
   }
   mosquitto_disconnect(mosq_);
-  if (network_started_) mosquitto_loop_stop(mosq_, false);
+  // Wakes a loop that waits to reconnect. One inside a reconnect's connect()
+  // to a host that is away returns when the system gives up on it.
+  if (network_started_) mosquitto_loop_stop(mosq_, /*force=*/false);
   mosquitto_destroy(mosq_);
   mosq_ = nullptr;
   connected_ = false;

@@ -213,6 +213,25 @@ TEST_F(MqttTest, StoppedSaysOfflineAndStartedAgainRepublishes) {
   })) << sub.topics()[kState].payload;
 }
 
+TEST_F(MqttTest, StopsAtOnceWhileWaitingToReconnect) {
+  options_.reconnect_min_s = 60;  // the first wait to reconnect: a minute
+  options_.reconnect_max_s = 120;
+  StartPublisher();
+  TestSubscriber sub(broker_.port());
+  ASSERT_TRUE(sub.WaitForTopic(
+      kStatus, [](const Received& r) { return r.payload == "online"; }));
+  broker_.Stop();
+  // Waiting for the real broker's connection to drop.
+  for (int i = 0; i < 500 && publisher_->connected(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(publisher_->connected());
+  auto start = std::chrono::steady_clock::now();
+  StopPublisher();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30))
+      << "Stop() waited for the reconnect delay";
+}
+
 TEST_F(MqttTest, BrokerDownLeavesIngestAlone) {
   broker_.Stop();
   StartPublisher();
