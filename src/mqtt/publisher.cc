@@ -73,6 +73,8 @@ Result<std::vector<PrinterReport>> ReadPrinterReports(Store& store,
       auto it = month.find(std::string_view(device->as_string()));
       if (it != month.end()) r.month = it->second;
     }
+    // Per-printer figures of other followers of the ledger (maintenance
+    // due, say) join the state message here, in r.extra (topics.h).
     out.push_back(std::move(r));
   }
   return out;
