@@ -47,13 +47,13 @@ namespace {
 
 // The open session as stored (carrying a manual user attribution), else as
 // the device state holds it.
-Result<json::value> OpenSessionJson(ApiContext& ctx, const DeviceState& state,
+Result<json::value> OpenSessionJson(Store& store, const DeviceState& state,
                                     TimeMs now) {
   if (!state.open) return json::value(nullptr);
-  auto stored = ctx.store.GetSession(state.open->id);
+  auto stored = store.GetSession(state.open->id);
   if (!stored) return stored.error();
   const Session& s = stored->has_value() ? **stored : *state.open;
-  auto rates = LoadRateHistory(ctx.store);
+  auto rates = LoadRateHistory(store);
   if (!rates) return rates.error();
   json::object o = SessionJson(s, now, *rates);
   Eta eta = EstimateEta(s, now);
@@ -84,11 +84,11 @@ Result<std::optional<std::string>> AttentionMessage(Store& store,
 // every device the store knows, sorted by id. The name is the configured
 // one, else the device id. secret_set: a non-empty secret is configured or
 // was registered on first contact.
-Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
-  TimeMs now = ctx.clock.Now();
-  auto states = ctx.store.LoadDeviceStates();
+Result<json::array> PrintersJson(Store& store, const ApiOptions& options,
+                                 TimeMs now) {
+  auto states = store.LoadDeviceStates();
   if (!states) return states.error();
-  auto devices = ctx.store.LoadDevices();
+  auto devices = store.LoadDevices();
   if (!devices) return devices.error();
 
   struct Row {
@@ -96,7 +96,7 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
     bool secret_set = false;
   };
   std::map<std::string, Row, std::less<>> rows;
-  for (const auto& [id, dc] : ctx.options.devices) {
+  for (const auto& [id, dc] : options.devices) {
     rows[id].secret_set = dc.secret_set;
   }
   for (const DeviceRecord& d : *devices) {
@@ -108,13 +108,13 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
   for (const auto& [id, row] : rows) {
     json::object p;
     p["device"] = CleanUtf8(id);
-    auto dc = ctx.options.devices.find(id);
-    bool named = dc != ctx.options.devices.end() && !dc->second.name.empty();
+    auto dc = options.devices.find(id);
+    bool named = dc != options.devices.end() && !dc->second.name.empty();
     p["name"] = CleanUtf8(named ? dc->second.name : id);
     const DeviceState* s = row.state;
     p["state"] = PrinterStateName(s ? s->state : PrinterState::kIdle);
     if (s) {
-      auto session = OpenSessionJson(ctx, *s, now);
+      auto session = OpenSessionJson(store, *s, now);
       if (!session) return session.error();
       p["session"] = std::move(*session);
     } else {
@@ -131,14 +131,20 @@ Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
     // error it carried; null otherwise.
     p["attention_message"] = nullptr;
     if (s && s->needs_attention) {
-      auto said = AttentionMessage(ctx.store, *s);
+      auto said = AttentionMessage(store, *s);
       if (!said) return said.error();
       if (*said) p["attention_message"] = CleanUtf8(**said);
     }
     p["secret_set"] = row.secret_set;
     printers.emplace_back(std::move(p));
   }
-  return JsonResponse(json::object{{"printers", std::move(printers)}});
+  return printers;
+}
+
+Result<ApiResponse> GetPrinters(ApiContext& ctx, const ApiCall&) {
+  auto printers = PrintersJson(ctx.store, ctx.options, ctx.clock.Now());
+  if (!printers) return printers.error();
+  return JsonResponse(json::object{{"printers", std::move(*printers)}});
 }
 
 // --- sessions ---

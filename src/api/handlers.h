@@ -3,6 +3,7 @@
 // becomes the status and whose message becomes {"error": ...}.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,11 @@ Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall& call);
 // Up to q.limit sessions matching q, newest first, paged through the store
 // kMaxPageSize at a time (for CSV and the terminal).
 Result<std::vector<Session>> ListAllSessions(Store& store, SessionPageQuery q);
+
+// The printers GET /api/v1/printers lists, as it renders them (for other
+// followers of the ledger, such as the MQTT publisher, to say the same).
+Result<boost::json::array> PrintersJson(Store& store, const ApiOptions& options,
+                                        TimeMs now);
 
 // The usage report over the store (SessionsOverlapping + ComputeUsage), for
 // the API and `printmeter report`.

@@ -124,6 +124,47 @@ Status ParseCount(const std::string& text, std::string_view source,
   return {};
 }
 
+// A topic prefix: not empty, no wildcard (+ #), no '/' at either end.
+Status CheckTopicPrefix(const std::string& prefix, std::string_view key,
+                        const std::string& path) {
+  if (prefix.empty() || prefix.find_first_of("+#") != std::string::npos ||
+      prefix.front() == '/' || prefix.back() == '/') {
+    return ConfigError(
+        path, fmt::format("[mqtt] {} = \"{}\" must be a topic such as \"{}\": "
+                          "not empty, without + or #, no / at either end",
+                          key, prefix,
+                          key == "topic_prefix" ? "printmeter"
+                                                : "homeassistant"));
+  }
+  return {};
+}
+
+// The [mqtt] table, when there is one.
+Status ReadMqtt(const toml::table& root, Config& config,
+                const std::string& path) {
+  const toml::node* n = root.get("mqtt");
+  if (!n) return {};
+  const toml::table* t = n->as_table();
+  if (!t) return ConfigError(path, "[mqtt] must be a table");
+  MqttConfig mqtt;
+  for (auto s : {ReadString(*t, "url", mqtt.url, path),
+                 ReadString(*t, "topic_prefix", mqtt.topic_prefix, path),
+                 ReadString(*t, "discovery_prefix", mqtt.discovery_prefix, path),
+                 ReadString(*t, "client_id", mqtt.client_id, path),
+                 CheckTopicPrefix(mqtt.topic_prefix, "topic_prefix", path),
+                 CheckTopicPrefix(mqtt.discovery_prefix, "discovery_prefix",
+                                  path)}) {
+    if (!s) return s.error();
+  }
+  if (mqtt.url.empty()) {
+    return ConfigError(path,
+                       "[mqtt] needs url = \"mqtt://user:password@host:1883\" "
+                       "(or remove the [mqtt] table to publish nothing)");
+  }
+  config.mqtt = std::move(mqtt);
+  return {};
+}
+
 }  // namespace
 
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
@@ -198,6 +239,7 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   }
   if (!admin.empty()) config.admin_token = admin;
   if (!read.empty()) config.read_token = read;
+  if (auto s = ReadMqtt(root, config, path); !s) return s.error();
   if (const toml::table* devices = root["devices"].as_table()) {
     for (const auto& [key, node] : *devices) {
       const toml::table* dt = node.as_table();

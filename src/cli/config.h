@@ -23,6 +23,15 @@ struct DeviceConfig {
   Rates rates;
 };
 
+// The [mqtt] table: publishing every printer's state to an MQTT broker for
+// Home Assistant (mqtt/options.h says what each setting does).
+struct MqttConfig {
+  std::string url;  // mqtt://user:password@host:1883; required
+  std::string topic_prefix = "printmeter";
+  std::string discovery_prefix = "homeassistant";
+  std::string client_id;  // "": printmeter-HOSTNAME
+};
+
 struct Config {
   std::string listen = "0.0.0.0:8080";
   std::string db = "sqlite:printmeter.db";
@@ -42,6 +51,7 @@ struct Config {
   // each printer's latest), "all" or "none" (ingest/retention.h).
   PictureRetention pictures = PictureRetention::kPrints;
   std::map<std::string, DeviceConfig, std::less<>> devices;
+  std::optional<MqttConfig> mqtt;  // nullopt: no [mqtt] table, not published
   std::string path;  // the config file it was read from; "" for none
 };
 

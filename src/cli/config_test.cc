@@ -236,5 +236,46 @@ TEST(ConfigTest, AnEscapeStaysAnEscapeAndABackslashBeforeNonAsciiIsRefused) {
       << refused.error().message;
 }
 
+TEST(ConfigTest, MqttTable) {
+  EXPECT_EQ(Config{}.mqtt, std::nullopt);
+  auto path = WriteTemp(R"(
+[mqtt]
+url = "mqtt://ha:secret@broker.local:1883"
+topic_prefix = "farm/printmeter"
+client_id = "printmeter-lab"
+)");
+  auto c = LoadConfigFile(path, true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->mqtt.has_value());
+  EXPECT_EQ(c->mqtt->url, "mqtt://ha:secret@broker.local:1883");
+  EXPECT_EQ(c->mqtt->topic_prefix, "farm/printmeter");
+  EXPECT_EQ(c->mqtt->discovery_prefix, "homeassistant");
+  EXPECT_EQ(c->mqtt->client_id, "printmeter-lab");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, MqttTableMistakesSayWhatToWrite) {
+  struct Case {
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {"[mqtt]\ntopic_prefix = \"pm\"\n", "needs url"},
+      {"[mqtt]\nurl = 1883\n", "`url` must be a string"},
+      {"mqtt = \"mqtt://broker\"\n", "[mqtt] must be a table"},
+      {"[mqtt]\nurl = \"mqtt://b\"\ntopic_prefix = \"pm/#\"\n",
+       "without + or #"},
+      {"[mqtt]\nurl = \"mqtt://b\"\ndiscovery_prefix = \"\"\n",
+       "\"homeassistant\""},
+  };
+  for (const Case& k : cases) {
+    auto path = WriteTemp(k.text);
+    auto c = LoadConfigFile(path, true);
+    std::remove(path.c_str());
+    ASSERT_FALSE(c.ok()) << k.text;
+    EXPECT_NE(c.error().message.find(k.says), std::string::npos)
+        << c.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace pm

@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include <unistd.h>
+
 namespace pm {
 
 ApiOptions ApiOptionsFrom(const Config& config) {
@@ -12,6 +14,23 @@ ApiOptions ApiOptionsFrom(const Config& config) {
     options.devices[id] = {
         .name = device.name,
         .secret_set = device.secret && !device.secret->empty()};
+  }
+  return options;
+}
+
+std::optional<MqttOptions> MqttOptionsFrom(const Config& config) {
+  if (!config.mqtt) return std::nullopt;
+  MqttOptions options;
+  options.url = config.mqtt->url;
+  options.topic_prefix = config.mqtt->topic_prefix;
+  options.discovery_prefix = config.mqtt->discovery_prefix;
+  options.client_id = config.mqtt->client_id;
+  if (options.client_id.empty()) {
+    char host[256] = {};
+    options.client_id = "printmeter";
+    if (gethostname(host, sizeof host - 1) == 0 && host[0]) {
+      options.client_id += std::string("-") + host;
+    }
   }
   return options;
 }

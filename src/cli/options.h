@@ -3,13 +3,20 @@
 // the parts see only what they use.
 #pragma once
 
+#include <optional>
+
 #include "api/options.h"
 #include "cli/config.h"
+#include "mqtt/options.h"
 
 namespace pm {
 
 // The read side's options: the tokens, the time zone, the currency, and the
 // configured devices' names and whether each has a secret.
 ApiOptions ApiOptionsFrom(const Config& config);
+
+// The MQTT publisher's options from the [mqtt] table; nullopt without one.
+// The client id defaults to printmeter-HOSTNAME.
+std::optional<MqttOptions> MqttOptionsFrom(const Config& config);
 
 }  // namespace pm

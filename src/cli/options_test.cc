@@ -39,5 +39,22 @@ TEST(ApiOptionsFromTest, EmptyMeansNone) {
   EXPECT_EQ(ApiOptionsFrom(Config{}).timezone, "UTC");
 }
 
+TEST(MqttOptionsFromTest, OnlyWithAnMqttTable) {
+  Config config;
+  EXPECT_EQ(MqttOptionsFrom(config), std::nullopt);
+  config.mqtt = MqttConfig{.url = "mqtt://ha:pw@broker:1883",
+                           .topic_prefix = "farm",
+                           .discovery_prefix = "ha",
+                           .client_id = "printmeter-lab"};
+  auto options = MqttOptionsFrom(config);
+  ASSERT_TRUE(options.has_value());
+  EXPECT_EQ(options->url, "mqtt://ha:pw@broker:1883");
+  EXPECT_EQ(options->topic_prefix, "farm");
+  EXPECT_EQ(options->discovery_prefix, "ha");
+  EXPECT_EQ(options->client_id, "printmeter-lab");
+  config.mqtt->client_id = "";
+  EXPECT_TRUE(MqttOptionsFrom(config)->client_id.starts_with("printmeter"));
+}
+
 }  // namespace
 }  // namespace pm

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/api.h"
@@ -15,6 +16,7 @@
 #include "http/embedded_files.h"
 #include "ingest/writer.h"
 #include "http/server.h"
+#include "mqtt/publisher.h"
 #include "store/rate_history.h"
 #include "store/store.h"
 
@@ -95,6 +97,21 @@ int RunServe(const ServeOptions& o) {
   }
   IngestWriter writer(**store, IngestOptionsFrom(*config), clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
+  // [mqtt]: every printer's state to the broker, told of changes by the
+  // writer; it never holds up ingest, and a broker that is away is retried.
+  std::unique_ptr<MqttPublisher> mqtt;
+  IngestWriter::ListenerId mqtt_listener = 0;
+  std::optional<MqttOptions> mqtt_options = MqttOptionsFrom(*config);
+  if (mqtt_options) {
+    mqtt = std::make_unique<MqttPublisher>(**store, ApiOptionsFrom(*config),
+                                           *mqtt_options, clock);
+    if (auto s = mqtt->Start(); !s) {
+      writer.Stop();
+      return Fail(s.error());
+    }
+    mqtt_listener = writer.AddProjectionListener(
+        [p = mqtt.get()](const auto& changed) { p->Changed(changed); });
+  }
   std::unique_ptr<Api> api = MakeApi(
       **store, ApiOptionsFrom(*config), clock,
       [&writer](int64_t id, const std::string& user) {
@@ -110,6 +127,12 @@ int RunServe(const ServeOptions& o) {
                server_options.host, server.port());
   spdlog::info("database: {}", RedactedUrl(config->db));
   LogDashboard(server_options);
+  if (mqtt) {
+    spdlog::info("mqtt: publishing to {} as {}: {}/DEVICE/state, Home "
+                 "Assistant discovery under {}/",
+                 mqtt->BrokerName(), mqtt_options->client_id,
+                 mqtt_options->topic_prefix, mqtt_options->discovery_prefix);
+  }
   spdlog::info("auth: {}{}", AuthModeName(config->auth),
                config->auth == AuthMode::kTofu
                    ? " (a new printer is registered with the secret it "
@@ -129,7 +152,11 @@ int RunServe(const ServeOptions& o) {
   spdlog::info("{}: finishing requests in flight, then stopping",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
-  writer.Stop();
+  writer.Stop();  // its last folds still reach the publisher
+  if (mqtt) {
+    writer.RemoveProjectionListener(mqtt_listener);
+    mqtt->Stop();  // what is pending, then "offline"
+  }
   IngestStats stats = writer.stats();
   spdlog::info("stopped; {} event(s) stored in {} commit(s) since start",
                stats.events, stats.commits);
