@@ -1,6 +1,7 @@
 #include "maintenance/maintenance.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -106,6 +107,30 @@ const std::vector<MaintenanceItem>* MaintenanceOptions::Items(
     std::string_view device) const {
   auto it = devices.find(device);
   return it == devices.end() ? nullptr : &it->second;
+}
+
+Status CheckMark(const MaintenanceOptions& options,
+                 const MaintenanceMark& mark) {
+  const std::vector<MaintenanceItem>* items = options.Items(mark.device);
+  if (!items) {
+    std::vector<std::string_view> known;
+    for (const auto& [id, _] : options.devices) known.push_back(id);
+    return NotFound(fmt::format(
+        "printer \"{}\" has no maintenance items; {}", mark.device,
+        known.empty() ? std::string("none are configured (add "
+                                    "[[devices.ID.maintenance]] tables to "
+                                    "the config file)")
+                      : fmt::format("printers with items: {}",
+                                    fmt::join(known, ", "))));
+  }
+  std::vector<std::string_view> names;
+  for (const MaintenanceItem& item : *items) {
+    if (item.item == mark.item) return {};
+    names.push_back(item.item);
+  }
+  return NotFound(fmt::format("printer \"{}\" has no maintenance item \"{}\"; "
+                              "its items: {}",
+                              mark.device, mark.item, fmt::join(names, ", ")));
 }
 
 TimeMs PrintMsSince(const Session& s, TimeMs since, TimeMs now) {

@@ -68,6 +68,11 @@ struct MaintenanceMark {
   bool operator==(const MaintenanceMark&) const = default;
 };
 
+// Whether `mark` names a configured device and one of its items: kNotFound
+// otherwise, naming the devices (or the device's items) that are.
+Status CheckMark(const MaintenanceOptions& options,
+                 const MaintenanceMark& mark);
+
 // ok below 90 % of the threshold, due_soon from 90 %, due from 100 %,
 // overdue from 110 % (10 % past the threshold: "it should have been done by
 // now", not "it is due today").

@@ -333,5 +333,27 @@ TEST(MaintenanceTest, DueItemsListsDueAndOverdueOnly) {
   EXPECT_EQ(due[1].state, MaintenanceState::kOverdue);
 }
 
+TEST(MaintenanceTest, AMarkMustNameAConfiguredPrinterAndItem) {
+  MaintenanceOptions options;
+  options.devices["delta"] = {Item("nozzle", "200h"), Item("belts", "90d")};
+  options.devices["mini"] = {Item("nozzle", "100h")};
+  EXPECT_TRUE(CheckMark(options, {"delta", "belts", kT0, ""}).ok());
+  Status printer = CheckMark(options, {"gamma", "nozzle", kT0, ""});
+  ASSERT_FALSE(printer.ok());
+  EXPECT_EQ(printer.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(printer.error().message,
+            "printer \"gamma\" has no maintenance items; printers with items: "
+            "delta, mini");
+  Status item = CheckMark(options, {"delta", "bed", kT0, ""});
+  ASSERT_FALSE(item.ok());
+  EXPECT_EQ(item.error().message,
+            "printer \"delta\" has no maintenance item \"bed\"; its items: "
+            "nozzle, belts");
+  Status none = CheckMark({}, {"delta", "bed", kT0, ""});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("[[devices.ID.maintenance]]"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace pm
