@@ -18,11 +18,12 @@ Result<std::vector<DeviceMaintenance>> LoadFleetMaintenance(
   std::map<std::string, TimeMs, std::less<>> first_seen;
   for (const DeviceRecord& d : *devices) first_seen[d.device] = d.first_seen;
 
-  // The earliest point a counter starts at: an item's latest mark, else its
-  // printer's first contact. Sessions before it cannot count.
+  // The earliest point a counter starts at: an item's latest mark. An item
+  // never marked counts the printer's whole history (from its first
+  // session, which an import can put before its first contact), so then
+  // every session is read, as few as if from its first contact.
   TimeMs from = now;
   for (const auto& [device, items] : options.devices) {
-    auto seen = first_seen.find(device);
     for (const MaintenanceItem& item : items) {
       std::optional<TimeMs> latest;
       for (const MaintenanceMark& m : *marks) {
@@ -31,11 +32,7 @@ Result<std::vector<DeviceMaintenance>> LoadFleetMaintenance(
           latest = m.done_at;
         }
       }
-      if (latest) {
-        from = std::min(from, *latest);
-      } else if (seen != first_seen.end()) {
-        from = std::min(from, seen->second);
-      }
+      from = std::min(from, latest.value_or(0));
     }
   }
   auto sessions = store.SessionsOverlapping(from, now + 1);
