@@ -26,16 +26,16 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// "12.5 h", "480 m", "3.2 km", "41 d": an amount in the kind's unit.
+// "12.5h", "480m", "3.20km", "41.0d": an amount in the kind's unit.
 std::string Amount(MaintenanceKind kind, double value) {
   switch (kind) {
     case MaintenanceKind::kHours:
-      return fmt::format("{:.1f} h", value);
+      return fmt::format("{:.1f}h", value);
     case MaintenanceKind::kDays:
-      return fmt::format("{:.1f} d", value);
+      return fmt::format("{:.1f}d", value);
     case MaintenanceKind::kFilament:
-      return value >= 1000 ? fmt::format("{:.2f} km", value / 1000)
-                           : fmt::format("{:.0f} m", value);
+      return value >= 1000 ? fmt::format("{:.2f}km", value / 1000)
+                           : fmt::format("{:.0f}m", value);
   }
   return "";
 }
