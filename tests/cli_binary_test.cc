@@ -334,5 +334,75 @@ TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {
   EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
 }
 
+// --- maintenance ---
+
+// `maintenance list|done` on a printer's imported prints, and the
+// maintenance series of a running server accepted by promtool.
+TEST(MaintenanceBinaryTest, ListMarkDoneAndMetrics) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  WriteFile(config, "db = \"" + db +
+                        "\"\n[devices.delta]\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"nozzle\"\nevery = \"0.3h\"\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"belts\"\nevery = \"100000d\"\n");
+  std::string pm = Binary() + " maintenance ";
+  // The print of the seeds lasted 1150 s: 0.32 h of 0.3 h, due.
+  auto [rc, out] = RunCommand(Binary() + " import --config " + config + " " +
+                              Seed("01-octoprint-print-started.json") + " " +
+                              Seed("02-octoprint-print-done.json"));
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = RunCommand(pm + "list --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("delta +nozzle +0\\.3h / 0\\.3h +due +never")))
+      << out;
+
+  std::tie(rc, out) = RunCommand(pm + "done delta nozle --config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no maintenance item \"nozle\"; its items: nozzle, "
+                     "belts"),
+            std::string::npos)
+      << out;
+  std::tie(rc, out) = RunCommand(pm + "done delta nozzle --at 2999-01-01 "
+                                      "--config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("in the future"), std::string::npos) << out;
+  std::tie(rc, out) =
+      RunCommand(pm + "done delta nozzle --by ana --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = RunCommand(pm + "list delta --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("delta +nozzle +0\\.0h / 0\\.3h +ok +\\S+Z by ana")))
+      << out;
+  std::tie(rc, out) = RunCommand(pm + "list echo --config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("printers with items: delta"), std::string::npos) << out;
+
+  if (RunCommand("command -v promtool").first != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+  }
+  Server server({"--config", config});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  auto metrics = client.Send("GET", "/metrics", "", "");
+  ASSERT_TRUE(metrics.ok());
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("printmeter_maintenance_used_ratio{device="
+                               "\"delta\",item=\"nozzle\"} 0"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("printmeter_maintenance_due_items{device="
+                               "\"delta\"} 0"),
+            std::string::npos);
+  std::string file = (dir.path() / "metrics.txt").string();
+  WriteFile(file, metrics->body);
+  std::tie(rc, out) = RunCommand("promtool check metrics < " + file);
+  EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
+}
+
 }  // namespace
 }  // namespace pm
