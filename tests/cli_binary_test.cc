@@ -1,8 +1,8 @@
 // End to end: the built `printmeter` binary's commands as a user meets them:
 // the cost of every print across a rate change, read-only commands on a
 // missing or read-only database, `devices add|remove` editing a hand-written
-// config file, settings as flags, one log format, and /metrics accepted by
-// `promtool check metrics`.
+// config file, settings as flags, one log format, /metrics accepted by
+// `promtool check metrics`, and `maintenance list|done`.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

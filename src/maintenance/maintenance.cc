@@ -75,7 +75,9 @@ Result<MaintenanceItem> ParseEvery(std::string_view text) {
       ec == std::errc() ? Trim(std::string_view(p, s.data() + s.size() - p))
                         : std::string_view();
   for (const Unit& u : kUnits) {
-    if (unit != u.name || !std::isfinite(value) || value <= 0) continue;
+    if (unit != u.name || !std::isfinite(value * u.factor) || value <= 0) {
+      continue;
+    }
     MaintenanceItem item;
     item.kind = u.kind;
     item.every = value * u.factor;
