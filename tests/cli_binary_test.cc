@@ -402,6 +402,16 @@ TEST(MaintenanceBinaryTest, ListMarkDoneAndMetrics) {
   WriteFile(file, metrics->body);
   std::tie(rc, out) = RunCommand("promtool check metrics < " + file);
   EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
+
+  // Marked from the terminal while `serve` runs: the server answers with it.
+  std::tie(rc, out) =
+      RunCommand(pm + "done delta belts --by bo --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  auto printers = client.Send("GET", "/api/v1/printers", "", "");
+  ASSERT_TRUE(printers.ok());
+  EXPECT_NE(printers->body.find("\"item\":\"belts\""), std::string::npos);
+  EXPECT_NE(printers->body.find("\"done_by\":\"bo\""), std::string::npos)
+      << printers->body;
 }
 
 }  // namespace
