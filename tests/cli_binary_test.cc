@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include <boost/json/parse.hpp>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -412,6 +415,53 @@ TEST(MaintenanceBinaryTest, ListMarkDoneAndMetrics) {
   EXPECT_NE(printers->body.find("\"item\":\"belts\""), std::string::npos);
   EXPECT_NE(printers->body.find("\"done_by\":\"bo\""), std::string::npos)
       << printers->body;
+}
+
+// A print that reaches the server late (its events older than ones already
+// folded) re-folds the printer, and the counter crosses its threshold.
+TEST(MaintenanceBinaryTest, ALatePrintMakesAnItemDue) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  WriteFile(config, "auth = \"open\"\ndb = \"" + db +
+                        "\"\n[devices.delta]\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"nozzle\"\nevery = \"2.4h\"\n");
+  Server server({"--config", config});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto send = [&](const char* topic, int64_t at) {
+    std::string body = fmt::format(
+        R"({{"deviceIdentifier":"delta","topic":"{}","currentTime":{},)"
+        R"("extra":{{"name":"a.gcode","path":"a.gcode"}}}})",
+        topic, at);
+    auto r = client.Send("POST", "/webhook", "application/json", body);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  auto nozzle = [&]() -> json::value {
+    EXPECT_TRUE(WaitForLedger(server.port));
+    auto r = client.Send("GET", "/api/v1/printers", "", "");
+    EXPECT_TRUE(r.ok() && r->status == 200);
+    if (!r.ok()) return nullptr;
+    json::value v = json::parse(r->body);
+    return v.at("printers").at(0).at("maintenance").at(0);
+  };
+  // 1 h, then 30 min: 1.5 h of 2.4 h.
+  send("Print Started", now - 10 * 3600);
+  send("Print Done", now - 9 * 3600);
+  send("Print Started", now - 5 * 3600);
+  send("Print Done", now - 5 * 3600 + 1800);
+  json::value before = nozzle();
+  EXPECT_NEAR(before.at("used").to_number<double>(), 1.5, 1e-9);
+  EXPECT_EQ(before.at("state").as_string(), "ok");
+  // An hour's print from between them arrives now: 2.5 h, due.
+  send("Print Started", now - 8 * 3600);
+  send("Print Done", now - 7 * 3600);
+  json::value after = nozzle();
+  EXPECT_NEAR(after.at("used").to_number<double>(), 2.5, 1e-9);
+  EXPECT_EQ(after.at("state").as_string(), "due");
 }
 
 }  // namespace
