@@ -1,12 +1,15 @@
 // End to end: the built `printmeter` binary's commands as a user meets them:
 // the cost of every print across a rate change, read-only commands on a
 // missing or read-only database, `devices add|remove` editing a hand-written
-// config file, settings as flags, one log format, and /metrics accepted by
-// `promtool check metrics`.
+// config file, settings as flags, one log format, /metrics accepted by
+// `promtool check metrics`, and `maintenance list|done`.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include <boost/json/parse.hpp>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -332,6 +335,133 @@ TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {
   WriteFile(file, metrics->body);
   auto [rc, out] = RunCommand("promtool check metrics < " + file);
   EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
+}
+
+// --- maintenance ---
+
+// `maintenance list|done` on a printer's imported prints, and the
+// maintenance series of a running server accepted by promtool.
+TEST(MaintenanceBinaryTest, ListMarkDoneAndMetrics) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  WriteFile(config, "db = \"" + db +
+                        "\"\n[devices.delta]\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"nozzle\"\nevery = \"0.3h\"\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"belts\"\nevery = \"100000d\"\n");
+  std::string pm = Binary() + " maintenance ";
+  // The print of the seeds lasted 1150 s: 0.32 h of 0.3 h, due.
+  auto [rc, out] = RunCommand(Binary() + " import --config " + config + " " +
+                              Seed("01-octoprint-print-started.json") + " " +
+                              Seed("02-octoprint-print-done.json"));
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = RunCommand(pm + "list --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("delta +nozzle +0\\.3h / 0\\.3h +due +never")))
+      << out;
+
+  std::tie(rc, out) = RunCommand(pm + "done delta nozle --config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no maintenance item \"nozle\"; its items: nozzle, "
+                     "belts"),
+            std::string::npos)
+      << out;
+  std::tie(rc, out) = RunCommand(pm + "done delta nozzle --at 2999-01-01 "
+                                      "--config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("in the future"), std::string::npos) << out;
+  std::tie(rc, out) =
+      RunCommand(pm + "done delta nozzle --by ana --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = RunCommand(pm + "list delta --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("delta +nozzle +0\\.0h / 0\\.3h +ok +\\S+Z by ana")))
+      << out;
+  std::tie(rc, out) = RunCommand(pm + "list echo --config " + config);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("printers with items: delta"), std::string::npos) << out;
+
+  if (RunCommand("command -v promtool").first != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+  }
+  Server server({"--config", config});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  auto metrics = client.Send("GET", "/metrics", "", "");
+  ASSERT_TRUE(metrics.ok());
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("printmeter_maintenance_used_ratio{device="
+                               "\"delta\",item=\"nozzle\"} 0"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("printmeter_maintenance_due_items{device="
+                               "\"delta\"} 0"),
+            std::string::npos);
+  std::string file = (dir.path() / "metrics.txt").string();
+  WriteFile(file, metrics->body);
+  std::tie(rc, out) = RunCommand("promtool check metrics < " + file);
+  EXPECT_EQ(rc, 0) << out << "\n" << metrics->body;
+
+  // Marked from the terminal while `serve` runs: the server answers with it.
+  std::tie(rc, out) =
+      RunCommand(pm + "done delta belts --by bo --config " + config);
+  ASSERT_EQ(rc, 0) << out;
+  auto printers = client.Send("GET", "/api/v1/printers", "", "");
+  ASSERT_TRUE(printers.ok());
+  EXPECT_NE(printers->body.find("\"item\":\"belts\""), std::string::npos);
+  EXPECT_NE(printers->body.find("\"done_by\":\"bo\""), std::string::npos)
+      << printers->body;
+}
+
+// A print that reaches the server late (its events older than ones already
+// folded) re-folds the printer, and the counter crosses its threshold.
+TEST(MaintenanceBinaryTest, ALatePrintMakesAnItemDue) {
+  TempDir dir;
+  std::string config = (dir.path() / "pm.toml").string();
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  WriteFile(config, "auth = \"open\"\ndb = \"" + db +
+                        "\"\n[devices.delta]\n"
+                        "[[devices.delta.maintenance]]\n"
+                        "item = \"nozzle\"\nevery = \"2.4h\"\n");
+  Server server({"--config", config});
+  ASSERT_NE(server.port, 0);
+  TestClient client(server.port);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto send = [&](const char* topic, int64_t at) {
+    std::string body = fmt::format(
+        R"({{"deviceIdentifier":"delta","topic":"{}","currentTime":{},)"
+        R"("extra":{{"name":"a.gcode","path":"a.gcode"}}}})",
+        topic, at);
+    auto r = client.Send("POST", "/webhook", "application/json", body);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  auto nozzle = [&]() -> json::value {
+    EXPECT_TRUE(WaitForLedger(server.port));
+    auto r = client.Send("GET", "/api/v1/printers", "", "");
+    EXPECT_TRUE(r.ok() && r->status == 200);
+    if (!r.ok()) return nullptr;
+    json::value v = json::parse(r->body);
+    return v.at("printers").at(0).at("maintenance").at(0);
+  };
+  // 1 h, then 30 min: 1.5 h of 2.4 h.
+  send("Print Started", now - 10 * 3600);
+  send("Print Done", now - 9 * 3600);
+  send("Print Started", now - 5 * 3600);
+  send("Print Done", now - 5 * 3600 + 1800);
+  json::value before = nozzle();
+  EXPECT_NEAR(before.at("used").to_number<double>(), 1.5, 1e-9);
+  EXPECT_EQ(before.at("state").as_string(), "ok");
+  // An hour's print from between them arrives now: 2.5 h, due.
+  send("Print Started", now - 8 * 3600);
+  send("Print Done", now - 7 * 3600);
+  json::value after = nozzle();
+  EXPECT_NEAR(after.at("used").to_number<double>(), 2.5, 1e-9);
+  EXPECT_EQ(after.at("state").as_string(), "due");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "api/handlers.h"
+#include "api/maintenance_api.h"
 #include "api/metrics.h"
 #include "api/snapshot.h"
 #include "http/status.h"
@@ -40,6 +41,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/v1/events/{id}/snapshot", Access::kRead, GetEventSnapshot},
     {"GET", "/api/v1/stream", Access::kRead, OpenEventStream},
     {"PUT", "/api/v1/sessions/{id}/user", Access::kAdmin, PutSessionUser},
+    {"POST", "/api/v1/printers/{id}/maintenance/{id}/done", Access::kAdmin,
+     PostMaintenanceDone},
     {"GET", "/api/v1/usage", Access::kRead, GetUsage},
     {"GET", "/api/v1/events", Access::kAdmin, ListEvents},
     {"GET", "/metrics", Access::kRead, GetMetrics},

@@ -7,8 +7,10 @@
 #include <charconv>
 #include <set>
 
+#include "api/maintenance_api.h"
 #include "api/render.h"
 #include "api/text.h"
+#include "maintenance/fleet.h"
 #include "store/rate_history.h"
 
 namespace pm {
@@ -103,6 +105,9 @@ Result<json::array> PrintersJson(Store& store, const ApiOptions& options,
     rows[d.device].secret_set |= d.secret && !d.secret->empty();
   }
   for (const DeviceState& s : *states) rows[s.device].state = &s;
+  auto maintenance =
+      LoadFleetMaintenance(ctx.store, ctx.options.maintenance, now);
+  if (!maintenance) return maintenance.error();
 
   json::array printers;
   for (const auto& [id, row] : rows) {
@@ -136,6 +141,11 @@ Result<json::array> PrintersJson(Store& store, const ApiOptions& options,
       if (*said) p["attention_message"] = CleanUtf8(**said);
     }
     p["secret_set"] = row.secret_set;
+    const DeviceMaintenance* items = nullptr;
+    for (const DeviceMaintenance& d : *maintenance) {
+      if (d.device == id) items = &d;
+    }
+    p["maintenance"] = MaintenanceJson(items);
     printers.emplace_back(std::move(p));
   }
   return printers;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "api/text.h"
+#include "maintenance/fleet.h"
 
 namespace pm {
 
@@ -261,6 +262,19 @@ struct LedgerFamilies {
           .Name("printmeter_projection_lag_seconds")
           .Help("Age of the oldest stored webhook not yet in the ledger")
           .Register(registry);
+  // Maintenance (maintenance/maintenance.h): how far along each item is.
+  prometheus::Family<Gauge>& maintenance_used =
+      prometheus::BuildGauge()
+          .Name("printmeter_maintenance_used_ratio")
+          .Help(
+              "Share of a maintenance item's threshold used since it was "
+              "last done (1 = due, from 1.1 overdue)")
+          .Register(registry);
+  prometheus::Family<Gauge>& maintenance_due =
+      prometheus::BuildGauge()
+          .Name("printmeter_maintenance_due_items")
+          .Help("Maintenance items of the printer that are due or overdue")
+          .Register(registry);
 };
 
 Status AddProjectionLag(LedgerFamilies& f, LedgerReader& store, TimeMs now) {
@@ -319,6 +333,24 @@ void AddTotals(LedgerFamilies& f, const TotalsByDevice& totals) {
   }
 }
 
+Status AddMaintenance(LedgerFamilies& f, Store& store,
+                      const ApiOptions& options, TimeMs now) {
+  auto fleet = LoadFleetMaintenance(store, options.maintenance, now);
+  if (!fleet) return fleet.error();
+  for (const DeviceMaintenance& d : *fleet) {
+    std::string label = LabelValue(d.device);
+    double due = 0;
+    for (const ItemStatus& st : d.items) {
+      f.maintenance_used
+          .Add({{"device", label}, {"item", LabelValue(st.item.item)}})
+          .Set(st.fraction);
+      if (st.due()) ++due;
+    }
+    f.maintenance_due.Add({{"device", label}}).Set(due);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
@@ -330,6 +362,9 @@ Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
       return s.error();
     }
     if (auto s = AddProjectionLag(families, store, now); !s) return s.error();
+    if (auto s = AddMaintenance(families, store, options, now); !s) {
+      return s.error();
+    }
     auto t = totals.Compute(store, now);
     if (!t) return t.error();
     AddTotals(families, *t);

@@ -48,5 +48,6 @@ void AddImportCommand(CLI::App& app);
 void AddRebuildCommand(CLI::App& app);
 void AddDevicesCommand(CLI::App& app);
 void AddMigrateCommand(CLI::App& app);
+void AddMaintenanceCommand(CLI::App& app);
 
 }  // namespace pm

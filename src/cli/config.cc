@@ -165,6 +165,73 @@ Status ReadMqtt(const toml::table& root, Config& config,
   return {};
 }
 
+// [[devices.<id>.maintenance]]: an array of tables, each with `item` (a
+// name unique on the printer), `every` (a threshold, ParseEvery) and an
+// optional `note`; any other key is refused, so a misspelt one is not
+// silently ignored.
+Status ReadMaintenance(const toml::table& dt, const std::string& id,
+                       std::vector<MaintenanceItem>& out,
+                       const std::string& path) {
+  const toml::node* n = dt.get("maintenance");
+  if (!n) return {};
+  const toml::array* items = n->as_array();
+  std::string where = fmt::format("[[devices.{}.maintenance]]", id);
+  if (!items) {
+    return ConfigError(path, fmt::format("line {}: write each maintenance "
+                                         "item as a {} table",
+                                         n->source().begin.line, where));
+  }
+  for (const toml::node& node : *items) {
+    int line = static_cast<int>(node.source().begin.line);
+    const toml::table* t = node.as_table();
+    if (!t) {
+      return ConfigError(path, fmt::format("line {}: write each maintenance "
+                                           "item as a {} table",
+                                           line, where));
+    }
+    for (const auto& [key, value] : *t) {
+      if (key != "item" && key != "every" && key != "note") {
+        return ConfigError(
+            path, fmt::format("line {}: `{}` is not a key of {}: use item, "
+                              "every (\"200h\", \"500m\", \"2km\", "
+                              "\"90d\") and note",
+                              value.source().begin.line, key.str(), where));
+      }
+    }
+    std::string name, every, note;
+    for (auto s : {ReadString(*t, "item", name, path),
+                   ReadString(*t, "every", every, path),
+                   ReadString(*t, "note", note, path)}) {
+      if (!s) return s.error();
+    }
+    if (name.empty() || every.empty()) {
+      return ConfigError(
+          path, fmt::format("line {}: {} needs item = \"...\" and every = "
+                            "\"200h\" (print hours), \"500m\" or \"2km\" "
+                            "(filament) or \"90d\" (days)",
+                            line, where));
+    }
+    auto parsed = ParseEvery(every);
+    if (!parsed) {
+      return ConfigError(path, fmt::format("line {}: {} {}: every = {}", line,
+                                           where, name,
+                                           parsed.error().message));
+    }
+    for (const MaintenanceItem& known : out) {
+      if (known.item == name) {
+        return ConfigError(path,
+                           fmt::format("line {}: {} lists item \"{}\" twice; "
+                                       "give each item its own name",
+                                       line, where, name));
+      }
+    }
+    parsed->item = std::move(name);
+    parsed->note = std::move(note);
+    out.push_back(std::move(*parsed));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
@@ -264,7 +331,8 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
                        where),
             ReadNumber(*dt, "rate_per_m", dc.rates.rate_per_m, path, where),
             ReadNumber(*dt, "minimum_per_session", dc.rates.minimum_per_session,
-                       path, where)}) {
+                       path, where),
+            ReadMaintenance(*dt, id, dc.maintenance, path)}) {
         if (!s) return s.error();
       }
       if (dt->contains("secret")) dc.secret = secret;
@@ -272,6 +340,14 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
     }
   }
   return config;
+}
+
+MaintenanceOptions MaintenanceOptionsFrom(const Config& config) {
+  MaintenanceOptions options;
+  for (const auto& [id, device] : config.devices) {
+    if (!device.maintenance.empty()) options.devices[id] = device.maintenance;
+  }
+  return options;
 }
 
 RatesByDevice ConfiguredRates(const Config& config) {

@@ -6,10 +6,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ingest/options.h"
 #include "ledger/cost.h"
+#include "maintenance/maintenance.h"
 
 namespace pm {
 
@@ -21,6 +23,8 @@ struct DeviceConfig {
   std::string name;                   // display name; "" when not set
   std::optional<std::string> secret;  // the plugin's API secret
   Rates rates;
+  // [[devices.<id>.maintenance]]: item, every ("200h", "500m", "90d"), note.
+  std::vector<MaintenanceItem> maintenance;
 };
 
 // The [mqtt] table: publishing every printer's state to an MQTT broker for
@@ -57,6 +61,9 @@ struct Config {
 
 // The configured rates of every device in `config`.
 RatesByDevice ConfiguredRates(const Config& config);
+
+// The configured maintenance items of every device that has some.
+MaintenanceOptions MaintenanceOptionsFrom(const Config& config);
 
 // The ingest writer's options as the configuration sets them.
 IngestOptions IngestOptionsFrom(const Config& config);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "cli/toml_text.h"
 
@@ -66,6 +67,9 @@ struct TableSpan {
   size_t last = 0;  // the last line of its last key's value
   // Each key's lines [first, last].
   std::vector<std::pair<std::string, std::pair<size_t, size_t>>> keys;
+  // The header lines of its own tables written apart, further down the
+  // file: [[devices.ID.maintenance]], [devices.ID.x].
+  std::vector<size_t> subtables;
 };
 
 Result<toml::table> Parse(std::string_view text, std::string_view path) {
@@ -99,8 +103,23 @@ Result<std::optional<TableSpan>> FindTable(
         "table (line {}); edit that file by hand",
         path, id, header + 1));
   }
-  TableSpan span{header, header, {}};
+  TableSpan span{header, header, {}, {}};
   for (const auto& [key, value] : *table) {
+    // A table or array of tables under its own header is not among the
+    // lines of [devices.ID]: new keys must not go into it.
+    const toml::table* sub = value.as_table();
+    if (sub && !sub->is_inline()) {
+      span.subtables.push_back(sub->source().begin.line - 1);
+      continue;
+    }
+    const toml::array* array = value.as_array();
+    if (array && array->is_array_of_tables() && !array->empty() &&
+        !array->front().as_table()->is_inline()) {
+      for (const toml::node& element : *array) {
+        span.subtables.push_back(element.source().begin.line - 1);
+      }
+      continue;
+    }
     size_t first = key.source().begin.line - 1;
     size_t last = value.source().end.line - 1;
     span.keys.push_back({std::string(key.str()), {first, last}});
@@ -200,17 +219,27 @@ Result<std::string> RemoveDeviceTable(std::string_view text,
   if (!*span) {
     return NotFound(fmt::format("device \"{}\" is not in {}", id, path));
   }
-  size_t end = (*span)->last + 1;  // one past the lines removed
-  while (end < lines.size() && !IsHeader(lines[end])) ++end;
-  // Comments right above the next table (no blank line between) are its.
-  size_t keep = end;
-  while (keep > (*span)->last + 1 &&
-         Trimmed(lines[keep - 1]).starts_with('#')) {
-    --keep;
+  // Its table and the tables of its own further down ([[devices.ID.
+  // maintenance]]), each from its header to the next header, removed from
+  // the bottom up so that earlier line numbers stay valid.
+  std::vector<std::pair<size_t, size_t>> ranges;
+  auto section = [&](size_t header, size_t last) {
+    size_t end = last + 1;  // one past the lines removed
+    while (end < lines.size() && !IsHeader(lines[end])) ++end;
+    // Comments right above the next table (no blank line between) are its.
+    size_t keep = end;
+    while (keep > last + 1 && Trimmed(lines[keep - 1]).starts_with('#')) {
+      --keep;
+    }
+    ranges.push_back({header, std::min(end, keep)});
+  };
+  section((*span)->header, (*span)->last);
+  for (size_t header : (*span)->subtables) section(header, header);
+  std::sort(ranges.begin(), ranges.end(), std::greater<>());
+  for (const auto& [first, end] : ranges) {
+    lines.erase(lines.begin() + static_cast<long>(first),
+                lines.begin() + static_cast<long>(end));
   }
-  if (keep < end) end = keep;
-  lines.erase(lines.begin() + static_cast<long>((*span)->header),
-              lines.begin() + static_cast<long>(end));
   return Join(lines);
 }
 

@@ -101,5 +101,36 @@ TEST(ConfigEditTest, NumbersAndStrings) {
   EXPECT_EQ(TomlString("a\\b\n"), "\"a\\\\b\\n\"");
 }
 
+// [[devices.ID.maintenance]] tables belong to the device but are written
+// apart: new keys go into [devices.ID] itself, and removing the device
+// removes them too.
+constexpr std::string_view kWithMaintenance = R"([devices.delta]
+name = "Prusa"
+
+[[devices.delta.maintenance]]
+item = "nozzle"
+every = "200h"
+
+# the big one
+[devices.mk4]
+name = "MK4"
+
+[[devices.delta.maintenance]]
+item = "belts"
+every = "90d"
+)";
+
+TEST(ConfigEditTest, MaintenanceTablesStayApartFromTheDevicesKeys) {
+  std::string out = Set(kWithMaintenance, "delta", {{"secret", "\"s3\""}});
+  std::string want(kWithMaintenance);
+  want.insert(want.find("\n\n[[devices.delta.maintenance]]"),
+              "\nsecret = \"s3\"");
+  EXPECT_EQ(out, want);
+
+  auto removed = RemoveDeviceTable(kWithMaintenance, "pm.toml", "delta");
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, "# the big one\n[devices.mk4]\nname = \"MK4\"\n\n");
+}
+
 }  // namespace
 }  // namespace pm

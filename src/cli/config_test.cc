@@ -277,5 +277,80 @@ TEST(ConfigTest, MqttTableMistakesSayWhatToWrite) {
   }
 }
 
+// --- maintenance ---
+
+TEST(ConfigTest, ReadsMaintenanceItemsPerDevice) {
+  auto path = WriteTemp(R"(
+[devices.delta]
+name = "Delta"
+
+[[devices.delta.maintenance]]
+item = "nozzle"
+every = "200h"
+note = "0.4 mm brass, spares in drawer 3"
+
+[[devices.delta.maintenance]]
+item = "lubricate rods"
+every = "500km"
+
+[[devices.delta.maintenance]]
+item = "belts"
+every = "90d"
+
+[devices.mini]
+)");
+  auto c = LoadConfigFile(path, true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& items = c->devices.at("delta").maintenance;
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].item, "nozzle");
+  EXPECT_EQ(items[0].kind, MaintenanceKind::kHours);
+  EXPECT_DOUBLE_EQ(items[0].every, 200);
+  EXPECT_EQ(items[0].note, "0.4 mm brass, spares in drawer 3");
+  EXPECT_EQ(items[1].kind, MaintenanceKind::kFilament);
+  EXPECT_DOUBLE_EQ(items[1].every, 500000);
+  EXPECT_EQ(items[2].kind, MaintenanceKind::kDays);
+  MaintenanceOptions options = MaintenanceOptionsFrom(*c);
+  ASSERT_NE(options.Items("delta"), nullptr);
+  EXPECT_EQ(*options.Items("delta"), items);
+  EXPECT_EQ(options.Items("mini"), nullptr);  // none configured
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, ABadMaintenanceItemNamesItsLineAndTheFix) {
+  struct Case {
+    const char* toml;
+    const char* says;
+  } cases[] = {
+      {"[[devices.d.maintenance]]\nitem = \"nozzle\"\nevery = \"200 hours\"\n",
+       "line 1: [[devices.d.maintenance]] nozzle: every = \"200 hours\" is "
+       "not a threshold"},
+      {"[[devices.d.maintenance]]\nitem = \"nozzle\"\nevery = \"200h\"\n"
+       "every_hours = 200\n",
+       "line 4: `every_hours` is not a key of [[devices.d.maintenance]]"},
+      {"[[devices.d.maintenance]]\nitem = \"nozzle\"\nevery = \"200h\"\n"
+       "[[devices.d.maintenance]]\nitem = \"nozzle\"\nevery = \"90d\"\n",
+       "line 4: [[devices.d.maintenance]] lists item \"nozzle\" twice"},
+      {"[[devices.d.maintenance]]\nitem = \"nozzle\"\n",
+       "line 1: [[devices.d.maintenance]] needs item = \"...\" and every"},
+      {"[[devices.d.maintenance]]\nevery = \"90d\"\n",
+       "needs item = \"...\""},
+      {"[[devices.d.maintenance]]\nitem = \"nozzle\"\nevery = 200\n",
+       "line 3: `every` must be a string"},
+      {"[devices.d]\nmaintenance = \"nozzle every 200h\"\n",
+       "line 2: write each maintenance item as a [[devices.d.maintenance]]"},
+      {"[devices.d]\nmaintenance = [1]\n",
+       "write each maintenance item as a [[devices.d.maintenance]] table"},
+  };
+  for (const Case& c : cases) {
+    auto path = WriteTemp(c.toml);
+    auto config = LoadConfigFile(path, true);
+    ASSERT_FALSE(config.ok()) << c.toml;
+    EXPECT_NE(config.error().message.find(c.says), std::string::npos)
+        << config.error().message;
+    std::remove(path.c_str());
+  }
+}
+
 }  // namespace
 }  // namespace pm

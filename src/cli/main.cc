@@ -14,6 +14,7 @@ constexpr void (*kCommands[])(CLI::App&) = {
     pm::AddServeCommand,  pm::AddReportCommand,  pm::AddSessionsCommand,
     pm::AddImportCommand, pm::AddRebuildCommand, pm::AddDevicesCommand,
     pm::AddMigrateCommand,
+    pm::AddMaintenanceCommand,
 };
 
 }  // namespace

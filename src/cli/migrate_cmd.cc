@@ -59,10 +59,12 @@ int RunMigrate(const CommonOptions& common, const MigrateOptions& o) {
   if (folding) folding->Finish();
   if (!stats) return Fail(stats.error());
   fmt::print(
-      "copied {} event(s), {} printer(s), {} rate change(s) and {} "
-      "attribution(s); the new ledger has {} session(s) on {} printer(s)\n",
+      "copied {} event(s), {} printer(s), {} rate change(s), {} "
+      "attribution(s) and {} maintenance mark(s); the new ledger has {} "
+      "session(s) on {} printer(s)\n",
       stats->events, stats->devices, stats->rate_changes,
-      stats->attributions, stats->ledger.sessions, stats->ledger.devices);
+      stats->attributions, stats->maintenance_marks, stats->ledger.sessions,
+      stats->ledger.devices);
   return 0;
 }
 
@@ -74,7 +76,8 @@ void AddMigrateCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "migrate",
       "Copy a whole database into a new, empty one: the event log, printers "
-      "and their secrets, rate history and attributions; then fold its "
+      "and their secrets, rate history, attributions and maintenance marks; "
+      "then fold its "
       "ledger. For moving from the Raspberry Pi's SQLite file to a print "
       "farm's PostgreSQL");
   cmd->add_option("--from", o->from,

@@ -15,6 +15,7 @@ ApiOptions ApiOptionsFrom(const Config& config) {
         .name = device.name,
         .secret_set = device.secret && !device.secret->empty()};
   }
+  options.maintenance = MaintenanceOptionsFrom(config);
   return options;
 }
 

@@ -15,6 +15,8 @@ TEST(ApiOptionsFromTest, CarriesWhatTheApiUses) {
   config.devices["delta"].secret = "s3cret";
   config.devices["delta"].rates.rate_per_hour = 2;
   config.devices["echo"];
+  config.devices["delta"].maintenance = {
+      {"nozzle", MaintenanceKind::kHours, 200, ""}};
   ApiOptions options = ApiOptionsFrom(config);
   EXPECT_EQ(options.read_token, "r");
   EXPECT_EQ(options.admin_token, "a");
@@ -25,6 +27,10 @@ TEST(ApiOptionsFromTest, CarriesWhatTheApiUses) {
   EXPECT_TRUE(options.devices["delta"].secret_set);
   EXPECT_EQ(options.devices["echo"].name, "");
   EXPECT_FALSE(options.devices["echo"].secret_set);
+  ASSERT_NE(options.maintenance.Items("delta"), nullptr);
+  EXPECT_EQ(*options.maintenance.Items("delta"),
+            config.devices["delta"].maintenance);
+  EXPECT_EQ(options.maintenance.Items("echo"), nullptr);  // none configured
 }
 
 // An empty token or secret in the config counts as none.

@@ -180,7 +180,7 @@ TEST(FarmTest, TwoInstancesAtOnceProjectTheFoldOfTheLog) {
 }
 
 // From the Pi's SQLite file to PostgreSQL: the log, printers and secrets,
-// rates and attributions; the new ledger equals the old.
+// rates, attributions and maintenance marks; the new ledger equals the old.
 TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   std::vector<Sent> traffic = Traffic(23, 80);
   // Two prints with a webcam picture on each event: under the default rule
@@ -218,6 +218,8 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
                     ->RecordRateChanges({{"mk4", 0, {1.5, 0.05, 0.5}},
                                          {"mk4", kT0, {2.0, 0.06, 0.5}}})
                     .ok());
+    ASSERT_TRUE(
+        pi.store->RecordMaintenanceMark({"mk4", "nozzle", kT0, "ada"}).ok());
   }
   {
     // As the README asks: rebuild on the Pi first (the ledger stays equal).
@@ -245,6 +247,9 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   EXPECT_EQ(phases, (std::vector<std::string>{"copying", "folding"}));
   EXPECT_EQ(stats->events, static_cast<int64_t>(traffic.size()));
   EXPECT_EQ(stats->attributions, 2);
+  EXPECT_EQ(stats->maintenance_marks, 1);
+  EXPECT_EQ(*(*to)->LoadMaintenanceMarks(),
+            (std::vector<MaintenanceMark>{{"mk4", "nozzle", kT0, "ada"}}));
   EXPECT_EQ(AllSessions(**to), sessions);
   EXPECT_EQ(*(*to)->LoadDevices(), *(*from)->LoadDevices());
   EXPECT_EQ(*(*to)->LoadAttributions(), *(*from)->LoadAttributions());

@@ -72,6 +72,13 @@ Result<MigrateStats> Migrate(
   if (Status s = to.RecordRateChanges(*rates); !s) return s.error();
   stats.rate_changes = static_cast<int64_t>(rates->size());
 
+  auto marks = from.LoadMaintenanceMarks();
+  if (!marks) return marks.error();
+  for (const MaintenanceMark& m : *marks) {
+    if (Status s = to.RecordMaintenanceMark(m); !s) return s.error();
+  }
+  stats.maintenance_marks = static_cast<int64_t>(marks->size());
+
   auto rebuilt = Rebuild(to, config, DecodeLimits{}, [&](int64_t n) {
     if (progress) progress("folding", n);
   });

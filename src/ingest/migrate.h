@@ -1,8 +1,8 @@
 // Migrate: copies a whole printmeter database into a new one (`printmeter
 // migrate`), e.g. from the Raspberry Pi's SQLite file to the print farm's
 // PostgreSQL: the request log as stored (ids, requests, duplicate flags),
-// the printers and their secrets, the rate history and the manual
-// attributions. The new database's ledger is then folded from the copied
+// the printers and their secrets, the rate history, the manual
+// attributions and the maintenance marks. The new database's ledger is then folded from the copied
 // log (Rebuild), so it equals the old one's when that was folded by this
 // version (`printmeter rebuild` first, to be sure).
 //
@@ -24,6 +24,7 @@ struct MigrateStats {
   int64_t devices = 0;
   int64_t rate_changes = 0;
   int64_t attributions = 0;
+  int64_t maintenance_marks = 0;
   RebuildStats ledger;
 };
 

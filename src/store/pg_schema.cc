@@ -9,7 +9,7 @@ namespace {
 
 // Migration N takes the schema from version N-1 to N. Append only: never
 // edit a migration that has shipped. The tables are SQLite's schema 4
-// (schema.cc) in PostgreSQL's types; `user` is a reserved word here, so the
+// (schema.cc; migration 2: its schema 5) in PostgreSQL's types; `user` is a reserved word here, so the
 // columns are `user_name`.
 constexpr const char* kMigration1 = R"sql(
 CREATE TABLE printmeter_schema (version integer NOT NULL);
@@ -169,7 +169,18 @@ CREATE TABLE rate_history (
 );
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations{kMigration1};
+// Maintenance marks, as SQLite's schema 5: apart from the log.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE maintenance_marks (
+  device text NOT NULL,
+  item text NOT NULL,
+  done_at bigint NOT NULL,
+  done_by text NOT NULL,
+  PRIMARY KEY (device, item, done_at)
+);
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations{kMigration1, kMigration2};
 
 // Taken by every instance that migrates, for the migration's transaction:
 // instances starting together apply each migration once.

@@ -1161,4 +1161,37 @@ Status PgStore::RecordRateChanges(const std::vector<RateChange>& changes) {
   });
 }
 
+Result<std::vector<MaintenanceMark>> PgStore::LoadMaintenanceMarks() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{"SELECT device, item, done_at, done_by FROM maintenance_marks", {}};
+  std::vector<MaintenanceMark> out;
+  Status s = Collect(
+      **reader, sql,
+      [](Rows::Row& q) {
+        MaintenanceMark m;
+        m.device = q.Text();
+        m.item = q.Text();
+        m.done_at = q.Int();
+        m.by = q.Text();
+        return m;
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Status PgStore::RecordMaintenanceMark(const MaintenanceMark& mark) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Params p;
+  p.Bind(mark.device).Bind(mark.item).Bind(mark.done_at).Bind(mark.by);
+  // One statement: its own transaction, beside the writer's.
+  return Run(**reader,
+             "INSERT INTO maintenance_marks (device, item, done_at, done_by) "
+             "VALUES (?, ?, ?, ?) ON CONFLICT (device, item, done_at) DO "
+             "UPDATE SET done_by = excluded.done_by",
+             std::move(p));
+}
+
 }  // namespace pm

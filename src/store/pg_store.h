@@ -79,6 +79,8 @@ class PgStore final : public Store {
   Result<RequestTally> CountRequests(int64_t after_id) override;
   Result<std::vector<RateChange>> LoadRateChanges() override;
   Status RecordRateChanges(const std::vector<RateChange>& changes) override;
+  Result<std::vector<MaintenanceMark>> LoadMaintenanceMarks() override;
+  Status RecordMaintenanceMark(const MaintenanceMark& mark) override;
 
   // --- Store ---
   Result<int64_t> AllocateEventIds(int64_t count) override;

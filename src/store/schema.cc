@@ -234,8 +234,20 @@ ALTER TABLE sessions ADD COLUMN time_left_s REAL;
 ALTER TABLE sessions ADD COLUMN time_left_at INTEGER;
 )sql";
 
-constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,
-                                                 kMigration3, kMigration4};
+// Maintenance marks: an item of a printer serviced at done_at, by done_by
+// ("" when not said). Not derived from the log: `rebuild` keeps them.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE maintenance_marks (
+  device TEXT NOT NULL,
+  item TEXT NOT NULL,
+  done_at INTEGER NOT NULL,
+  done_by TEXT NOT NULL,
+  PRIMARY KEY (device, item, done_at)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<const char*, 5> kMigrations{
+    kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

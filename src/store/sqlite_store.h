@@ -83,6 +83,9 @@ class SqliteStore final : public Store {
   // writable).
   Result<std::vector<RateChange>> LoadRateChanges() override;
   Status RecordRateChanges(const std::vector<RateChange>& changes) override;
+  // sqlite_marks.cc; recording as RecordRateChanges does.
+  Result<std::vector<MaintenanceMark>> LoadMaintenanceMarks() override;
+  Status RecordMaintenanceMark(const MaintenanceMark& mark) override;
 
   // --- Store (sqlite_log.cc) ---
   Result<int64_t> AllocateEventIds(int64_t count) override;

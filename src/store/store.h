@@ -25,6 +25,7 @@
 #include "ledger/cost.h"
 #include "ledger/fold.h"
 #include "ledger/session.h"
+#include "maintenance/maintenance.h"
 
 namespace pm {
 
@@ -315,6 +316,10 @@ class LedgerReader {
   virtual Result<std::vector<RateChange>> LoadRateChanges() {
     return Unavailable("this store keeps no rate history");
   }
+  // Every maintenance mark ("done", maintenance/maintenance.h), any order.
+  virtual Result<std::vector<MaintenanceMark>> LoadMaintenanceMarks() {
+    return Unavailable("this store keeps no maintenance marks");
+  }
 };
 
 // A whole database: the three faces, and what `rebuild` and the shell need.
@@ -340,6 +345,16 @@ class Store : public LogStore, public ProjectionStore, public LedgerReader {
   // be written (a read-only file).
   virtual Status RecordRateChanges(const std::vector<RateChange>& changes) {
     return Unavailable("this store keeps no rate history");
+  }
+  // Records that an item was serviced (a mark for the same device, item and
+  // done_at replaces it). Apart from the log: `rebuild` keeps it. Safe from
+  // any thread and command, beside the single writer, as RecordRateChanges:
+  // no appended or projected row depends on a mark, so it needs no order
+  // with the writer's transactions (SQLite: its own short connection waits
+  // for the writer's lock; PostgreSQL: its own transaction). kUnavailable
+  // when the database cannot be written.
+  virtual Status RecordMaintenanceMark(const MaintenanceMark& mark) {
+    return Unavailable("this store keeps no maintenance marks");
   }
 };
 

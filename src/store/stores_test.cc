@@ -912,6 +912,33 @@ TEST_P(StoreTest, AttributedUsersShowInReadsAndFiltersAndSurviveReset) {
   EXPECT_THAT(Ids(List(q)), ElementsAre(1));
 }
 
+TEST_P(StoreTest, MaintenanceMarksRoundTripAndSurviveReset) {
+  auto marks = store_->LoadMaintenanceMarks();
+  ASSERT_TRUE(marks.ok()) << marks.error().message;
+  EXPECT_TRUE(marks->empty());
+  MaintenanceMark nozzle{"delta", "nozzle", kT0, "grace"};
+  MaintenanceMark again{"delta", "nozzle", kT0 + kDayMs, ""};
+  MaintenanceMark belts{"prusa \u00e9", "belts, front", kT0, "ada"};
+  for (const MaintenanceMark& m : {nozzle, again, belts}) {
+    Status s = store_->RecordMaintenanceMark(m);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  // The same device, item and time again replaces who did it.
+  nozzle.by = "ada";
+  ASSERT_TRUE(store_->RecordMaintenanceMark(nozzle).ok());
+  marks = store_->LoadMaintenanceMarks();
+  ASSERT_TRUE(marks.ok());
+  EXPECT_THAT(*marks, ::testing::UnorderedElementsAre(nozzle, again, belts));
+
+  // A rebuild keeps them; another instance (a restart) reads them.
+  ASSERT_TRUE(ResetProjection().ok());
+  std::unique_ptr<Store> other = Reopen();
+  ASSERT_NE(other, nullptr);
+  auto read = other->LoadMaintenanceMarks();
+  ASSERT_TRUE(read.ok());
+  EXPECT_THAT(*read, ::testing::UnorderedElementsAre(nozzle, again, belts));
+}
+
 TEST_P(StoreTest, ResetProjectionKeepsEventsAndDevices) {
   WriteBatch batch;
   EventRecord r = Record(BareEvent(1, "delta", Kind::kStarted, kT0));

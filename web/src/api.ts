@@ -124,6 +124,20 @@ export async function putJson<T>(path: string, body: unknown): Promise<T> {
   return (await res.json()) as T;
 }
 
+// POST with the admin token; NeedsAdmin when the server wants (another) one.
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  let res: Response;
+  try {
+    const headers = authHeaders("application/json", true);
+    headers.set("Content-Type", "application/json");
+    res = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+  } catch {
+    throw new Error("printmeter does not answer; is it running?");
+  }
+  if (!res.ok) throw await failure(res, true);
+  return (await res.json()) as T;
+}
+
 export function hasToken(): boolean {
   return !!memoryToken;
 }

@@ -47,6 +47,7 @@ function onError(e: unknown): void {
 }
 
 const printers = new PrintersView();
+printers.onError = (err) => onError(err);
 const names = () => new Map(printers.list().map((p) => [p.device, p.name || p.device]));
 const usage = new UsageView(onError);
 const detail = new SessionDetailView(onError, names, () => sessions.currencyCode(), () => {

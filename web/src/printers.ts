@@ -1,10 +1,10 @@
 // "Printers now": one card per printer with its state, the open print and
 // how recently it was heard from.
 
-import { getJson } from "./api";
+import { getJson, NeedsAdmin, postJson, saveAdminToken } from "./api";
 import { byId, h, replace, withWidth } from "./dom";
 import { ago, duration, localClock, localDateTime, parseTime } from "./format";
-import type { Printer, Session } from "./types";
+import type { MaintenanceItem, Printer, Session } from "./types";
 
 const kStateLabels: Record<string, string> = {
   idle: "Idle",
@@ -66,7 +66,45 @@ function sessionFacts(p: Printer, s: Session, fetched_at: number): HTMLElement {
   );
 }
 
-function card(p: Printer, fetched_at: number): HTMLElement {
+const kMaintenanceLabels: Record<string, string> = {
+  due_soon: "Due soon",
+  due: "Due",
+  overdue: "Overdue",
+};
+
+// "212 h of 200h", "480 m of 500m", "95 d of 90d".
+function usedText(m: MaintenanceItem): string {
+  const unit = m.kind === "hours" ? "h" : m.kind === "days" ? "d" : "m";
+  const used = m.used >= 100 ? Math.round(m.used).toString() : m.used.toFixed(1);
+  return `${used} ${unit} of ${m.every_text}`;
+}
+
+// The items due soon, due or overdue, each with a button to mark it done.
+function maintenanceList(p: Printer, markDone: MarkDone): HTMLElement | null {
+  const items = (p.maintenance ?? []).filter((m) => kMaintenanceLabels[m.state]);
+  if (items.length === 0) return null;
+  return h(
+    "ul",
+    { class: "maintenance", "aria-label": "Maintenance" },
+    items.map((m) =>
+      h(
+        "li",
+        { class: `maintenance-${m.state}`, "data-item": m.item },
+        h("span", { class: `badge maintenance-${m.state}` }, kMaintenanceLabels[m.state]),
+        h("span", { class: "maintenance-item", title: m.note ?? "" }, m.item),
+        h("span", { class: "muted" }, usedText(m)),
+        h("button", {
+          type: "button", class: "secondary",
+          "aria-label": `Mark ${m.item} done`,
+          onclick: () => markDone(p.device, m.item),
+        }, "Mark done"),
+      )),
+  );
+}
+
+type MarkDone = (device: string, item: string) => void;
+
+function card(p: Printer, fetched_at: number, markDone: MarkDone): HTMLElement {
   const state = kStateLabels[p.state] ? p.state : "unknown";
   const s = p.session ?? null;
   const title = p.name || p.device;
@@ -86,6 +124,7 @@ function card(p: Printer, fetched_at: number): HTMLElement {
       : null,
     s ? sessionFacts(p, s, fetched_at) : h("p", { class: "muted" }, "No print running."),
     s ? progressBar(s.progress_pct) : null,
+    maintenanceList(p, markDone),
     h(
       "footer",
       { class: "muted" },
@@ -118,6 +157,32 @@ export class PrintersView {
         "No printers yet. Point OctoPrint's Webhooks plugin at this server's /webhook and start a print."));
       return;
     }
-    replace(this.cards, this.printers.map((p) => card(p, this.fetched_at)));
+    const markDone = (device: string, item: string) => void this.markDone(device, item);
+    replace(this.cards, this.printers.map((p) => card(p, this.fetched_at, markDone)));
+  }
+
+  // POST .../maintenance/{item}/done with the admin token, asked for when the
+  // server wants one; the cards are fetched again after.
+  onError: (err: unknown) => void = (err) => console.error(err);
+
+  private async markDone(device: string, item: string): Promise<void> {
+    const path = `/api/v1/printers/${encodeURIComponent(device)}/maintenance/` +
+      `${encodeURIComponent(item)}/done`;
+    for (let attempt = 0; attempt < 2; ++attempt) {
+      try {
+        await postJson(path, {});
+        await this.refresh();
+        return;
+      } catch (err) {
+        if (!(err instanceof NeedsAdmin) || attempt > 0) {
+          if (err instanceof NeedsAdmin) saveAdminToken(null);
+          this.onError(err);
+          return;
+        }
+        const token = window.prompt(`${err.message}. Admin token to mark ${item} done:`);
+        if (!token) return;
+        saveAdminToken(token.trim());
+      }
+    }
   }
 }

@@ -36,6 +36,22 @@ export interface Session {
   eta?: string | null;
 }
 
+// One maintenance item of a printer (README "Maintenance").
+export interface MaintenanceItem {
+  item: string;
+  kind: "hours" | "filament_m" | "days" | string;
+  every: number;
+  every_text: string;
+  used: number;
+  remaining: number;
+  fraction: number;
+  state: "ok" | "due_soon" | "due" | "overdue" | string;
+  since: string;
+  last_done: string | null;
+  done_by: string | null;
+  note: string | null;
+}
+
 export interface Printer {
   device: string;
   name?: string | null;
@@ -48,6 +64,7 @@ export interface Printer {
   attention_message?: string | null;
   remaining_s?: number | null;
   eta?: string | null;
+  maintenance?: MaintenanceItem[];
 }
 
 export interface UsageFigures {
