@@ -106,7 +106,7 @@ Result<json::array> PrintersJson(Store& store, const ApiOptions& options,
   }
   for (const DeviceState& s : *states) rows[s.device].state = &s;
   auto maintenance =
-      LoadFleetMaintenance(ctx.store, ctx.options.maintenance, now);
+      LoadFleetMaintenance(store, options.maintenance, now);
   if (!maintenance) return maintenance.error();
 
   json::array printers;
