@@ -169,7 +169,16 @@ CREATE TABLE rate_history (
 );
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations{kMigration1};
+// Forwarding (forward/forwarder.h): per target, the last event id
+// delivered, updated with a compare-and-set by each instance.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE forward_positions (
+  target text PRIMARY KEY,
+  position bigint NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations{kMigration1, kMigration2};
 
 // Taken by every instance that migrates, for the migration's transaction:
 // instances starting together apply each migration once.

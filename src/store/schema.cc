@@ -234,8 +234,17 @@ ALTER TABLE sessions ADD COLUMN time_left_s REAL;
 ALTER TABLE sessions ADD COLUMN time_left_at INTEGER;
 )sql";
 
-constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,
-                                                 kMigration3, kMigration4};
+// Forwarding (forward/forwarder.h): per target, the last event id
+// delivered. Derived like the ledger, but kept across `rebuild`.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE forward_positions (
+  target TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 5> kMigrations{
+    kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);
