@@ -1,0 +1,343 @@
+#include "forward/forwarder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+
+#include "api/render.h"
+
+namespace pm {
+
+struct Forwarder::Worker {
+  ForwardTarget target;
+  HttpUrl url;
+  PostCanceller canceller;
+  std::thread thread;
+
+  // Owned by the worker's thread.
+  bool loaded = false;            // the position is read (or set)
+  std::optional<int64_t> stored;  // the position as last stored
+  int64_t position = 0;
+  int failures = 0;  // in a row
+  TimeMs next_attempt = 0;
+  std::optional<TimeMs> failing_since;
+
+  ForwardTargetStatus status;  // guarded by Forwarder::mu_
+};
+
+namespace {
+
+using std::chrono::milliseconds;
+
+bool Listed(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// A kind ("done"), the topic as sent ("Print Done"), or OctoPrint's name of
+// the event ("PrintDone").
+bool Matches(const ForwardTarget& t, const Event& e) {
+  if (!t.devices.empty() && !Listed(t.devices, e.device)) return false;
+  if (t.events.empty()) return true;
+  std::string joined = e.topic;
+  std::erase(joined, ' ');
+  return Listed(t.events, KindName(e.kind)) || Listed(t.events, e.topic) ||
+         Listed(t.events, joined);
+}
+
+boost::json::value SessionSummary(const std::optional<Session>& s) {
+  if (!s) return nullptr;
+  boost::json::object o;
+  o["id"] = s->id;
+  o["status"] = StatusName(s->status);
+  o["file"] = s->file.name ? boost::json::value(*s->file.name) : nullptr;
+  o["user"] = s->user ? boost::json::value(*s->user) : nullptr;
+  return o;
+}
+
+}  // namespace
+
+Forwarder::Forwarder(ForwardStore& store, LedgerReader& reader,
+                     ForwardOptions options, const Clock& clock)
+    : store_(store), reader_(reader), options_(std::move(options)),
+      clock_(clock) {}
+
+Forwarder::~Forwarder() { Stop(); }
+
+Status Forwarder::Start() {
+  std::vector<std::string> names;
+  for (const ForwardTarget& t : options_.targets) {
+    if (t.name.empty()) return Invalid("a forward target needs a `name`");
+    if (Listed(names, t.name)) {
+      return Invalid(fmt::format("two forward targets are named `{}`; give "
+                                 "each its own name",
+                                 t.name));
+    }
+    names.push_back(t.name);
+    Result<HttpUrl> url = ParseHttpUrl(t.url);
+    if (!url.ok()) {
+      return Invalid(fmt::format("forward target `{}`: {}", t.name,
+                                 url.error().message));
+    }
+    auto w = std::make_unique<Worker>();
+    w->target = t;
+    w->url = *url;
+    w->status.name = t.name;
+    w->status.url = UrlWithoutCredentials(t.url);
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    w->thread = std::thread([this, worker] { Run(*worker); });
+  }
+  return {};
+}
+
+void Forwarder::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakes_;
+  }
+  wake_.notify_all();
+}
+
+void Forwarder::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w->canceller.Cancel();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+std::vector<ForwardTargetStatus> Forwarder::Targets() const {
+  std::lock_guard lock(mu_);
+  std::vector<ForwardTargetStatus> out;
+  for (const auto& w : workers_) out.push_back(w->status);
+  return out;
+}
+
+void Forwarder::Update(Worker& w,
+                       const std::function<void(ForwardTargetStatus&)>& f) {
+  std::lock_guard lock(mu_);
+  f(w.status);
+}
+
+void Forwarder::Wait(milliseconds d, uint64_t& seen) {
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, d, [&] { return stopping_ || wakes_ != seen; });
+  seen = wakes_;
+}
+
+void Forwarder::Run(Worker& w) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    TimeMs now = clock_.Now();
+    if (now < w.next_attempt) {
+      Wait(std::min(milliseconds(w.next_attempt - now),
+                    options_.poll_interval),
+           seen);
+      continue;
+    }
+    if (!Pass(w)) Wait(options_.poll_interval, seen);
+  }
+}
+
+Status Forwarder::LoadPosition(Worker& w) {
+  auto positions = store_.ForwardPositions();
+  if (!positions.ok()) return positions.error();
+  auto found = positions->find(w.target.name);
+  if (found != positions->end()) {
+    w.stored = w.position = found->second;
+    w.loaded = true;
+    return {};
+  }
+  // New: from the log's end, not its history.
+  Result<int64_t> end = store_.LogEnd();
+  if (!end.ok()) return end.error();
+  Status s = store_.SaveForwardPosition(w.target.name, std::nullopt, *end);
+  if (!s.ok()) return s;  // another instance set it first: read it next time
+  w.stored = w.position = *end;
+  w.loaded = true;
+  spdlog::info("forwarding to {} starts after event {}", w.target.name, *end);
+  return {};
+}
+
+void Forwarder::SavePosition(Worker& w, int64_t position) {
+  w.position = position;
+  Update(w, [&](ForwardTargetStatus& s) { s.position = position; });
+  if (w.stored == position) return;
+  Status s = store_.SaveForwardPosition(w.target.name, w.stored, position);
+  if (s.ok()) {
+    w.stored = position;
+    return;
+  }
+  if (s.error().code == ErrorCode::kConflict) {
+    // Another instance moved it: go on from there (repeats are possible).
+    w.loaded = false;
+    return;
+  }
+  // Kept in memory; saved with the next one.
+  spdlog::warn("forwarding to {}: cannot save its position: {}",
+               w.target.name, s.error().message);
+}
+
+Result<std::optional<Delivery>> Forwarder::Build(const Worker& w,
+                                                 const EventRecord& r) {
+  if (w.target.body == ForwardBody::kOriginal) return OriginalDelivery(r);
+  EventPageQuery q;
+  q.device = r.event.device;
+  q.before_id = r.event.id + 1;
+  q.limit = 1;
+  auto views = reader_.ListEvents(q);
+  if (!views.ok()) return views.error();
+  EventView view;
+  if (!views->empty() && views->front().event.id == r.event.id) {
+    view = std::move(views->front());
+  } else {
+    view.event = r.event;
+    view.duplicate = r.duplicate;
+  }
+  std::optional<Session> session;
+  if (view.session_id) {
+    auto got = reader_.GetSession(*view.session_id);
+    if (!got.ok()) return got.error();
+    session = *got;
+  }
+  boost::json::object body;
+  body["event"] = EventJson(view);
+  body["session"] = SessionSummary(session);
+  return std::optional<Delivery>(Delivery{r.event.id, r.event.device,
+                                          "application/json",
+                                          boost::json::serialize(body)});
+}
+
+void Forwarder::Failed(Worker& w, const std::string& error) {
+  TimeMs now = clock_.Now();
+  if (!w.failing_since) w.failing_since = now;
+  ++w.failures;
+  bool paused = now - *w.failing_since >= w.target.pause_after.count();
+  milliseconds delay = options_.paused_retry;
+  if (!paused) {
+    delay = options_.first_retry;
+    for (int i = 1; i < w.failures && delay < options_.max_retry; ++i) {
+      delay *= 2;
+    }
+    delay = std::min(delay, options_.max_retry);
+  }
+  w.next_attempt = now + delay.count();
+  if (w.failures == 1 || paused) {
+    spdlog::warn("forwarding to {} failed: {}; retrying in {} ms",
+                 w.target.name, error, delay.count());
+  }
+  Update(w, [&](ForwardTargetStatus& s) {
+    ++s.failed;
+    s.last_error = error;
+    s.state = paused ? ForwardState::kPaused : ForwardState::kRetrying;
+    s.failing_since = w.failing_since;
+    s.next_attempt = w.next_attempt;
+  });
+}
+
+bool Forwarder::Pass(Worker& w) {
+  if (!w.loaded) {
+    if (Status s = LoadPosition(w); !s.ok()) {
+      Update(w, [&](ForwardTargetStatus& st) {
+        st.last_error = s.error().message;
+      });
+      return false;
+    }
+    Update(w, [&](ForwardTargetStatus& s) { s.position = w.position; });
+  }
+  Result<int64_t> end = store_.LogEnd();
+  if (!end.ok()) {
+    Update(w, [&](ForwardTargetStatus& s) {
+      s.last_error = end.error().message;
+    });
+    return false;
+  }
+  // printmeter's JSON names the event's session: only what is projected.
+  int64_t limit = *end;
+  if (w.target.body == ForwardBody::kPrintmeter) {
+    Result<ProjectionLag> lag = reader_.Lag();
+    if (!lag.ok()) return false;
+    limit = std::min(limit, lag->projected);
+  }
+  Update(w, [&](ForwardTargetStatus& s) {
+    s.log_end = *end;
+    if (w.position >= limit && !w.failing_since) s.state = ForwardState::kIdle;
+  });
+  if (w.position >= limit) return false;
+
+  auto page = store_.ReadRequests(w.position, options_.page_size);
+  if (!page.ok()) {
+    Update(w, [&](ForwardTargetStatus& s) {
+      s.last_error = page.error().message;
+    });
+    return false;
+  }
+  int64_t passed = w.position;  // read and not wanted
+  for (const EventRecord& r : *page) {
+    if (r.event.id > limit) break;
+    std::optional<Delivery> delivery;
+    if (Matches(w.target, r.event)) {
+      auto built = Build(w, r);
+      if (!built.ok()) {
+        Failed(w, built.error().message);
+        break;
+      }
+      delivery = std::move(*built);
+    }
+    if (!delivery) {
+      passed = r.event.id;
+      continue;
+    }
+    if (!w.failing_since) {
+      Update(w, [](ForwardTargetStatus& s) {
+        s.state = ForwardState::kDelivering;
+      });
+    }
+    int64_t timestamp = FloorSeconds(clock_.Now());
+    Result<int> answer =
+        Post(w.url, DeliveryHeaders(*delivery, w.target.secret, timestamp),
+             delivery->body, w.target.timeout, &w.canceller);
+    if (answer.ok() && *answer >= 200 && *answer < 300) {
+      w.failures = 0;
+      w.failing_since.reset();
+      w.next_attempt = 0;
+      Update(w, [](ForwardTargetStatus& s) {
+        ++s.delivered;
+        s.state = ForwardState::kDelivering;
+        s.failing_since.reset();
+        s.next_attempt.reset();
+      });
+      SavePosition(w, r.event.id);
+      passed = r.event.id;
+      if (!w.loaded) return true;  // another instance moved it
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+    }
+    Failed(w, answer.ok() ? fmt::format("answered HTTP {}", *answer)
+                          : answer.error().message);
+    if (passed > w.position) SavePosition(w, passed);
+    return false;
+  }
+  if (passed > w.position) SavePosition(w, passed);
+  if (w.failures == 0 && w.position >= limit) {
+    Update(w, [](ForwardTargetStatus& s) { s.state = ForwardState::kIdle; });
+  }
+  return w.failures == 0 && static_cast<int>(page->size()) ==
+                                options_.page_size;
+}
+
+}  // namespace pm
