@@ -6,8 +6,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
+#include "forward/options.h"
 #include "ingest/options.h"
 #include "ledger/cost.h"
 
@@ -42,6 +44,9 @@ struct Config {
   // each printer's latest), "all" or "none" (ingest/retention.h).
   PictureRetention pictures = PictureRetention::kPrints;
   std::map<std::string, DeviceConfig, std::less<>> devices;
+  // [[forward]] tables: where the log's events are delivered
+  // (forward/forwarder.h), in the file's order.
+  std::vector<ForwardTarget> forward;
   std::string path;  // the config file it was read from; "" for none
 };
 

@@ -16,4 +16,10 @@ ApiOptions ApiOptionsFrom(const Config& config) {
   return options;
 }
 
+ForwardOptions ForwardOptionsFrom(const Config& config) {
+  ForwardOptions options;
+  options.targets = config.forward;
+  return options;
+}
+
 }  // namespace pm

@@ -5,11 +5,16 @@
 
 #include "api/options.h"
 #include "cli/config.h"
+#include "forward/options.h"
 
 namespace pm {
 
 // The read side's options: the tokens, the time zone, the currency, and the
 // configured devices' names and whether each has a secret.
 ApiOptions ApiOptionsFrom(const Config& config);
+
+// Forwarding's options: the [[forward]] targets, the intervals as
+// documented (1 s doubling to 5 min; a paused target every 5 min).
+ForwardOptions ForwardOptionsFrom(const Config& config);
 
 }  // namespace pm
