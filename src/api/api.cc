@@ -42,6 +42,7 @@ constexpr Route kRoutes[] = {
     {"PUT", "/api/v1/sessions/{id}/user", Access::kAdmin, PutSessionUser},
     {"GET", "/api/v1/usage", Access::kRead, GetUsage},
     {"GET", "/api/v1/events", Access::kAdmin, ListEvents},
+    {"GET", "/api/v1/forwarding", Access::kAdmin, GetForwarding},
     {"GET", "/metrics", Access::kRead, GetMetrics},
 };
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "forward/status.h"
+
 namespace pm {
 
 // A printer the operator listed, as the API shows it.
@@ -38,6 +40,10 @@ struct ApiOptions {
   // The printers listed by the operator, by device id. They are shown (and
   // counted in the fleet's utilization) before they are first heard from.
   std::map<std::string, ConfiguredDevice, std::less<>> devices;
+
+  // The forward targets' status (GET /api/v1/forwarding, metrics); unset
+  // when nothing is forwarded.
+  ForwardStatusFn forwarding;
 };
 
 }  // namespace pm

@@ -87,6 +87,9 @@ Status Forwarder::Start() {
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) {
+    // A new target's position is the log's end now, when the store
+    // answers; else its thread sets it once the store is back.
+    if (LoadPosition(*w).ok()) w->status.position = w->position;
     Worker* worker = w.get();
     w->thread = std::thread([this, worker] { Run(*worker); });
   }

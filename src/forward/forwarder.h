@@ -52,8 +52,9 @@ class Forwarder {
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
-  // Checks the targets (kInvalid naming the one that is wrong) and starts a
-  // thread per target. The database may be away: the threads wait for it.
+  // Checks the targets (kInvalid naming the one that is wrong), reads their
+  // positions (a new target's is the log's end now) and starts a thread per
+  // target. The database may be away: the threads wait for it.
   Status Start();
   // Tells the threads the log has grown. Never blocks for long: safe on the
   // ingest writer's thread (a projection listener). Thread-safe.
