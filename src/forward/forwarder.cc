@@ -22,6 +22,7 @@ struct Forwarder::Worker {
   int failures = 0;  // in a row
   TimeMs next_attempt = 0;
   std::optional<TimeMs> failing_since;
+  std::chrono::steady_clock::time_point saved_at{};  // position last stored
 
   ForwardTargetStatus status;  // guarded by Forwarder::mu_
 };
@@ -140,7 +141,7 @@ void Forwarder::Run(Worker& w) {
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
+      if (stopping_) break;
     }
     TimeMs now = clock_.Now();
     if (now < w.next_attempt) {
@@ -151,6 +152,8 @@ void Forwarder::Run(Worker& w) {
     }
     if (!Pass(w)) Wait(options_.poll_interval, seen);
   }
+  // What was delivered since the position was last stored.
+  if (w.loaded) SavePosition(w, w.position, true);
 }
 
 Status Forwarder::LoadPosition(Worker& w) {
@@ -173,10 +176,13 @@ Status Forwarder::LoadPosition(Worker& w) {
   return {};
 }
 
-void Forwarder::SavePosition(Worker& w, int64_t position) {
+void Forwarder::SavePosition(Worker& w, int64_t position, bool now) {
   w.position = position;
   Update(w, [&](ForwardTargetStatus& s) { s.position = position; });
   if (w.stored == position) return;
+  auto steady = std::chrono::steady_clock::now();
+  if (!now && steady - w.saved_at < std::chrono::seconds(1)) return;
+  w.saved_at = steady;
   Status s = store_.SaveForwardPosition(w.target.name, w.stored, position);
   if (s.ok()) {
     w.stored = position;
@@ -321,7 +327,7 @@ bool Forwarder::Pass(Worker& w) {
         s.failing_since.reset();
         s.next_attempt.reset();
       });
-      SavePosition(w, r.event.id);
+      SavePosition(w, r.event.id, false);
       passed = r.event.id;
       if (!w.loaded) return true;  // another instance moved it
       continue;
@@ -332,10 +338,10 @@ bool Forwarder::Pass(Worker& w) {
     }
     Failed(w, answer.ok() ? fmt::format("answered HTTP {}", *answer)
                           : answer.error().message);
-    if (passed > w.position) SavePosition(w, passed);
+    SavePosition(w, std::max(passed, w.position), true);
     return false;
   }
-  if (passed > w.position) SavePosition(w, passed);
+  SavePosition(w, std::max(passed, w.position), true);
   if (w.failures == 0 && w.position >= limit) {
     Update(w, [](ForwardTargetStatus& s) { s.state = ForwardState::kIdle; });
   }

@@ -4,10 +4,11 @@
 // Each target has a position, the last event id it was given (or that it
 // did not ask for), stored in the database (ForwardStore). A thread per
 // target reads the log in id order from its position, a page at a time,
-// POSTs each matching event and then saves the position: delivery is
-// at-least-once (a crash between a POST and the save delivers that event
-// again, with the same X-Printmeter-Event), in id order, hence in order per
-// printer. One thread per target so that a target that stalls holds up no
+// POSTs each matching event, and stores the position after the page (or
+// each second, and when stopped): delivery is at-least-once (a crash
+// delivers again, with the same X-Printmeter-Event, what was delivered
+// since the position was last stored: at most a page), in id order, hence
+// in order per printer. One thread per target so that a target that stalls holds up no
 // other; none of them is ever on the path of a webhook's answer.
 //
 // A target added to the configuration starts at the log's end as it is
@@ -72,7 +73,10 @@ class Forwarder {
   // delivered), false to wait.
   bool Pass(Worker& w);
   Status LoadPosition(Worker& w);
-  void SavePosition(Worker& w, int64_t position);
+  // Moves the position; stores it when `now`, or when a second has passed
+  // since it was last stored (one write per page or second, not per
+  // delivery: the log's writer shares the database).
+  void SavePosition(Worker& w, int64_t position, bool now);
   // The delivery of `record` as the target wants it; nullopt: none.
   Result<std::optional<Delivery>> Build(const Worker& w,
                                         const EventRecord& record);
