@@ -14,6 +14,7 @@
 #include <set>
 
 #include "forward/test_receiver.h"
+#include "store/pg_test_cluster.h"
 #include "store/store_test_util.h"
 
 namespace pm {
@@ -390,6 +391,58 @@ TEST_F(ForwarderTest, TheReadmesSignatureCheckAcceptsADelivery) {
   std::string changed = got.body;
   changed[1] ^= 1;
   EXPECT_NE(check(changed), 0);
+}
+
+// Two instances on one PostgreSQL database forward to the same target:
+// their positions move by compare-and-set, so between them every event
+// arrives (some maybe twice, told apart by their id) and the stored
+// position ends at the log's end.
+TEST(ForwarderPgTest, TwoInstancesOnOneDatabaseDeliverEverythingAtLeastOnce) {
+  testing::PgCluster* cluster = testing::SharedPgCluster();
+  ASSERT_NE(cluster, nullptr) << "no PostgreSQL server for the tests";
+  auto url = cluster->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  auto one = OpenStore(*url);
+  auto two = OpenStore(*url);
+  ASSERT_TRUE(one.ok() && two.ok());
+  TestReceiver receiver;
+  TestClock clock(kT0);
+  ForwardOptions o;
+  o.targets.push_back(ForwardTarget{.name = "hook", .url = receiver.url()});
+  o.poll_interval = milliseconds(20);
+  o.page_size = 8;
+  Forwarder a(**one, **one, o, clock);
+  Forwarder b(**two, **two, o, clock);
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+
+  std::set<int64_t> ids;
+  for (int batch = 0; batch < 5; ++batch) {
+    LogBatch log;
+    for (int i = 0; i < 8; ++i) {
+      log.events.push_back(testing::Record(testing::BareEvent(
+          0, i % 2 ? "delta" : "echo", Kind::kProgress, kT0 + batch * 8 + i)));
+    }
+    ASSERT_TRUE((*one)->Append(log).ok());
+    for (const EventRecord& r : log.events) ids.insert(r.event.id);
+    a.Wake();
+    b.Wake();
+  }
+  auto done = [&] {
+    auto stored = (*one)->ForwardPositions();
+    return stored.ok() && stored->count("hook") &&
+           stored->at("hook") == *ids.rbegin();
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(done());
+  std::set<int64_t> seen;
+  for (const ReceivedRequest& r : receiver.requests()) {
+    seen.insert(std::stoll(r.header("x-printmeter-event")));
+  }
+  EXPECT_EQ(seen, ids);
 }
 
 }  // namespace
