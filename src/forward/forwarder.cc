@@ -255,98 +255,97 @@ void Forwarder::Failed(Worker& w, const std::string& error) {
   });
 }
 
-bool Forwarder::Pass(Worker& w) {
-  if (!w.loaded) {
-    if (Status s = LoadPosition(w); !s.ok()) {
-      Update(w, [&](ForwardTargetStatus& st) {
-        st.last_error = s.error().message;
-      });
-      return false;
-    }
-    Update(w, [&](ForwardTargetStatus& s) { s.position = w.position; });
-  }
+bool Forwarder::Stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+bool Forwarder::Report(Worker& w, const Error& error) {
+  Update(w, [&](ForwardTargetStatus& s) { s.last_error = error.message; });
+  return false;
+}
+
+std::optional<int64_t> Forwarder::Limit(Worker& w) {
   Result<int64_t> end = store_.LogEnd();
   if (!end.ok()) {
-    Update(w, [&](ForwardTargetStatus& s) {
-      s.last_error = end.error().message;
-    });
-    return false;
+    Report(w, end.error());
+    return std::nullopt;
   }
-  // printmeter's JSON names the event's session: only what is projected.
   int64_t limit = *end;
+  // printmeter's JSON names the event's session: only what is projected.
   if (w.target.body == ForwardBody::kPrintmeter) {
     Result<ProjectionLag> lag = reader_.Lag();
-    if (!lag.ok()) return false;
+    if (!lag.ok()) {
+      Report(w, lag.error());
+      return std::nullopt;
+    }
     limit = std::min(limit, lag->projected);
   }
   Update(w, [&](ForwardTargetStatus& s) {
     s.log_end = *end;
     if (w.position >= limit && !w.failing_since) s.state = ForwardState::kIdle;
   });
-  if (w.position >= limit) return false;
+  return limit;
+}
 
-  auto page = store_.ReadRequests(w.position, options_.page_size);
-  if (!page.ok()) {
-    Update(w, [&](ForwardTargetStatus& s) {
-      s.last_error = page.error().message;
+bool Forwarder::Attempt(Worker& w, const Delivery& d) {
+  if (!w.failing_since) {
+    Update(w, [](ForwardTargetStatus& s) {
+      s.state = ForwardState::kDelivering;
     });
-    return false;
   }
-  int64_t passed = w.position;  // read and not wanted
-  for (const EventRecord& r : *page) {
-    if (r.event.id > limit) break;
-    std::optional<Delivery> delivery;
-    if (Matches(w.target, r.event)) {
-      auto built = Build(w, r);
-      if (!built.ok()) {
-        Failed(w, built.error().message);
-        break;
-      }
-      delivery = std::move(*built);
-    }
-    if (!delivery) {
-      passed = r.event.id;
-      continue;
-    }
-    if (!w.failing_since) {
-      Update(w, [](ForwardTargetStatus& s) {
-        s.state = ForwardState::kDelivering;
-      });
-    }
-    int64_t timestamp = FloorSeconds(clock_.Now());
-    Result<int> answer =
-        Post(w.url, DeliveryHeaders(*delivery, w.target.secret, timestamp),
-             delivery->body, w.target.timeout, &w.canceller);
-    if (answer.ok() && *answer >= 200 && *answer < 300) {
-      w.failures = 0;
-      w.failing_since.reset();
-      w.next_attempt = 0;
-      Update(w, [](ForwardTargetStatus& s) {
-        ++s.delivered;
-        s.state = ForwardState::kDelivering;
-        s.failing_since.reset();
-        s.next_attempt.reset();
-      });
-      SavePosition(w, r.event.id, false);
-      passed = r.event.id;
-      if (!w.loaded) return true;  // another instance moved it
-      continue;
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return false;
-    }
+  int64_t timestamp = FloorSeconds(clock_.Now());
+  Result<int> answer =
+      Post(w.url, DeliveryHeaders(d, w.target.secret, timestamp), d.body,
+           w.target.timeout, &w.canceller);
+  if (answer.ok() && *answer >= 200 && *answer < 300) {
+    w.failures = 0;
+    w.failing_since.reset();
+    w.next_attempt = 0;
+    Update(w, [](ForwardTargetStatus& s) {
+      ++s.delivered;
+      s.state = ForwardState::kDelivering;
+      s.failing_since.reset();
+      s.next_attempt.reset();
+    });
+    SavePosition(w, d.event_id, false);
+    return true;
+  }
+  if (!Stopping()) {  // a POST cancelled by Stop() is no failure
     Failed(w, answer.ok() ? fmt::format("answered HTTP {}", *answer)
                           : answer.error().message);
-    SavePosition(w, std::max(passed, w.position), true);
-    return false;
   }
-  SavePosition(w, std::max(passed, w.position), true);
-  if (w.failures == 0 && w.position >= limit) {
+  return false;
+}
+
+bool Forwarder::Pass(Worker& w) {
+  if (!w.loaded) {
+    if (Status s = LoadPosition(w); !s.ok()) return Report(w, s.error());
+    Update(w, [&](ForwardTargetStatus& s) { s.position = w.position; });
+  }
+  std::optional<int64_t> limit = Limit(w);
+  if (!limit || w.position >= *limit) return false;
+  auto page = store_.ReadRequests(w.position, options_.page_size);
+  if (!page.ok()) return Report(w, page.error());
+  int64_t reached = w.position;  // delivered, or not wanted
+  bool failed = false;
+  for (const EventRecord& r : *page) {
+    if (r.event.id > *limit) break;
+    if (Matches(w.target, r.event)) {
+      auto delivery = Build(w, r);
+      if (!delivery.ok()) Failed(w, delivery.error().message);
+      failed = !delivery.ok() || (*delivery && !Attempt(w, **delivery));
+      if (failed) break;
+      if (!w.loaded) return true;  // another instance moved the position
+    }
+    reached = r.event.id;
+  }
+  SavePosition(w, std::max(reached, w.position), true);
+  if (failed) return false;
+  if (w.position >= *limit) {
     Update(w, [](ForwardTargetStatus& s) { s.state = ForwardState::kIdle; });
   }
-  return w.failures == 0 && static_cast<int>(page->size()) ==
-                                options_.page_size;
+  return static_cast<int>(page->size()) == options_.page_size;
 }
 
 }  // namespace pm

@@ -80,7 +80,16 @@ class Forwarder {
   // The delivery of `record` as the target wants it; nullopt: none.
   Result<std::optional<Delivery>> Build(const Worker& w,
                                         const EventRecord& record);
+  // The last event id the target may be given now (the log's end, or the
+  // projection's for printmeter's JSON); nullopt when the store fails.
+  std::optional<int64_t> Limit(Worker& w);
+  // POSTs `d` once: true when answered 2xx (the position moved past it).
+  bool Attempt(Worker& w, const Delivery& d);
+  // Records a failed attempt and when to try again (the backoff).
   void Failed(Worker& w, const std::string& error);
+  // Shows `error` as the target's last error; returns false.
+  bool Report(Worker& w, const Error& error);
+  bool Stopping() const;
   // Waits up to `d` or until woken or stopped.
   void Wait(std::chrono::milliseconds d, uint64_t& seen);
   void Update(Worker& w, const std::function<void(ForwardTargetStatus&)>& f);

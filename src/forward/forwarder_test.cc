@@ -408,7 +408,10 @@ TEST(ForwarderPgTest, TwoInstancesOnOneDatabaseDeliverEverythingAtLeastOnce) {
   TestReceiver receiver;
   TestClock clock(kT0);
   ForwardOptions o;
-  o.targets.push_back(ForwardTarget{.name = "hook", .url = receiver.url()});
+  ForwardTarget hook;
+  hook.name = "hook";
+  hook.url = receiver.url();
+  o.targets.push_back(hook);
   o.poll_interval = milliseconds(20);
   o.page_size = 8;
   Forwarder a(**one, **one, o, clock);
