@@ -55,7 +55,10 @@ std::optional<TimeMs> ParseDuration(const std::string& text) {
     scale = kDayMs;
   else
     return std::nullopt;
-  return static_cast<TimeMs>(value * static_cast<double>(scale));
+  // Beyond int64's milliseconds the conversion would be undefined.
+  double ms = value * static_cast<double>(scale);
+  if (!(ms < 9.0e18)) return std::nullopt;
+  return static_cast<TimeMs>(ms);
 }
 
 namespace {

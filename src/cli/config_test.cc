@@ -284,6 +284,8 @@ TEST(ConfigTest, BadForwardTargetsAreRefusedWithTheirLine) {
                 "line 3: `events` of [[forward]] at line 1 must be a list"},
            Case{"[[forward]]\nurl = \"http://x\"\ntimeout = \"soon\"\n",
                 "\"soon\" is not a duration"},
+           Case{"[[forward]]\nurl = \"http://x\"\ntimeout = \"1e300d\"\n",
+                "\"1e300d\" is not a duration"},
            Case{"[[forward]]\nname = \"a\"\nurl = \"http://x\"\n"
                 "[[forward]]\nname = \"a\"\nurl = \"http://y\"\n",
                 "named `a`"},
