@@ -16,13 +16,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as gbench from './lib/gbench.mjs';
 import { fixtures, measure, wrkArgv } from './lib/ingest.mjs';
+import { measureForward } from './lib/forward.mjs';
 import { measureLate } from './lib/late.mjs';
 import { measurePostgres } from './lib/postgres.mjs';
 import { loadAverage, machine, versionOf } from './lib/machine.mjs';
 import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
 import * as receivers from './lib/receivers.mjs';
-import { write } from './lib/write.mjs';
+import { forwarding, write } from './lib/write.mjs';
 import { check } from './lib/smoke.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -36,6 +37,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: path.join(root, 'docs/benchmarks.md') },
     smoke: { type: 'boolean', default: false },
     seconds: { type: 'string' },
+    // "forward": measure forwarding only and replace its section of --out.
+    only: { type: 'string' },
   },
 });
 
@@ -56,6 +59,11 @@ const settings = {
     rate: smoke ? 20 : 50,
     capSeconds: smoke ? 30 : 300,
     aloneSeconds: smoke ? 1 : 10,
+  },
+  forward: {
+    httpLoad: path.join(args.build, 'src/http/http_load'),
+    clients: smoke ? 2 : 8,
+    seconds: smoke ? 1 : 10,
   },
 };
 
@@ -131,7 +139,34 @@ async function googleBenchmarks(large) {
   return out;
 }
 
+// --only forward: the forwarding runs alone, their section of --out
+// replaced (or added before "## printmeter alone").
+async function forwardOnly() {
+  const started = new Date();
+  const loadStart = loadAverage();
+  const runs = await measureForward(path.resolve(args.printmeter), settings.forward, log);
+  const when = `Measured on its own on ${started.toISOString().replace(/\.\d+Z$/, 'Z')} ` +
+    `(\`node bench/run.mjs --only forward\`), load average ${loadStart} at the start, ` +
+    `${loadAverage()} at the end; the machine as above.`;
+  const section = forwarding({ forward: runs, settings }, when).join('\n');
+  let doc = fs.readFileSync(args.out, 'utf8');
+  const head = '## Forwarding: ';
+  const at = doc.indexOf(head);
+  if (at >= 0) {
+    const end = doc.indexOf('\n## ', at + head.length);
+    doc = doc.slice(0, at) + section + '\n' + (end >= 0 ? doc.slice(end) : '');
+  } else {
+    const before = doc.indexOf('## printmeter alone');
+    doc = before >= 0 ? doc.slice(0, before) + section + '\n\n' + doc.slice(before)
+      : doc + '\n' + section + '\n';
+  }
+  fs.writeFileSync(args.out, doc);
+  for (const r of runs) fs.rmSync(r.dir, { recursive: true, force: true });
+  log(`wrote the forwarding section of ${args.out}`);
+}
+
 async function main() {
+  if (args.only === 'forward') return forwardOnly();
   const started = new Date();
   const loadStart = loadAverage();
   const fx = fixtures(args.fixtures);
@@ -146,6 +181,8 @@ async function main() {
                                  { ...settings.late, tag }, log);
   const postgres = await measurePostgres(path.resolve(args.printmeter), args.build,
                                          { ...settings, fixtures: fx, tag }, log);
+  const forward = await measureForward(path.resolve(args.printmeter),
+                                       settings.forward, log);
   log('printmeter rebuild');
   const rb = await rebuild(path.resolve(args.printmeter), pm.db);
   const large = await largeDb();
@@ -156,7 +193,7 @@ async function main() {
   const gb = await googleBenchmarks(large.file);
   const report = {
     smoke, started, finished: new Date(), loadStart, loadEnd: loadAverage(),
-    machine: machine(), tools, settings, ingest: ing, late, postgres, rebuild: rb, startup: st,
+    machine: machine(), tools, settings, ingest: ing, late, postgres, forward, rebuild: rb, startup: st,
     large, gbench: gb, printmeter: path.resolve(args.printmeter),
     wrkExample: (kind, c) => wrkArgv({ port: 'PORT', connections: c,
       seconds: settings.seconds, kind, fixture: fx[kind], tag: 'TAG' }),
@@ -165,7 +202,7 @@ async function main() {
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, write(report));
   log(`wrote ${args.out}`);
-  for (const r of [...ing.results, ...late, postgres]) fs.rmSync(r.dir, { recursive: true, force: true });
+  for (const r of [...ing.results, ...late, postgres, ...forward]) fs.rmSync(r.dir, { recursive: true, force: true });
   if (large.generated) fs.rmSync(path.dirname(large.file), { recursive: true, force: true });
   if (smoke) process.exit(check(report) ? 0 : 1);
 }

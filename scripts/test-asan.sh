@@ -12,8 +12,8 @@
 # properties), the store on real SQLite files, the API, the config file, the
 # registration limiter, the single writer and its projector (ingest_test,
 # projector_test), the receiver over real HTTP on loopback (http_test),
-# the storage faults (fault_test), and the MQTT publisher against a real
-# mosquitto (mqtt_unit_test, mqtt_test). Left out: the end-to-end tests of the
+# the storage faults (fault_test), the MQTT publisher against a real
+# mosquitto (mqtt_unit_test, mqtt_test) and forwarding (forward_test). Left out: the end-to-end tests of the
 # built binary (serve_binary_test: the same code, run as a child process)
 # and the dashboard, to keep
 # `make test` well under 20 minutes on two cores. The benchmarks are not
@@ -40,7 +40,7 @@ default_targets="decode_test common_test ledger_test ledger_seed_test
   store_test api_test
   cli_config_test registration_limit_test static_files_test http_test
   ingest_test projector_test http_status_test
-  fault_test farm_test pg_test_server
+  fault_test farm_test forward_test pg_test_server
   mqtt_unit_test mqtt_test"
 read -r -a targets <<<"$(echo ${ASAN_TARGETS:-$default_targets})"
 ninja -C "$build" -j "${JOBS:-2}" "${targets[@]}"

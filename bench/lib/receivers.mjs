@@ -26,7 +26,9 @@ async function webhookAnswers(port) {
   return r.status >= 200 && r.status < 300;
 }
 
-export function printmeter(binary) {
+// extraToml: more of the config file (a [[forward]] table), after the
+// limits.
+export function printmeter(binary, { extraToml = '' } = {}) {
   return {
     name: 'printmeter',
     durable: 'yes: the request appended to its SQLite log (WAL, synchronous=FULL) ' +
@@ -42,7 +44,7 @@ export function printmeter(binary) {
       // self-registration limits, which would otherwise (rightly) refuse
       // the 61st new printer of the hour.
       fs.writeFileSync(`${dir}/printmeter.toml`,
-                       'max_devices = 0\nregistrations_per_hour = 0\n');
+                       'max_devices = 0\nregistrations_per_hour = 0\n' + extraToml);
       const argv = [binary, 'serve', '--auth', 'open', '--listen',
                     `127.0.0.1:${port}`, '--db', `sqlite:${dir}/printmeter.db`,
                     '--config', `${dir}/printmeter.toml`];

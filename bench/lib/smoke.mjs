@@ -58,6 +58,12 @@ export function check(report) {
   if (!pm) problems.push('printmeter was not measured');
   for (const r of report.ingest.results) ingestProblems(r, problems);
   lateProblems(report.late, problems);
+  if (report.forward?.length !== 3) problems.push('forwarding: not measured');
+  for (const x of report.forward ?? []) {
+    if (!(x.requests > 0) || x.errors !== 0) {
+      problems.push(`forwarding, ${x.label}: ${x.requests} answers, ${x.errors} errors`);
+    }
+  }
   if (!(report.rebuild.events > 0) || !isNumber(report.rebuild.eventsPerSecond)) {
     problems.push('printmeter rebuild folded no events');
   }

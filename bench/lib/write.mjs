@@ -75,6 +75,38 @@ function ingest(r) {
   ];
 }
 
+// The forwarding runs (lib/forward.mjs); `when`, for a section measured on
+// its own (run.mjs --only forward), says when and under what load.
+export function forwarding(r, when = '') {
+  const runs = r.forward, f = r.settings.forward;
+  if (!runs?.length) return [];
+  const cells = (fn) => runs.map((x) => fn(x));
+  const rows = [
+    ['answers / errors', ...cells((x) => `${count(x.requests)} / ${x.errors}`)],
+    ['answers per second', ...cells((x) => count(x.rps))],
+    ['answer p50', ...cells((x) => ms(x.p50))],
+    ['answer p99', ...cells((x) => ms(x.p99))],
+    ['answer max', ...cells((x) => ms(x.max))],
+    ['requests the target received during the run',
+     ...cells((x) => (x.forwarded === null ? '—' : count(x.forwarded)))],
+    ['target state, backlog at the end',
+     ...cells((x) => (x.state === null ? '—' : `${x.state}, ${count(x.backlog)} events`))],
+  ];
+  return [
+    '## Forwarding: the printers\' answers while a target is down', '',
+    ...(when ? [when, ''] : []),
+    `${f.clients} printers (http_load, one kept-alive connection each, the next ` +
+    `request when the answer came) post JSON webhooks for ${f.seconds} s to a ` +
+    'fresh printmeter, three times: without a `[[forward]]` target, with one ' +
+    'that answers 200 at once, and with one that accepts the connection and ' +
+    'never answers (each attempt then waits for the 10 s timeout, and the ' +
+    'target backs off). Forwarding runs on its own thread behind the log, so ' +
+    'the answers should not depend on the target.',
+    '',
+    table(['', ...cells((x) => x.label)], rows),
+  ];
+}
+
 function lateEvents(r) {
   const runs = r.late, l = r.settings.late;
   const cells = (f) => runs.map((x) => f(x));
@@ -221,7 +253,7 @@ function findings(r) {
 }
 
 export function write(r) {
-  return [header(r), programs(r), ingest(r), lateEvents(r), postgres(r), printmeterOnly(r), findings(r),
+  return [header(r), programs(r), ingest(r), lateEvents(r), postgres(r), forwarding(r), printmeterOnly(r), findings(r),
           googleBenchmarks(r), commands(r)]
     .map((section) => section.join('\n')).join('\n\n') + '\n';
 }

@@ -45,6 +45,7 @@ constexpr Route kRoutes[] = {
      PostMaintenanceDone},
     {"GET", "/api/v1/usage", Access::kRead, GetUsage},
     {"GET", "/api/v1/events", Access::kAdmin, ListEvents},
+    {"GET", "/api/v1/forwarding", Access::kAdmin, GetForwarding},
     {"GET", "/metrics", Access::kRead, GetMetrics},
 };
 

@@ -51,6 +51,8 @@ Result<ApiResponse> PutSessionUser(ApiContext& ctx, const ApiCall& call);
 Result<ApiResponse> GetUsage(ApiContext& ctx, const ApiCall& call);
 Result<ApiResponse> ListEvents(ApiContext& ctx, const ApiCall& call);
 Result<ApiResponse> GetMetrics(ApiContext& ctx, const ApiCall& call);
+// api/forwarding.cc
+Result<ApiResponse> GetForwarding(ApiContext& ctx, const ApiCall& call);
 
 // Up to q.limit sessions matching q, newest first, paged through the store
 // kMaxPageSize at a time (for CSV and the terminal).

@@ -7,6 +7,7 @@
 #include <limits>
 #include <sstream>
 
+#include "api/forwarding.h"
 #include "api/text.h"
 #include "maintenance/fleet.h"
 
@@ -375,6 +376,11 @@ Result<std::string> RenderMetrics(Store& store, const ApiOptions& options,
       collected.push_back(std::move(family));
     }
     AddStoredRequests(collected, *requests);
+    if (options.forwarding) {
+      for (auto& family : ForwardingMetrics(options.forwarding())) {
+        collected.push_back(std::move(family));
+      }
+    }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, collected);
     return out.str();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "maintenance/maintenance.h"
+#include "forward/status.h"
 
 namespace pm {
 
@@ -44,6 +45,9 @@ struct ApiOptions {
   // The printers' maintenance items (GET /api/v1/printers, /metrics, and
   // marking one done).
   MaintenanceOptions maintenance;
+  // The forward targets' status (GET /api/v1/forwarding, metrics); unset
+  // when nothing is forwarded.
+  ForwardStatusFn forwarding;
 };
 
 }  // namespace pm

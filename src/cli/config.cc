@@ -55,7 +55,10 @@ std::optional<TimeMs> ParseDuration(const std::string& text) {
     scale = kDayMs;
   else
     return std::nullopt;
-  return static_cast<TimeMs>(value * static_cast<double>(scale));
+  // Beyond int64's milliseconds the conversion would be undefined.
+  double ms = value * static_cast<double>(scale);
+  if (!(ms < 9.0e18)) return std::nullopt;
+  return static_cast<TimeMs>(ms);
 }
 
 namespace {
@@ -135,6 +138,26 @@ Status CheckTopicPrefix(const std::string& prefix, std::string_view key,
                           key, prefix,
                           key == "topic_prefix" ? "printmeter"
                                                 : "homeassistant"));
+  }
+  return {};
+}
+
+// A list of strings (`events = ["PrintDone"]`), kept when absent.
+Status ReadStrings(const toml::table& t, std::string_view key,
+                   std::vector<std::string>& out, const std::string& path,
+                   const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return {};
+  Error wrong = ConfigError(
+      path, fmt::format("line {}: `{}` of {} must be a list of strings",
+                        n->source().begin.line, key, where));
+  const toml::array* list = n->as_array();
+  if (!list) return wrong;
+  out.clear();
+  for (const toml::node& item : *list) {
+    auto v = item.value<std::string>();
+    if (!v) return wrong;
+    out.push_back(*v);
   }
   return {};
 }
@@ -230,6 +253,52 @@ Status ReadMaintenance(const toml::table& dt, const std::string& id,
     out.push_back(std::move(*parsed));
   }
   return {};
+}
+
+// One [[forward]] table (forward/options.h). The URL is checked here for
+// its scheme only; the forwarder checks the rest when it starts.
+Result<ForwardTarget> ReadForward(const toml::table& t, size_t index,
+                                  const std::string& path) {
+  int line = t.source().begin.line;
+  std::string where = fmt::format("[[forward]] at line {}", line);
+  ForwardTarget target;
+  std::string body, timeout, pause_after;
+  for (auto s : {ReadString(t, "name", target.name, path),
+                 ReadString(t, "url", target.url, path),
+                 ReadString(t, "body", body, path),
+                 ReadString(t, "secret", target.secret, path),
+                 ReadString(t, "timeout", timeout, path),
+                 ReadString(t, "pause_after", pause_after, path),
+                 ReadStrings(t, "events", target.events, path, where),
+                 ReadStrings(t, "devices", target.devices, path, where)}) {
+    if (!s) return s.error();
+  }
+  if (target.name.empty()) target.name = fmt::format("forward{}", index + 1);
+  if (target.url.rfind("http://", 0) != 0) {
+    return ConfigError(
+        path, fmt::format("{}: `url` must start with http:// (for https, "
+                          "forward to a local relay that adds TLS)",
+                          where));
+  }
+  if (body == "printmeter") {
+    target.body = ForwardBody::kPrintmeter;
+  } else if (!body.empty() && body != "original") {
+    return ConfigError(path, fmt::format("{}: body = \"{}\" is not one of "
+                                         "original, printmeter",
+                                         where, body));
+  }
+  for (auto [text, out] : {std::pair{&timeout, &target.timeout},
+                           std::pair{&pause_after, &target.pause_after}}) {
+    if (text->empty()) continue;
+    auto d = ParseDuration(*text);
+    if (!d || *d <= 0) {
+      return ConfigError(path, fmt::format("{}: \"{}\" is not a duration "
+                                           "like \"10s\" or \"1h\"",
+                                           where, *text));
+    }
+    *out = std::chrono::milliseconds(*d);
+  }
+  return target;
 }
 
 }  // namespace
@@ -337,6 +406,26 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
       }
       if (dt->contains("secret")) dc.secret = secret;
       config.devices.emplace(id, std::move(dc));
+    }
+  }
+  if (const toml::node* forward = root.get("forward")) {
+    const toml::array* tables = forward->as_array();
+    if (!tables || !tables->is_array_of_tables()) {
+      return ConfigError(path, fmt::format("line {}: write each forward "
+                                           "target as a [[forward]] table",
+                                           forward->source().begin.line));
+    }
+    for (size_t i = 0; i < tables->size(); ++i) {
+      auto target = ReadForward(*tables->get(i)->as_table(), i, path);
+      if (!target.ok()) return target.error();
+      for (const ForwardTarget& other : config.forward) {
+        if (other.name == target->name) {
+          return ConfigError(path, fmt::format("two [[forward]] targets are "
+                                               "named `{}`; names must differ",
+                                               other.name));
+        }
+      }
+      config.forward.push_back(std::move(*target));
     }
   }
   return config;

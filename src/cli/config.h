@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "forward/options.h"
 #include "ingest/options.h"
 #include "ledger/cost.h"
 #include "maintenance/maintenance.h"
@@ -56,6 +57,9 @@ struct Config {
   PictureRetention pictures = PictureRetention::kPrints;
   std::map<std::string, DeviceConfig, std::less<>> devices;
   std::optional<MqttConfig> mqtt;  // nullopt: no [mqtt] table, not published
+  // [[forward]] tables: where the log's events are delivered
+  // (forward/forwarder.h), in the file's order.
+  std::vector<ForwardTarget> forward;
   std::string path;  // the config file it was read from; "" for none
 };
 

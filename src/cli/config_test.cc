@@ -352,5 +352,68 @@ TEST(ConfigTest, ABadMaintenanceItemNamesItsLineAndTheFix) {
   }
 }
 
+TEST(ConfigTest, ForwardTargetsAreReadInOrderWithTheirSettings) {
+  auto c = LoadConfigFile(WriteTemp(R"(
+[[forward]]
+name = "billing"
+url = "http://billing.local:9000/printmeter"
+events = ["PrintDone", "PrintFailed"]
+devices = ["delta"]
+body = "printmeter"
+secret = "s3cret"
+timeout = "3s"
+pause_after = "2h"
+
+[[forward]]
+url = "http://127.0.0.1:8123/api/webhook/printers"
+)"),
+                          true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->forward.size(), 2u);
+  const ForwardTarget& b = c->forward[0];
+  EXPECT_EQ(b.name, "billing");
+  EXPECT_EQ(b.url, "http://billing.local:9000/printmeter");
+  EXPECT_EQ(b.events, (std::vector<std::string>{"PrintDone", "PrintFailed"}));
+  EXPECT_EQ(b.devices, std::vector<std::string>{"delta"});
+  EXPECT_EQ(b.body, ForwardBody::kPrintmeter);
+  EXPECT_EQ(b.secret, "s3cret");
+  EXPECT_EQ(b.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(b.pause_after, std::chrono::hours(2));
+  const ForwardTarget& d = c->forward[1];
+  EXPECT_EQ(d.name, "forward2");
+  EXPECT_EQ(d.body, ForwardBody::kOriginal);
+  EXPECT_EQ(d.timeout, std::chrono::seconds(10));
+  EXPECT_TRUE(d.secret.empty());
+}
+
+TEST(ConfigTest, BadForwardTargetsAreRefusedWithTheirLine) {
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  for (const Case& k : {
+           Case{"[[forward]]\nurl = \"https://u:pw@x/h\"\n",
+                "line 1: `url` must start with http://"},
+           Case{"[[forward]]\nurl = \"http://x\"\nbody = \"raw\"\n",
+                "body = \"raw\" is not one of"},
+           Case{"[[forward]]\nurl = \"http://x\"\nevents = \"done\"\n",
+                "line 3: `events` of [[forward]] at line 1 must be a list"},
+           Case{"[[forward]]\nurl = \"http://x\"\ntimeout = \"soon\"\n",
+                "\"soon\" is not a duration"},
+           Case{"[[forward]]\nurl = \"http://x\"\ntimeout = \"1e300d\"\n",
+                "\"1e300d\" is not a duration"},
+           Case{"[[forward]]\nname = \"a\"\nurl = \"http://x\"\n"
+                "[[forward]]\nname = \"a\"\nurl = \"http://y\"\n",
+                "named `a`"},
+           Case{"forward = \"http://x\"\n", "[[forward]] table"},
+       }) {
+    auto refused = LoadConfigFile(WriteTemp(k.text), true);
+    ASSERT_FALSE(refused.ok()) << k.text;
+    EXPECT_NE(refused.error().message.find(k.says), std::string::npos)
+        << refused.error().message;
+    EXPECT_EQ(refused.error().message.find("pw"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace pm

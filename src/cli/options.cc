@@ -36,4 +36,10 @@ std::optional<MqttOptions> MqttOptionsFrom(const Config& config) {
   return options;
 }
 
+ForwardOptions ForwardOptionsFrom(const Config& config) {
+  ForwardOptions options;
+  options.targets = config.forward;
+  return options;
+}
+
 }  // namespace pm

@@ -8,6 +8,7 @@
 #include "api/options.h"
 #include "cli/config.h"
 #include "mqtt/options.h"
+#include "forward/options.h"
 
 namespace pm {
 
@@ -18,5 +19,8 @@ ApiOptions ApiOptionsFrom(const Config& config);
 // The MQTT publisher's options from the [mqtt] table; nullopt without one.
 // The client id defaults to printmeter-HOSTNAME.
 std::optional<MqttOptions> MqttOptionsFrom(const Config& config);
+// Forwarding's options: the [[forward]] targets, the intervals as
+// documented (1 s doubling to 5 min; a paused target every 5 min).
+ForwardOptions ForwardOptionsFrom(const Config& config);
 
 }  // namespace pm

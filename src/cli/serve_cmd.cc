@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "forward/forwarder.h"
 #include "http/embedded_files.h"
 #include "ingest/writer.h"
 #include "http/server.h"
@@ -112,8 +113,27 @@ int RunServe(const ServeOptions& o) {
     mqtt_listener = writer.AddProjectionListener(
         [p = mqtt.get()](const auto& changed) { p->Changed(changed); });
   }
+  // Forwarding ([[forward]]): woken by each projection commit, polling
+  // the log besides; on threads of its own, never in a webhook's way.
+  std::unique_ptr<Forwarder> forwarder;
+  std::optional<IngestWriter::ListenerId> forward_listener;
+  ApiOptions api_options = ApiOptionsFrom(*config);
+  if (!config->forward.empty()) {
+    forwarder = std::make_unique<Forwarder>(**store, **store,
+                                            ForwardOptionsFrom(*config), clock);
+    if (auto s = forwarder->Start(); !s) {
+      writer.Stop();
+      return Fail(s.error());
+    }
+    forward_listener = writer.AddProjectionListener(
+        [f = forwarder.get()](const auto&) { f->Wake(); });
+    api_options.forwarding = [f = forwarder.get()] { return f->Targets(); };
+    for (const ForwardTarget& t : config->forward) {
+      spdlog::info("forwarding {} to {}", t.name, UrlWithoutCredentials(t.url));
+    }
+  }
   std::unique_ptr<Api> api = MakeApi(
-      **store, ApiOptionsFrom(*config), clock,
+      **store, api_options, clock,
       [&writer](int64_t id, const std::string& user) {
         return writer.Attribute(id, user);
       });
@@ -156,6 +176,11 @@ int RunServe(const ServeOptions& o) {
   if (mqtt) {
     writer.RemoveProjectionListener(mqtt_listener);
     mqtt->Stop();  // what is pending, then "offline"
+  }
+  writer.Stop();
+  if (forwarder) {
+    writer.RemoveProjectionListener(*forward_listener);
+    forwarder->Stop();
   }
   IngestStats stats = writer.stats();
   spdlog::info("stopped; {} event(s) stored in {} commit(s) since start",

@@ -180,7 +180,17 @@ CREATE TABLE maintenance_marks (
 );
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations{kMigration1, kMigration2};
+// Forwarding (forward/forwarder.h): per target, the last event id
+// delivered, updated with a compare-and-set by each instance.
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE forward_positions (
+  target text PRIMARY KEY,
+  position bigint NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations{kMigration1, kMigration2,
+                                                 kMigration3};
 
 // Taken by every instance that migrates, for the migration's transaction:
 // instances starting together apply each migration once.

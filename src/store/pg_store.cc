@@ -1194,4 +1194,95 @@ Status PgStore::RecordMaintenanceMark(const MaintenanceMark& mark) {
              std::move(p));
 }
 
+// --- ForwardStore ---
+
+Result<std::vector<EventRecord>> PgStore::ReadRequests(int64_t after_id,
+                                                       int limit) {
+  static const std::string kSql = fmt::format(
+      "SELECT {}, e.duplicate, e.method, e.target, e.content_type, e.body, "
+      "e.picture_at, e.picture_size, e.picture_type, p.bytes FROM events e "
+      "LEFT JOIN pictures p ON p.event_id = e.id WHERE e.id > ? ORDER BY "
+      "e.id LIMIT ?",
+      EventColumns("e."));
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Sql sql{kSql, {}};
+  sql.params.Bind(after_id).Bind(limit);
+  std::vector<EventRecord> out;
+  Status s = Collect(
+      **reader, sql,
+      [](Rows::Row& q) {
+        EventRecord r;
+        r.event = rows::ReadEvent(q);
+        r.duplicate = q.Bool();
+        if (q.IsNull()) return r;  // a synthetic `swept`
+        StoredRequest request;
+        request.method = q.Text();
+        request.target = q.OptText().value_or("");
+        request.content_type = q.OptText().value_or("");
+        request.body = q.OptBytes().value_or("");
+        std::optional<int64_t> at = q.OptInt();
+        std::optional<int64_t> size = q.OptInt();
+        std::string type = q.OptText().value_or("");
+        std::string bytes = q.OptBytes().value_or("");
+        if (at && size) {
+          request.picture =
+              StoredPicture{*at, *size, std::move(type), std::move(bytes)};
+        }
+        r.request = std::move(request);
+        return r;
+      },
+      out);
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Result<int64_t> PgStore::LogEnd() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec("SELECT last_id FROM log_head");
+  if (!rows.ok()) return rows.error();
+  return rows->row(0).Int();
+}
+
+Result<std::map<std::string, int64_t, std::less<>>>
+PgStore::ForwardPositions() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec("SELECT target, position FROM forward_positions");
+  if (!rows.ok()) return rows.error();
+  std::map<std::string, int64_t, std::less<>> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    Rows::Row row = rows->row(i);
+    std::string target = row.Text();
+    out[target] = row.Int();
+  }
+  return out;
+}
+
+Status PgStore::SaveForwardPosition(const std::string& target,
+                                    std::optional<int64_t> from, int64_t to) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Params p;
+  std::string sql;
+  if (from) {
+    sql = "UPDATE forward_positions SET position = ? WHERE target = ? AND "
+          "position = ?";
+    p.Bind(to).Bind(target).Bind(*from);
+  } else {
+    sql = "INSERT INTO forward_positions (target, position) VALUES (?, ?) "
+          "ON CONFLICT (target) DO NOTHING";
+    p.Bind(target).Bind(to);
+  }
+  auto rows = (*reader)->Exec(Numbered(sql), std::move(p));
+  if (!rows.ok()) return rows.error();
+  if (rows->affected() == 0) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("the forwarding position of {} moved meanwhile",
+                             target)};
+  }
+  return {};
+}
+
 }  // namespace pm

@@ -87,6 +87,18 @@ class PgStore final : public Store {
   Result<bool> HasDuplicate(const Event& e) override;
   Result<std::vector<std::pair<int64_t, std::string>>> LoadAttributions()
       override;
+  // --- ForwardStore (on a pooled reader connection) ---
+  Result<std::vector<EventRecord>> ReadRequests(int64_t after_id,
+                                                int limit) override;
+  Result<int64_t> LogEnd() override;
+  Result<std::map<std::string, int64_t, std::less<>>> ForwardPositions()
+      override;
+  // Several instances may deliver to one target: the compare-and-set lets
+  // one of them move the position; see forward/forwarder.h for what the
+  // receiver then sees (repeats it can drop by X-Printmeter-Event).
+  Status SaveForwardPosition(const std::string& target,
+                             std::optional<int64_t> from, int64_t to) override;
+
   Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;

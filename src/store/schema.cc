@@ -246,8 +246,18 @@ CREATE TABLE maintenance_marks (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<const char*, 5> kMigrations{
-    kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
+// Forwarding (forward/forwarder.h): per target, the last event id
+// delivered. Derived like the ledger, but kept across `rebuild`.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE forward_positions (
+  target TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 6> kMigrations{
+    kMigration1, kMigration2, kMigration3,
+    kMigration4, kMigration5, kMigration6};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

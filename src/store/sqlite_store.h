@@ -96,6 +96,15 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<int64_t, std::string>>> LoadAttributions()
       override;
 
+  // --- ForwardStore (sqlite_forward.cc) ---
+  Result<std::vector<EventRecord>> ReadRequests(int64_t after_id,
+                                                int limit) override;
+  Result<int64_t> LogEnd() override;
+  Result<std::map<std::string, int64_t, std::less<>>> ForwardPositions()
+      override;
+  Status SaveForwardPosition(const std::string& target,
+                             std::optional<int64_t> from, int64_t to) override;
+
   // --- rebuild (sqlite_log.cc) ---
   // Reads in chunks, outside any transaction, so `fn` may write to the store.
   Status ForEachEvent(

@@ -322,8 +322,39 @@ class LedgerReader {
   }
 };
 
-// A whole database: the three faces, and what `rebuild` and the shell need.
-class Store : public LogStore, public ProjectionStore, public LedgerReader {
+// Forwarding's face (forward/forwarder.h): reads the log with its requests
+// behind each target's position, and keeps the positions. Safe from any
+// thread; it never uses the single writer's connection, and its writes are
+// small and need not be durable at once (a position lost to a power cut
+// means events delivered again, never lost).
+class ForwardStore {
+ public:
+  virtual ~ForwardStore() = default;
+  // Up to `limit` logged events with id > after_id, in id order, each with
+  // its request as received; a picture stored apart comes back with its
+  // bytes in request->picture->bytes (empty when the retention rule let
+  // them go).
+  virtual Result<std::vector<EventRecord>> ReadRequests(int64_t after_id,
+                                                        int limit) = 0;
+  // The id of the last logged event (0: none), from any thread.
+  virtual Result<int64_t> LogEnd() = 0;
+  // Every target's stored position (the last event id delivered).
+  virtual Result<std::map<std::string, int64_t, std::less<>>>
+  ForwardPositions() = 0;
+  // Sets `target`'s position to `to` if it is still `from` (nullopt: the
+  // target has none yet): a compare-and-set, so that of several instances
+  // on one database only one moves a position; the others get kConflict
+  // and read it again.
+  virtual Status SaveForwardPosition(const std::string& target,
+                                     std::optional<int64_t> from,
+                                     int64_t to) = 0;
+};
+
+// A whole database: the faces, and what `rebuild` and the shell need.
+class Store : public LogStore,
+              public ProjectionStore,
+              public LedgerReader,
+              public ForwardStore {
  public:
   // Reserves `count` consecutive event ids and returns the first, for a
   // LogBatch that gives its ids (tests, a copied log).

@@ -1341,5 +1341,74 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
   EXPECT_FALSE(*still);
 }
 
+// Forwarding reads the log in pages with each request as received, the
+// picture's bytes beside it, and a synthetic `swept` without one.
+TEST_P(StoreTest, ReadRequestsPagesTheLogWithRequestsAndPictures) {
+  std::string jpeg("\xff\xd8\xff\xe0" "fwd\x00\x01\xff\xd9", 10);
+  std::string body = MultipartWithPicture("b", jpeg);
+  EventRecord pictured = Record(BareEvent(1, "delta", Kind::kDone, kT0));
+  pictured.event.snapshot = true;
+  pictured.request = StoredRequest{
+      "POST", "/webhook", "multipart/form-data; boundary=b", body};
+  SetPictureApart(*pictured.request,
+                  Snapshot{"image/jpeg", jpeg, body.find(jpeg)});
+  EventRecord swept = Record(BareEvent(2, "delta", Kind::kSwept, kT0 + 1));
+  swept.request.reset();
+  EventRecord plain = Record(BareEvent(3, "echo", Kind::kStarted, kT0 + 2));
+  CommitRecords({pictured, swept, plain});
+
+  auto first = store_->ReadRequests(0, 2);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->size(), 2u);
+  const StoredRequest& got = *(*first)[0].request;
+  ASSERT_TRUE(got.picture.has_value());
+  EXPECT_EQ(got.picture->bytes, jpeg);
+  std::string whole = got.body;
+  whole.insert(static_cast<size_t>(got.picture->offset), got.picture->bytes);
+  EXPECT_EQ(whole, body);
+  EXPECT_EQ(got.content_type, "multipart/form-data; boundary=b");
+  EXPECT_FALSE((*first)[1].request.has_value());
+  EXPECT_EQ((*first)[1].event.kind, Kind::kSwept);
+
+  auto rest = store_->ReadRequests(2, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].event.id, 3);
+  EXPECT_EQ((*rest)[0].event.device, "echo");
+  EXPECT_EQ((*rest)[0].request->body, "{\"topic\":\"x\"}");
+  auto end = store_->LogEnd();
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, 3);
+}
+
+// A target's position is set once, then moved only from the value it has:
+// a second instance moving it from a stale value gets kConflict.
+TEST_P(StoreTest, ForwardPositionsAreACompareAndSetThatSurvivesReopening) {
+  auto none = store_->ForwardPositions();
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store_->SaveForwardPosition("billing", std::nullopt, 5).ok());
+  Status again = store_->SaveForwardPosition("billing", std::nullopt, 7);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+
+  std::unique_ptr<Store> other = Reopen();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->SaveForwardPosition("billing", 5, 9).ok());
+  Status stale = store_->SaveForwardPosition("billing", 5, 6);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(store_->SaveForwardPosition("chat", std::nullopt, 0).ok());
+
+  other.reset();
+  store_.reset();
+  store_ = Reopen();
+  auto positions = store_->ForwardPositions();
+  ASSERT_TRUE(positions.ok());
+  EXPECT_EQ(positions->size(), 2u);
+  EXPECT_EQ(positions->at("billing"), 9);
+  EXPECT_EQ(positions->at("chat"), 0);
+}
+
 }  // namespace
 }  // namespace pm

@@ -1,0 +1,452 @@
+// The Forwarder against a real SQLite file and a real HTTP receiver on
+// loopback that accepts, fails and stalls (test_receiver.h).
+#include "forward/forwarder.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "forward/test_receiver.h"
+#include "store/pg_test_cluster.h"
+#include "store/store_test_util.h"
+
+namespace pm {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+using testing::ReceivedRequest;
+using testing::TestReceiver;
+
+constexpr TimeMs kT0 = 1718000000000;  // 2024-06-10
+
+// A clock the test moves while the forwarder's threads read it.
+class TestClock final : public Clock {
+ public:
+  explicit TestClock(TimeMs now) : now_(now) {}
+  TimeMs Now() const override { return now_.load(); }
+  void Advance(TimeMs d) { now_ += d; }
+
+ private:
+  std::atomic<TimeMs> now_;
+};
+
+std::string Hmac(const std::string& key, const std::string& message) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+       mac, &size);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", mac[i]);
+  return hex;
+}
+
+class ForwarderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::MustOpen(dir_.File("pm.db"));
+    ASSERT_NE(store_, nullptr);
+  }
+
+  ForwardOptions Options(ForwardTarget target) {
+    ForwardOptions o;
+    if (target.name.empty()) target.name = "hook";
+    if (target.url.empty()) target.url = receiver_.url();
+    o.targets.push_back(std::move(target));
+    o.first_retry = milliseconds(1000);
+    o.max_retry = milliseconds(8000);
+    o.paused_retry = milliseconds(60000);
+    o.poll_interval = milliseconds(20);
+    o.page_size = 4;
+    return o;
+  }
+  std::unique_ptr<Forwarder> StartForwarder(ForwardTarget target,
+                                            const Clock& clock) {
+    auto f = std::make_unique<Forwarder>(*store_, *store_,
+                                         Options(std::move(target)), clock);
+    Status s = f->Start();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return f;
+  }
+  // Appends one request-carrying event per (device, kind); returns ids.
+  std::vector<int64_t> Append(
+      const std::vector<std::pair<std::string, Kind>>& events) {
+    LogBatch batch;
+    for (const auto& [device, kind] : events) {
+      EventRecord r =
+          testing::Record(testing::BareEvent(0, device, kind, kT0 + next_++));
+      r.event.topic = kind == Kind::kDone ? "Print Done" : "Print Started";
+      r.request->body = fmt::format(R"({{"deviceIdentifier":"{}","n":{}}})",
+                                    device, next_);
+      batch.events.push_back(std::move(r));
+    }
+    Status s = store_->Append(batch);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    std::vector<int64_t> ids;
+    for (const EventRecord& r : batch.events) ids.push_back(r.event.id);
+    return ids;
+  }
+  // Waits (on the real clock, as a deadline only) until `pred` holds.
+  template <typename Pred>
+  bool Eventually(Pred pred, milliseconds timeout = milliseconds(20000)) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return pred();
+  }
+  ForwardTargetStatus StatusOf(const Forwarder& f) { return f.Targets().at(0); }
+  bool Caught(const Forwarder& f, int64_t id) {
+    ForwardTargetStatus s = StatusOf(f);
+    return s.position >= id && s.state == ForwardState::kIdle;
+  }
+  static int64_t IdOf(const ReceivedRequest& r) {
+    return std::stoll(r.header("x-printmeter-event"));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  TestReceiver receiver_;
+  TestClock clock_{kT0};
+  int next_ = 0;
+};
+
+// Every event arrives, in id order (so in order per printer), as received,
+// with its id twice and a signature over the timestamp and the body.
+TEST_F(ForwarderTest, DeliversEveryEventInOrderSignedAndAsReceived) {
+  ForwardTarget t;
+  t.secret = "s3cret";
+  auto f = StartForwarder(t, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted},
+                                     {"echo", Kind::kStarted},
+                                     {"delta", Kind::kDone}});
+  std::vector<int64_t> more = Append({{"echo", Kind::kDone},
+                                      {"delta", Kind::kStarted},
+                                      {"echo", Kind::kStarted}});
+  ids.insert(ids.end(), more.begin(), more.end());
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(ids.size()));
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+
+  std::vector<ReceivedRequest> got = receiver_.requests();
+  ASSERT_EQ(got.size(), ids.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const ReceivedRequest& r = got[i];
+    EXPECT_EQ(IdOf(r), ids[i]);
+    EXPECT_EQ(r.header("idempotency-key"), std::to_string(ids[i]));
+    EXPECT_EQ(r.target, "/hook");
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_THAT(r.body, HasSubstr(r.header("x-printmeter-device")));
+    EXPECT_EQ(r.header("x-printmeter-timestamp"),
+              std::to_string(kT0 / 1000));
+    EXPECT_EQ(r.header("x-printmeter-signature"),
+              "sha256=" + Hmac("s3cret", r.header("x-printmeter-timestamp") +
+                                             "." + r.body));
+  }
+  ForwardTargetStatus s = StatusOf(*f);
+  EXPECT_EQ(s.delivered, static_cast<int64_t>(ids.size()));
+  EXPECT_EQ(s.failed, 0);
+  EXPECT_EQ(s.backlog(), 0);
+  auto stored = store_->ForwardPositions();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->at("hook"), ids.back());
+}
+
+// A target new to the database starts at the log's end: no history.
+TEST_F(ForwarderTest, ANewTargetStartsAtTheEndOfTheLog) {
+  std::vector<int64_t> old = Append({{"delta", Kind::kStarted},
+                                     {"delta", Kind::kDone}});
+  auto f = StartForwarder({}, clock_);
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, old.back()); }));
+  std::vector<int64_t> fresh = Append({{"delta", Kind::kStarted}});
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(1));
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, fresh.back()); }));
+  std::vector<ReceivedRequest> got = receiver_.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(IdOf(got[0]), fresh[0]);
+}
+
+// `events` names kinds, topics or OctoPrint's event names; `devices` the
+// printers. What is not wanted is passed over, its position saved.
+TEST_F(ForwarderTest, OnlyTheListedEventsAndPrintersAreDelivered) {
+  ForwardTarget t;
+  t.events = {"PrintDone"};
+  t.devices = {"delta"};
+  auto f = StartForwarder(t, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted},
+                                     {"delta", Kind::kDone},
+                                     {"echo", Kind::kDone},
+                                     {"echo", Kind::kStarted}});
+  f->Wake();
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  std::vector<ReceivedRequest> got = receiver_.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(IdOf(got[0]), ids[1]);
+  EXPECT_EQ(store_->ForwardPositions()->at("hook"), ids.back());
+}
+
+// A target answering 500 gets the same event again after 1 s, 2 s, 4 s
+// (the fake clock's), nothing in between; once it recovers, everything.
+TEST_F(ForwarderTest, AFailingTargetIsRetriedWithBackoffUntilItRecovers) {
+  receiver_.set_mode(TestReceiver::Mode::kFail);
+  auto f = StartForwarder({}, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted},
+                                     {"echo", Kind::kStarted},
+                                     {"delta", Kind::kDone}});
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(1));
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == 1; }));
+  ForwardTargetStatus s = StatusOf(*f);
+  EXPECT_EQ(s.state, ForwardState::kRetrying);
+  EXPECT_EQ(s.next_attempt, kT0 + 1000);
+  EXPECT_EQ(s.last_error, "answered HTTP 500");
+  EXPECT_EQ(s.backlog(), 3);
+
+  // Before its time, no attempt (the threads poll every 20 ms meanwhile).
+  clock_.Advance(999);
+  std::this_thread::sleep_for(milliseconds(150));
+  EXPECT_EQ(receiver_.requests().size(), 1u);
+  clock_.Advance(1);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == 2; }));
+  EXPECT_EQ(StatusOf(*f).next_attempt, kT0 + 1000 + 2000);
+  clock_.Advance(2000);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == 3; }));
+  EXPECT_EQ(StatusOf(*f).next_attempt, kT0 + 3000 + 4000);
+
+  receiver_.set_mode(TestReceiver::Mode::kAccept);
+  clock_.Advance(4000);
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  std::vector<ReceivedRequest> got = receiver_.requests();
+  ASSERT_EQ(got.size(), 3u + ids.size());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(IdOf(got[i]), ids[0]);  // same id
+  EXPECT_EQ(IdOf(got[4]), ids[1]);
+  EXPECT_EQ(IdOf(got[5]), ids[2]);
+  s = StatusOf(*f);
+  EXPECT_EQ(s.delivered, 3);
+  EXPECT_EQ(s.failed, 3);
+  EXPECT_FALSE(s.next_attempt.has_value());
+}
+
+// A receiver that never answers is given up after the target's timeout,
+// and retried; the event arrives once it answers again.
+TEST_F(ForwarderTest, AStalledTargetTimesOutAndGetsTheEventLater) {
+  receiver_.set_mode(TestReceiver::Mode::kStall);
+  ForwardTarget t;
+  t.timeout = milliseconds(200);
+  auto f = StartForwarder(t, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted}});
+  f->Wake();
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == 1; }));
+  EXPECT_THAT(StatusOf(*f).last_error, HasSubstr("no answer in time"));
+  receiver_.set_mode(TestReceiver::Mode::kAccept);
+  clock_.Advance(1000);
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  std::vector<ReceivedRequest> got = receiver_.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(IdOf(got[0]), IdOf(got[1]));
+}
+
+// Failing for longer than pause_after: paused, tried every paused_retry,
+// and delivering again by itself after the first success.
+TEST_F(ForwarderTest, ATargetFailingLongIsPausedAndResumesByItself) {
+  receiver_.set_mode(TestReceiver::Mode::kFail);
+  ForwardTarget t;
+  t.pause_after = milliseconds(10000);
+  auto f = StartForwarder(t, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted}});
+  f->Wake();
+  // Attempts at +0, +1, +3, +7, +15 s: the last is past pause_after.
+  int attempts = 1;
+  for (TimeMs step : {1000, 2000, 4000, 8000}) {
+    ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == attempts; }));
+    EXPECT_EQ(StatusOf(*f).state, ForwardState::kRetrying);
+    clock_.Advance(step);
+    ++attempts;
+  }
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).failed == attempts; }));
+  ForwardTargetStatus s = StatusOf(*f);
+  EXPECT_EQ(s.state, ForwardState::kPaused);
+  EXPECT_EQ(s.failing_since, kT0);
+  EXPECT_EQ(s.next_attempt, kT0 + 15000 + 60000);
+
+  receiver_.set_mode(TestReceiver::Mode::kAccept);
+  clock_.Advance(60000);
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  EXPECT_EQ(receiver_.accepted().size(), 1u);
+  EXPECT_FALSE(StatusOf(*f).failing_since.has_value());
+}
+
+// A forwarder stopped with a delivery in flight (as by a crash) and started
+// again on the same database: nothing lost, and the only event delivered
+// twice is the one that was in flight.
+TEST_F(ForwarderTest, ARestartResumesFromTheStoredPosition) {
+  auto f = StartForwarder({}, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted},
+                                     {"echo", Kind::kStarted}});
+  f->Wake();
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  receiver_.set_mode(TestReceiver::Mode::kStall);
+  std::vector<int64_t> later = Append({{"delta", Kind::kDone},
+                                       {"echo", Kind::kDone},
+                                       {"delta", Kind::kStarted}});
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(3));  // the first of `later`, unanswered
+  f.reset();                          // cancels it
+  store_.reset();
+
+  store_ = testing::MustOpen(dir_.File("pm.db"));
+  receiver_.set_mode(TestReceiver::Mode::kAccept);
+  f = StartForwarder({}, clock_);
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, later.back()); }));
+  std::vector<int64_t> seen;
+  for (const ReceivedRequest& r : receiver_.requests()) seen.push_back(IdOf(r));
+  std::vector<int64_t> expected = ids;
+  expected.push_back(later[0]);  // in flight when stopped: again
+  expected.insert(expected.end(), later.begin(), later.end());
+  EXPECT_EQ(seen, expected);
+}
+
+// body = "printmeter": the event as the API renders it and its session.
+TEST_F(ForwarderTest, PrintmeterBodyCarriesTheEventAndItsSession) {
+  ForwardTarget t;
+  t.body = ForwardBody::kPrintmeter;
+  auto f = StartForwarder(t, clock_);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted}});
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_TRUE(receiver_.requests().empty());  // not projected yet
+  ProjectionBatch p;
+  Session s = testing::BareSession(ids[0], "delta", kT0, std::nullopt);
+  s.file.name = "cube.gcode";
+  p.sessions = {s};
+  p.event_sessions = {{ids[0], ids[0]}};
+  p.position = ids[0];
+  ASSERT_TRUE(store_->CommitProjection(p).ok());
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(1));
+  ReceivedRequest got = receiver_.requests().at(0);
+  EXPECT_EQ(got.header("content-type"), "application/json");
+  EXPECT_THAT(got.body, HasSubstr(fmt::format(R"("id":{})", ids[0])));
+  EXPECT_THAT(got.body, HasSubstr(R"("device":"delta")"));
+  EXPECT_THAT(got.body, HasSubstr(R"("status":"printing")"));
+  EXPECT_THAT(got.body, HasSubstr(R"("file":"cube.gcode")"));
+}
+
+// The README's receiver check (docs/verify_signature.py, shown verbatim in
+// the README), run by python3 against a delivered request: it accepts it,
+// and refuses it with one byte of the body changed.
+TEST_F(ForwarderTest, TheReadmesSignatureCheckAcceptsADelivery) {
+  const std::string script =
+      std::string(PM_SOURCE_DIR) + "/docs/verify_signature.py";
+  std::ifstream readme(std::string(PM_SOURCE_DIR) + "/README.md");
+  std::string text((std::istreambuf_iterator<char>(readme)), {});
+  std::ifstream file(script);
+  std::string snippet((std::istreambuf_iterator<char>(file)), {});
+  ASSERT_FALSE(snippet.empty());
+  EXPECT_THAT(text, HasSubstr(snippet)) << "README shows another check";
+
+  SystemClock clock;
+  ForwardTarget t;
+  t.secret = "kitchen-sink";
+  auto f = StartForwarder(t, clock);
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*f).state ==
+                                       ForwardState::kIdle; }));
+  Append({{"delta", Kind::kDone}});
+  f->Wake();
+  ASSERT_TRUE(receiver_.WaitFor(1));
+  ReceivedRequest got = receiver_.requests().at(0);
+  auto check = [&](const std::string& body) {
+    std::string path = dir_.File("body");
+    std::ofstream(path, std::ios::binary) << body;
+    std::string cmd = fmt::format(
+        "python3 {} kitchen-sink {} {} {}", script,
+        got.header("x-printmeter-timestamp"),
+        got.header("x-printmeter-signature"), path);
+    return std::system(cmd.c_str());
+  };
+  EXPECT_EQ(check(got.body), 0);
+  std::string changed = got.body;
+  changed[1] ^= 1;
+  EXPECT_NE(check(changed), 0);
+}
+
+// Two instances on one PostgreSQL database forward to the same target:
+// their positions move by compare-and-set, so between them every event
+// arrives (some maybe twice, told apart by their id) and the stored
+// position ends at the log's end.
+TEST(ForwarderPgTest, TwoInstancesOnOneDatabaseDeliverEverythingAtLeastOnce) {
+  testing::PgCluster* cluster = testing::SharedPgCluster();
+  ASSERT_NE(cluster, nullptr) << "no PostgreSQL server for the tests";
+  auto url = cluster->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  auto one = OpenStore(*url);
+  auto two = OpenStore(*url);
+  ASSERT_TRUE(one.ok() && two.ok());
+  TestReceiver receiver;
+  TestClock clock(kT0);
+  ForwardOptions o;
+  ForwardTarget hook;
+  hook.name = "hook";
+  hook.url = receiver.url();
+  o.targets.push_back(hook);
+  o.poll_interval = milliseconds(20);
+  o.page_size = 8;
+  Forwarder a(**one, **one, o, clock);
+  Forwarder b(**two, **two, o, clock);
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+
+  std::set<int64_t> ids;
+  for (int batch = 0; batch < 5; ++batch) {
+    LogBatch log;
+    for (int i = 0; i < 8; ++i) {
+      log.events.push_back(testing::Record(testing::BareEvent(
+          0, i % 2 ? "delta" : "echo", Kind::kProgress, kT0 + batch * 8 + i)));
+    }
+    ASSERT_TRUE((*one)->Append(log).ok());
+    for (const EventRecord& r : log.events) ids.insert(r.event.id);
+    a.Wake();
+    b.Wake();
+  }
+  auto done = [&] {
+    auto stored = (*one)->ForwardPositions();
+    return stored.ok() && stored->count("hook") &&
+           stored->at("hook") == *ids.rbegin();
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(done());
+  std::set<int64_t> seen;
+  for (const ReceivedRequest& r : receiver.requests()) {
+    seen.insert(std::stoll(r.header("x-printmeter-event")));
+  }
+  EXPECT_EQ(seen, ids);
+}
+
+}  // namespace
+}  // namespace pm
