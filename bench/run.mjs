@@ -23,7 +23,7 @@ import { loadAverage, machine, versionOf } from './lib/machine.mjs';
 import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
 import * as receivers from './lib/receivers.mjs';
-import { forwarding, write } from './lib/write.mjs';
+import { forwarding, postgres, write } from './lib/write.mjs';
 import { check } from './lib/smoke.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -37,7 +37,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: path.join(root, 'docs/benchmarks.md') },
     smoke: { type: 'boolean', default: false },
     seconds: { type: 'string' },
-    // "forward": measure forwarding only and replace its section of --out.
+    // "forward" or "postgres": measure that only and replace its section
+    // of --out.
     only: { type: 'string' },
   },
 });
@@ -139,18 +140,10 @@ async function googleBenchmarks(large) {
   return out;
 }
 
-// --only forward: the forwarding runs alone, their section of --out
-// replaced (or added before "## printmeter alone").
-async function forwardOnly() {
-  const started = new Date();
-  const loadStart = loadAverage();
-  const runs = await measureForward(path.resolve(args.printmeter), settings.forward, log);
-  const when = `Measured on its own on ${started.toISOString().replace(/\.\d+Z$/, 'Z')} ` +
-    `(\`node bench/run.mjs --only forward\`), load average ${loadStart} at the start, ` +
-    `${loadAverage()} at the end; the machine as above.`;
-  const section = forwarding({ forward: runs, settings }, when).join('\n');
+// Replaces the section of --out that starts with `head` (or adds it before
+// "## printmeter alone"): for the runs measured alone (--only).
+function replaceSection(head, section) {
   let doc = fs.readFileSync(args.out, 'utf8');
-  const head = '## Forwarding: ';
   const at = doc.indexOf(head);
   if (at >= 0) {
     const end = doc.indexOf('\n## ', at + head.length);
@@ -161,12 +154,42 @@ async function forwardOnly() {
       : doc + '\n' + section + '\n';
   }
   fs.writeFileSync(args.out, doc);
+}
+
+function measuredAlone(what, started, loadStart) {
+  return `Measured on its own on ${started.toISOString().replace(/\.\d+Z$/, 'Z')} ` +
+    `(\`node bench/run.mjs --only ${what}\`), load average ${loadStart} at the start, ` +
+    `${loadAverage()} at the end; the machine as above.`;
+}
+
+// --only forward: the forwarding runs alone, their section of --out
+// replaced (or added before "## printmeter alone").
+async function forwardOnly() {
+  const started = new Date();
+  const loadStart = loadAverage();
+  const runs = await measureForward(path.resolve(args.printmeter), settings.forward, log);
+  const when = measuredAlone('forward', started, loadStart);
+  replaceSection('## Forwarding: ', forwarding({ forward: runs, settings }, when).join('\n'));
   for (const r of runs) fs.rmSync(r.dir, { recursive: true, force: true });
   log(`wrote the forwarding section of ${args.out}`);
 }
 
+// --only postgres: printmeter on PostgreSQL beside the bare INSERT loop,
+// alone, its section of --out replaced.
+async function postgresOnly() {
+  const started = new Date();
+  const loadStart = loadAverage();
+  const pg = await measurePostgres(path.resolve(args.printmeter), args.build,
+                                   { ...settings, fixtures: fixtures(args.fixtures), tag }, log);
+  const when = measuredAlone('postgres', started, loadStart);
+  replaceSection('## PostgreSQL: ', postgres({ postgres: pg, settings }, when).join('\n'));
+  fs.rmSync(pg.dir, { recursive: true, force: true });
+  log(`wrote the PostgreSQL section of ${args.out}`);
+}
+
 async function main() {
   if (args.only === 'forward') return forwardOnly();
+  if (args.only === 'postgres') return postgresOnly();
   const started = new Date();
   const loadStart = loadAverage();
   const fx = fixtures(args.fixtures);
@@ -179,7 +202,7 @@ async function main() {
   const pm = ing.results.find((r) => r.name === 'printmeter');
   const late = await measureLate(path.resolve(args.printmeter),
                                  { ...settings.late, tag }, log);
-  const postgres = await measurePostgres(path.resolve(args.printmeter), args.build,
+  const pg = await measurePostgres(path.resolve(args.printmeter), args.build,
                                          { ...settings, fixtures: fx, tag }, log);
   const forward = await measureForward(path.resolve(args.printmeter),
                                        settings.forward, log);
@@ -193,7 +216,7 @@ async function main() {
   const gb = await googleBenchmarks(large.file);
   const report = {
     smoke, started, finished: new Date(), loadStart, loadEnd: loadAverage(),
-    machine: machine(), tools, settings, ingest: ing, late, postgres, forward, rebuild: rb, startup: st,
+    machine: machine(), tools, settings, ingest: ing, late, postgres: pg, forward, rebuild: rb, startup: st,
     large, gbench: gb, printmeter: path.resolve(args.printmeter),
     wrkExample: (kind, c) => wrkArgv({ port: 'PORT', connections: c,
       seconds: settings.seconds, kind, fixture: fx[kind], tag: 'TAG' }),
@@ -202,7 +225,7 @@ async function main() {
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, write(report));
   log(`wrote ${args.out}`);
-  for (const r of [...ing.results, ...late, postgres, ...forward]) fs.rmSync(r.dir, { recursive: true, force: true });
+  for (const r of [...ing.results, ...late, pg, ...forward]) fs.rmSync(r.dir, { recursive: true, force: true });
   if (large.generated) fs.rmSync(path.dirname(large.file), { recursive: true, force: true });
   if (smoke) process.exit(check(report) ? 0 : 1);
 }

@@ -174,7 +174,7 @@ function printmeterOnly(r) {
   ];
 }
 
-function postgres(r) {
+export function postgres(r, when = '') {
   const pg = r.postgres;
   const b = pg.bare, one = pg.single, two = pg.pair, c = r.settings.connections;
   const runs = [b, one, two];
@@ -196,7 +196,8 @@ function postgres(r) {
     'for a durable write. printmeter gets the same JSON load as above (every request ' +
     'a new printer); with two instances on one database a wrk runs on each at ' +
     `once, 1 + 1 and ${c / 2} + ${c / 2} connections (requests summed, latencies ` +
-    'the worse of the two), and the lag is read from the first instance.',
+    'the worse of the two), and the lag is read from the first instance.' +
+    (when ? ` ${when}` : ''),
     '',
     table(['figure', 'bare libpq INSERT', 'printmeter, 1 instance',
            'printmeter, 2 instances', 'goal', 'met (1 / 2)'], [
