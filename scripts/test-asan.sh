@@ -41,7 +41,7 @@ default_targets="decode_test common_test ledger_test ledger_seed_test
   cli_config_test registration_limit_test static_files_test http_test
   ingest_test projector_test http_status_test
   fault_test farm_test forward_test pg_test_server
-  mqtt_unit_test mqtt_test"
+  mqtt_unit_test mqtt_test maintenance_test maintenance_fleet_test"
 read -r -a targets <<<"$(echo ${ASAN_TARGETS:-$default_targets})"
 ninja -C "$build" -j "${JOBS:-2}" "${targets[@]}"
 

@@ -22,6 +22,7 @@
 #include "cli/config.h"
 #include "http/test_client.h"
 #include "http/test_harness.h"
+#include "store/pg_test_cluster.h"
 
 namespace pm {
 namespace {
@@ -87,10 +88,24 @@ std::map<int64_t, double> Costs(const std::string& args,
   return costs;
 }
 
-TEST(CostBinaryTest, EachPrintKeepsThePriceOfItsStartAcrossARateChange) {
+// On each store: import, devices add, sessions, report, serve and rebuild
+// are the same commands on a SQLite file and on PostgreSQL.
+class CostBinaryTest : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Stores, CostBinaryTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(CostBinaryTest, EachPrintKeepsThePriceOfItsStartAcrossARateChange) {
   TempDir dir;
   std::string config = (dir.path() / "pm.toml").string();
   std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  if (GetParam() == "postgresql") {
+    testing::PgCluster* cluster = testing::SharedPgCluster();
+    ASSERT_NE(cluster, nullptr) << "no PostgreSQL server for the tests";
+    auto url = cluster->NewDatabase();
+    ASSERT_TRUE(url.ok()) << url.error().message;
+    db = *url;
+  }
   std::string flags = " --config " + config + " --db " + db;
   WriteFile(config,
             "auth = \"open\"\ncurrency = \"EUR\"\n\n[devices.delta]\n"
@@ -153,6 +168,9 @@ TEST(CostBinaryTest, EachPrintKeepsThePriceOfItsStartAcrossARateChange) {
   std::tie(rc, out) = RunCommand(Binary() + " sessions" + flags);
   EXPECT_NE(out.find("COST"), std::string::npos) << out;
   EXPECT_NE(out.find("costs in EUR"), std::string::npos) << out;
+  std::tie(rc, out) = RunCommand(Binary() + " devices list" + flags);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("delta"), std::string::npos) << out;
 }
 
 TEST(CliBinaryTest, ReadOnlyCommandsRefuseAPathThatNamesNoDatabase) {
