@@ -183,7 +183,17 @@ Status IngestWriter::ProjectStep() {
   // With several instances on one database, one folds; the others follow.
   Result<bool> lead = projection_.LeadProjection();
   following_ = lead.ok() && !*lead;
+  // A follower that has waited long for the leader to fold what it
+  // appended (a leader that has not seen it yet, or is stuck) folds it
+  // itself: a step from a stale position is refused, so nothing doubles.
+  const auto patience = std::chrono::milliseconds(
+      std::max<TimeMs>(1000, 4 * options_.projection_delay));
+  if (following_ && behind_since_ &&
+      std::chrono::steady_clock::now() - *behind_since_ > patience) {
+    following_ = false;
+  }
   if (following_) return FollowStep();
+  behind_since_.reset();
   Result<int64_t> folded = projector_.Step(options_.projection_step);
   {
     std::lock_guard lock(mu_);
@@ -232,10 +242,12 @@ Status IngestWriter::FollowStep() {
   if (!projector_.changed().empty()) TellListeners(projector_.changed());
   if (projector_.position() >= logged_) {
     trailing_since_.reset();
+    behind_since_.reset();
   } else {
     // The leader has not folded our latest yet: look again after the
     // projection delay.
     trailing_since_ = std::chrono::steady_clock::now();
+    if (!behind_since_) behind_since_ = trailing_since_;
   }
   return {};
 }

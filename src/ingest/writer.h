@@ -178,6 +178,8 @@ class IngestWriter {
   std::optional<std::chrono::steady_clock::time_point> trailing_since_;
   bool projection_failing_ = false;
   bool following_ = false;  // another instance leads the projection
+  // Since when, following, the ledger trails what this writer appended.
+  std::optional<std::chrono::steady_clock::time_point> behind_since_;
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point next_follow_{};  // Follow() next
 

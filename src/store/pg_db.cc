@@ -210,10 +210,7 @@ Error Connection::Failure(const PGresult* result, std::string_view sql) const {
                                  message, sql));
 }
 
-Result<Rows> Connection::Exec(const std::string& sql, Params params) {
-  if (broken()) {
-    if (Status s = Reconnect(); !s.ok()) return s.error();
-  }
+Result<std::string> Connection::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = fmt::format("s{}", ++statements_);
@@ -227,6 +224,77 @@ Result<Rows> Connection::Exec(const std::string& sql, Params params) {
     PQclear(prepared);
     it = prepared_.emplace(sql, name).first;
   }
+  return it->second;
+}
+
+Result<std::vector<Rows>> Connection::Pipeline(
+    std::vector<Statement>& statements) {
+  std::vector<Rows> out;
+  if (statements.empty()) return out;
+  if (broken()) {
+    if (Status s = Reconnect(); !s.ok()) return s.error();
+  }
+  std::vector<std::string> names;
+  for (Statement& st : statements) {
+    auto name = Prepared(st.sql);
+    if (!name.ok()) return name.error();
+    names.push_back(std::move(*name));
+    st.params.Seal();
+  }
+  if (PQenterPipelineMode(conn_) != 1) return Failure(nullptr, "pipeline");
+  bool sent = true;
+  for (size_t i = 0; i < statements.size() && sent; ++i) {
+    const Params& p = statements[i].params;
+    sent = PQsendQueryPrepared(conn_, names[i].c_str(), p.size(), p.values(),
+                               p.lengths(), p.formats(), /*text*/ 0) == 1;
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  // Every statement's result, then the sync; after a failure the rest are
+  // PGRES_PIPELINE_ABORTED. All of them are read, so the connection is
+  // left ready for the next call.
+  std::optional<Error> error;
+  for (;;) {
+    PGresult* result = PQgetResult(conn_);
+    if (!result) {
+      if (broken() || !sent) break;
+      continue;  // the end of one statement's results
+    }
+    ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(result);
+      break;
+    }
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      out.emplace_back(result);
+      continue;
+    }
+    if (!error && status != PGRES_PIPELINE_ABORTED) {
+      error = Failure(result, statements[std::min(out.size(),
+                                                  statements.size() - 1)]
+                                  .sql);
+    }
+    PQclear(result);
+  }
+  if (PQexitPipelineMode(conn_) != 1) {
+    // Left mid-pipeline (a send failed, the server went away): the next
+    // call starts on a fresh connection.
+    if (!error) error = Failure(nullptr, "pipeline");
+    (void)Reconnect();
+  }
+  if (error) return *error;
+  if (!sent || out.size() != statements.size()) {
+    return Failure(nullptr, "pipeline");
+  }
+  return out;
+}
+
+Result<Rows> Connection::Exec(const std::string& sql, Params params) {
+  if (broken()) {
+    if (Status s = Reconnect(); !s.ok()) return s.error();
+  }
+  auto name = Prepared(sql);
+  if (!name.ok()) return name.error();
+  auto it = prepared_.find(sql);
   params.Seal();
   PGresult* result =
       PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(),

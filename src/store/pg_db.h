@@ -100,6 +100,15 @@ class Connection {
 
   // Runs one statement with `params` (prepared on first use).
   Result<Rows> Exec(const std::string& sql, Params params = {});
+  // Runs `statements` in one round trip (libpq's pipeline mode), in order:
+  // their rows, one per statement, or the first failure (the statements
+  // after a failing one are not run). Each is prepared on first use, before
+  // the pipeline. Inside a transaction a failure aborts it, as Exec's does.
+  struct Statement {
+    std::string sql;
+    Params params;
+  };
+  Result<std::vector<Rows>> Pipeline(std::vector<Statement>& statements);
   // Runs statements without parameters, separated by `;` (migrations,
   // BEGIN/COMMIT).
   Status Script(const std::string& sql);
@@ -111,6 +120,8 @@ class Connection {
  private:
   Connection(std::string url, std::string where, PGconn* conn);
   Status Reconnect();
+  // The name of `sql`'s prepared statement, preparing it on first use.
+  Result<std::string> Prepared(const std::string& sql);
   Error Failure(const PGresult* result, std::string_view sql) const;
 
   std::string url_;

@@ -258,17 +258,23 @@ Result<int64_t> PgStore::LastEventId() {
   return rows->row(0).Int();
 }
 
-Result<bool> PgStore::HasDuplicateOn(Connection& conn, const Event& e) {
-  if (!e.has_current_time) return false;
-  Params p;
-  p.Bind(e.device).Bind(e.time).Bind(sqlite::StoredKind(e.kind));
-  p.Bind(e.file.path).Bind(e.reported_time_s);
-  auto rows = conn.Exec(
+// The query for a logged event `e` would duplicate (a row when there is).
+Connection::Statement DuplicateQuery(const Event& e) {
+  static const std::string kSql =
       Numbered("SELECT 1 FROM events WHERE device = ? AND time = ? AND "
                "kind = ? AND has_current_time AND file_path IS NOT DISTINCT "
                "FROM ? AND reported_time_s IS NOT DISTINCT FROM "
-               "?::double precision LIMIT 1"),
-      std::move(p));
+               "?::double precision LIMIT 1");
+  Params p;
+  p.Bind(e.device).Bind(e.time).Bind(sqlite::StoredKind(e.kind));
+  p.Bind(e.file.path).Bind(e.reported_time_s);
+  return {kSql, std::move(p)};
+}
+
+Result<bool> PgStore::HasDuplicateOn(Connection& conn, const Event& e) {
+  if (!e.has_current_time) return false;
+  Connection::Statement query = DuplicateQuery(e);
+  auto rows = conn.Exec(query.sql, std::move(query.params));
   if (!rows.ok()) return rows.error();
   return rows->size() > 0;
 }
@@ -283,6 +289,8 @@ Status PgStore::Append(LogBatch& batch) {
   std::vector<EventRecord> events = batch.events;  // kept when it fails
   std::vector<DeviceRecord> lost;
   Connection& conn = *writer_;
+  // Four round trips whatever the batch's size (libpq's pipeline mode):
+  // the registrations, the log's head, the duplicate lookups, the rows.
   Status s = Transaction(conn, [&]() -> Status {
     lost.clear();
     // Registrations first, in one order on every instance (no deadlock):
@@ -291,18 +299,22 @@ Status PgStore::Append(LogBatch& batch) {
     for (const DeviceRecord& d : batch.devices) devices.push_back(&d);
     std::sort(devices.begin(), devices.end(),
               [](auto* a, auto* b) { return a->device < b->device; });
+    static const std::string kUpsertDevice = Numbered(
+        "INSERT INTO devices (device, secret, first_seen, last_received) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET secret = "
+        "coalesce(devices.secret, excluded.secret) RETURNING secret");
+    std::vector<Connection::Statement> upserts;
     for (const DeviceRecord* d : devices) {
       Params p;
       p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
       p.Bind(d->last_received);
-      auto stored = conn.Exec(
-          Numbered("INSERT INTO devices (device, secret, first_seen, "
-                   "last_received) VALUES (?, ?, ?, ?) ON CONFLICT (device) "
-                   "DO UPDATE SET secret = coalesce(devices.secret, "
-                   "excluded.secret) RETURNING secret"),
-          std::move(p));
-      if (!stored.ok()) return stored.error();
-      std::optional<std::string> secret = stored->row(0).OptText();
+      upserts.push_back({kUpsertDevice, std::move(p)});
+    }
+    auto stored = conn.Pipeline(upserts);
+    if (!stored.ok()) return stored.error();
+    for (size_t i = 0; i < devices.size(); ++i) {
+      const DeviceRecord* d = devices[i];
+      std::optional<std::string> secret = (*stored)[i].row(0).OptText();
       if (d->secret && secret != d->secret) {
         DeviceRecord winner = *d;
         winner.secret = secret;
@@ -324,32 +336,52 @@ Status PgStore::Append(LogBatch& batch) {
             unnumbered)));
     if (!head.ok()) return head.error();
     int64_t next_id = head->row(0).Int() + 1;
+    std::vector<size_t> kept;  // the events of registrations that held
     for (size_t i = 0; i < events.size(); ++i) {
-      EventRecord& r = events[i];
-      if (append_rules::IsLost(lost, r.event.device)) continue;
-      if (r.event.id == 0) r.event.id = next_id++;
-      if (batch.decide_duplicates) {
-        auto dup = append_rules::IsDuplicate(
-            events, i,
-            [&](const Event& e) { return HasDuplicateOn(conn, e); });
+      if (append_rules::IsLost(lost, events[i].event.device)) continue;
+      if (events[i].event.id == 0) events[i].event.id = next_id++;
+      kept.push_back(i);
+    }
+    if (batch.decide_duplicates) {
+      // Decided within the batch first; what is left is looked up in the
+      // committed log, all lookups in one round trip.
+      std::vector<size_t> looked_up;
+      for (size_t i : kept) {
+        auto dup = append_rules::IsDuplicate(events, i, [&](const Event&) {
+          looked_up.push_back(i);
+          return Result<bool>(false);
+        });
         if (!dup.ok()) return dup.error();
-        r.duplicate = *dup;
+        events[i].duplicate = *dup;
       }
-      auto inserted = conn.Exec(Numbered(InsertEventSql()), EventParams(r));
-      if (!inserted.ok()) return inserted.error();
+      std::vector<Connection::Statement> lookups;
+      for (size_t i : looked_up) {
+        lookups.push_back(DuplicateQuery(events[i].event));
+      }
+      auto found = conn.Pipeline(lookups);
+      if (!found.ok()) return found.error();
+      for (size_t k = 0; k < looked_up.size(); ++k) {
+        events[looked_up[k]].duplicate = (*found)[k].size() > 0;
+      }
+    }
+    static const std::string kInsertPicture = Numbered(
+        "INSERT INTO pictures (event_id, device, bytes) VALUES (?, ?, ?)");
+    std::vector<Connection::Statement> rows;
+    for (size_t i : kept) {
+      const EventRecord& r = events[i];
+      static const std::string kInsertEvent = Numbered(InsertEventSql());
+      rows.push_back({kInsertEvent, EventParams(r)});
       // No bytes: a picture the retention rule let go (a copied log).
       if (r.request && r.request->picture &&
           !r.request->picture->bytes.empty()) {
         Params p;
         p.Bind(r.event.id).Bind(r.event.device);
         p.BindBytes(r.request->picture->bytes);
-        auto picture = conn.Exec(
-            Numbered("INSERT INTO pictures (event_id, device, bytes) VALUES "
-                     "(?, ?, ?)"),
-            std::move(p));
-        if (!picture.ok()) return picture.error();
+        rows.push_back({kInsertPicture, std::move(p)});
       }
     }
+    auto inserted = conn.Pipeline(rows);
+    if (!inserted.ok()) return inserted.error();
     return {};
   });
   if (!s.ok()) {
