@@ -5,8 +5,6 @@
 // signed, and GET /api/v1/forwarding shows the target caught up.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 
 #include <boost/json/parse.hpp>
@@ -28,19 +26,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::ReceivedRequest;
+using testing::Hmac;
 using testing::TempDir;
 using testing::TestReceiver;
-
-std::string Hmac(const std::string& key, const std::string& message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       mac, &size);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", mac[i]);
-  return hex;
-}
 
 uint16_t Serve(Child& child, const std::string& db, const std::string& config) {
   child = Spawn({Binary(), "serve", "--listen", "127.0.0.1:0", "--db", db,

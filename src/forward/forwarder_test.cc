@@ -5,8 +5,6 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <atomic>
 #include <fstream>
@@ -22,6 +20,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
+using testing::Hmac;
 using testing::ReceivedRequest;
 using testing::TestReceiver;
 
@@ -37,17 +36,6 @@ class TestClock final : public Clock {
  private:
   std::atomic<TimeMs> now_;
 };
-
-std::string Hmac(const std::string& key, const std::string& message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       mac, &size);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", mac[i]);
-  return hex;
-}
 
 class ForwarderTest : public ::testing::Test {
  protected:

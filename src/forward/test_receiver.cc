@@ -1,5 +1,9 @@
 #include "forward/test_receiver.h"
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -122,6 +126,17 @@ void TestReceiver::Serve(tcp::socket socket) {
     received_[index].answered = res.result_int();
     changed_.notify_all();
   }
+}
+
+std::string Hmac(const std::string& key, const std::string& message) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+       mac, &size);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", mac[i]);
+  return hex;
 }
 
 }  // namespace pm::testing

@@ -60,4 +60,9 @@ class TestReceiver {
   std::vector<std::thread> connections_;  // guarded by mu_
 };
 
+// HMAC-SHA256 of `message` under `key`, in lower-case hex: what a
+// receiver computes to check X-Printmeter-Signature, done here with OpenSSL
+// apart from the forwarder's own code.
+std::string Hmac(const std::string& key, const std::string& message);
+
 }  // namespace pm::testing
