@@ -205,28 +205,23 @@ Status CheckDatabaseFile(const std::string& path) {
                     "that failed), delete the empty file and start again",
                     kRestore));
   }
+  // A checkpoint writes page 1 (with the new page count) before the pages
+  // that grow the file. Cut short (the process killed, the power gone), it
+  // leaves a file shorter than its header says, and a WAL beside it that
+  // still holds every page it was copying: SQLite reads them from there and
+  // checkpoints again. Only a file without such a WAL is truncated.
+  std::error_code wal_error;
+  const uintmax_t wal_size =
+      std::filesystem::file_size(path + "-wal", wal_error);
+  const bool wal_has_frames = !wal_error && wal_size > 32;  // its header
+  std::optional<uint64_t> size;
+  if (!wal_has_frames) size = static_cast<uint64_t>(st.st_size);
   std::string problem =
       n < static_cast<ssize_t>(sizeof header)
           ? (std::memcmp(header, kMagic, std::min<size_t>(n, 16)) == 0
                  ? std::string("is truncated (shorter than its header)")
                  : std::string("is not an SQLite database"))
-          : HeaderProblem(header, static_cast<uint64_t>(st.st_size));
-  // Another process (a running serve) may be checkpointing: it writes the
-  // header's new page count before the pages that grow the file. A file in
-  // use has a WAL beside it; read it again before calling it truncated.
-  for (int retry = 0; retry < 5 && problem.rfind("is truncated", 0) == 0 &&
-                      std::filesystem::exists(path + "-wal");
-       ++retry) {
-    usleep(20'000);
-    int again = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (again < 0) break;
-    bool read_ok = pread(again, header, sizeof header, 0) ==
-                       static_cast<ssize_t>(sizeof header) &&
-                   fstat(again, &st) == 0;
-    close(again);
-    if (!read_ok) break;
-    problem = HeaderProblem(header, static_cast<uint64_t>(st.st_size));
-  }
+          : HeaderProblem(header, size);
   if (problem.empty()) return {};
   return Refused(
       path, problem,

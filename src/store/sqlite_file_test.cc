@@ -103,6 +103,68 @@ TEST(SqliteFileTest, ATruncatedDatabaseIsRefused) {
   ExpectRefused(db, "is truncated");
 }
 
+// A checkpoint cut short (printmeter killed while it copied the WAL into
+// the file) leaves page 1 with the new page count, a file shorter than that,
+// and the WAL that still holds the missing pages: printmeter starts, and
+// nothing is missing.
+TEST(SqliteFileTest, ACheckpointCutShortIsNotTakenForATruncatedFile) {
+  TempDir dir;
+  std::string db = dir.File("printmeter.db");
+  MakeDatabase(db);
+  sqlite3* conn = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(conn,
+                         "PRAGMA wal_autocheckpoint = 0; "
+                         "CREATE TABLE filler (x BLOB); "
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT "
+                         "i + 1 FROM n WHERE i < 500) INSERT INTO filler "
+                         "SELECT randomblob(2000) FROM n;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  // The moment before the checkpoint: the file as it was, the WAL with
+  // every new page.
+  std::string before = Slurp(db);
+  std::string wal = Slurp(db + "-wal");
+  ASSERT_GT(wal.size(), 500u * 2000u);
+  ASSERT_EQ(sqlite3_exec(conn, "PRAGMA wal_checkpoint(FULL)", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  std::string after = Slurp(db);
+  ASSERT_EQ(sqlite3_close(conn), SQLITE_OK);
+  ASSERT_GT(after.size(), before.size() + 4096);
+  // Cut short after page 1 (written first, with the new count).
+  std::string cut = after.substr(0, 4096) + before.substr(4096);
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  Spit(db, cut);
+  Spit(db + "-wal", wal);
+  auto store = OpenStore("sqlite:" + db, OpenOptions{.writer = true,
+                                                     .program = "test"});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto devices = (*store)->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ(devices->size(), 200u);
+  store->reset();
+  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(conn,
+                               "SELECT (SELECT count(*) FROM filler), "
+                               "(SELECT integrity_check FROM "
+                               "pragma_integrity_check)",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 500);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 1)), "ok");
+  sqlite3_finalize(q);
+  sqlite3_close(conn);
+  // The same file without its WAL is truncated indeed.
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  Spit(db, cut);
+  ExpectRefused(db, "is truncated");
+}
+
 TEST(SqliteFileTest, ABrokenHeaderIsRefused) {
   TempDir dir;
   std::string db = dir.File("printmeter.db");
