@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -1220,9 +1221,12 @@ TEST_P(SharedDatabaseTest, RacingRegistrationsHaveOneWinner) {
   auto devices = store_->LoadDevices();
   ASSERT_TRUE(devices.ok());
   ASSERT_EQ(devices->size(), static_cast<size_t>(kRounds));
+  // LoadDevices() is in name order ("printer-10" before "printer-2").
+  std::map<std::string, std::string> secrets;
+  for (const DeviceRecord& d : *devices) secrets[d.device] = d.secret.value_or("");
   int stored = 0;
   for (int i = 0; i < kRounds; ++i) {
-    const std::string& secret = *(*devices)[static_cast<size_t>(i)].secret;
+    const std::string& secret = secrets[fmt::format("printer-{}", i)];
     bool mine_won = mine[i].lost.empty();
     bool theirs_won = theirs[i].lost.empty();
     EXPECT_NE(mine_won, theirs_won) << "round " << i;
