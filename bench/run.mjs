@@ -23,7 +23,7 @@ import { loadAverage, machine, versionOf } from './lib/machine.mjs';
 import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
 import * as receivers from './lib/receivers.mjs';
-import { forwarding, postgres, write } from './lib/write.mjs';
+import { forwarding, lateEvents, postgres, write } from './lib/write.mjs';
 import { check } from './lib/smoke.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: path.join(root, 'docs/benchmarks.md') },
     smoke: { type: 'boolean', default: false },
     seconds: { type: 'string' },
-    // "forward" or "postgres": measure that only and replace its section
+    // "late", "forward" or "postgres": measure that only and replace its section
     // of --out.
     only: { type: 'string' },
   },
@@ -156,6 +156,16 @@ function replaceSection(head, section) {
   fs.writeFileSync(args.out, doc);
 }
 
+// The hand-written findings (bench/findings.md) as they are now, in place
+// of the ones --out holds: a run measured alone may be what they quote.
+function refreshFindings() {
+  const file = path.join(root, 'bench/findings.md');
+  if (!fs.existsSync(file)) return;
+  const text = fs.readFileSync(file, 'utf8').trim();
+  const head = text.slice(0, text.indexOf('\n'));
+  replaceSection(head, text);
+}
+
 function measuredAlone(what, started, loadStart) {
   return `Measured on its own on ${started.toISOString().replace(/\.\d+Z$/, 'Z')} ` +
     `(\`node bench/run.mjs --only ${what}\`), load average ${loadStart} at the start, ` +
@@ -171,6 +181,7 @@ async function forwardOnly() {
   const when = measuredAlone('forward', started, loadStart);
   replaceSection('## Forwarding: ', forwarding({ forward: runs, settings }, when).join('\n'));
   for (const r of runs) fs.rmSync(r.dir, { recursive: true, force: true });
+  refreshFindings();
   log(`wrote the forwarding section of ${args.out}`);
 }
 
@@ -184,10 +195,24 @@ async function postgresOnly() {
   const when = measuredAlone('postgres', started, loadStart);
   replaceSection('## PostgreSQL: ', postgres({ postgres: pg, settings }, when).join('\n'));
   fs.rmSync(pg.dir, { recursive: true, force: true });
+  refreshFindings();
   log(`wrote the PostgreSQL section of ${args.out}`);
 }
 
+// --only late: the late-event runs alone, their section of --out replaced.
+async function lateOnly() {
+  const started = new Date();
+  const loadStart = loadAverage();
+  const late = await measureLate(path.resolve(args.printmeter), { ...settings.late, tag }, log);
+  const when = measuredAlone('late', started, loadStart);
+  replaceSection('## Late events', lateEvents({ late, settings }, when).join('\n'));
+  for (const r of late) fs.rmSync(r.dir, { recursive: true, force: true });
+  refreshFindings();
+  log(`wrote the late-event section of ${args.out}`);
+}
+
 async function main() {
+  if (args.only === 'late') return lateOnly();
   if (args.only === 'forward') return forwardOnly();
   if (args.only === 'postgres') return postgresOnly();
   const started = new Date();

@@ -107,7 +107,7 @@ export function forwarding(r, when = '') {
   ];
 }
 
-function lateEvents(r) {
+export function lateEvents(r, when = '') {
   const runs = r.late, l = r.settings.late;
   const cells = (f) => runs.map((x) => f(x));
   const a = (x, f) => (x.withA ? f(x) : '—');
@@ -152,6 +152,7 @@ function lateEvents(r) {
     'each run the server was stopped and `printmeter sessions` compared ' +
     'before and after `printmeter rebuild` (an open session\'s ' +
     'duration, print time and cost left out: they grow with the clock).',
+    ...(when ? ['', when] : []),
     '',
     table(['figure', ...runs.map((x) => x.label)], rows),
   ];

@@ -193,10 +193,21 @@ Status Projector::RefoldDevice(const std::string& device,
   std::optional<EventKey> point = RefoldPoint(known, earliest_late);
   auto events = store_.FoldableEvents(device, point, up_to);
   if (!events) return events.error();
+  auto stored = store_.StoredLinks(device, point, up_to);
+  if (!stored) return stored.error();
   Refolded refolded = Refold(config_, device, *events);
   batch.refolds.push_back({device, point});
   for (Session& s : refolded.sessions) sessions[s.id] = std::move(s);
-  for (auto& link : refolded.event_sessions) batch.event_sessions.push_back(link);
+  // Only the links the re-fold changed are written: a late event in a long
+  // print moves few events to another session, and rewriting them all made
+  // the commit (which holds the database's one write lock on SQLite) grow
+  // with the print.
+  for (auto& [event_id, session_id] : refolded.event_sessions) {
+    auto was = stored->find(event_id);
+    bool same = session_id ? (was != stored->end() && was->second == *session_id)
+                           : was == stored->end();
+    if (!same) batch.event_sessions.emplace_back(event_id, session_id);
+  }
   states_[device] = std::move(refolded.state);
   ++stats_.refolds;
   return {};

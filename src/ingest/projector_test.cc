@@ -35,6 +35,9 @@ class FlakyProjection final : public ProjectionStore {
   Result<int64_t> ProjectedPosition() override {
     return real_.ProjectedPosition();
   }
+  Status SetSessionUser(int64_t id, const std::string& user) override {
+    return real_.SetSessionUser(id, user);
+  }
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
     return real_.ReadLog(after, limit);
   }
@@ -42,6 +45,11 @@ class FlakyProjection final : public ProjectionStore {
                                             std::optional<EventKey> after,
                                             int64_t up_to) override {
     return real_.FoldableEvents(device, after, up_to);
+  }
+  Result<std::map<int64_t, int64_t>> StoredLinks(
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to) override {
+    return real_.StoredLinks(device, after, up_to);
   }
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <future>
+#include <memory>
 #include <utility>
 
 namespace pm {
@@ -72,23 +73,24 @@ Status IngestWriter::Start() {
   auto last = log_.LastEventId();
   if (!last) return last.error();
   logged_ = *last;
-  if (projector_.position() < logged_) {
-    trailing_since_ = std::chrono::steady_clock::now();
-  }
-  next_sweep_ = std::chrono::steady_clock::now();  // once caught up
+  known_logged_ = *last;
+  published_ = *last;
+  if (projector_.position() < logged_) trailing_since_ = Steady::now();
+  next_sweep_ = Steady::now();  // once caught up
   {
     std::lock_guard lock(mu_);
     stats_.logged = logged_;
     stats_.projected = projector_.position();
   }
-  thread_ = std::thread([this] { Run(); });
+  appender_ = std::thread([this] { RunAppends(); });
+  projector_thread_ = std::thread([this] { RunProjection(); });
   return {};
 }
 
 void IngestWriter::Submit(IngestItem item, IngestCallback done) {
   {
     std::lock_guard lock(mu_);
-    if (!stopping_ && thread_.joinable()) {
+    if (!stopping_ && appender_.joinable()) {
       queue_.push_back({std::move(item), std::move(done)});
       wake_.notify_one();
       return;
@@ -105,23 +107,41 @@ Result<Verdict> IngestWriter::Ingest(IngestItem item) {
   return future.get();
 }
 
-template <typename T>
-Result<T> IngestWriter::RunOnWriter(std::function<Result<T>()> task) {
-  std::promise<Result<T>> promise;
+Status IngestWriter::AppendBarrier() {
+  std::promise<void> promise;
   auto future = promise.get_future();
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || !thread_.joinable()) {
+    if (stopping_ || !appender_.joinable()) {
       return Unavailable("the ingest writer is not running");
     }
-    tasks_.push_back([&] { promise.set_value(task()); });
+    tasks_.push_back([&promise] { promise.set_value(); });
     wake_.notify_one();
+  }
+  future.get();
+  return {};
+}
+
+template <typename T>
+Result<T> IngestWriter::RunOnProjector(std::function<Result<T>()> task) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard lock(projection_mu_);
+    if (projection_stopping_ || !projector_thread_.joinable()) {
+      return Unavailable("the ingest writer is not running");
+    }
+    projection_tasks_.push_back([&] { promise.set_value(task()); });
+    projection_wake_.notify_one();
   }
   return future.get();
 }
 
 Status IngestWriter::Settle() {
-  Result<bool> done = RunOnWriter<bool>([this]() -> Result<bool> {
+  // What was queued before the call is appended first (its verdicts are
+  // published before they are given), then folded.
+  if (Status s = AppendBarrier(); !s) return s;
+  Result<bool> done = RunOnProjector<bool>([this]() -> Result<bool> {
     if (Status s = CatchUp(); !s) return s.error();
     return true;
   });
@@ -130,14 +150,14 @@ Status IngestWriter::Settle() {
 }
 
 Result<int> IngestWriter::Sweep() {
-  return RunOnWriter<int>([this] { return SweepOnWriter(); });
+  return RunOnProjector<int>([this] { return SweepOnProjector(); });
 }
 
 Status IngestWriter::Attribute(int64_t session_id, const std::string& user) {
-  Result<bool> done = RunOnWriter<bool>([&]() -> Result<bool> {
+  Result<bool> done = RunOnProjector<bool>([&]() -> Result<bool> {
     // The session must be in the ledger as of every answer given so far.
     if (Status s = CatchUp(); !s) return s.error();
-    if (Status s = log_.SetSessionUser(session_id, user); !s) {
+    if (Status s = projection_.SetSessionUser(session_id, user); !s) {
       return s.error();
     }
     return true;
@@ -147,12 +167,20 @@ Status IngestWriter::Attribute(int64_t session_id, const std::string& user) {
 }
 
 void IngestWriter::Stop() {
+  // The appender first: what it lets in before stopping is appended and
+  // published; then the projector folds it all and stops.
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     wake_.notify_one();
   }
-  if (thread_.joinable()) thread_.join();
+  if (appender_.joinable()) appender_.join();
+  {
+    std::lock_guard lock(projection_mu_);
+    projection_stopping_ = true;
+    projection_wake_.notify_one();
+  }
+  if (projector_thread_.joinable()) projector_thread_.join();
 }
 
 IngestWriter::ListenerId IngestWriter::AddProjectionListener(
@@ -179,6 +207,144 @@ IngestStats IngestWriter::stats() const {
   return stats_;
 }
 
+// --- The appender's thread
+// ---------------------------------------------------------
+
+void IngestWriter::Publish(int64_t logged, Steady::time_point since) {
+  std::lock_guard lock(projection_mu_);
+  published_ = std::max(published_, logged);
+  if (!published_since_ || since < *published_since_) published_since_ = since;
+  projection_wake_.notify_one();
+}
+
+// Events other instances appended to the shared log: the projector folds
+// them now (or, when another instance's projector already did, takes its
+// ledger as it is).
+void IngestWriter::Follow() {
+  auto last = log_.LastEventId();
+  if (!last) return;  // the next append or step says why
+  if (*last > logged_) {
+    logged_ = *last;
+    {
+      std::lock_guard lock(mu_);
+      stats_.logged = logged_;
+    }
+    Publish(logged_, Steady::now() - std::chrono::milliseconds(
+                                         options_.projection_delay));
+  }
+}
+
+void IngestWriter::RunAppends() {
+  for (;;) {
+    std::vector<Pending> pending;
+    std::deque<std::function<void()>> tasks;
+    bool stopping = false;
+    {
+      std::unique_lock lock(mu_);
+      auto ready = [&] {
+        return stopping_ || !queue_.empty() || !tasks_.empty();
+      };
+      if (options_.follow_interval > 0) {
+        wake_.wait_until(lock, next_follow_, ready);
+      } else {
+        wake_.wait(lock, ready);
+      }
+      stopping = stopping_;
+      tasks.swap(tasks_);
+      size_t n = std::min(queue_.size(), options_.max_batch);
+      pending.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        pending.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stopping = stopping && queue_.empty();
+    }
+    if (!pending.empty()) ProcessBatch(pending);
+    for (auto& task : tasks) task();
+    if (options_.follow_interval > 0 && Steady::now() >= next_follow_) {
+      Follow();
+      next_follow_ = Steady::now() +
+                     std::chrono::milliseconds(options_.follow_interval);
+    }
+    if (stopping) {
+      // Whatever Submit() let in before stopping_ was set is in the log.
+      std::lock_guard lock(mu_);
+      if (queue_.empty() && tasks_.empty()) break;
+    }
+  }
+}
+
+// --- The projector's thread
+// --------------------------------------------------------
+
+void IngestWriter::AbsorbLocked() {
+  known_logged_ = std::max(known_logged_, published_);
+  if (published_since_) {
+    if (!trailing_since_ && projector_.position() < known_logged_) {
+      trailing_since_ = *published_since_;
+    }
+    published_since_.reset();
+  }
+}
+
+void IngestWriter::RunProjection() {
+  const auto delay = std::chrono::milliseconds(options_.projection_delay);
+  for (;;) {
+    std::deque<std::function<void()>> tasks;
+    bool stopping = false;
+    {
+      std::unique_lock lock(projection_mu_);
+      auto ready = [&] {
+        if (projection_stopping_ || !projection_tasks_.empty()) return true;
+        if (!published_since_) return false;
+        // New appends: they start the trailing delay, or make the backlog
+        // reach its bound.
+        return !trailing_since_ || published_ - projector_.position() >=
+                                       options_.projection_backlog;
+      };
+      std::optional<Steady::time_point> until;
+      if (trailing_since_) until = *trailing_since_ + delay;
+      if (options_.sweep_interval > 0 && !trailing_since_) until = next_sweep_;
+      if (until) {
+        projection_wake_.wait_until(lock, *until, ready);
+      } else {
+        projection_wake_.wait(lock, ready);
+      }
+      AbsorbLocked();
+      stopping = projection_stopping_;
+      tasks.swap(projection_tasks_);
+    }
+    for (auto& task : tasks) task();
+    if (trailing_since_ &&
+        (Steady::now() - *trailing_since_ >= delay ||
+         known_logged_ - projector_.position() >=
+             options_.projection_backlog)) {
+      (void)ProjectStep();
+    }
+    if (options_.sweep_interval > 0 && !trailing_since_ &&
+        Steady::now() >= next_sweep_) {
+      auto swept = SweepOnProjector();
+      if (!swept) {
+        spdlog::error("stale sweep failed: {}", swept.error().message);
+      } else if (*swept > 0) {
+        spdlog::info("stale sweep closed {} session(s)", *swept);
+      }
+      next_sweep_ = Steady::now() +
+                    std::chrono::milliseconds(options_.sweep_interval);
+    }
+    if (stopping) {
+      // The appender has stopped: leave the ledger complete too.
+      if (Status s = CatchUp(); !s) {
+        spdlog::error("the ledger trails the log at exit; it catches up at "
+                      "the next start: {}",
+                      s.error().message);
+      }
+      std::lock_guard lock(projection_mu_);
+      if (projection_tasks_.empty()) break;
+    }
+  }
+}
+
 Status IngestWriter::ProjectStep() {
   // With several instances on one database, one folds; the others follow.
   Result<bool> lead = projection_.LeadProjection();
@@ -189,7 +355,7 @@ Status IngestWriter::ProjectStep() {
   const auto patience = std::chrono::milliseconds(
       std::max<TimeMs>(1000, 4 * options_.projection_delay));
   if (following_ && behind_since_ &&
-      std::chrono::steady_clock::now() - *behind_since_ > patience) {
+      Steady::now() - *behind_since_ > patience) {
     following_ = false;
   }
   if (following_) return FollowStep();
@@ -208,7 +374,7 @@ Status IngestWriter::ProjectStep() {
     if (!projector_.changed().empty()) {
       TellListeners(projector_.changed());
     }
-    if (projector_.position() >= logged_) trailing_since_.reset();
+    if (projector_.position() >= known_logged_) trailing_since_.reset();
     return {};
   }
   if (!folded) {
@@ -222,9 +388,11 @@ Status IngestWriter::ProjectStep() {
   if (*folded > 0 && !projector_.changed().empty()) {
     TellListeners(projector_.changed());
   }
-  // Caught up; or nothing more to fold below `logged_` (ids allocated to an
-  // append that failed).
-  if (projector_.position() >= logged_ || *folded == 0) trailing_since_.reset();
+  // Caught up; or nothing more to fold below the log's end (ids allocated
+  // to an append that failed).
+  if (projector_.position() >= known_logged_ || *folded == 0) {
+    trailing_since_.reset();
+  }
   return {};
 }
 
@@ -240,13 +408,13 @@ Status IngestWriter::FollowStep() {
   }
   projection_failing_ = false;
   if (!projector_.changed().empty()) TellListeners(projector_.changed());
-  if (projector_.position() >= logged_) {
+  if (projector_.position() >= known_logged_) {
     trailing_since_.reset();
     behind_since_.reset();
   } else {
     // The leader has not folded our latest yet: look again after the
     // projection delay.
-    trailing_since_ = std::chrono::steady_clock::now();
+    trailing_since_ = Steady::now();
     if (!behind_since_) behind_since_ = trailing_since_;
   }
   return {};
@@ -262,26 +430,18 @@ void IngestWriter::ProjectionFailed(const Error& error) {
         error.message);
   }
   projection_failing_ = true;
-  trailing_since_ = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(1) -
+  trailing_since_ = Steady::now() + std::chrono::seconds(1) -
                     std::chrono::milliseconds(options_.projection_delay);
 }
 
-// Events other instances appended to the shared log: fold them now (or, when
-// another instance's projector already did, take its ledger as it is).
-void IngestWriter::Follow() {
-  auto last = log_.LastEventId();
-  if (!last) return;  // the next append or step says why
-  if (*last > logged_) {
-    logged_ = *last;
-    trailing_since_ = std::chrono::steady_clock::now() -
-                      std::chrono::milliseconds(options_.projection_delay);
-    std::lock_guard lock(mu_);
-    stats_.logged = logged_;
-  }
-}
-
 Status IngestWriter::CatchUp() {
+  {
+    std::lock_guard lock(projection_mu_);
+    AbsorbLocked();
+  }
+  if (projector_.position() < known_logged_ && !trailing_since_) {
+    trailing_since_ = Steady::now();
+  }
   while (trailing_since_) {
     if (Status s = ProjectStep(); !s) return s;
     if (trailing_since_ && following_) {
@@ -290,78 +450,6 @@ Status IngestWriter::CatchUp() {
     }
   }
   return {};
-}
-
-void IngestWriter::Run() {
-  using Clock = std::chrono::steady_clock;
-  const auto delay = std::chrono::milliseconds(options_.projection_delay);
-  for (;;) {
-    std::vector<Pending> pending;
-    std::deque<std::function<void()>> tasks;
-    bool stopping = false;
-    {
-      std::unique_lock lock(mu_);
-      auto ready = [&] {
-        return stopping_ || !queue_.empty() || !tasks_.empty();
-      };
-      std::optional<Clock::time_point> until;
-      if (trailing_since_) until = *trailing_since_ + delay;
-      if (options_.sweep_interval > 0 && !trailing_since_) until = next_sweep_;
-      if (options_.follow_interval > 0 && !trailing_since_ &&
-          (!until || next_follow_ < *until)) {
-        until = next_follow_;
-      }
-      if (until) {
-        wake_.wait_until(lock, *until, ready);
-      } else {
-        wake_.wait(lock, ready);
-      }
-      stopping = stopping_;
-      tasks.swap(tasks_);
-      size_t n = std::min(queue_.size(), options_.max_batch);
-      pending.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        pending.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      stopping = stopping && queue_.empty();
-    }
-    if (!pending.empty()) ProcessBatch(pending);
-    for (auto& task : tasks) task();
-    if (options_.follow_interval > 0 && !trailing_since_ &&
-        Clock::now() >= next_follow_) {
-      Follow();
-      next_follow_ = Clock::now() +
-                     std::chrono::milliseconds(options_.follow_interval);
-    }
-    if (trailing_since_ &&
-        (Clock::now() - *trailing_since_ >= delay ||
-         logged_ - projector_.position() >= options_.projection_backlog)) {
-      (void)ProjectStep();
-    }
-    if (options_.sweep_interval > 0 && !trailing_since_ &&
-        Clock::now() >= next_sweep_) {
-      auto swept = SweepOnWriter();
-      if (!swept) {
-        spdlog::error("stale sweep failed: {}", swept.error().message);
-      } else if (*swept > 0) {
-        spdlog::info("stale sweep closed {} session(s)", *swept);
-      }
-      next_sweep_ = Clock::now() +
-                    std::chrono::milliseconds(options_.sweep_interval);
-    }
-    if (stopping) {
-      // Whatever Submit() let in before stopping_ was set is in the log;
-      // leave the ledger complete too.
-      if (Status s = CatchUp(); !s) {
-        spdlog::error("the ledger trails the log at exit; it catches up at "
-                      "the next start: {}",
-                      s.error().message);
-      }
-      std::lock_guard lock(mu_);
-      if (queue_.empty() && tasks_.empty()) break;
-    }
-  }
 }
 
 // A device neither configured nor heard from before registers through the
@@ -494,15 +582,15 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
       ++stored;
     }
   }
-  if (stored && !trailing_since_) {
-    trailing_since_ = std::chrono::steady_clock::now();
-  }
   {
     std::lock_guard lock(mu_);
     ++stats_.commits;
     stats_.events += stored;
     stats_.logged = logged_;
   }
+  // The projector hears of the appends before anyone hears a verdict, so a
+  // Settle() after a verdict folds its event.
+  if (stored) Publish(logged_, Steady::now());
   for (size_t i = 0; i < accepted.size(); ++i) {
     if (!accepted[i].done) continue;
     const EventRecord& r = batch.events[i];
@@ -515,7 +603,7 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
   }
 }
 
-Result<int> IngestWriter::SweepOnWriter() {
+Result<int> IngestWriter::SweepOnProjector() {
   if (options_.ledger.stale_after <= 0) return 0;
   // The instance that folds the projection sweeps it.
   if (Result<bool> lead = projection_.LeadProjection(); lead.ok() && !*lead) {
@@ -524,26 +612,31 @@ Result<int> IngestWriter::SweepOnWriter() {
   if (Status s = CatchUp(); !s) return s.error();
   std::vector<Event> swept = projector_.StaleSweeps(clock_.Now());
   if (swept.empty()) return 0;
-  std::vector<Pending> sweeps;
-  std::optional<Error> error;
+  // Appended by the appender like requests; this thread waits for the
+  // verdicts, then marks (the projector is this thread's alone).
+  std::vector<std::pair<std::string, std::future<Result<Verdict>>>> waiting;
   for (Event& e : swept) {
     IngestItem item;
     item.decoded.event = std::move(e);
     std::string device = item.decoded.event.device;
-    sweeps.push_back(
-        {std::move(item), [this, &error, device](Result<Verdict> v) {
-           if (!v) {
-             if (!error) error = v.error();
-             return;
-           }
-           projector_.MarkSweepLogged(device, v->event_id);
-         }});
+    auto promise = std::make_shared<std::promise<Result<Verdict>>>();
+    waiting.emplace_back(device, promise->get_future());
+    Submit(std::move(item), [promise](Result<Verdict> v) {
+      promise->set_value(std::move(v));
+    });
   }
-  int count = static_cast<int>(sweeps.size());
-  ProcessBatch(sweeps);
+  std::optional<Error> error;
+  for (auto& [device, future] : waiting) {
+    Result<Verdict> v = future.get();
+    if (!v) {
+      if (!error) error = v.error();
+      continue;
+    }
+    projector_.MarkSweepLogged(device, v->event_id);
+  }
   if (error) return *error;
   if (Status s = CatchUp(); !s) return s.error();
-  return count;
+  return static_cast<int>(waiting.size());
 }
 
 }  // namespace pm

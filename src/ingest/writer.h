@@ -1,25 +1,31 @@
 // IngestWriter: the single writer between decoded requests and the store.
 //
 // The answer to a webhook waits for one thing: the durable append of the
-// request to the log (ledger.md section 2). One thread owns everything that
-// decides a verdict: the device records with their tofu secrets and the
-// registration limiter; nothing else touches them, so nothing is locked
-// around them. Callers (HTTP handlers, `printmeter import`) decode on their
-// own threads and Submit() the result; the writer takes everything waiting
-// (group commit), authenticates, assigns ids, finds duplicates, appends ONE
-// LogBatch (fsynced), and only then reports each verdict. A failed append
-// fails every request of the batch (503) and reloads the writer's state
-// from the store: nothing acknowledged is lost, nothing rejected is stored.
+// request to the log (ledger.md section 2). One thread, the appender, owns
+// everything that decides a verdict: the device records with their tofu
+// secrets and the registration limiter; nothing else touches them, so
+// nothing is locked around them. Callers (HTTP handlers, `printmeter
+// import`) decode on their own threads and Submit() the result; the
+// appender takes everything waiting (group commit), authenticates, assigns
+// ids, finds duplicates, appends ONE LogBatch (fsynced), and only then
+// reports each verdict. A failed append fails every request of the batch
+// (503) and reloads the appender's state from the store: nothing
+// acknowledged is lost, nothing rejected is stored.
 //
-// The same thread then folds the log into the ledger with its Projector
-// (projector.h), behind the answers: after `projection_delay` of trailing,
-// or `projection_backlog` events, whichever comes first, so that one
-// projection commit serves many requests and never delays one for long.
-// Reads of the ledger may therefore trail a `2xx` by about that delay.
+// A second thread, the projector's, folds the log into the ledger with its
+// Projector (projector.h), behind the answers: after `projection_delay` of
+// trailing, or `projection_backlog` events, whichever comes first, so that
+// one projection commit serves many requests. It reads and folds on a
+// connection of its own (store.h: the log's and the projection's faces may
+// be used at once), so a long fold (a printer's late events re-folding its
+// print) never holds up an append: on SQLite an append waits at most for a
+// projection commit's write, on PostgreSQL not at all. Reads of the ledger
+// may therefore trail a `2xx` by about the delay.
 //
-// The writer also runs the stale sweep (ledger.md section 5) every
-// `sweep_interval` once the projection has caught up, appending the `swept`
-// events to the log through the same path as requests.
+// The projector's thread also runs the stale sweep (ledger.md section 5)
+// every `sweep_interval` once the projection has caught up, appending the
+// `swept` events through the appender like requests, and makes the
+// attributions (SetSessionUser), which are writes to the ledger.
 #pragma once
 
 #include <chrono>
@@ -92,12 +98,12 @@ class IngestWriter {
   IngestWriter& operator=(const IngestWriter&) = delete;
 
   // Loads the device records and the projection's state from the store and
-  // starts the writer thread, which folds whatever the log holds beyond the
-  // projection (a crash's leftovers) and sweeps once caught up. An error
-  // when the store cannot be read.
+  // starts the appender and the projector's thread, which folds whatever
+  // the log holds beyond the projection (a crash's leftovers) and sweeps
+  // once caught up. An error when the store cannot be read.
   Status Start();
 
-  // Queues `item`; `done` is called exactly once, on the writer thread,
+  // Queues `item`; `done` is called exactly once, on the appender's thread,
   // after the append that stored it (or with the error that rejected it:
   // kUnauthorized, kForbidden, kTooManyRequests, kUnavailable).
   // Thread-safe. After Stop(), `done` is called at once with kUnavailable.
@@ -110,24 +116,28 @@ class IngestWriter {
   // ledger then reflects every verdict given before the call.
   Status Settle();
 
-  // Runs the stale sweep now (on the writer thread, after settling) and
-  // waits for it, its `swept` events folded; returns how many it appended.
+  // Runs the stale sweep now (on the projector's thread, after settling)
+  // and waits for it, its `swept` events folded; returns how many it
+  // appended.
   Result<int> Sweep();
 
   // Attributes a session to a person (an empty `user` removes it), on the
-  // writer thread: the single writer makes every write. kNotFound for an
-  // unknown session.
+  // projector's thread once the ledger has caught up: the projection's one
+  // writer makes every write to the ledger. kNotFound for an unknown
+  // session.
   Status Attribute(int64_t session_id, const std::string& user);
 
-  // Appends everything queued, folds it, then stops the thread. Idempotent.
+  // Appends everything queued, folds it, then stops both threads.
+  // Idempotent.
   void Stop();
 
   IngestStats stats() const;
 
-  // Called on the writer thread after each projection commit with the
+  // Called on the projector's thread after each projection commit with the
   // devices whose ledger changed (device -> its latest event folded): what
   // the live dashboards (http/event_hub.h) and other followers of the
-  // ledger are told. A listener must not block: it runs where appends wait.
+  // ledger are told. A listener must not block: it runs where the ledger
+  // waits.
   // Thread-safe; RemoveProjectionListener returns only once no call of that
   // listener is running.
   using ProjectionListener =
@@ -141,8 +151,10 @@ class IngestWriter {
     IngestItem item;
     IngestCallback done;
   };
+  using Steady = std::chrono::steady_clock;
 
-  void Run();
+  // --- The appender's thread ---
+  void RunAppends();
   void ProcessBatch(std::vector<Pending>& pending);
   Status Authenticate(const Decoded& decoded);
   Status AdmitNewDevice(const std::string& device);
@@ -150,7 +162,18 @@ class IngestWriter {
   Status ReloadRecords();
   // Looks for events other instances appended (options_.follow_interval).
   void Follow();
-  // Projection steps until the ledger is at the end of the log.
+  // Tells the projector's thread the log reaches `logged`, unfolded since
+  // `since`.
+  void Publish(int64_t logged, Steady::time_point since);
+  // Waits until the appender has taken up what was queued before the call.
+  Status AppendBarrier();
+
+  // --- The projector's thread ---
+  void RunProjection();
+  // Takes what the appender published (under projection_mu_).
+  void AbsorbLocked();
+  // Projection steps until the ledger is at the end of the log as it was
+  // published when the call began.
   Status CatchUp();
   Status ProjectStep();
   // ProjectStep of an instance that does not lead the projection: takes
@@ -158,9 +181,10 @@ class IngestWriter {
   Status FollowStep();
   // A projection step failed: retried a second later.
   void ProjectionFailed(const Error& error);
-  Result<int> SweepOnWriter();
+  Result<int> SweepOnProjector();
   template <typename T>
-  Result<T> RunOnWriter(std::function<Result<T>()> task);
+  Result<T> RunOnProjector(std::function<Result<T>()> task);
+  void TellListeners(const std::map<std::string, int64_t, std::less<>>& changed);
 
   LogStore& log_;
   LedgerReader& reader_;
@@ -168,34 +192,46 @@ class IngestWriter {
   const IngestOptions options_;
   const Clock& clock_;
 
-  // Owned by the writer thread (and by Start() before the thread exists).
+  // Owned by the appender (and by Start() before the threads exist).
   std::map<std::string, DeviceRecord, std::less<>> records_;
   std::set<std::string, std::less<>> dirty_records_;  // to store with a batch
   RegistrationLimiter registrations_;
-  Projector projector_;
   int64_t logged_ = 0;  // the last event id appended
+  Steady::time_point next_follow_{};  // Follow() next
+
+  // Owned by the projector's thread (and by Start()).
+  Projector projector_;
+  int64_t known_logged_ = 0;  // the log's end, as published to this thread
   // Since when the ledger trails the log (nullopt: it does not).
-  std::optional<std::chrono::steady_clock::time_point> trailing_since_;
+  std::optional<Steady::time_point> trailing_since_;
   bool projection_failing_ = false;
   bool following_ = false;  // another instance leads the projection
   // Since when, following, the ledger trails what this writer appended.
-  std::optional<std::chrono::steady_clock::time_point> behind_since_;
-  std::chrono::steady_clock::time_point next_sweep_;
-  std::chrono::steady_clock::time_point next_follow_{};  // Follow() next
-
-  void TellListeners(const std::map<std::string, int64_t, std::less<>>& changed);
+  std::optional<Steady::time_point> behind_since_;
+  Steady::time_point next_sweep_;
 
   std::mutex listener_mu_;
   std::map<ListenerId, ProjectionListener> listeners_;  // guarded by listener_mu_
   ListenerId next_listener_ = 1;                        // guarded by listener_mu_
 
+  // The appender's queue.
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;                // guarded by mu_
   std::deque<std::function<void()>> tasks_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
   IngestStats stats_;                        // guarded by mu_
-  std::thread thread_;
+  std::thread appender_;
+
+  // What the projector's thread is told.
+  std::mutex projection_mu_;
+  std::condition_variable projection_wake_;
+  int64_t published_ = 0;  // guarded: the log's end the appender saw
+  // guarded: the earliest unfolded append not yet absorbed
+  std::optional<Steady::time_point> published_since_;
+  std::deque<std::function<void()>> projection_tasks_;  // guarded
+  bool projection_stopping_ = false;                    // guarded
+  std::thread projector_thread_;
 };
 
 }  // namespace pm

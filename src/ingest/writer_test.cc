@@ -34,9 +34,6 @@ class FailingLog final : public LogStore {
     ++commits;
     return real_.Append(batch);
   }
-  Status SetSessionUser(int64_t id, const std::string& u) override {
-    return real_.SetSessionUser(id, u);
-  }
 
  private:
   Store& real_;
@@ -50,12 +47,20 @@ class FailingProjection final : public ProjectionStore {
   std::atomic<int> failures{0};
 
   Result<int64_t> ProjectedPosition() override { return real_.ProjectedPosition(); }
+  Status SetSessionUser(int64_t id, const std::string& u) override {
+    return real_.SetSessionUser(id, u);
+  }
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
     return real_.ReadLog(after, limit);
   }
   Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a,
                                             int64_t up_to) override {
     return real_.FoldableEvents(d, a, up_to);
+  }
+  Result<std::map<int64_t, int64_t>> StoredLinks(
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to) override {
+    return real_.StoredLinks(device, after, up_to);
   }
   Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
     return real_.LastIdleSessionBefore(d, b);

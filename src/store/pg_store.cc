@@ -213,8 +213,11 @@ class PgStore::Lease {
   std::unique_ptr<Connection> conn_;
 };
 
-PgStore::PgStore(std::string url, std::unique_ptr<Connection> writer)
-    : url_(std::move(url)), writer_(std::move(writer)) {}
+PgStore::PgStore(std::string url, std::unique_ptr<Connection> writer,
+                 std::unique_ptr<Connection> projector)
+    : url_(std::move(url)),
+      writer_(std::move(writer)),
+      projector_(std::move(projector)) {}
 
 PgStore::~PgStore() = default;
 
@@ -224,7 +227,10 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url,
   if (!conn.ok()) return conn.error();
   if (Status s = pg::Migrate(**conn); !s.ok()) return s.error();
   (void)options;  // several writers share a PostgreSQL database
-  return std::unique_ptr<PgStore>(new PgStore(url, std::move(*conn)));
+  auto projector = Connection::Open(url);
+  if (!projector.ok()) return projector.error();
+  return std::unique_ptr<PgStore>(
+      new PgStore(url, std::move(*conn), std::move(*projector)));
 }
 
 Result<PgStore::Lease> PgStore::Reader() {
@@ -404,7 +410,7 @@ Result<int64_t> PgStore::AllocateEventIds(int64_t count) {
 }
 
 Status PgStore::SetSessionUser(int64_t id, const std::string& user) {
-  Connection& conn = *writer_;
+  Connection& conn = *projector_;
   std::optional<std::string> attributed;
   if (!user.empty()) attributed = user;
   return Transaction(conn, [&]() -> Status {
@@ -508,7 +514,7 @@ Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
 // --- ProjectionStore ---
 
 Result<int64_t> PgStore::ProjectedPosition() {
-  auto rows = writer_->Exec("SELECT position FROM projection");
+  auto rows = projector_->Exec("SELECT position FROM projection");
   if (!rows.ok()) return rows.error();
   return rows->row(0).Int();
 }
@@ -523,7 +529,7 @@ Result<std::vector<LoggedEvent>> PgStore::ReadLog(int64_t after_id,
   sql.params.Bind(after_id).Bind(limit);
   std::vector<LoggedEvent> out;
   Status s = Collect(
-      *writer_, sql,
+      *projector_, sql,
       [](Rows::Row& q) {
         LoggedEvent e;
         e.event = rows::ReadEvent(q);
@@ -551,10 +557,33 @@ Result<std::vector<Event>> PgStore::FoldableEvents(
   }
   sql.text += " ORDER BY time, id";
   std::vector<Event> events;
-  if (Status s = Collect(*writer_, sql, ReadEventRow, events); !s.ok()) {
+  if (Status s = Collect(*projector_, sql, ReadEventRow, events); !s.ok()) {
     return s.error();
   }
   return events;
+}
+
+Result<std::map<int64_t, int64_t>> PgStore::StoredLinks(
+    const std::string& device, std::optional<EventKey> after,
+    int64_t up_to_id) {
+  Sql sql{"SELECT l.event_id, l.session_id FROM events e JOIN event_sessions "
+          "l ON l.event_id = e.id WHERE e.device = ? AND e.id <= ?",
+          {}};
+  sql.params.Bind(device).Bind(up_to_id);
+  if (after) {
+    sql.text += " AND (e.time, e.id) > (?, ?)";
+    sql.params.Bind(after->time).Bind(after->id);
+  }
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  Status s = Collect(
+      *projector_, sql,
+      [](Rows::Row& q) {
+        int64_t event = q.Int();
+        return std::pair<int64_t, int64_t>(event, q.Int());
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  return std::map<int64_t, int64_t>(rows.begin(), rows.end());
 }
 
 Result<std::optional<Session>> PgStore::LastIdleSessionBefore(
@@ -567,7 +596,7 @@ Result<std::optional<Session>> PgStore::LastIdleSessionBefore(
           {}};
   sql.params.Bind(device).Bind(before.time).Bind(before.id);
   std::vector<Session> found;
-  if (Status s = Collect(*writer_, sql, ReadSessionRow, found); !s.ok()) {
+  if (Status s = Collect(*projector_, sql, ReadSessionRow, found); !s.ok()) {
     return s.error();
   }
   if (found.empty()) return std::optional<Session>();
@@ -591,7 +620,7 @@ Result<std::vector<KeptPicture>> PgStore::KeptPictures(
            "ORDER BY p.event_id DESC LIMIT 1",
            {}};
   last.params.Bind(device).Bind(up_to);
-  if (Status s = Collect(*writer_, last, read, latest); !s.ok()) {
+  if (Status s = Collect(*projector_, last, read, latest); !s.ok()) {
     return s.error();
   }
   std::vector<int64_t> linked = sessions;
@@ -607,7 +636,7 @@ Result<std::vector<KeptPicture>> PgStore::KeptPictures(
             "? AND l.event_id <= ? AND p.device = ?",
             {}};
     sql.params.Bind(session).Bind(up_to).Bind(device);
-    if (Status s = Collect(*writer_, sql, read, out); !s.ok()) {
+    if (Status s = Collect(*projector_, sql, read, out); !s.ok()) {
       return s.error();
     }
   }
@@ -648,7 +677,7 @@ Result<bool> PgStore::LeadProjection() {
 
 Status PgStore::CommitProjection(const ProjectionBatch& batch) {
   Status s =
-      Transaction(*writer_, [&] { return ProjectInTransaction(batch); });
+      Transaction(*projector_, [&] { return ProjectInTransaction(batch); });
   if (!s.ok() && s.error().code != ErrorCode::kConflict) {
     return Unavailable(fmt::format("the ledger could not be updated: {}",
                                    s.error().message));
@@ -730,7 +759,7 @@ Status UpsertDeviceState(Connection& conn, const DeviceState& d) {
 }  // namespace
 
 Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
-  Connection& conn = *writer_;
+  Connection& conn = *projector_;
   if (batch.reset) {
     Status s = conn.Script(
         "DELETE FROM sessions; DELETE FROM device_states; "

@@ -18,8 +18,9 @@
 // - The database away: every call answers kUnavailable naming the server;
 //   a dropped connection is re-established by the next call.
 //
-// The writer's faces (LogStore, ProjectionStore) use one connection, the
-// single writer's; readers lease one from a small pool.
+// The log's face (LogStore) and the projection's (ProjectionStore) use a
+// connection each, so that one thread may append while another folds
+// (ingest/writer.h); readers lease one from a small pool.
 #pragma once
 
 #include <chrono>
@@ -45,15 +46,18 @@ class PgStore final : public Store {
   // --- LogStore ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
-  Status SetSessionUser(int64_t id, const std::string& user) override;
 
   // --- ProjectionStore ---
   Result<int64_t> ProjectedPosition() override;
+  Status SetSessionUser(int64_t id, const std::string& user) override;
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
                                            int limit) override;
   Result<std::vector<Event>> FoldableEvents(const std::string& device,
                                             std::optional<EventKey> after,
                                             int64_t up_to_id) override;
+  Result<std::map<int64_t, int64_t>> StoredLinks(
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to_id) override;
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override;
   Result<std::vector<KeptPicture>> KeptPictures(
@@ -105,19 +109,21 @@ class PgStore final : public Store {
 
  private:
   class Lease;
-  PgStore(std::string url, std::unique_ptr<pg::Connection> writer);
+  PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
+          std::unique_ptr<pg::Connection> projector);
   Result<Lease> Reader();
-  // Runs `body` in BEGIN ... COMMIT on the writer's connection, rolling back
-  // when it fails.
+  // Runs `body` in BEGIN ... COMMIT on `conn`, rolling back when it fails.
   Status Transaction(pg::Connection& conn, const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
   Result<bool> HasDuplicateOn(pg::Connection& conn, const Event& e);
 
   const std::string url_;
-  std::unique_ptr<pg::Connection> writer_;
+  std::unique_ptr<pg::Connection> writer_;  // LogStore: the appending thread's
+  // ProjectionStore (and SetSessionUser): the projector's thread's.
+  std::unique_ptr<pg::Connection> projector_;
   // The projection lead (LeadProjection): a session advisory lock held on a
   // connection of its own, checked at most once a second. Used by the
-  // writer's thread only.
+  // projector's thread only.
   std::unique_ptr<pg::Connection> lead_;
   bool leading_ = false;
   std::chrono::steady_clock::time_point lead_checked_{};

@@ -150,7 +150,7 @@ Status SqliteStore::Append(LogBatch& batch) {
   int64_t next_id = next_event_id_;
   std::vector<EventRecord> events = batch.events;  // kept when it fails
   std::vector<DeviceRecord> lost;
-  Status s = WriteTransaction(/*durable=*/true, [&]() -> Status {
+  Status s = WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
     lost.clear();
     for (const DeviceRecord& d : batch.devices) {
       auto stored = InsertDevice(*writer_, d);
@@ -191,10 +191,10 @@ Status SqliteStore::Append(LogBatch& batch) {
 }
 
 Status SqliteStore::SetSessionUser(int64_t id, const std::string& user) {
-  Connection& conn = *writer_;
+  Connection& conn = *projector_;
   std::optional<std::string> attributed;
   if (!user.empty()) attributed = user;
-  return WriteTransaction(/*durable=*/true, [&]() -> Status {
+  return WriteTransaction(conn, /*durable=*/true, [&]() -> Status {
     Result<bool> exists = sqlite::Single<bool>(
         conn, "SELECT 1 FROM sessions WHERE id = ?", id,
         [](Query&) { return true; }, false);
@@ -249,7 +249,7 @@ Status SqliteStore::ForEachEvent(
 
 Status SqliteStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
   if (updates.empty()) return {};
-  return WriteTransaction(/*durable=*/true, [&]() -> Status {
+  return WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
     for (const EventUpdate& u : updates) {
       if (Status s = UpdateEvent(*writer_, u); !s.ok()) return s;
     }

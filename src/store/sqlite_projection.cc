@@ -153,7 +153,7 @@ Status LinkEvent(Connection& conn, int64_t event_id,
 
 Result<int64_t> SqliteStore::ProjectedPosition() {
   return sqlite::Single<int64_t>(
-      *writer_, "SELECT coalesce(max(position), 0) + ? FROM projection", 0,
+      *projector_, "SELECT coalesce(max(position), 0) + ? FROM projection", 0,
       [](Query& q) { return q.Int(); }, 0);
 }
 
@@ -166,7 +166,7 @@ Result<std::vector<LoggedEvent>> SqliteStore::ReadLog(int64_t after_id,
   sqlite::Sql sql{kSql, {after_id, int64_t{limit}}};
   std::vector<LoggedEvent> out;
   Status s = sqlite::Collect(
-      *writer_, sql,
+      *projector_, sql,
       [](Query& q) {
         LoggedEvent e;
         e.event = sqlite::ReadEvent(q);
@@ -197,11 +197,36 @@ Result<std::vector<Event>> SqliteStore::FoldableEvents(
     sql.params.emplace_back(after->id);
   }
   std::vector<Event> events;
-  if (Status s = sqlite::Collect(*writer_, sql, sqlite::ReadEvent, events);
+  if (Status s = sqlite::Collect(*projector_, sql, sqlite::ReadEvent, events);
       !s.ok()) {
     return s.error();
   }
   return events;
+}
+
+Result<std::map<int64_t, int64_t>> SqliteStore::StoredLinks(
+    const std::string& device, std::optional<EventKey> after,
+    int64_t up_to_id) {
+  // Through events_device_time, as FoldableEvents.
+  static const std::string kAll =
+      "SELECT l.event_id, l.session_id FROM events e JOIN event_sessions l ON "
+      "l.event_id = e.id WHERE e.device = ? AND e.id <= ?";
+  static const std::string kAfter = kAll + " AND (e.time, e.id) > (?, ?)";
+  sqlite::Sql sql{after ? kAfter : kAll, {device, up_to_id}};
+  if (after) {
+    sql.params.emplace_back(after->time);
+    sql.params.emplace_back(after->id);
+  }
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  Status s = sqlite::Collect(
+      *projector_, sql,
+      [](Query& q) {
+        int64_t event = q.Int();
+        return std::pair<int64_t, int64_t>(event, q.Int());
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  return std::map<int64_t, int64_t>(rows.begin(), rows.end());
 }
 
 Result<std::optional<Session>> SqliteStore::LastIdleSessionBefore(
@@ -214,7 +239,7 @@ Result<std::optional<Session>> SqliteStore::LastIdleSessionBefore(
                   sqlite::kSessionSelect),
       {device, before.time, before.id}};
   std::vector<Session> found;
-  if (Status s = sqlite::Collect(*writer_, sql, sqlite::ReadSession, found);
+  if (Status s = sqlite::Collect(*projector_, sql, sqlite::ReadSession, found);
       !s.ok()) {
     return s.error();
   }
@@ -239,7 +264,7 @@ Result<std::vector<KeptPicture>> SqliteStore::KeptPictures(
       "p.event_id WHERE p.device = ? AND p.event_id <= ? ORDER BY p.event_id "
       "DESC LIMIT 1",
       {device, up_to}};
-  if (Status s = sqlite::Collect(*writer_, last, read, latest); !s.ok()) {
+  if (Status s = sqlite::Collect(*projector_, last, read, latest); !s.ok()) {
     return s.error();
   }
   std::vector<int64_t> linked = sessions;
@@ -256,7 +281,7 @@ Result<std::vector<KeptPicture>> SqliteStore::KeptPictures(
         "JOIN pictures p ON p.event_id = l.event_id WHERE l.session_id = ? AND "
         "l.event_id <= ? AND p.device = ?",
         {session, up_to, device}};
-    if (Status s = sqlite::Collect(*writer_, sql, read, out); !s.ok()) {
+    if (Status s = sqlite::Collect(*projector_, sql, read, out); !s.ok()) {
       return s.error();
     }
   }
@@ -267,7 +292,7 @@ Result<std::vector<KeptPicture>> SqliteStore::KeptPictures(
 }
 
 Status SqliteStore::CommitProjection(const ProjectionBatch& batch) {
-  Status s = WriteTransaction(/*durable=*/false,
+  Status s = WriteTransaction(*projector_, /*durable=*/false,
                               [&] { return ProjectInTransaction(batch); });
   if (!s.ok() && s.error().code != ErrorCode::kConflict) {
     return Unavailable(fmt::format("the ledger could not be updated: {}",
@@ -279,25 +304,26 @@ Status SqliteStore::CommitProjection(const ProjectionBatch& batch) {
 }
 
 // Once the WAL holds more than kMaxWalFrames (16 MiB of 4 KiB pages), the
-// single writer checkpoints it itself, PASSIVE, after a projection step (off
-// the answer's path, between two appends): with no append running, that
-// copies every frame no reader still needs (the background checkpoints
-// already copied all but the last second's), so the next append starts the
-// WAL over from its beginning and journal_size_limit trims the file. The
-// background checkpoints alone never get there while appends keep coming.
-// Costs one copy of a second of appends and an fsync of the database file,
-// once per 16 MiB.
+// projector checkpoints it itself, PASSIVE, after a projection step, holding
+// the store's write mutex so that no append runs meanwhile: that copies every
+// frame no reader still needs (the background checkpoints already copied all
+// but the last second's), so the next append starts the WAL over from its
+// beginning and journal_size_limit trims the file. The background
+// checkpoints alone never get there while appends keep coming. Costs one
+// copy of a second of appends and an fsync of the database file, once per
+// 16 MiB; an append waits for it.
 void SqliteStore::BoundWal() {
   constexpr int64_t kMaxWalFrames = 4096;
-  if (writer_->wal_frames() <= kMaxWalFrames) return;
-  if (Status s = writer_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !s.ok()) {
+  if (projector_->wal_frames() <= kMaxWalFrames) return;
+  std::lock_guard lock(write_mutex_);
+  if (Status s = projector_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !s.ok()) {
     spdlog::warn("checkpoint of a full WAL failed (will retry): {}",
                  s.error().message);
   }
 }
 
 Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
-  Connection& conn = *writer_;
+  Connection& conn = *projector_;
   if (batch.reset) {
     Status s = conn.Exec(
         "DELETE FROM sessions; DELETE FROM device_states; "

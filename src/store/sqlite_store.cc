@@ -121,9 +121,11 @@ Result<SqliteStore::Lease> SqliteStore::Reader() {
   return Lease(this, std::move(*conn));
 }
 
-Status SqliteStore::WriteTransaction(bool durable,
+Status SqliteStore::WriteTransaction(Connection& conn, bool durable,
                                      const std::function<Status()>& body) {
-  Connection& conn = *writer_;
+  // The appends' and the projector's connections take turns here rather
+  // than in SQLite's busy handler, which sleeps in steps of milliseconds.
+  std::lock_guard lock(write_mutex_);
   if (Status s = conn.Exec(durable ? "PRAGMA synchronous = FULL"
                                    : "PRAGMA synchronous = NORMAL");
       !s.ok()) {
@@ -141,7 +143,9 @@ Status SqliteStore::WriteTransaction(bool durable,
 
 SqliteStore::SqliteStore(std::string path,
                          std::unique_ptr<sqlite::Connection> writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+    : path_(std::move(path)),
+      writer_(std::move(writer)),
+      projector_(writer_.get()) {}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path) {
@@ -175,6 +179,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       [](Query& q) { return q.Int(); }, 1);
   if (!max_id.ok()) return max_id.error();
   store->next_event_id_ = *max_id;
+  // The projector's own connection: it reads and folds the log on its
+  // thread while appends go on (ingest/writer.h).
+  Result<std::unique_ptr<Connection>> projector = Connection::Open(path, false);
+  if (!projector.ok()) return projector.error();
+  if (Status s = Configure(**projector); !s.ok()) return s.error();
+  store->projector_owned_ = std::move(*projector);
+  store->projector_ = store->projector_owned_.get();
   Result<std::unique_ptr<Connection>> checkpoints =
       Connection::Open(path, false);
   if (!checkpoints.ok()) return checkpoints.error();

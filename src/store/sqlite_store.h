@@ -4,10 +4,12 @@
 // an Append() that returned ok survives a power cut; the projection commits
 // with synchronous=NORMAL (its frames reach the disk with the next append's
 // fsync, and one lost to a power cut is folded again from its position).
-// Readers never block the writer. The writer's faces (LogStore,
-// ProjectionStore) run on one connection owned by the single writer; read
-// methods lease a connection from a small pool, one per concurrent reader
-// thread. Every connection caches its prepared statements.
+// Readers never block the writer. The log's face (LogStore) runs on the
+// appending thread's connection and the projection's face (ProjectionStore)
+// on the projector's, so the two faces may be used at once from one thread
+// each (ingest/writer.h); their write transactions take turns on a mutex.
+// Read methods lease a connection from a small pool, one per concurrent
+// reader thread. Every connection caches its prepared statements.
 //
 // A store opened as a writer checkpoints on a background thread (see
 // Checkpointer in sqlite_store.cc): never on the request path.
@@ -43,15 +45,18 @@ class SqliteStore final : public Store {
   // --- LogStore (sqlite_log.cc) ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
-  Status SetSessionUser(int64_t id, const std::string& user) override;
 
   // --- ProjectionStore (sqlite_projection.cc) ---
   Result<int64_t> ProjectedPosition() override;
+  Status SetSessionUser(int64_t id, const std::string& user) override;
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
                                            int limit) override;
   Result<std::vector<Event>> FoldableEvents(const std::string& device,
                                             std::optional<EventKey> after,
                                             int64_t up_to_id) override;
+  Result<std::map<int64_t, int64_t>> StoredLinks(
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to_id) override;
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override;
   // Through pictures_device (the latest) and event_sessions_session.
@@ -134,10 +139,12 @@ class SqliteStore final : public Store {
   static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(
       const std::string& path);
   Result<Lease> Reader();
-  // Runs `body` in BEGIN IMMEDIATE ... COMMIT on the writer connection,
-  // rolling back when it fails; `durable`: the commit is fsynced
-  // (synchronous=FULL) before this returns, else NORMAL.
-  Status WriteTransaction(bool durable, const std::function<Status()>& body);
+  // Runs `body` in BEGIN IMMEDIATE ... COMMIT on `conn` (writer_ or
+  // projector_), rolling back when it fails, holding write_mutex_;
+  // `durable`: the commit is fsynced (synchronous=FULL) before this
+  // returns, else NORMAL.
+  Status WriteTransaction(sqlite::Connection& conn, bool durable,
+                          const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
   // Keeps the WAL from growing without end under appends that never pause
   // (sqlite_projection.cc; after each projection commit).
@@ -145,7 +152,12 @@ class SqliteStore final : public Store {
 
   const std::string path_;
   std::optional<WriterLock> lock_;              // held for the store's life
-  std::unique_ptr<sqlite::Connection> writer_;  // the single writer's
+  std::unique_ptr<sqlite::Connection> writer_;  // the appending thread's
+  // The projector's (ProjectionStore, SetSessionUser): its own connection
+  // in a writable store, writer_ in a read-only one.
+  std::unique_ptr<sqlite::Connection> projector_owned_;
+  sqlite::Connection* projector_;
+  std::mutex write_mutex_;  // held by each write transaction
   int64_t next_event_id_ = 1;                   // the writer's
   bool read_only_ = false;  // every connection opened read-only
 

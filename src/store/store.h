@@ -228,10 +228,6 @@ class LogStore {
   // registrations are decided in it), durable when it returns ok; a failure
   // stores nothing of it.
   virtual Status Append(LogBatch& batch) = 0;
-  // Attributes a session to a person, apart from the log (survives
-  // rebuild). Sessions read back carry it in `user`. kNotFound for an
-  // unknown session. An empty `user` removes the attribution.
-  virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
 };
 
 // The projection's face: the projector (ingest/projector.h) reads the log
@@ -241,12 +237,24 @@ class ProjectionStore {
   virtual ~ProjectionStore() = default;
   // The last event id folded into the stored projection (0: none).
   virtual Result<int64_t> ProjectedPosition() = 0;
+  // Attributes a session to a person, apart from the log (survives
+  // rebuild), durably. Sessions read back carry it in `user`. kNotFound for
+  // an unknown session. An empty `user` removes the attribution. A write to
+  // the ledger, so it is the projector's, made on its thread.
+  virtual Status SetSessionUser(int64_t id, const std::string& user) = 0;
   // Up to `limit` logged events with id > after_id, in id order.
   virtual Result<std::vector<LoggedEvent>> ReadLog(int64_t after_id,
                                                    int limit) = 0;
   // The device's foldable events (not duplicate, not test) with key > after
   // (all when nullopt) and id <= up_to_id, sorted by key.
   virtual Result<std::vector<Event>> FoldableEvents(
+      const std::string& device, std::optional<EventKey> after,
+      int64_t up_to_id) = 0;
+  // The stored session links (event id -> session id) of the device's
+  // events with key > after (all when nullopt) and id <= up_to_id: what a
+  // re-fold of those events compares its links with, so that it writes only
+  // the ones that changed.
+  virtual Result<std::map<int64_t, int64_t>> StoredLinks(
       const std::string& device, std::optional<EventKey> after,
       int64_t up_to_id) = 0;
   // The device's sessions that closed to idle (idle_after) with closed_by <
