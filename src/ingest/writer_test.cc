@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "http/test_harness.h"
@@ -51,7 +53,30 @@ class FailingProjection final : public ProjectionStore {
     return real_.SetSessionUser(id, u);
   }
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
+    {
+      // Held: the projector is stuck here (a slow disk, a long re-fold)
+      // until Release().
+      std::unique_lock lock(hold_mu_);
+      if (hold_) {
+        held_ = true;
+        hold_cv_.notify_all();
+        hold_cv_.wait(lock, [this] { return !hold_; });
+      }
+    }
     return real_.ReadLog(after, limit);
+  }
+  void Hold() {
+    std::lock_guard lock(hold_mu_);
+    hold_ = true;
+  }
+  bool WaitHeld(std::chrono::seconds within) {
+    std::unique_lock lock(hold_mu_);
+    return hold_cv_.wait_for(lock, within, [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lock(hold_mu_);
+    hold_ = false;
+    hold_cv_.notify_all();
   }
   Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a,
                                             int64_t up_to) override {
@@ -80,6 +105,10 @@ class FailingProjection final : public ProjectionStore {
 
  private:
   Store& real_;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool hold_ = false;  // guarded by hold_mu_
+  bool held_ = false;  // guarded: the projector has been stuck
 };
 
 // An item as the receiver would hand it over.
@@ -382,6 +411,54 @@ TEST_F(IngestTest, ARestartFoldsWhatTheLogHoldsBeyondTheLedger) {
 // A ledger that cannot be written does not cost an answer: the webhooks are
 // stored and acknowledged, the ledger trails, and it catches up by itself
 // once it can be written again.
+// The projector folds on a thread of its own: while it is stuck in a fold
+// (here: reading the log), other printers' webhooks are still appended and
+// answered (issue: one printer's late events re-folding a long print must
+// not delay another printer's answer).
+TEST_F(IngestTest, AnswersGoOnWhileTheProjectorIsStuckInAFold) {
+  store_ = MustOpen(testing::TestStoreUrl((dir_.path() / "pm.db").string()));
+  ASSERT_NE(store_, nullptr);
+  FailingProjection projection(*store_);
+  projection.Hold();
+  IngestOptions options;
+  options.sweep_interval = 0;
+  options.projection_delay = 0;
+  writer_ = std::make_unique<IngestWriter>(
+      IngestStores{*store_, projection, *store_}, options, clock_);
+  struct StopFirst {
+    std::unique_ptr<IngestWriter>& writer;
+    FailingProjection& projection;
+    ~StopFirst() {
+      projection.Release();
+      writer.reset();
+    }
+  } stop_first{writer_, projection};
+  ASSERT_TRUE(writer_->Start().ok());
+  const TimeMs t0 = 1'722'000'000'000;
+  ASSERT_TRUE(writer_->Ingest(Item("delta", Kind::kStarted, t0)).ok());
+  ASSERT_TRUE(projection.WaitHeld(std::chrono::seconds(10)))
+      << "the projector never started folding";
+  // Answered while the projector is stuck: appends do not wait for it.
+  std::vector<std::future<Result<Verdict>>> answers;
+  for (int i = 0; i < 20; ++i) {
+    answers.push_back(std::async(std::launch::async, [&, i] {
+      return writer_->Ingest(
+          Item("printer-" + std::to_string(i), Kind::kStarted, t0 + i));
+    }));
+  }
+  for (auto& answer : answers) {
+    ASSERT_EQ(answer.wait_for(std::chrono::seconds(10)),
+              std::future_status::ready)
+        << "an append waited for the stuck projector";
+    EXPECT_TRUE(answer.get().ok());
+  }
+  EXPECT_EQ(AllEvents(*store_).size(), 21u);
+  EXPECT_TRUE(AllSessions(*store_).empty());  // nothing folded yet
+  projection.Release();
+  ASSERT_TRUE(writer_->Settle().ok());
+  EXPECT_EQ(AllSessions(*store_).size(), 21u);
+}
+
 TEST_F(IngestTest, AFailingProjectionDelaysTheLedgerNotTheAnswers) {
   url_ = testing::TestStoreUrl((dir_.path() / "pm.db").string());
   store_ = MustOpen(url_);
