@@ -192,8 +192,27 @@ TEST(KeepAlive, PlainHttpUsesOneConnectionAndReconnectsWhenClosed) {
     ASSERT_TRUE(answer.ok()) << answer.error().message;
     EXPECT_EQ(*answer, 200);
   }
-  EXPECT_EQ(receiver.accepted().size(), 15u);
+  EXPECT_EQ(receiver.requests().size(), 15u);  // each answered 200 above
   EXPECT_EQ(receiver.connections(), 5);  // the first, and one per later POST
+}
+
+// A kept-alive connection the server dropped while idle: the POST that
+// finds it closed is sent again on a new connection, once, and succeeds.
+TEST(KeepAlive, APostOnAConnectionTheServerDroppedIsSentAgainOnANewOne) {
+  ::pm::testing::TestReceiver receiver;
+  receiver.set_mode(::pm::testing::TestReceiver::Mode::kDropIdle);
+  auto url = ParseHttpUrl(receiver.url());
+  ASSERT_TRUE(url.ok());
+  TargetConnection c(*url);
+  ASSERT_TRUE(c.Init().ok());
+  for (int i = 0; i < 6; ++i) {
+    auto answer = c.Post({}, "{}", std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.ok()) << i << ": " << answer.error().message;
+    EXPECT_EQ(*answer, 200);
+  }
+  EXPECT_EQ(receiver.requests().size(), 6u);  // the lost sends never arrived
+  EXPECT_EQ(receiver.connections(), 6);
+  EXPECT_EQ(c.opened(), 6);
 }
 
 }  // namespace

@@ -408,7 +408,7 @@ TEST_F(ForwarderTest, AnHttpsTargetIsVerifiedAndDeliveredOnceTrusted) {
   auto trusted = StartForwarder(t, clock_);
   ASSERT_TRUE(secure.WaitFor(1));
   ASSERT_TRUE(Eventually([&] { return Caught(*trusted, ids[0]); }));
-  ReceivedRequest got = secure.accepted().at(0);
+  ReceivedRequest got = secure.requests().at(0);
   EXPECT_EQ(IdOf(got), ids[0]);
   EXPECT_EQ(got.header("x-printmeter-signature"),
             "sha256=" + Hmac("k3y", got.header("x-printmeter-timestamp") + "." +
@@ -436,7 +436,8 @@ TEST_F(ForwarderTest, DeliveriesShareOneConnectionAndSurviveClosedOnes) {
   std::vector<int64_t> ids = Append(events);
   f->Wake();
   ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
-  EXPECT_EQ(receiver_.accepted().size(), 12u);
+  // The receiver records its answer after sending it: count requests.
+  EXPECT_EQ(receiver_.requests().size(), 12u);
   EXPECT_EQ(receiver_.connections(), 1);
 
   receiver_.set_mode(TestReceiver::Mode::kClose);
@@ -444,7 +445,7 @@ TEST_F(ForwarderTest, DeliveriesShareOneConnectionAndSurviveClosedOnes) {
   f->Wake();
   ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
   std::set<int64_t> seen;
-  for (const ReceivedRequest& r : receiver_.accepted()) seen.insert(IdOf(r));
+  for (const ReceivedRequest& r : receiver_.requests()) seen.insert(IdOf(r));
   for (int64_t id : ids) EXPECT_TRUE(seen.contains(id)) << id;
   EXPECT_EQ(StatusOf(*f).failed, 0);
 }

@@ -199,7 +199,7 @@ void TestReceiver::Exchange(Stream& stream) {
       received_[index].answered = res.result_int();
       changed_.notify_all();
     }
-    if (ec || !res.keep_alive()) return;
+    if (ec || !res.keep_alive() || mode == Mode::kDropIdle) return;
   }
 }
 

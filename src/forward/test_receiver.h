@@ -47,8 +47,11 @@ TestCertificates MakeTestCertificates(const std::string& dir,
 
 class TestReceiver {
  public:
-  // kClose: answers 200 with `Connection: close` and closes.
-  enum class Mode { kAccept, kFail, kStall, kClose };
+  // kClose: answers 200 with `Connection: close` and closes. kDropIdle:
+  // answers 200 as if keeping the connection alive, then closes it (as a
+  // server whose idle timeout ran out: the client learns it on its next
+  // request).
+  enum class Mode { kAccept, kFail, kStall, kClose, kDropIdle };
 
   TestReceiver();  // plain HTTP
   // HTTPS with `tls.cert` and `tls.key`.
