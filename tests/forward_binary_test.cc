@@ -239,5 +239,70 @@ TEST(ForwardBinaryTest, AMaintenanceItemDueIsForwardedOncePerCrossing) {
   EXPECT_EQ(server.Wait(), 0) << server.log;
 }
 
+// https on the binary: a receiver whose CA is not trusted shows why in
+// GET /api/v1/forwarding; a ca_file that cannot be read stops serve naming
+// it; with the receiver's CA as ca_file the event arrives.
+TEST(ForwardBinaryTest,
+     AnHttpsTargetShowsAVerifyFailureAndDeliversOnceTrusted) {
+  TempDir dir;
+  auto certs = testing::MakeTestCertificates(dir.path().string(), "e2e",
+                                             "DNS:localhost,IP:127.0.0.1");
+  TestReceiver receiver(certs);
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  std::string config = (dir.path() / "printmeter.toml").string();
+  auto write_config = [&](const std::string& ca_line) {
+    std::ofstream(config) << fmt::format(
+        "[[forward]]\nname = \"chat\"\nurl = \"{}\"\ntimeout = \"2s\"\n{}",
+        receiver.url("/hook", "localhost"), ca_line);
+  };
+  write_config("");
+  Child server;
+  uint16_t port = Serve(server, db, config);
+  ASSERT_NE(port, 0) << server.log;
+  int64_t event = 0;
+  {
+    TestClient client(port);
+    auto r =
+        client.Send("POST", "/webhook", "application/json", Body("alpha", 0));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_EQ(r->status, 200) << r->body;
+    event = boost::json::parse(r->body).at("event").as_int64();
+  }
+  std::string last_error;
+  for (int i = 0; i < 200 && last_error.empty(); ++i) {
+    TestClient client(port);
+    auto status = client.Send("GET", "/api/v1/forwarding", "", "");
+    ASSERT_TRUE(status.ok());
+    auto target = boost::json::parse(status->body).at("targets").at(0);
+    if (target.at("last_error").is_string()) {
+      last_error = std::string(target.at("last_error").as_string());
+    } else {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  EXPECT_NE(last_error.find("certificate verify failed"), std::string::npos)
+      << last_error;
+  EXPECT_NE(last_error.find("for host localhost"), std::string::npos)
+      << last_error;
+  EXPECT_TRUE(receiver.requests().empty());
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  EXPECT_EQ(server.Wait(), 0) << server.log;
+
+  const std::string missing = (dir.path() / "no-such-ca.pem").string();
+  write_config(fmt::format("ca_file = \"{}\"\n", missing));
+  EXPECT_EQ(Serve(server, db, config), 0);
+  server.Wait();
+  EXPECT_NE(server.log.find(missing), std::string::npos) << server.log;
+
+  write_config(fmt::format("ca_file = \"{}\"\n", certs.ca));
+  port = Serve(server, db, config);
+  ASSERT_NE(port, 0) << server.log;
+  ASSERT_TRUE(receiver.WaitFor(1)) << server.log;
+  EXPECT_EQ(std::stoll(receiver.requests().at(0).header("x-printmeter-event")),
+            event);
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  EXPECT_EQ(server.Wait(), 0) << server.log;
+}
+
 }  // namespace
 }  // namespace pm
