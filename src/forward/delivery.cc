@@ -167,8 +167,9 @@ struct TargetConnection::Impl {
     buffer.clear();
   }
   // Runs what was started until it is done, the deadline (and a little:
-  // a resolve has no deadline of its own) or Cancel; then closes the
-  // connection if `failed` and drains what the close aborted.
+  // a resolve has no deadline of its own) or Cancel; then, when `step` is
+  // not done (not empty), closes the connection and drains what the close
+  // aborted, so that no handler outlives the caller's locals.
   void Run(std::chrono::milliseconds timeout, const std::string& step) {
     io.restart();
     io.run_for(timeout + std::chrono::milliseconds(100));
