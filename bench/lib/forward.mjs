@@ -18,10 +18,11 @@ export const phases = [
 ];
 
 // A target on a free loopback port: `up` answers each POST 200, otherwise
-// requests are held unanswered until close().
+// requests are held unanswered until close(). It counts the requests and the
+// TCP connections it accepted (one per target when kept alive).
 function target(up) {
   const held = [];
-  let received = 0;
+  let received = 0, connections = 0;
   const server = nodeHttp.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -29,9 +30,11 @@ function target(up) {
       if (up) res.end('ok'); else held.push(res);
     });
   });
+  server.on('connection', () => { ++connections; });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     port: server.address().port,
     received: () => received,
+    connections: () => connections,
     close: () => new Promise((done) => {
       for (const res of held) res.destroy();
       server.close(done);
@@ -76,6 +79,8 @@ async function onePhase(binary, o, [key, label]) {
     if (tgt) await tgt.close();
   }
   return { key, label, argv, dir, ...load, forwarded: tgt ? tgt.received() : null,
+           connections: tgt ? tgt.connections() : null,
+           seconds: o.seconds,
            state: status?.state ?? null, backlog: status?.backlog ?? null };
 }
 

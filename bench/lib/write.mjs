@@ -89,6 +89,10 @@ export function forwarding(r, when = '') {
     ['answer max', ...cells((x) => ms(x.max))],
     ['requests the target received during the run',
      ...cells((x) => (x.forwarded === null ? '—' : count(x.forwarded)))],
+    ['events delivered per second to the target',
+     ...cells((x) => (x.forwarded === null ? '—' : count(x.forwarded / x.seconds)))],
+    ['connections the target accepted',
+     ...cells((x) => (x.connections == null ? '—' : count(x.connections)))],
     ['target state, backlog at the end',
      ...cells((x) => (x.state === null ? '—' : `${x.state}, ${count(x.backlog)} events`))],
   ];
@@ -101,7 +105,9 @@ export function forwarding(r, when = '') {
     'that answers 200 at once, and with one that accepts the connection and ' +
     'never answers (each attempt then waits for the 10 s timeout, and the ' +
     'target backs off). Forwarding runs on its own thread behind the log, so ' +
-    'the answers should not depend on the target.',
+    'the answers should not depend on the target. The target\'s rate is what ' +
+    'one target is delivered while the printers post (one kept-alive ' +
+    'connection per target, a request at a time).',
     '',
     table(['', ...cells((x) => x.label)], rows),
   ];

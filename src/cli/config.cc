@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -255,6 +256,26 @@ Status ReadMaintenance(const toml::table& dt, const std::string& id,
   return {};
 }
 
+// A [[forward]] table's ca_file: a readable file of PEM certificates
+// (OpenSSL reads them when forwarding starts).
+Status CheckCaFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return Invalid(
+        fmt::format("ca_file {} cannot be read: {}; give the path "
+                    "of the receiver's CA certificate (PEM)",
+                    file, std::strerror(errno)));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return Invalid(
+        fmt::format("ca_file {} holds no PEM certificate "
+                    "(-----BEGIN CERTIFICATE-----)",
+                    file));
+  }
+  return {};
+}
+
 // One [[forward]] table (forward/options.h). The URL is checked here for
 // its scheme only; the forwarder checks the rest when it starts.
 Result<ForwardTarget> ReadForward(const toml::table& t, size_t index,
@@ -267,6 +288,7 @@ Result<ForwardTarget> ReadForward(const toml::table& t, size_t index,
                  ReadString(t, "url", target.url, path),
                  ReadString(t, "body", body, path),
                  ReadString(t, "secret", target.secret, path),
+                 ReadString(t, "ca_file", target.ca_file, path),
                  ReadString(t, "timeout", timeout, path),
                  ReadString(t, "pause_after", pause_after, path),
                  ReadStrings(t, "events", target.events, path, where),
@@ -274,11 +296,21 @@ Result<ForwardTarget> ReadForward(const toml::table& t, size_t index,
     if (!s) return s.error();
   }
   if (target.name.empty()) target.name = fmt::format("forward{}", index + 1);
-  if (target.url.rfind("http://", 0) != 0) {
-    return ConfigError(
-        path, fmt::format("{}: `url` must start with http:// (for https, "
-                          "forward to a local relay that adds TLS)",
-                          where));
+  bool https = target.url.rfind("https://", 0) == 0;
+  if (!https && target.url.rfind("http://", 0) != 0) {
+    return ConfigError(path, fmt::format("{}: `url` must start with http:// "
+                                         "or https://",
+                                         where));
+  }
+  if (!target.ca_file.empty()) {
+    if (!https) {
+      return ConfigError(path, fmt::format("{}: ca_file is for https:// "
+                                           "URLs only",
+                                           where));
+    }
+    if (Status s = CheckCaFile(target.ca_file); !s) {
+      return ConfigError(path, fmt::format("{}: {}", where, s.error().message));
+    }
   }
   if (body == "printmeter") {
     target.body = ForwardBody::kPrintmeter;

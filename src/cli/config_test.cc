@@ -1,5 +1,6 @@
 #include "cli/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -392,8 +393,10 @@ TEST(ConfigTest, BadForwardTargetsAreRefusedWithTheirLine) {
     const char* says;
   };
   for (const Case& k : {
-           Case{"[[forward]]\nurl = \"https://u:pw@x/h\"\n",
-                "line 1: `url` must start with http://"},
+           Case{"[[forward]]\nurl = \"ftp://u:pw@x/h\"\n",
+                "line 1: `url` must start with http:// or https://"},
+           Case{"[[forward]]\nurl = \"http://x\"\nca_file = \"ca.pem\"\n",
+                "ca_file is for https:// URLs only"},
            Case{"[[forward]]\nurl = \"http://x\"\nbody = \"raw\"\n",
                 "body = \"raw\" is not one of"},
            Case{"[[forward]]\nurl = \"http://x\"\nevents = \"done\"\n",
@@ -413,6 +416,60 @@ TEST(ConfigTest, BadForwardTargetsAreRefusedWithTheirLine) {
         << refused.error().message;
     EXPECT_EQ(refused.error().message.find("pw"), std::string::npos);
   }
+}
+
+TEST(ConfigTest, AnHttpsTargetTakesACaFile) {
+  std::string ca = WriteTemp(
+                       "-----BEGIN CERTIFICATE-----\nMIIB\n"
+                       "-----END CERTIFICATE-----\n") +
+                   ".pem";
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\nMIIB\n"
+                       "-----END CERTIFICATE-----\n";
+  auto c = LoadConfigFile(WriteTemp(fmt::format(R"(
+[[forward]]
+name = "chat"
+url = "https://chat.example.com/hooks/printers"
+ca_file = "{}"
+
+[[forward]]
+name = "billing"
+url = "https://billing.example.com/"
+)",
+                                                ca)),
+                          true);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->forward.size(), 2u);
+  EXPECT_EQ(c->forward[0].url, "https://chat.example.com/hooks/printers");
+  EXPECT_EQ(c->forward[0].ca_file, ca);
+  EXPECT_TRUE(c->forward[1].ca_file.empty());
+}
+
+TEST(ConfigTest, ABadCaFileIsRefusedNamingTheFile) {
+  std::string missing = "/nonexistent/printmeter/receiver-ca.pem";
+  auto refused = LoadConfigFile(
+      WriteTemp(fmt::format("[[forward]]\nurl = \"https://x/h\"\n"
+                            "ca_file = \"{}\"\n",
+                            missing)),
+      true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find(missing), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("[[forward]] at line 1"),
+            std::string::npos)
+      << refused.error().message;
+
+  std::string not_pem = WriteTemp("") + ".txt";
+  std::ofstream(not_pem) << "just text\n";
+  auto garbage = LoadConfigFile(
+      WriteTemp(fmt::format("[[forward]]\nurl = \"https://x/h\"\n"
+                            "ca_file = \"{}\"\n",
+                            not_pem)),
+      true);
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.error().message.find(not_pem), std::string::npos);
+  EXPECT_NE(garbage.error().message.find("no PEM certificate"),
+            std::string::npos)
+      << garbage.error().message;
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ std::optional<MqttOptions> MqttOptionsFrom(const Config& config) {
 ForwardOptions ForwardOptionsFrom(const Config& config) {
   ForwardOptions options;
   options.targets = config.forward;
+  options.maintenance = MaintenanceOptionsFrom(config);
   return options;
 }
 

@@ -20,7 +20,8 @@ ApiOptions ApiOptionsFrom(const Config& config);
 // The client id defaults to printmeter-HOSTNAME.
 std::optional<MqttOptions> MqttOptionsFrom(const Config& config);
 // Forwarding's options: the [[forward]] targets, the intervals as
-// documented (1 s doubling to 5 min; a paused target every 5 min).
+// documented (1 s doubling to 5 min; a paused target every 5 min), and the
+// maintenance items for maintenance_due notices.
 ForwardOptions ForwardOptionsFrom(const Config& config);
 
 }  // namespace pm

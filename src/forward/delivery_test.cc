@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "forward/test_receiver.h"
+#include "store/store_test_util.h"
+
 namespace pm {
 namespace {
 
@@ -22,12 +25,21 @@ TEST(ParseHttpUrl, TakesHostPortAndTarget) {
   EXPECT_EQ(bare->target, "/");
 }
 
-TEST(ParseHttpUrl, RefusesHttpsAndNonUrlsSayingWhatToDo) {
-  auto https = ParseHttpUrl("https://user:pw@example.com/hook");
-  ASSERT_FALSE(https.ok());
-  EXPECT_EQ(https.error().code, ErrorCode::kInvalid);
-  EXPECT_THAT(https.error().message, HasSubstr("relay"));
-  EXPECT_THAT(https.error().message, ::testing::Not(HasSubstr("pw")));
+TEST(ParseHttpUrl, TakesHttpsWithItsDefaultPort) {
+  auto url = ParseHttpUrl("https://chat.example.com/hooks/x");
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->port, "443");
+  EXPECT_EQ(url->target, "/hooks/x");
+  EXPECT_FALSE(ParseHttpUrl("http://billing")->tls);
+}
+
+TEST(ParseHttpUrl, RefusesOtherSchemesAndNonUrlsSayingWhatToDo) {
+  auto ftp = ParseHttpUrl("ftp://user:pw@example.com/hook");
+  ASSERT_FALSE(ftp.ok());
+  EXPECT_EQ(ftp.error().code, ErrorCode::kInvalid);
+  EXPECT_THAT(ftp.error().message, HasSubstr("https://"));
+  EXPECT_THAT(ftp.error().message, ::testing::Not(HasSubstr("pw")));
   EXPECT_FALSE(ParseHttpUrl("not a url").ok());
   EXPECT_FALSE(ParseHttpUrl("http:///nohost").ok());
 }
@@ -54,7 +66,7 @@ TEST(OriginalDelivery, PutsThePictureBackWhereItWasCut) {
 }
 
 TEST(DeliveryHeaders, CarryTheIdTwiceAndSignOnlyWithASecret) {
-  Delivery d{42, "delta", "application/json", "{}"};
+  Delivery d{42, "delta", "application/json", "{}", ""};
   auto unsigned_headers = DeliveryHeaders(d, "", 1700000000);
   EXPECT_EQ(unsigned_headers["X-Printmeter-Event"], "42");
   EXPECT_EQ(unsigned_headers["Idempotency-Key"], "42");
@@ -71,13 +83,136 @@ TEST(DeliveryHeaders, CarryTheIdTwiceAndSignOnlyWithASecret) {
             Signature("key", 1700000000, "{}"));
 }
 
-TEST(Post, SaysWhyWhenNothingListens) {
+TEST(TargetConnection, SaysWhyWhenNothingListens) {
   auto url = ParseHttpUrl("http://127.0.0.1:1/x");
   ASSERT_TRUE(url.ok());
-  auto answer = Post(*url, {}, "", std::chrono::milliseconds(2000));
+  TargetConnection c(*url);
+  ASSERT_TRUE(c.Init().ok());
+  auto answer = c.Post({}, "", std::chrono::milliseconds(2000));
   ASSERT_FALSE(answer.ok());
   EXPECT_EQ(answer.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(answer.error().message, HasSubstr("cannot connect"));
+}
+
+TEST(TargetConnection, AnUnreadableCaFileIsNamed) {
+  auto url = ParseHttpUrl("https://127.0.0.1:1/x");
+  ASSERT_TRUE(url.ok());
+  TargetConnection c(*url, "/nonexistent/receiver-ca.pem");
+  Status s = c.Init();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalid);
+  EXPECT_THAT(s.error().message, HasSubstr("/nonexistent/receiver-ca.pem"));
+}
+
+// Real TLS on loopback: a CA and a server certificate made with openssl
+// for localhost and 127.0.0.1, and the receiver serving it.
+class TlsTest : public ::testing::Test {
+ protected:
+  Result<int> PostTo(const std::string& url_text, const std::string& ca_file,
+                     TargetConnection** keep = nullptr) {
+    auto url = ParseHttpUrl(url_text);
+    EXPECT_TRUE(url.ok());
+    connection_ = std::make_unique<TargetConnection>(*url, ca_file);
+    Status s = connection_->Init();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    if (keep) *keep = connection_.get();
+    return connection_->Post({{"Content-Type", "application/json"}}, "{}",
+                             std::chrono::milliseconds(5000));
+  }
+
+  std::unique_ptr<TargetConnection> connection_;
+  ::pm::testing::TempDir dir_;
+  ::pm::testing::TestCertificates certs_ = ::pm::testing::MakeTestCertificates(
+      dir_.File(""), "local", "DNS:localhost,IP:127.0.0.1");
+  ::pm::testing::TestReceiver receiver_{certs_};
+};
+
+TEST_F(TlsTest, AServerSignedByTheCaFilesCaIsReachedByNameAndAddress) {
+  auto by_address = PostTo(receiver_.url(), certs_.ca);
+  ASSERT_TRUE(by_address.ok()) << by_address.error().message;
+  EXPECT_EQ(*by_address, 200);
+  auto by_name = PostTo(receiver_.url("/hook", "localhost"), certs_.ca);
+  ASSERT_TRUE(by_name.ok()) << by_name.error().message;
+  ASSERT_TRUE(receiver_.WaitFor(2));
+  EXPECT_EQ(receiver_.requests()[1].header("host"), "localhost");
+}
+
+TEST_F(TlsTest, AnUnknownCaIsRefusedSayingWhyAndForWhichHost) {
+  auto refused = PostTo(receiver_.url(), "");  // the system's CAs only
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("certificate verify failed"));
+  EXPECT_THAT(refused.error().message, HasSubstr("for host 127.0.0.1"));
+  EXPECT_THAT(refused.error().message, HasSubstr("ca_file"));
+  EXPECT_TRUE(receiver_.requests().empty());
+}
+
+TEST_F(TlsTest, ACertificateForAnotherHostIsRefused) {
+  auto other = ::pm::testing::MakeTestCertificates(dir_.File(""), "other",
+                                                   "DNS:billing.example.com");
+  ::pm::testing::TestReceiver impostor(other);
+  auto refused = PostTo(impostor.url("/hook", "localhost"), other.ca);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("certificate verify failed"));
+  EXPECT_THAT(refused.error().message, HasSubstr("hostname mismatch"));
+  EXPECT_THAT(refused.error().message, HasSubstr("for host localhost"));
+  auto by_address = PostTo(impostor.url(), other.ca);
+  ASSERT_FALSE(by_address.ok());
+  EXPECT_THAT(by_address.error().message, HasSubstr("mismatch"));
+  EXPECT_TRUE(impostor.requests().empty());
+}
+
+// Kept alive: N POSTs, one connection, over TLS as over plain HTTP.
+TEST_F(TlsTest, OneConnectionCarriesEveryPost) {
+  TargetConnection* c = nullptr;
+  ASSERT_TRUE(PostTo(receiver_.url(), certs_.ca, &c).ok());
+  for (int i = 0; i < 9; ++i) {
+    auto answer = c->Post({}, "{}", std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.ok()) << answer.error().message;
+  }
+  ASSERT_TRUE(receiver_.WaitFor(10));
+  EXPECT_EQ(receiver_.connections(), 1);
+  EXPECT_EQ(c->opened(), 1);
+}
+
+TEST(KeepAlive, PlainHttpUsesOneConnectionAndReconnectsWhenClosed) {
+  ::pm::testing::TestReceiver receiver;
+  auto url = ParseHttpUrl(receiver.url());
+  ASSERT_TRUE(url.ok());
+  TargetConnection c(*url);
+  ASSERT_TRUE(c.Init().ok());
+  for (int i = 0; i < 10; ++i) {
+    auto answer = c.Post({}, "{}", std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.ok()) << answer.error().message;
+  }
+  EXPECT_EQ(receiver.connections(), 1);
+  // A server that closes after each answer still gets every request.
+  receiver.set_mode(::pm::testing::TestReceiver::Mode::kClose);
+  for (int i = 0; i < 5; ++i) {
+    auto answer = c.Post({}, "{}", std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.ok()) << answer.error().message;
+    EXPECT_EQ(*answer, 200);
+  }
+  EXPECT_EQ(receiver.requests().size(), 15u);  // each answered 200 above
+  EXPECT_EQ(receiver.connections(), 5);  // the first, and one per later POST
+}
+
+// A kept-alive connection the server dropped while idle: the POST that
+// finds it closed is sent again on a new connection, once, and succeeds.
+TEST(KeepAlive, APostOnAConnectionTheServerDroppedIsSentAgainOnANewOne) {
+  ::pm::testing::TestReceiver receiver;
+  receiver.set_mode(::pm::testing::TestReceiver::Mode::kDropIdle);
+  auto url = ParseHttpUrl(receiver.url());
+  ASSERT_TRUE(url.ok());
+  TargetConnection c(*url);
+  ASSERT_TRUE(c.Init().ok());
+  for (int i = 0; i < 6; ++i) {
+    auto answer = c.Post({}, "{}", std::chrono::milliseconds(5000));
+    ASSERT_TRUE(answer.ok()) << i << ": " << answer.error().message;
+    EXPECT_EQ(*answer, 200);
+  }
+  EXPECT_EQ(receiver.requests().size(), 6u);  // the lost sends never arrived
+  EXPECT_EQ(receiver.connections(), 6);
+  EXPECT_EQ(c.opened(), 6);
 }
 
 }  // namespace

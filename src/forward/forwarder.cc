@@ -4,14 +4,17 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <set>
 
 #include "api/render.h"
+#include "forward/notice.h"
+#include "maintenance/fleet.h"
 
 namespace pm {
 
 struct Forwarder::Worker {
   ForwardTarget target;
-  HttpUrl url;
+  std::unique_ptr<TargetConnection> connection;
   PostCanceller canceller;
   std::thread thread;
 
@@ -23,6 +26,10 @@ struct Forwarder::Worker {
   TimeMs next_attempt = 0;
   std::optional<TimeMs> failing_since;
   std::chrono::steady_clock::time_point saved_at{};  // position last stored
+  // maintenance_due notices: the keys delivered (read from the store once),
+  // and when to look at what is due next (an interval, on the steady clock).
+  std::optional<std::set<std::string>> notices_sent;
+  std::chrono::steady_clock::time_point next_notice_check{};
 
   ForwardTargetStatus status;  // guarded by Forwarder::mu_
 };
@@ -80,9 +87,19 @@ Status Forwarder::Start() {
       return Invalid(fmt::format("forward target `{}`: {}", t.name,
                                  url.error().message));
     }
+    if (!url->tls && !t.ca_file.empty()) {
+      return Invalid(
+          fmt::format("forward target `{}`: ca_file is for "
+                      "https:// URLs; its URL is http://",
+                      t.name));
+    }
     auto w = std::make_unique<Worker>();
     w->target = t;
-    w->url = *url;
+    w->connection = std::make_unique<TargetConnection>(*url, t.ca_file);
+    if (Status s = w->connection->Init(); !s.ok()) {
+      return Invalid(
+          fmt::format("forward target `{}`: {}", t.name, s.error().message));
+    }
     w->status.name = t.name;
     w->status.url = UrlWithoutCredentials(t.url);
     workers_.push_back(std::move(w));
@@ -149,6 +166,13 @@ void Forwarder::Run(Worker& w) {
                     options_.poll_interval),
            seen);
       continue;
+    }
+    auto steady = std::chrono::steady_clock::now();
+    if (WantsMaintenanceNotices(w.target) && !options_.maintenance.empty() &&
+        steady >= w.next_notice_check) {
+      w.next_notice_check = steady + options_.maintenance_interval;
+      SendNotices(w);
+      if (clock_.Now() < w.next_attempt) continue;  // the target failed
     }
     if (!Pass(w)) Wait(options_.poll_interval, seen);
   }
@@ -225,7 +249,7 @@ Result<std::optional<Delivery>> Forwarder::Build(const Worker& w,
   body["session"] = SessionSummary(session);
   return std::optional<Delivery>(Delivery{r.event.id, r.event.device,
                                           "application/json",
-                                          boost::json::serialize(body)});
+                                          boost::json::serialize(body), ""});
 }
 
 void Forwarder::Failed(Worker& w, const std::string& error) {
@@ -296,8 +320,8 @@ bool Forwarder::Attempt(Worker& w, const Delivery& d) {
   }
   int64_t timestamp = FloorSeconds(clock_.Now());
   Result<int> answer =
-      Post(w.url, DeliveryHeaders(d, w.target.secret, timestamp), d.body,
-           w.target.timeout, &w.canceller);
+      w.connection->Post(DeliveryHeaders(d, w.target.secret, timestamp), d.body,
+                         w.target.timeout, &w.canceller);
   if (answer.ok() && *answer >= 200 && *answer < 300) {
     w.failures = 0;
     w.failing_since.reset();
@@ -308,7 +332,7 @@ bool Forwarder::Attempt(Worker& w, const Delivery& d) {
       s.failing_since.reset();
       s.next_attempt.reset();
     });
-    SavePosition(w, d.event_id, false);
+    if (d.key.empty()) SavePosition(w, d.event_id, false);
     return true;
   }
   if (!Stopping()) {  // a POST cancelled by Stop() is no failure
@@ -346,6 +370,37 @@ bool Forwarder::Pass(Worker& w) {
     Update(w, [](ForwardTargetStatus& s) { s.state = ForwardState::kIdle; });
   }
   return static_cast<int>(page->size()) == options_.page_size;
+}
+
+void Forwarder::SendNotices(Worker& w) {
+  if (!w.notices_sent) {
+    auto sent = store_.ForwardNotices(w.target.name);
+    if (!sent.ok()) {
+      Report(w, sent.error());
+      return;
+    }
+    w.notices_sent = std::move(*sent);
+  }
+  auto fleet =
+      LoadFleetMaintenance(reader_, options_.maintenance, clock_.Now());
+  if (!fleet.ok()) {
+    Report(w, fleet.error());
+    return;
+  }
+  std::vector<MaintenanceDue> due = DueItems(*fleet);
+  for (const MaintenanceDue& d :
+       NoticesToSend(due, *w.notices_sent, w.target)) {
+    Delivery notice = NoticeDelivery(d);
+    if (!Attempt(w, notice)) return;  // retried after the backoff
+    w.notices_sent->insert(notice.key);
+    Status s =
+        store_.SaveForwardNotice(w.target.name, notice.key, clock_.Now());
+    if (!s.ok()) {  // sent again after a restart: at least once
+      spdlog::warn("forwarding to {}: cannot record notice {}: {}",
+                   w.target.name, notice.key, s.error().message);
+    }
+    spdlog::info("forwarded {} to {}", notice.key, w.target.name);
+  }
 }
 
 }  // namespace pm

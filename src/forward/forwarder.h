@@ -8,8 +8,8 @@
 // each second, and when stopped): delivery is at-least-once (a crash
 // delivers again, with the same X-Printmeter-Event, what was delivered
 // since the position was last stored: at most a page), in id order, hence
-// in order per printer. One thread per target so that a target that stalls holds up no
-// other; none of them is ever on the path of a webhook's answer.
+// in order per printer. One thread per target so that a target that stalls
+// holds up no other; none of them is ever on the path of a webhook's answer.
 //
 // A target added to the configuration starts at the log's end as it is
 // then (it is not sent the history); a removed one is left alone (its
@@ -20,6 +20,17 @@
 // max_retry; after failing for pause_after the target is `paused` and
 // tried every paused_retry, and it resumes by itself with the first
 // success.
+//
+// Each target keeps one connection alive between deliveries
+// (TargetConnection), opened again when the server closes it or an attempt
+// fails. For https it verifies the server's certificate and host name
+// against the system's CAs or the target's ca_file; a failed verification
+// is a failed delivery, its reason the target's last error.
+//
+// A target whose `events` names maintenance_due (or is empty) is also sent a
+// notice when a printer's maintenance item is due or overdue, once per
+// crossing (notice.h), checked every maintenance_interval: between the
+// printer's events, not in their order.
 //
 // Several instances on one PostgreSQL database each run a Forwarder: the
 // position moves by compare-and-set, so an instance whose save loses takes
@@ -83,8 +94,13 @@ class Forwarder {
   // The last event id the target may be given now (the log's end, or the
   // projection's for printmeter's JSON); nullopt when the store fails.
   std::optional<int64_t> Limit(Worker& w);
-  // POSTs `d` once: true when answered 2xx (the position moved past it).
+  // POSTs `d` once: true when answered 2xx (the position moved past it,
+  // for an event of the log).
   bool Attempt(Worker& w, const Delivery& d);
+  // Sends the target the maintenance_due notices it has not had
+  // (notice.h), recording each it answered 2xx; stops at the first failure
+  // (Failed: the backoff holds the events too).
+  void SendNotices(Worker& w);
   // Records a failed attempt and when to try again (the backoff).
   void Failed(Worker& w, const std::string& error);
   // Shows `error` as the target's last error; returns false.

@@ -12,8 +12,10 @@
 #include <set>
 
 #include "forward/test_receiver.h"
+#include "maintenance/fleet.h"
 #include "store/pg_test_cluster.h"
 #include "store/store_test_util.h"
+#include "store/write_batch.h"
 
 namespace pm {
 namespace {
@@ -379,6 +381,154 @@ TEST_F(ForwarderTest, TheReadmesSignatureCheckAcceptsADelivery) {
   std::string changed = got.body;
   changed[1] ^= 1;
   EXPECT_NE(check(changed), 0);
+}
+
+// https: a receiver whose CA the target does not trust fails with the
+// reason as the target's last error (GET /api/v1/forwarding); the same
+// target with ca_file naming that CA delivers, signed.
+TEST_F(ForwarderTest, AnHttpsTargetIsVerifiedAndDeliveredOnceTrusted) {
+  auto certs = testing::MakeTestCertificates(dir_.File(""), "tls",
+                                             "DNS:localhost,IP:127.0.0.1");
+  TestReceiver secure(certs);
+  ForwardTarget t;
+  t.url = secure.url("/hook", "localhost");
+  t.secret = "k3y";
+  auto untrusted = StartForwarder(t, clock_);
+  std::vector<int64_t> ids = Append({{"delta", Kind::kStarted}});
+  untrusted->Wake();
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*untrusted).failed > 0; }));
+  ForwardTargetStatus failed = StatusOf(*untrusted);
+  EXPECT_EQ(failed.state, ForwardState::kRetrying);
+  EXPECT_THAT(failed.last_error, HasSubstr("certificate verify failed"));
+  EXPECT_THAT(failed.last_error, HasSubstr("for host localhost"));
+  EXPECT_TRUE(secure.requests().empty());
+  untrusted.reset();
+
+  t.ca_file = certs.ca;
+  auto trusted = StartForwarder(t, clock_);
+  ASSERT_TRUE(secure.WaitFor(1));
+  ASSERT_TRUE(Eventually([&] { return Caught(*trusted, ids[0]); }));
+  ReceivedRequest got = secure.requests().at(0);
+  EXPECT_EQ(IdOf(got), ids[0]);
+  EXPECT_EQ(got.header("x-printmeter-signature"),
+            "sha256=" + Hmac("k3y", got.header("x-printmeter-timestamp") + "." +
+                                        got.body));
+}
+
+TEST_F(ForwarderTest, ACaFileThatCannotBeReadStopsTheStartNamingIt) {
+  ForwardTarget t;
+  t.name = "chat";
+  t.url = "https://127.0.0.1:1/hook";
+  t.ca_file = dir_.File("missing-ca.pem");
+  Forwarder f(*store_, *store_, Options(t), clock_);
+  Status s = f.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("`chat`"));
+  EXPECT_THAT(s.error().message, HasSubstr(t.ca_file));
+}
+
+// One kept-alive connection carries every delivery; a receiver that closes
+// after each answer still gets every event.
+TEST_F(ForwarderTest, DeliveriesShareOneConnectionAndSurviveClosedOnes) {
+  auto f = StartForwarder({}, clock_);
+  std::vector<std::pair<std::string, Kind>> events(12,
+                                                   {"delta", Kind::kStarted});
+  std::vector<int64_t> ids = Append(events);
+  f->Wake();
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  // The receiver records its answer after sending it: count requests.
+  EXPECT_EQ(receiver_.requests().size(), 12u);
+  EXPECT_EQ(receiver_.connections(), 1);
+
+  receiver_.set_mode(TestReceiver::Mode::kClose);
+  ids = Append(events);
+  f->Wake();
+  ASSERT_TRUE(Eventually([&] { return Caught(*f, ids.back()); }));
+  std::set<int64_t> seen;
+  for (const ReceivedRequest& r : receiver_.requests()) seen.insert(IdOf(r));
+  for (int64_t id : ids) EXPECT_TRUE(seen.contains(id)) << id;
+  EXPECT_EQ(StatusOf(*f).failed, 0);
+}
+
+// maintenance_due, end to end over the store: the ledger's sessions cross
+// an item's threshold -> one notice; a restart (a new forwarder on the
+// reopened file) sends none again; marked done and crossed again -> a new
+// one, under a new key.
+TEST_F(ForwarderTest, AMaintenanceItemDueIsSentOncePerCrossing) {
+  auto item = [](const char* name, const char* every) {
+    MaintenanceItem i = ParseEvery(every).value();
+    i.item = name;
+    return i;
+  };
+  ForwardTarget t;
+  t.events = {"maintenance_due"};  // and no print events
+  t.secret = "k3y";
+  ForwardOptions o = Options(t);
+  o.maintenance.devices["delta"] = {item("nozzle", "10h"),
+                                    item("belts", "20h")};
+  o.maintenance_interval = milliseconds(20);
+  auto commit = [&](int64_t id, TimeMs start, double hours) {
+    WriteBatch batch;
+    batch.devices = {{"delta", std::nullopt, kT0, start}};
+    batch.sessions = {testing::BareSession(
+        id, "delta", start, start + static_cast<TimeMs>(hours * kHourMs))};
+    Status s = CommitBatch(*store_, batch);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  };
+  auto notices = [&](const std::string& key) {
+    int n = 0;
+    for (const ReceivedRequest& r : receiver_.accepted()) {
+      n += r.header("x-printmeter-event") == key;
+    }
+    return n;
+  };
+  const std::string nozzle = fmt::format("maintenance:delta:nozzle:{}", kT0);
+  const std::string belts = fmt::format("maintenance:delta:belts:{}", kT0);
+  clock_.Advance(30 * kHourMs);
+  commit(1, kT0, 10.5);  // nozzle: 10.5 of 10 h, belts 10.5 of 20
+  {
+    auto f = std::make_unique<Forwarder>(*store_, *store_, o, clock_);
+    ASSERT_TRUE(f->Start().ok());
+    ASSERT_TRUE(Eventually([&] { return notices(nozzle) == 1; }));
+    ReceivedRequest got = receiver_.accepted().at(0);
+    EXPECT_EQ(got.header("idempotency-key"), nozzle);
+    EXPECT_EQ(got.header("x-printmeter-device"), "delta");
+    EXPECT_EQ(got.header("x-printmeter-signature"),
+              "sha256=" + Hmac("k3y", got.header("x-printmeter-timestamp") +
+                                          "." + got.body));
+    EXPECT_THAT(got.body, HasSubstr(R"("kind":"maintenance_due")"));
+    EXPECT_THAT(got.body, HasSubstr(R"("item":"nozzle")"));
+    EXPECT_THAT(got.body, HasSubstr(R"("state":"due")"));
+    EXPECT_THAT(got.body, HasSubstr(R"("every":"10h")"));
+  }
+  store_.reset();
+  store_ = testing::MustOpen(dir_.File("pm.db"));
+  ASSERT_NE(store_, nullptr);
+  {
+    // After the restart, belts crosses too: its notice shows that the
+    // restarted forwarder looked at what is due, and nozzle is not resent.
+    auto f = std::make_unique<Forwarder>(*store_, *store_, o, clock_);
+    ASSERT_TRUE(f->Start().ok());
+    commit(2, kT0 + 12 * kHourMs, 10);  // belts: 20.5 of 20 h
+    ASSERT_TRUE(Eventually([&] { return notices(belts) == 1; }))
+        << StatusOf(*f).last_error;
+    EXPECT_EQ(notices(nozzle), 1);
+
+    TimeMs done = kT0 + 23 * kHourMs;
+    ASSERT_TRUE(RecordMark(*store_, o.maintenance,
+                           {"delta", "nozzle", done, "ada"}, clock_.Now())
+                    .ok());
+    commit(3, done + kHourMs, 4);  // 4 of 10 h: not due
+    const std::string again = fmt::format("maintenance:delta:nozzle:{}", done);
+    clock_.Advance(10 * kHourMs);
+    commit(4, done + 6 * kHourMs, 7);  // 11 of 10 h: due again
+    ASSERT_TRUE(Eventually([&] { return notices(again) == 1; }));
+    EXPECT_EQ(notices(nozzle), 1);
+    EXPECT_EQ(notices(belts), 1);
+  }
+  auto recorded = store_->ForwardNotices("hook");
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->size(), 3u);
 }
 
 // Two instances on one PostgreSQL database forward to the same target:

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "maintenance/maintenance.h"
+
 namespace pm {
 
 // What a target receives as the body of each delivery.
@@ -16,9 +18,13 @@ enum class ForwardBody {
 
 struct ForwardTarget {
   std::string name;  // unique; names the stored position
-  std::string url;   // http://host[:port]/path
-  // Events to deliver: a kind ("done"), a topic as sent ("Print Done") or
-  // OctoPrint's event name ("PrintDone"). Empty: every event.
+  std::string url;   // http[s]://host[:port]/path
+  // For https: a PEM file of the CAs to trust in place of the system's
+  // (a receiver with its own CA or a self-signed certificate); "": none.
+  std::string ca_file;
+  // Events to deliver: a kind ("done"), a topic as sent ("Print Done"),
+  // OctoPrint's event name ("PrintDone") or "maintenance_due" (notice.h).
+  // Empty: every event, maintenance_due included.
   std::vector<std::string> events;
   std::vector<std::string> devices;  // empty: every printer
   ForwardBody body = ForwardBody::kOriginal;
@@ -37,6 +43,10 @@ struct ForwardOptions {
   // How often the log's end is looked at when nothing woke the forwarder.
   std::chrono::milliseconds poll_interval{1'000};
   int page_size = 64;  // events read from the log at a time
+  // The configured maintenance items, for maintenance_due notices; how
+  // often a target that wants them looks at what is due.
+  MaintenanceOptions maintenance;
+  std::chrono::milliseconds maintenance_interval{10'000};
 };
 
 }  // namespace pm

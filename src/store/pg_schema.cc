@@ -189,8 +189,20 @@ CREATE TABLE forward_positions (
 );
 )sql";
 
-constexpr std::array<const char*, 3> kMigrations{kMigration1, kMigration2,
-                                                 kMigration3};
+// Forwarding's notices (forward/forwarder.h): per target, the keys of the
+// `maintenance_due` notices it answered 2xx, so that each crossing is sent
+// once across restarts and instances.
+constexpr const char* kMigration4 = R"sql(
+CREATE TABLE forward_notices (
+  target text NOT NULL,
+  notice text NOT NULL,
+  sent_at bigint NOT NULL,
+  PRIMARY KEY (target, notice)
+);
+)sql";
+
+constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,
+                                                 kMigration3, kMigration4};
 
 // Taken by every instance that migrates, for the migration's transaction:
 // instances starting together apply each migration once.

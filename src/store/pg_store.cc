@@ -1346,4 +1346,33 @@ Status PgStore::SaveForwardPosition(const std::string& target,
   return {};
 }
 
+Result<std::set<std::string>> PgStore::ForwardNotices(
+    const std::string& target) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Params p;
+  p.Bind(target);
+  auto rows = (*reader)->Exec(
+      Numbered("SELECT notice FROM forward_notices WHERE target = ?"),
+      std::move(p));
+  if (!rows.ok()) return rows.error();
+  std::set<std::string> out;
+  for (int i = 0; i < rows->size(); ++i) out.insert(rows->row(i).Text());
+  return out;
+}
+
+Status PgStore::SaveForwardNotice(const std::string& target,
+                                  const std::string& key, TimeMs sent_at) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  Params p;
+  p.Bind(target).Bind(key).Bind(sent_at);
+  auto rows = (*reader)->Exec(
+      Numbered("INSERT INTO forward_notices (target, notice, sent_at) VALUES "
+               "(?, ?, ?) ON CONFLICT (target, notice) DO NOTHING"),
+      std::move(p));
+  if (!rows.ok()) return rows.error();
+  return {};
+}
+
 }  // namespace pm

@@ -102,6 +102,10 @@ class PgStore final : public Store {
   // receiver then sees (repeats it can drop by X-Printmeter-Event).
   Status SaveForwardPosition(const std::string& target,
                              std::optional<int64_t> from, int64_t to) override;
+  Result<std::set<std::string>> ForwardNotices(
+      const std::string& target) override;
+  Status SaveForwardNotice(const std::string& target, const std::string& key,
+                           TimeMs sent_at) override;
 
   Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) override;

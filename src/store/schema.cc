@@ -255,9 +255,21 @@ CREATE TABLE forward_positions (
 );
 )sql";
 
-constexpr std::array<const char*, 6> kMigrations{
-    kMigration1, kMigration2, kMigration3,
-    kMigration4, kMigration5, kMigration6};
+// Forwarding's notices (forward/forwarder.h): per target, the keys of the
+// `maintenance_due` notices it answered 2xx, so that each crossing is sent
+// once across restarts.
+constexpr const char* kMigration7 = R"sql(
+CREATE TABLE forward_notices (
+  target TEXT NOT NULL,
+  notice TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  PRIMARY KEY (target, notice)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<const char*, 7> kMigrations{
+    kMigration1, kMigration2, kMigration3, kMigration4,
+    kMigration5, kMigration6, kMigration7};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

@@ -1,6 +1,7 @@
 // Forwarding's face of SqliteStore (store.h, ForwardStore): reading the log
-// with its requests, and the forward_positions table of schema 5. Always on
-// a pooled reader connection, never the single writer's.
+// with its requests, and the forward_positions table of schema 6 and
+// forward_notices of schema 7. Always on a pooled reader connection, never the
+// single writer's.
 #include <fmt/format.h>
 
 #include "store/sqlite_rows.h"
@@ -101,6 +102,32 @@ Status SqliteStore::SaveForwardPosition(const std::string& target,
                              target)};
   }
   return {};
+}
+
+Result<std::set<std::string>> SqliteStore::ForwardNotices(
+    const std::string& target) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  std::vector<std::string> rows;
+  Status s = sqlite::Collect(
+      **reader,
+      Sql{"SELECT notice FROM forward_notices WHERE target = ?", {target}},
+      [](Query& q) { return q.Text(); }, rows);
+  if (!s.ok()) return s.error();
+  return std::set<std::string>(rows.begin(), rows.end());
+}
+
+// Synchronous = FULL (the reader's default): a notice recorded is one that
+// is never sent again, even after a power cut.
+Status SqliteStore::SaveForwardNotice(const std::string& target,
+                                      const std::string& key, TimeMs sent_at) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  return sqlite::RunOn(
+      **reader,
+      "INSERT INTO forward_notices (target, notice, sent_at) "
+      "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      [&](Query& q) { q.Bind(target).Bind(key).Bind(sent_at); });
 }
 
 }  // namespace pm

@@ -109,6 +109,10 @@ class SqliteStore final : public Store {
       override;
   Status SaveForwardPosition(const std::string& target,
                              std::optional<int64_t> from, int64_t to) override;
+  Result<std::set<std::string>> ForwardNotices(
+      const std::string& target) override;
+  Status SaveForwardNotice(const std::string& target, const std::string& key,
+                           TimeMs sent_at) override;
 
   // --- rebuild (sqlite_log.cc) ---
   // Reads in chunks, outside any transaction, so `fn` may write to the store.

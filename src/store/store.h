@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -356,6 +357,14 @@ class ForwardStore {
   virtual Status SaveForwardPosition(const std::string& target,
                                      std::optional<int64_t> from,
                                      int64_t to) = 0;
+  // The keys of the notices (e.g. `maintenance_due`) delivered to `target`,
+  // as SaveForwardNotice recorded them.
+  virtual Result<std::set<std::string>> ForwardNotices(
+      const std::string& target) = 0;
+  // Records that `target` answered 2xx to the notice `key` at `sent_at`
+  // (ms); recording it again is no error. Durable once it returns.
+  virtual Status SaveForwardNotice(const std::string& target,
+                                   const std::string& key, TimeMs sent_at) = 0;
 };
 
 // A whole database: the faces, and what `rebuild` and the shell need.

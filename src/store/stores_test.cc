@@ -1414,5 +1414,24 @@ TEST_P(StoreTest, ForwardPositionsAreACompareAndSetThatSurvivesReopening) {
   EXPECT_EQ(positions->at("chat"), 0);
 }
 
+// A notice recorded for one target is known after reopening, to that
+// target only; recording it twice is no error.
+TEST_P(StoreTest, ForwardNoticesAreRecordedPerTargetAndSurviveReopening) {
+  auto none = store_->ForwardNotices("chat");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->empty());
+  const std::string key = "maintenance:mk3:nozzle:1718000000000";
+  ASSERT_TRUE(store_->SaveForwardNotice("chat", key, 1).ok());
+  Status again = store_->SaveForwardNotice("chat", key, 2);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+
+  store_.reset();
+  store_ = Reopen();
+  auto chat = store_->ForwardNotices("chat");
+  ASSERT_TRUE(chat.ok()) << chat.error().message;
+  EXPECT_EQ(*chat, std::set<std::string>{key});
+  EXPECT_TRUE(store_->ForwardNotices("billing")->empty());
+}
+
 }  // namespace
 }  // namespace pm
