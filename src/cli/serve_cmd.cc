@@ -103,6 +103,7 @@ int RunServe(const ServeOptions& o) {
   std::unique_ptr<MqttPublisher> mqtt;
   IngestWriter::ListenerId mqtt_listener = 0;
   std::optional<MqttOptions> mqtt_options = MqttOptionsFrom(*config);
+  ApiOptions api_options = ApiOptionsFrom(*config);
   if (mqtt_options) {
     mqtt = std::make_unique<MqttPublisher>(**store, ApiOptionsFrom(*config),
                                            *mqtt_options, clock);
@@ -112,12 +113,15 @@ int RunServe(const ServeOptions& o) {
     }
     mqtt_listener = writer.AddProjectionListener(
         [p = mqtt.get()](const auto& changed) { p->Changed(changed); });
+    // A maintenance item marked done changes no session: told directly.
+    api_options.maintenance_marked = [p = mqtt.get()](const std::string& d) {
+      p->Changed(d);
+    };
   }
   // Forwarding ([[forward]]): woken by each projection commit, polling
   // the log besides; on threads of its own, never in a webhook's way.
   std::unique_ptr<Forwarder> forwarder;
   std::optional<IngestWriter::ListenerId> forward_listener;
-  ApiOptions api_options = ApiOptionsFrom(*config);
   if (!config->forward.empty()) {
     forwarder = std::make_unique<Forwarder>(**store, **store,
                                             ForwardOptionsFrom(*config), clock);
