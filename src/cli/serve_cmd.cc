@@ -83,6 +83,7 @@ int RunServe(const ServeOptions& o) {
 
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error());
+  if (auto s = ReadMqttPasswordFile(*config); !s) return Fail(s.error());
   ServerOptions server_options;
   if (auto s = ParseListen(config->listen, server_options); !s) {
     return Fail(s.error());
@@ -204,7 +205,8 @@ void AddServeCommand(CLI::App& app) {
   AddSettingFlags(*cmd, o->common,
                   {"listen", "auth", "stale_after", "timezone", "currency",
                    "admin_token", "read_token", "max_devices",
-                   "registrations_per_hour", "pictures"});
+                   "registrations_per_hour", "pictures", "mqtt_url",
+                   "mqtt_password_file"});
   cmd->add_option("--web-root", o->web_root,
                   "serve the dashboard from this directory (a `vite build` "
                   "of web/, e.g. web/dist) instead of the one built into "

@@ -95,6 +95,15 @@ Status MqttPublisher::Start() {
   auto broker = ParseBrokerUrl(options_.url);
   if (!broker) return broker.error();
   broker_ = std::move(*broker);
+  if (!options_.password.empty()) {
+    if (broker_.user.empty()) {
+      return Invalid(fmt::format(
+          "mqtt: a password is set but the url {} names no user; write "
+          "mqtt://USER@HOST:PORT",
+          broker_.Redacted()));
+    }
+    broker_.password = options_.password;
+  }
   std::call_once(lib_init, [] { mosquitto_lib_init(); });
   mosq_ = mosquitto_new(options_.client_id.c_str(), /*clean_session=*/true,
                         this);

@@ -457,5 +457,34 @@ TEST(MqttCredentialsTest, UserAndPasswordFromTheUrl) {
   EXPECT_EQ(publisher.connects(), 1);
 }
 
+TEST(MqttCredentialsTest, APasswordKeptOutOfTheUrl) {
+  TestBroker broker("home-assistant", "p@ss word");
+  ASSERT_TRUE(broker.Start().ok());
+  testing::TempDir dir;
+  auto store = testing::MustOpen("sqlite:" + (dir.path() / "pm.db").string());
+  ASSERT_NE(store, nullptr);
+  FakeClock clock(kFixtureTime * 1000);
+  MqttOptions options;
+  options.url = fmt::format("mqtt://home-assistant:wrong@127.0.0.1:{}",
+                            broker.port());
+  options.password = "p@ss word";  // replaces the url's
+  ApiOptions api;
+  api.devices["lab-1"] = {.name = "Lab printer"};
+  MqttPublisher publisher(*store, api, options, clock);
+  ASSERT_TRUE(publisher.Start().ok());
+  TestSubscriber sub(broker.port(), "#", "home-assistant", "p@ss word");
+  EXPECT_TRUE(sub.WaitForTopic("printmeter/lab-1/state", [](const Received& r) {
+    return r.count > 0;
+  }));
+  EXPECT_EQ(publisher.connects(), 1);
+
+  // A password for no user says what to write.
+  options.url = fmt::format("mqtt://127.0.0.1:{}", broker.port());
+  MqttPublisher userless(*store, api, options, clock);
+  Status s = userless.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("mqtt://USER@"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pm
