@@ -162,6 +162,7 @@ TEST(TopicsTest, StateCarriesTheMaintenanceItems) {
   EXPECT_EQ(nozzle["unit"], "h");
   EXPECT_EQ(nozzle["every"], "200h");
   std::string rods_key = TopicId("lubricate rods");
+  EXPECT_EQ(rods_key, "lubricate_rods_4d61d1d8");  // README
   json::object& rods = m[rods_key].as_object();
   EXPECT_EQ(rods["name"], "lubricate rods");
   EXPECT_EQ(rods["state"], "ok");
