@@ -27,7 +27,7 @@ constexpr int64_t kMaxUnacked = 1000;
 // How long Stop() waits for the broker to take "offline".
 constexpr auto kGoodbyeWait = std::chrono::seconds(2);
 // How long a sweep waits for the broker's retained messages and its marker.
-constexpr auto kSweepWait = std::chrono::seconds(20);
+constexpr auto kSweepWait = std::chrono::seconds(10);
 
 std::once_flag lib_init;
 
@@ -302,8 +302,10 @@ void MqttPublisher::Run() {
     if (connected_) {
       if (announce) announced_.clear();
       bool ok = PublishRound(all, announce, dirty);
-      if (announce && ok && !Stopping()) ok = Sweep();
       announce_pending = announce && !ok;
+      // A sweep that cannot finish (a broker that refuses the subscription)
+      // is tried again at the next connection, not every round.
+      if (announce && ok && !Stopping()) Sweep();
     } else {
       // Nothing to keep: the next connect publishes every printer.
       announce_pending = false;

@@ -104,7 +104,8 @@ class MqttPublisher {
   bool Publish(const MqttMessage& m);
   // After an announcement: clears what the broker retains of printmeter's
   // that it no longer publishes. False when it could not finish (the
-  // broker went away or did not answer); the next connect sweeps again.
+  // broker went away, or did not send the marker back within 10 s: it may
+  // refuse the subscription); the next connection sweeps again.
   bool Sweep();
 
   Store& store_;
