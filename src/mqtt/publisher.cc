@@ -382,6 +382,7 @@ bool MqttPublisher::Sweep() {
                              static_cast<int>(marker.size()), marker.data(),
                              kQos, /*retain=*/false);
   if (rc != MOSQ_ERR_SUCCESS) return finish(false);
+  ++unacked_;  // OnPublish counts its acknowledgement
   std::map<std::string, std::string, std::less<>> retained;
   {
     std::unique_lock lock(mu_);
@@ -401,7 +402,8 @@ bool MqttPublisher::Sweep() {
     retained = std::move(retained_);
   }
   // What printmeter publishes now: read again, after the marker, so that a
-  // printer first heard from meanwhile is not taken for a removed one.
+  // printer first heard from since the announcement (its config retained
+  // by now) is not taken for a removed one.
   auto reports = ReadPrinterReports(store_, api_, clock_.Now());
   if (!reports) return finish(false);
   std::set<std::string, std::less<>> current;
