@@ -365,6 +365,32 @@ TEST_F(MqttMaintenanceTest, ItemsThatBecomeDueAndMarkedDoneArePublishedAtOnce) {
   EXPECT_EQ(nozzle["used_pct"].as_double(), 0);
 }
 
+TEST_F(MqttMaintenanceTest, ALateEventThatChangesThePastIsPublishedAtOnce) {
+  options_.republish_interval = 3600 * 1000;  // only changes publish
+  harness_.clock.Set((kFixtureTime + 1100) * 1000);
+  StartPublisher();
+  // Started, done at 1000 s: 1000 s of printing, the nozzle (a quarter of
+  // an hour) overdue.
+  EXPECT_EQ(Post("01_print_started_local", 0), 200);
+  EXPECT_EQ(Post("06_print_done", 1000), 200);
+  TestSubscriber sub(broker_.port());
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"maintenance_due\":true") != std::string::npos &&
+           r.payload.find("\"state\":\"idle\"") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  // Then a pause at 400 s comes, late (spec/ledger.md 4: the printer is
+  // re-folded): the print was paused from 400 s to its end, so the nozzle
+  // has done 400 s of its 900.
+  EXPECT_EQ(Post("03_print_paused", 400), 200);
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"maintenance_due\":false") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  json::object nozzle = Json(sub.topics()[kState])["maintenance"]
+                            .as_object()["nozzle"].as_object();
+  EXPECT_EQ(nozzle["state"], "ok");
+  EXPECT_NEAR(nozzle["used_pct"].to_number<double>(), 44.4, 0.1);
+}
+
 TEST_F(MqttMaintenanceTest, RemovedPrintersAndItemsDisappearFromTheBroker) {
   const std::string a = "printmeter_ender3-garage";
   const std::string b = "printmeter_prusa-lab";
