@@ -109,6 +109,44 @@ TEST_F(MqttBinaryTest, KilledItsWillSaysOfflineAndStartedAgainItRepublishes) {
   EXPECT_EQ(second.log.find(kPassword), std::string::npos) << second.log;
 }
 
+TEST_F(MqttBinaryTest, BrokerFromTheEnvironmentAndPasswordFromAFile) {
+  TestBroker broker(kUser, kPassword);
+  ASSERT_TRUE(broker.Start().ok());
+  std::string config = (dir_ / "printmeter.toml").string();
+  std::ofstream(config) << "[devices.ender3-garage]\nname = \"Ender 3\"\n";
+  std::string secret = (dir_ / "mqtt-password").string();
+  std::ofstream(secret) << kPassword << "\n";
+  TestSubscriber sub(broker.port(), "#", kUser, kPassword);
+
+  // The url names the user only; the password comes from the file.
+  ::setenv("PRINTMETER_MQTT_URL",
+           fmt::format("mqtt://{}@127.0.0.1:{}", kUser, broker.port()).c_str(),
+           1);
+  Child child;
+  child = Spawn({Binary(), "serve", "--listen", "127.0.0.1:0", "--db",
+                 "sqlite:" + (dir_ / "pm.db").string(), "--config", config,
+                 "--mqtt-password-file", secret});
+  ::unsetenv("PRINTMETER_MQTT_URL");
+  ASSERT_FALSE(child.WaitFor("mqtt: connected to").empty()) << child.log;
+  EXPECT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"name\":\"Ender 3\"") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  ::kill(child.pid, SIGTERM);
+  EXPECT_EQ(child.Wait(), 0) << child.log;
+  EXPECT_EQ(child.log.find(kPassword), std::string::npos) << child.log;
+
+  // A password file it cannot read stops it at start, naming the file.
+  Child unreadable;
+  unreadable = Spawn({Binary(), "serve", "--listen", "127.0.0.1:0", "--db",
+                      "sqlite:" + (dir_ / "pm.db").string(), "--config",
+                      config, "--mqtt-url", broker.Url(),
+                      "--mqtt-password-file", secret + ".missing"});
+  EXPECT_EQ(unreadable.Wait(), 1);
+  EXPECT_NE(unreadable.log.find("mqtt-password.missing: cannot read it"),
+            std::string::npos)
+      << unreadable.log;
+}
+
 TEST_F(MqttBinaryTest, ABrokerUrlItCannotUseStopsItAtStart) {
   Child child;
   std::string config = WriteConfig("http://broker.local:1883");

@@ -105,6 +105,7 @@ Result<ApiResponse> PostMaintenanceDone(ApiContext& ctx, const ApiCall& call) {
   if (Status s = RecordMark(ctx.store, options, mark, now); !s.ok()) {
     return s.error();
   }
+  if (ctx.options.maintenance_marked) ctx.options.maintenance_marked(mark.device);
   auto fleet = LoadFleetMaintenance(ctx.store, options, now);
   if (!fleet) return fleet.error();
   for (const DeviceMaintenance& d : *fleet) {

@@ -3,6 +3,7 @@
 // fields they need.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -45,6 +46,11 @@ struct ApiOptions {
   // The printers' maintenance items (GET /api/v1/printers, /metrics, and
   // marking one done).
   MaintenanceOptions maintenance;
+  // Told the device after one of its items is marked done and stored
+  // (POST .../maintenance/ITEM/done), so that a follower that publishes the
+  // items (MQTT) does so at once; unset: nobody is told. Called on the
+  // request's thread: it must not block.
+  std::function<void(const std::string& device)> maintenance_marked;
   // The forward targets' status (GET /api/v1/forwarding, metrics); unset
   // when nothing is forwarded.
   ForwardStatusFn forwarding;

@@ -49,6 +49,16 @@ constexpr SettingFlag kSettingFlags[] = {
      "and each printer's latest), all, none; the log always says a picture "
      "came",
      "prints"},
+    {"mqtt_url", "URL",
+     "publish every printer's state to this MQTT broker for Home Assistant: "
+     "mqtt://USER@HOST:1883 or mqtts://... (the [mqtt] table's url; its other "
+     "settings come from the table)",
+     "none: not published"},
+    {"mqtt_password_file", "FILE",
+     "read the MQTT broker's password from this file (a systemd credential, "
+     "a container secret) rather than from the url; there is no password "
+     "flag, which anyone on the machine could read in the process list",
+     "the url's password"},
     {"registrations_per_hour", "N",
      "new printers that may register themselves (tofu, open) per hour; "
      "beyond it 429; 0 = no limit",
@@ -117,6 +127,7 @@ Result<Config> ResolveConfig(const CommonOptions& common, bool may_be_missing) {
       return s.error();
     }
   }
+  if (auto s = FinishConfig(*config); !s) return s.error();
   return config;
 }
 

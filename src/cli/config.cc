@@ -175,16 +175,15 @@ Status ReadMqtt(const toml::table& root, Config& config,
                  ReadString(*t, "topic_prefix", mqtt.topic_prefix, path),
                  ReadString(*t, "discovery_prefix", mqtt.discovery_prefix, path),
                  ReadString(*t, "client_id", mqtt.client_id, path),
+                 ReadString(*t, "password", mqtt.password, path),
+                 ReadString(*t, "password_file", mqtt.password_file, path),
                  CheckTopicPrefix(mqtt.topic_prefix, "topic_prefix", path),
                  CheckTopicPrefix(mqtt.discovery_prefix, "discovery_prefix",
                                   path)}) {
     if (!s) return s.error();
   }
-  if (mqtt.url.empty()) {
-    return ConfigError(path,
-                       "[mqtt] needs url = \"mqtt://user:password@host:1883\" "
-                       "(or remove the [mqtt] table to publish nothing)");
-  }
+  // A missing url may still come from PRINTMETER_MQTT_URL or --mqtt-url:
+  // FinishConfig checks.
   config.mqtt = std::move(mqtt);
   return {};
 }
@@ -512,6 +511,19 @@ Status ApplySetting(Config& config, std::string_view key,
     config.admin_token = value.empty() ? std::nullopt : std::optional(value);
   } else if (key == "read_token") {
     config.read_token = value.empty() ? std::nullopt : std::optional(value);
+  } else if (key == "mqtt_url" || key == "mqtt_password" ||
+             key == "mqtt_password_file") {
+    if (!config.mqtt) config.mqtt = MqttConfig{};
+    if (key == "mqtt_url") config.mqtt->url = value;
+    // The later source wins, whether it gives the password or its file.
+    if (key == "mqtt_password") {
+      config.mqtt->password = value;
+      config.mqtt->password_file.clear();
+    }
+    if (key == "mqtt_password_file") {
+      config.mqtt->password_file = value;
+      config.mqtt->password.clear();
+    }
   } else if (key == "max_devices") {
     return ParseCount(value, source, config.max_devices);
   } else if (key == "registrations_per_hour") {
@@ -526,12 +538,51 @@ Status ApplyEnvironment(Config& config) {
   for (std::string_view key :
        {"listen", "db", "auth", "stale_after", "timezone", "currency",
         "admin_token", "read_token", "max_devices",
-        "registrations_per_hour", "pictures"}) {
+        "registrations_per_hour", "pictures", "mqtt_url", "mqtt_password",
+        "mqtt_password_file"}) {
     std::string name = "PRINTMETER_";
     for (char c : key) name += static_cast<char>(std::toupper(c));
     const char* v = std::getenv(name.c_str());
     if (!v || !*v) continue;
     if (Status s = ApplySetting(config, key, v, name + "="); !s) return s;
+  }
+  return {};
+}
+
+Status FinishConfig(Config& config) {
+  if (!config.mqtt) return {};
+  MqttConfig& mqtt = *config.mqtt;
+  if (mqtt.url.empty()) {
+    return Invalid(
+        "MQTT is configured without a broker: set url = "
+        "\"mqtt://user@host:1883\" in [mqtt], or PRINTMETER_MQTT_URL, or "
+        "--mqtt-url (or remove the MQTT settings to publish nothing)");
+  }
+  return {};
+}
+
+Status ReadMqttPasswordFile(Config& config) {
+  if (!config.mqtt) return {};
+  MqttConfig& mqtt = *config.mqtt;
+  if (!mqtt.password_file.empty() && mqtt.password.empty()) {
+    std::ifstream in(mqtt.password_file, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) {
+      return Invalid(fmt::format(
+          "[mqtt] password_file {}: cannot read it ({}); check the path and "
+          "that printmeter's user may read it",
+          mqtt.password_file, std::strerror(errno)));
+    }
+    mqtt.password = text.str();
+    while (!mqtt.password.empty() &&
+           (mqtt.password.back() == '\n' || mqtt.password.back() == '\r')) {
+      mqtt.password.pop_back();
+    }
+    if (mqtt.password.empty()) {
+      return Invalid(fmt::format("[mqtt] password_file {} is empty",
+                                 mqtt.password_file));
+    }
   }
   return {};
 }

@@ -35,6 +35,13 @@ struct MqttConfig {
   std::string topic_prefix = "printmeter";
   std::string discovery_prefix = "homeassistant";
   std::string client_id;  // "": printmeter-HOSTNAME
+  // The broker's password, kept out of the url (and of the file, with
+  // password_file or PRINTMETER_MQTT_PASSWORD): replaces the url's password
+  // for the url's user. "": the url's.
+  std::string password;
+  // A file whose content (less a trailing newline) is the password, such
+  // as a systemd credential or a container secret; read by FinishConfig.
+  std::string password_file;
 };
 
 struct Config {
@@ -79,12 +86,25 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist);
 // Applies PRINTMETER_LISTEN, PRINTMETER_DB, PRINTMETER_AUTH,
 // PRINTMETER_STALE_AFTER, PRINTMETER_TIMEZONE, PRINTMETER_ADMIN_TOKEN,
 // PRINTMETER_READ_TOKEN, PRINTMETER_CURRENCY, PRINTMETER_MAX_DEVICES,
-// PRINTMETER_REGISTRATIONS_PER_HOUR, PRINTMETER_PICTURES from the
-// environment.
+// PRINTMETER_REGISTRATIONS_PER_HOUR, PRINTMETER_PICTURES,
+// PRINTMETER_MQTT_URL, PRINTMETER_MQTT_PASSWORD and
+// PRINTMETER_MQTT_PASSWORD_FILE from the environment.
 Status ApplyEnvironment(Config& config);
 
+// What only the whole configuration (file, environment and flags applied)
+// can tell: MQTT settings without a broker url are refused, saying what to
+// set.
+Status FinishConfig(Config& config);
+
+// Reads [mqtt] password_file (PRINTMETER_MQTT_PASSWORD_FILE,
+// --mqtt-password-file) into the password, less a trailing newline; only
+// `serve`, which publishes, needs it. kInvalid, naming the file, when it
+// cannot be read or is empty.
+Status ReadMqttPasswordFile(Config& config);
+
 // Sets the setting `key` (a config file key: "listen", "auth",
-// "stale_after", "read_token", ...) from text, as a flag or an environment
+// "stale_after", "read_token", ...; for [mqtt]: "mqtt_url",
+// "mqtt_password", "mqtt_password_file", which create the table) from text, as a flag or an environment
 // variable gives it. `source` starts error messages, before the value
 // ("--auth ", "PRINTMETER_AUTH="). kInvalid for a value the setting cannot
 // take, or an unknown key.

@@ -260,7 +260,6 @@ TEST(ConfigTest, MqttTableMistakesSayWhatToWrite) {
     const char* text;
     const char* says;
   } cases[] = {
-      {"[mqtt]\ntopic_prefix = \"pm\"\n", "needs url"},
       {"[mqtt]\nurl = 1883\n", "`url` must be a string"},
       {"mqtt = \"mqtt://broker\"\n", "[mqtt] must be a table"},
       {"[mqtt]\nurl = \"mqtt://b\"\ntopic_prefix = \"pm/#\"\n",
@@ -276,6 +275,72 @@ TEST(ConfigTest, MqttTableMistakesSayWhatToWrite) {
     EXPECT_NE(c.error().message.find(k.says), std::string::npos)
         << c.error().message;
   }
+}
+
+TEST(ConfigTest, MqttUrlAndPasswordFromTheEnvironmentOrAFlag) {
+  // A table without a url: the url may still come from elsewhere.
+  auto path = WriteTemp("[mqtt]\ntopic_prefix = \"farm\"\n");
+  auto c = LoadConfigFile(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  Status missing = FinishConfig(*c);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("PRINTMETER_MQTT_URL"),
+            std::string::npos)
+      << missing.error().message;
+
+  ::setenv("PRINTMETER_MQTT_URL", "mqtt://ha@broker.local:1883", 1);
+  ::setenv("PRINTMETER_MQTT_PASSWORD", "s3cret", 1);
+  Status applied = ApplyEnvironment(*c);
+  ::unsetenv("PRINTMETER_MQTT_URL");
+  ::unsetenv("PRINTMETER_MQTT_PASSWORD");
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  ASSERT_TRUE(FinishConfig(*c).ok());
+  EXPECT_EQ(c->mqtt->url, "mqtt://ha@broker.local:1883");
+  EXPECT_EQ(c->mqtt->password, "s3cret");
+  EXPECT_EQ(c->mqtt->topic_prefix, "farm");  // the file's, kept
+
+  // No [mqtt] table: a flag's url creates one with the defaults.
+  Config flags;
+  ASSERT_TRUE(
+      ApplySetting(flags, "mqtt_url", "mqtt://b:1883", "--mqtt-url ").ok());
+  ASSERT_TRUE(flags.mqtt.has_value());
+  EXPECT_EQ(flags.mqtt->url, "mqtt://b:1883");
+  EXPECT_EQ(flags.mqtt->topic_prefix, "printmeter");
+  // A password without a broker is refused, saying what to set.
+  Config lonely;
+  ASSERT_TRUE(ApplySetting(lonely, "mqtt_password", "x", "").ok());
+  Status refused = FinishConfig(lonely);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("--mqtt-url"), std::string::npos);
+}
+
+TEST(ConfigTest, MqttPasswordFromAFile) {
+  auto secret = WriteTemp("p@ss word\n");
+  Config c;
+  ASSERT_TRUE(ApplySetting(c, "mqtt_url", "mqtt://ha@b", "").ok());
+  // The file given later wins over a password given earlier.
+  ASSERT_TRUE(ApplySetting(c, "mqtt_password", "old", "").ok());
+  ASSERT_TRUE(ApplySetting(c, "mqtt_password_file", secret, "").ok());
+  ASSERT_TRUE(ReadMqttPasswordFile(c).ok());
+  EXPECT_EQ(c.mqtt->password, "p@ss word");  // less the newline
+  std::remove(secret.c_str());
+
+  Config gone;
+  ASSERT_TRUE(ApplySetting(gone, "mqtt_url", "mqtt://ha@b", "").ok());
+  ASSERT_TRUE(
+      ApplySetting(gone, "mqtt_password_file", "/nonexistent/pw", "").ok());
+  Status s = ReadMqttPasswordFile(gone);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("/nonexistent/pw"), std::string::npos);
+  EXPECT_NE(s.error().message.find("cannot read"), std::string::npos);
+
+  auto empty = WriteTemp("\n");
+  ASSERT_TRUE(ApplySetting(gone, "mqtt_password_file", empty, "").ok());
+  s = ReadMqttPasswordFile(gone);
+  std::remove(empty.c_str());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("is empty"), std::string::npos);
 }
 
 // --- maintenance ---

@@ -23,6 +23,7 @@ std::optional<MqttOptions> MqttOptionsFrom(const Config& config) {
   if (!config.mqtt) return std::nullopt;
   MqttOptions options;
   options.url = config.mqtt->url;
+  options.password = config.mqtt->password;  // FinishConfig read any file
   options.topic_prefix = config.mqtt->topic_prefix;
   options.discovery_prefix = config.mqtt->discovery_prefix;
   options.client_id = config.mqtt->client_id;

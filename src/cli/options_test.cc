@@ -51,15 +51,20 @@ TEST(MqttOptionsFromTest, OnlyWithAnMqttTable) {
   config.mqtt = MqttConfig{.url = "mqtt://ha:pw@broker:1883",
                            .topic_prefix = "farm",
                            .discovery_prefix = "ha",
-                           .client_id = "printmeter-lab"};
+                           .client_id = "printmeter-lab",
+                           .password = "",
+                           .password_file = ""};
   auto options = MqttOptionsFrom(config);
   ASSERT_TRUE(options.has_value());
   EXPECT_EQ(options->url, "mqtt://ha:pw@broker:1883");
   EXPECT_EQ(options->topic_prefix, "farm");
   EXPECT_EQ(options->discovery_prefix, "ha");
   EXPECT_EQ(options->client_id, "printmeter-lab");
+  EXPECT_EQ(options->password, "");
   config.mqtt->client_id = "";
   EXPECT_TRUE(MqttOptionsFrom(config)->client_id.starts_with("printmeter"));
+  config.mqtt->password = "from-the-environment";
+  EXPECT_EQ(MqttOptionsFrom(config)->password, "from-the-environment");
 }
 
 }  // namespace

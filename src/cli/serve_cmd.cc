@@ -83,6 +83,7 @@ int RunServe(const ServeOptions& o) {
 
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error());
+  if (auto s = ReadMqttPasswordFile(*config); !s) return Fail(s.error());
   ServerOptions server_options;
   if (auto s = ParseListen(config->listen, server_options); !s) {
     return Fail(s.error());
@@ -103,6 +104,7 @@ int RunServe(const ServeOptions& o) {
   std::unique_ptr<MqttPublisher> mqtt;
   IngestWriter::ListenerId mqtt_listener = 0;
   std::optional<MqttOptions> mqtt_options = MqttOptionsFrom(*config);
+  ApiOptions api_options = ApiOptionsFrom(*config);
   if (mqtt_options) {
     mqtt = std::make_unique<MqttPublisher>(**store, ApiOptionsFrom(*config),
                                            *mqtt_options, clock);
@@ -112,12 +114,15 @@ int RunServe(const ServeOptions& o) {
     }
     mqtt_listener = writer.AddProjectionListener(
         [p = mqtt.get()](const auto& changed) { p->Changed(changed); });
+    // A maintenance item marked done changes no session: told directly.
+    api_options.maintenance_marked = [p = mqtt.get()](const std::string& d) {
+      p->Changed(d);
+    };
   }
   // Forwarding ([[forward]]): woken by each projection commit, polling
   // the log besides; on threads of its own, never in a webhook's way.
   std::unique_ptr<Forwarder> forwarder;
   std::optional<IngestWriter::ListenerId> forward_listener;
-  ApiOptions api_options = ApiOptionsFrom(*config);
   if (!config->forward.empty()) {
     forwarder = std::make_unique<Forwarder>(**store, **store,
                                             ForwardOptionsFrom(*config), clock);
@@ -200,7 +205,8 @@ void AddServeCommand(CLI::App& app) {
   AddSettingFlags(*cmd, o->common,
                   {"listen", "auth", "stale_after", "timezone", "currency",
                    "admin_token", "read_token", "max_devices",
-                   "registrations_per_hour", "pictures"});
+                   "registrations_per_hour", "pictures", "mqtt_url",
+                   "mqtt_password_file"});
   cmd->add_option("--web-root", o->web_root,
                   "serve the dashboard from this directory (a `vite build` "
                   "of web/, e.g. web/dist) instead of the one built into "

@@ -14,6 +14,10 @@ struct MqttOptions {
   // mqtts://... (TLS with the system's CA certificates, port 8883).
   std::string url;
 
+  // Replaces the url's password, for the url's user, so that the password
+  // need not be written into the url; "" keeps the url's.
+  std::string password;
+
   // Every printmeter topic starts with it: PREFIX/status (online/offline,
   // retained, the last will) and PREFIX/DEVICE/state.
   std::string topic_prefix = "printmeter";

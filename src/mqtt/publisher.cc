@@ -26,6 +26,8 @@ constexpr int kQos = 1;
 constexpr int64_t kMaxUnacked = 1000;
 // How long Stop() waits for the broker to take "offline".
 constexpr auto kGoodbyeWait = std::chrono::seconds(2);
+// How long a sweep waits for the broker's retained messages and its marker.
+constexpr auto kSweepWait = std::chrono::seconds(10);
 
 std::once_flag lib_init;
 
@@ -93,6 +95,15 @@ Status MqttPublisher::Start() {
   auto broker = ParseBrokerUrl(options_.url);
   if (!broker) return broker.error();
   broker_ = std::move(*broker);
+  if (!options_.password.empty()) {
+    if (broker_.user.empty()) {
+      return Invalid(fmt::format(
+          "mqtt: a password is set but the url {} names no user; write "
+          "mqtt://USER@HOST:PORT",
+          broker_.Redacted()));
+    }
+    broker_.password = options_.password;
+  }
   std::call_once(lib_init, [] { mosquitto_lib_init(); });
   mosq_ = mosquitto_new(options_.client_id.c_str(), /*clean_session=*/true,
                         this);
@@ -100,6 +111,7 @@ Status MqttPublisher::Start() {
   mosquitto_connect_callback_set(mosq_, &MqttPublisher::OnConnect);
   mosquitto_disconnect_callback_set(mosq_, &MqttPublisher::OnDisconnect);
   mosquitto_publish_callback_set(mosq_, &MqttPublisher::OnPublish);
+  mosquitto_message_callback_set(mosq_, &MqttPublisher::OnMessage);
   mosquitto_reconnect_delay_set(mosq_, options_.reconnect_min_s,
                                 options_.reconnect_max_s, true);
   std::string status = StatusTopic(options_);
@@ -128,6 +140,14 @@ void MqttPublisher::Changed(
   {
     std::lock_guard lock(mu_);
     for (const auto& [device, event] : devices) dirty_.insert(device);
+  }
+  wake_.notify_one();
+}
+
+void MqttPublisher::Changed(std::string_view device) {
+  {
+    std::lock_guard lock(mu_);
+    dirty_.insert(std::string(device));
   }
   wake_.notify_one();
 }
@@ -184,6 +204,26 @@ void MqttPublisher::OnDisconnect(mosquitto*, void* self, int rc) {
     spdlog::warn("mqtt: lost {}; reconnecting in the background",
                  p->broker_.Redacted());
   }
+  { std::lock_guard lock(p->mu_); }  // a sweep's wait sees it
+  p->wake_.notify_all();
+}
+
+void MqttPublisher::OnMessage(mosquitto*, void* self,
+                              const mosquitto_message* msg) {
+  auto* p = static_cast<MqttPublisher*>(self);
+  std::string payload(static_cast<const char*>(msg->payload),
+                      static_cast<size_t>(std::max(msg->payloadlen, 0)));
+  {
+    std::lock_guard lock(p->mu_);
+    if (p->sweep_marker_.empty()) return;
+    if (payload == p->sweep_marker_ &&
+        msg->topic == StatusTopic(p->options_) + "/sweep") {
+      p->sweep_done_ = true;
+    } else if (msg->retain) {
+      p->retained_[msg->topic] = std::move(payload);
+    }
+  }
+  p->wake_.notify_all();
 }
 
 void MqttPublisher::OnPublish(mosquitto*, void* self, int mid) {
@@ -263,6 +303,9 @@ void MqttPublisher::Run() {
       if (announce) announced_.clear();
       bool ok = PublishRound(all, announce, dirty);
       announce_pending = announce && !ok;
+      // A sweep that cannot finish (a broker that refuses the subscription)
+      // is tried again at the next connection, not every round.
+      if (announce && ok && !Stopping()) Sweep();
     } else {
       // Nothing to keep: the next connect publishes every printer.
       announce_pending = false;
@@ -302,6 +345,86 @@ bool MqttPublisher::PublishRound(
     published_[device] = std::move(state.payload);
   }
   return true;
+}
+
+bool MqttPublisher::Sweep() {
+  const std::string marker_topic = StatusTopic(options_) + "/sweep";
+  std::vector<std::string> filters = SweepFilters(options_);
+  filters.push_back(marker_topic);
+  {
+    std::lock_guard lock(mu_);
+    sweep_marker_ = fmt::format("{}-{}", options_.client_id, connects_.load());
+    sweep_done_ = false;
+    retained_.clear();
+  }
+  auto finish = [&](bool ok) {
+    for (const std::string& f : filters) {
+      mosquitto_unsubscribe(mosq_, nullptr, f.c_str());
+    }
+    std::lock_guard lock(mu_);
+    sweep_marker_.clear();
+    retained_.clear();
+    return ok;
+  };
+  // The broker sends a subscription's retained messages before it handles
+  // the client's next packet, so the marker, published after the
+  // subscriptions, comes back after all of them.
+  for (const std::string& f : filters) {
+    int rc = mosquitto_subscribe(mosq_, nullptr, f.c_str(), kQos);
+    if (rc != MOSQ_ERR_SUCCESS) return finish(false);
+  }
+  std::string marker;
+  {
+    std::lock_guard lock(mu_);
+    marker = sweep_marker_;
+  }
+  int rc = mosquitto_publish(mosq_, nullptr, marker_topic.c_str(),
+                             static_cast<int>(marker.size()), marker.data(),
+                             kQos, /*retain=*/false);
+  if (rc != MOSQ_ERR_SUCCESS) return finish(false);
+  ++unacked_;  // OnPublish counts its acknowledgement
+  std::map<std::string, std::string, std::less<>> retained;
+  {
+    std::unique_lock lock(mu_);
+    bool done = wake_.wait_for(lock, kSweepWait, [&] {
+      return sweep_done_ || stopping_ || !connected_;
+    });
+    if (!done || !sweep_done_) {
+      lock.unlock();
+      if (!done) {
+        spdlog::warn("mqtt: {} did not send back what it retains within {} s; "
+                     "entities of removed printers may linger in Home "
+                     "Assistant until the next connection",
+                     broker_.Redacted(), kSweepWait.count());
+      }
+      return finish(false);
+    }
+    retained = std::move(retained_);
+  }
+  // What printmeter publishes now: read again, after the marker, so that a
+  // printer first heard from since the announcement (its config retained
+  // by now) is not taken for a removed one.
+  auto reports = ReadPrinterReports(store_, api_, clock_.Now());
+  if (!reports) return finish(false);
+  std::set<std::string, std::less<>> current;
+  for (const PrinterReport& r : *reports) {
+    for (const MqttMessage& m : DiscoveryMessages(options_, r, api_.currency)) {
+      current.insert(m.topic);
+    }
+    current.insert(StateMessage(options_, r, api_.currency).topic);
+  }
+  std::vector<std::string> stale = StaleTopics(options_, retained, current);
+  for (const std::string& topic : stale) {
+    if (!Publish({topic, ""})) return finish(false);
+  }
+  if (!stale.empty()) {
+    spdlog::info("mqtt: cleared {} retained topic(s) of printers or "
+                 "maintenance items no longer configured",
+                 stale.size());
+  }
+  swept_ += static_cast<int64_t>(stale.size());
+  ++sweeps_;
+  return finish(true);
 }
 
 bool MqttPublisher::Publish(const MqttMessage& m) {

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "store/store.h"
 
 struct mosquitto;
+struct mosquitto_message;
 
 namespace pm {
 
@@ -57,7 +59,8 @@ class MqttPublisher {
   MqttPublisher(const MqttPublisher&) = delete;
   MqttPublisher& operator=(const MqttPublisher&) = delete;
 
-  // Reads the broker URL and starts connecting in the background; does not
+  // Reads the broker URL (options.password replacing its password) and
+  // starts connecting in the background; does not
   // wait for the broker, which may come later. kInvalid for a URL it cannot
   // use (the message says what to write); kUnavailable when libmosquitto
   // cannot start.
@@ -67,6 +70,9 @@ class MqttPublisher {
   // Records them and wakes the publisher; never blocks on the broker or the
   // store. Thread-safe.
   void Changed(const std::map<std::string, int64_t, std::less<>>& devices);
+  // One device changed outside the ledger (a maintenance item marked done:
+  // ApiOptions::maintenance_marked). As above.
+  void Changed(std::string_view device);
 
   // Publishes what is pending and "offline" (when connected), disconnects
   // and joins the threads. Idempotent.
@@ -77,11 +83,15 @@ class MqttPublisher {
 
   bool connected() const { return connected_; }
   int64_t connects() const { return connects_; }
+  // Sweeps finished (see above) and the stale topics they cleared.
+  int64_t sweeps() const { return sweeps_; }
+  int64_t swept() const { return swept_; }
 
  private:
   static void OnConnect(mosquitto* m, void* self, int rc);
   static void OnDisconnect(mosquitto* m, void* self, int rc);
   static void OnPublish(mosquitto* m, void* self, int mid);
+  static void OnMessage(mosquitto* m, void* self, const mosquitto_message* msg);
 
   void Run();
   bool Stopping();
@@ -92,6 +102,11 @@ class MqttPublisher {
   bool PublishRound(bool all, bool announce,
                     const std::set<std::string, std::less<>>& dirty);
   bool Publish(const MqttMessage& m);
+  // After an announcement: clears what the broker retains of printmeter's
+  // that it no longer publishes. False when it could not finish (the
+  // broker went away, or did not send the marker back within 10 s: it may
+  // refuse the subscription); the next connection sweeps again.
+  bool Sweep();
 
   Store& store_;
   const ApiOptions api_;
@@ -108,6 +123,8 @@ class MqttPublisher {
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> connects_{0};
   std::atomic<int64_t> unacked_{0};  // QoS 1 messages not yet acknowledged
+  std::atomic<int64_t> sweeps_{0};
+  std::atomic<int64_t> swept_{0};
 
   std::mutex mu_;
   std::condition_variable wake_;
@@ -116,6 +133,11 @@ class MqttPublisher {
   bool stopping_ = false;                     // guarded by mu_
   int offline_mid_ = -1;                      // guarded by mu_
   bool offline_sent_ = false;                 // guarded by mu_
+  // The sweep under way: the marker's payload ("" when none), whether it
+  // came back, and the retained messages received meanwhile.
+  std::string sweep_marker_;                                 // guarded by mu_
+  bool sweep_done_ = false;                                  // guarded by mu_
+  std::map<std::string, std::string, std::less<>> retained_;  // guarded by mu_
   std::thread thread_;
 };
 

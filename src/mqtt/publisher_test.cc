@@ -272,6 +272,191 @@ TEST_F(MqttTest, BrokerDownLeavesIngestAlone) {
   }));
 }
 
+// The discovery configs among `t` of the printer whose node is `node`
+// ("printmeter_ender3-garage"), with their payloads.
+std::map<std::string, std::string> ConfigsOf(const Topics& t,
+                                             const std::string& node) {
+  std::map<std::string, std::string> out;
+  for (const auto& [topic, r] : t) {
+    if (topic.starts_with("homeassistant/") && topic.ends_with("/config") &&
+        topic.find("/" + node + "/") != std::string::npos) {
+      out[topic] = r.payload;
+    }
+  }
+  return out;
+}
+
+constexpr const char* kDueConfig =
+    "homeassistant/binary_sensor/printmeter_ender3-garage/maintenance_due/"
+    "config";
+constexpr const char* kNozzleConfig =
+    "homeassistant/sensor/printmeter_ender3-garage/maintenance_item_nozzle/"
+    "config";
+
+// The printer has two maintenance items: a nozzle every quarter of an hour
+// of printing, and rods to lubricate every 90 days.
+class MqttMaintenanceTest : public MqttTest {
+ protected:
+  MqttMaintenanceTest() {
+    harness_.api_options.maintenance.devices[kDevice] = {
+        {"nozzle", MaintenanceKind::kHours, 0.25, ""},
+        {"lubricate rods", MaintenanceKind::kDays, 90, ""}};
+    // As `printmeter serve` wires it.
+    harness_.api_options.maintenance_marked = [this](const std::string& d) {
+      if (publisher_) publisher_->Changed(d);
+    };
+  }
+
+  int MarkDone(const std::string& item) {
+    TestClient client(harness_.port());
+    auto reply = client.Send(
+        "POST",
+        fmt::format("/api/v1/printers/{}/maintenance/{}/done", kDevice, item),
+        "application/json", "{\"by\": \"sam\"}");
+    EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message);
+    return reply.ok() ? reply->status : 0;
+  }
+};
+
+TEST_F(MqttMaintenanceTest, ItemsThatBecomeDueAndMarkedDoneArePublishedAtOnce) {
+  // Only a change publishes within this test: the periodic round is an
+  // hour away.
+  options_.republish_interval = 3600 * 1000;
+  harness_.clock.Set((kFixtureTime + 600) * 1000);
+  StartPublisher();
+  EXPECT_EQ(Post("01_print_started_local", 0), 200);
+  TestSubscriber sub(broker_.port());
+  // 10 min of printing: the nozzle at 67 %, nothing due.
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"state\":\"printing\"") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  json::object s = Json(sub.topics()[kState]);
+  EXPECT_EQ(s["maintenance_due"], false);
+  json::object nozzle = s["maintenance"].as_object()["nozzle"].as_object();
+  EXPECT_EQ(nozzle["state"], "ok");
+  EXPECT_EQ(nozzle["used_pct"].as_double(), 66.7);
+  ASSERT_TRUE(sub.WaitFor([](const Topics& t) {
+    return t.contains(kDueConfig) && t.contains(kNozzleConfig);
+  }));
+  EXPECT_EQ(Json(sub.topics()[kDueConfig])["device_class"], "problem");
+
+  // Paused after 1043 s of printing: the nozzle is overdue (116 %).
+  harness_.clock.Set((kFixtureTime + 1100) * 1000);
+  EXPECT_EQ(Post("03_print_paused", 1043), 200);
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"maintenance_due\":true") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  s = Json(sub.topics()[kState]);
+  EXPECT_EQ(s["state"], "paused");
+  nozzle = s["maintenance"].as_object()["nozzle"].as_object();
+  EXPECT_EQ(nozzle["state"], "overdue");
+  EXPECT_GT(nozzle["used_pct"].as_double(), 110);
+
+  // Marked done: published at once, though no webhook came.
+  int before = sub.topics()[kState].count;
+  EXPECT_EQ(MarkDone("nozzle"), 200);
+  ASSERT_TRUE(sub.WaitForTopic(kState, [&](const Received& r) {
+    return r.count > before &&
+           r.payload.find("\"maintenance_due\":false") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  nozzle = Json(sub.topics()[kState])["maintenance"].as_object()["nozzle"]
+               .as_object();
+  EXPECT_EQ(nozzle["state"], "ok");
+  EXPECT_EQ(nozzle["used_pct"].as_double(), 0);
+}
+
+TEST_F(MqttMaintenanceTest, ALateEventThatChangesThePastIsPublishedAtOnce) {
+  options_.republish_interval = 3600 * 1000;  // only changes publish
+  harness_.clock.Set((kFixtureTime + 1100) * 1000);
+  StartPublisher();
+  // Started, done at 1000 s: 1000 s of printing, the nozzle (a quarter of
+  // an hour) overdue.
+  EXPECT_EQ(Post("01_print_started_local", 0), 200);
+  EXPECT_EQ(Post("06_print_done", 1000), 200);
+  TestSubscriber sub(broker_.port());
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"maintenance_due\":true") != std::string::npos &&
+           r.payload.find("\"state\":\"idle\"") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  // Then a pause at 400 s comes, late (spec/ledger.md 4: the printer is
+  // re-folded): the print was paused from 400 s to its end, so the nozzle
+  // has done 400 s of its 900.
+  EXPECT_EQ(Post("03_print_paused", 400), 200);
+  ASSERT_TRUE(sub.WaitForTopic(kState, [](const Received& r) {
+    return r.payload.find("\"maintenance_due\":false") != std::string::npos;
+  })) << sub.topics()[kState].payload;
+  json::object nozzle = Json(sub.topics()[kState])["maintenance"]
+                            .as_object()["nozzle"].as_object();
+  EXPECT_EQ(nozzle["state"], "ok");
+  EXPECT_NEAR(nozzle["used_pct"].to_number<double>(), 44.4, 0.1);
+}
+
+TEST_F(MqttMaintenanceTest, RemovedPrintersAndItemsDisappearFromTheBroker) {
+  const std::string a = "printmeter_ender3-garage";
+  const std::string b = "printmeter_prusa-lab";
+  harness_.api_options.devices["prusa-lab"] = {.name = "Prusa (lab)"};
+  StartPublisher();
+  // Another printmeter, with its own prefix, on the same broker.
+  MqttOptions other_options = options_;
+  other_options.topic_prefix = "lab";
+  other_options.client_id = "printmeter-other";
+  ApiOptions other_api;
+  other_api.devices["lab-only"] = {.name = "Lab only"};
+  MqttPublisher other(*harness_.store, other_api, other_options,
+                      harness_.clock);
+  ASSERT_TRUE(other.Start().ok());
+
+  std::map<std::string, std::string> b_configs;
+  {
+    TestSubscriber first(broker_.port());
+    ASSERT_TRUE(first.WaitFor([&](const Topics& t) {
+      return ConfigsOf(t, a).size() == kConfigs + 3 &&
+             ConfigsOf(t, b).size() == kConfigs &&
+             ConfigsOf(t, "printmeter_lab-only").size() == kConfigs &&
+             t.contains("printmeter/prusa-lab/state");
+    })) << ConfigsOf(first.topics(), a).size();
+    b_configs = ConfigsOf(first.topics(), b);
+  }
+  StopPublisher();
+
+  // Started again knowing the garage's printer only, and its nozzle only.
+  harness_.api_options.devices.erase("prusa-lab");
+  harness_.api_options.maintenance.devices[kDevice].pop_back();
+  const std::string rods_config =
+      "homeassistant/sensor/" + a + "/maintenance_item_" +
+      TopicId("lubricate rods") + "/config";
+  TestSubscriber live(broker_.port());
+  ASSERT_TRUE(live.WaitFor([&](const Topics& t) {
+    return t.contains(rods_config) && t.contains("printmeter/prusa-lab/state");
+  }));
+  StartPublisher();
+  ASSERT_TRUE(live.WaitFor([&](const Topics& t) {
+    for (const auto& [topic, payload] : b_configs) {
+      auto it = t.find(topic);
+      if (it == t.end() || !it->second.payload.empty()) return false;
+    }
+    auto state = t.find("printmeter/prusa-lab/state");
+    auto rods = t.find(rods_config);
+    return state->second.payload.empty() && rods->second.payload.empty();
+  })) << "the removed printer's and item's topics were not cleared";
+  EXPECT_EQ(publisher_->swept(), static_cast<int64_t>(kConfigs) + 2);
+
+  // A new subscriber: the broker keeps nothing of them, and all of the rest.
+  TestSubscriber fresh(broker_.port());
+  ASSERT_TRUE(fresh.WaitFor([&](const Topics& t) {
+    return ConfigsOf(t, a).size() == kConfigs + 2 &&
+           ConfigsOf(t, "printmeter_lab-only").size() == kConfigs &&
+           t.contains(kState) && t.contains("lab/lab-only/state");
+  })) << ConfigsOf(fresh.topics(), a).size();
+  Topics t = fresh.topics();
+  EXPECT_TRUE(ConfigsOf(t, b).empty());
+  EXPECT_FALSE(t.contains("printmeter/prusa-lab/state"));
+  EXPECT_FALSE(t.contains(rods_config));
+  EXPECT_TRUE(t.contains(kNozzleConfig));
+  EXPECT_TRUE(t.contains(kDueConfig));
+  other.Stop();
+}
+
 TEST(MqttCredentialsTest, UserAndPasswordFromTheUrl) {
   TestBroker broker("home-assistant", "p@ss word");
   ASSERT_TRUE(broker.Start().ok());
@@ -296,6 +481,35 @@ TEST(MqttCredentialsTest, UserAndPasswordFromTheUrl) {
   EXPECT_EQ(s["name"], "Lab printer");
   EXPECT_EQ(s["status"], "idle");
   EXPECT_EQ(publisher.connects(), 1);
+}
+
+TEST(MqttCredentialsTest, APasswordKeptOutOfTheUrl) {
+  TestBroker broker("home-assistant", "p@ss word");
+  ASSERT_TRUE(broker.Start().ok());
+  testing::TempDir dir;
+  auto store = testing::MustOpen("sqlite:" + (dir.path() / "pm.db").string());
+  ASSERT_NE(store, nullptr);
+  FakeClock clock(kFixtureTime * 1000);
+  MqttOptions options;
+  options.url = fmt::format("mqtt://home-assistant:wrong@127.0.0.1:{}",
+                            broker.port());
+  options.password = "p@ss word";  // replaces the url's
+  ApiOptions api;
+  api.devices["lab-1"] = {.name = "Lab printer"};
+  MqttPublisher publisher(*store, api, options, clock);
+  ASSERT_TRUE(publisher.Start().ok());
+  TestSubscriber sub(broker.port(), "#", "home-assistant", "p@ss word");
+  EXPECT_TRUE(sub.WaitForTopic("printmeter/lab-1/state", [](const Received& r) {
+    return r.count > 0;
+  }));
+  EXPECT_EQ(publisher.connects(), 1);
+
+  // A password for no user says what to write.
+  options.url = fmt::format("mqtt://127.0.0.1:{}", broker.port());
+  MqttPublisher userless(*store, api, options, clock);
+  Status s = userless.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("mqtt://USER@"), std::string::npos);
 }
 
 }  // namespace

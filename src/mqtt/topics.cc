@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -68,8 +70,107 @@ std::string Text(const json::object& o, std::string_view key) {
   return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
+constexpr std::string_view kNodePrefix = "printmeter_";
+
 std::string NodeId(const PrinterReport& r) {
-  return "printmeter_" + TopicId(Text(r.printer, "device"));
+  return std::string(kNodePrefix) + TopicId(Text(r.printer, "device"));
+}
+
+// The printer's maintenance items (its "maintenance" in GET
+// /api/v1/printers: api/maintenance_api.h ItemStatusJson), [] for none.
+json::array Items(const PrinterReport& r) {
+  const json::value* v = Find(r.printer, "maintenance");
+  return v && v->is_array() ? v->as_array() : json::array{};
+}
+
+std::string_view KindUnit(std::string_view kind) {
+  if (kind == "hours") return "h";
+  if (kind == "filament") return "m";
+  return "d";
+}
+
+double Number(const json::object& o, std::string_view key) {
+  const json::value* v = Find(o, key);
+  return v && v->is_number() ? v->to_number<double>() : 0;
+}
+
+// The common part of every discovery config of the printer.
+void Finish(json::object& c, const MqttOptions& options,
+            const json::object& device_block) {
+  c["availability_topic"] = StatusTopic(options);
+  c["payload_available"] = "online";
+  c["payload_not_available"] = "offline";
+  c["device"] = device_block;
+  c["origin"] = json::object{{"name", "printmeter"},
+                             {"sw_version", PRINTMETER_VERSION}};
+}
+
+std::string ConfigTopic(const MqttOptions& options, std::string_view component,
+                        std::string_view node, std::string_view object) {
+  return fmt::format("{}/{}/{}/{}/config", options.discovery_prefix,
+                     component, node, object);
+}
+
+// The printer's maintenance entities: "Maintenance due" (a problem, with the
+// items as attributes) and one sensor per item. Each item's sensor shows the
+// share of its threshold used, in %, rather than what remains in hours,
+// metres or days: a makerspace dashboard lists nozzles (hours), belts
+// (metres) and lubrication (days) side by side, and one scale for all of
+// them (90 % due soon, 100 % due, 110 % overdue, as everywhere in
+// printmeter) reads at a glance and fits one gauge card with the same
+// severity bands; what remains, in the item's own unit, is among its
+// attributes for planning the work. None for a printer without items.
+void MaintenanceConfigs(const MqttOptions& options, const PrinterReport& r,
+                        const std::string& node,
+                        const json::object& device_block,
+                        std::vector<MqttMessage>& out) {
+  json::array items = Items(r);
+  if (items.empty()) return;
+  const std::string state_topic = StateTopic(options, Text(r.printer, "device"));
+  {
+    std::string id = node + "_maintenance_due";
+    json::object c;
+    c["name"] = "Maintenance due";
+    c["unique_id"] = id;
+    c["object_id"] = id;
+    c["default_entity_id"] = "binary_sensor." + id;
+    c["state_topic"] = state_topic;
+    c["value_template"] =
+        "{{ 'ON' if value_json.maintenance_due else 'OFF' }}";
+    c["payload_on"] = "ON";
+    c["payload_off"] = "OFF";
+    c["device_class"] = "problem";
+    c["json_attributes_topic"] = state_topic;
+    c["json_attributes_template"] = "{{ value_json.maintenance | tojson }}";
+    Finish(c, options, device_block);
+    out.push_back({ConfigTopic(options, "binary_sensor", node,
+                               "maintenance_due"),
+                   json::serialize(c)});
+  }
+  for (const json::value& v : items) {
+    if (!v.is_object()) continue;
+    std::string item = Text(v.as_object(), "item");
+    std::string key = TopicId(item);
+    std::string object = "maintenance_item_" + key;
+    std::string id = fmt::format("{}_{}", node, object);
+    json::object c;
+    c["name"] = "Maintenance: " + item;
+    c["unique_id"] = id;
+    c["object_id"] = id;
+    c["default_entity_id"] = "sensor." + id;
+    c["state_topic"] = state_topic;
+    c["value_template"] =
+        fmt::format("{{{{ value_json.maintenance['{}'].used_pct }}}}", key);
+    c["unit_of_measurement"] = "%";
+    c["state_class"] = "measurement";
+    c["icon"] = "mdi:wrench-clock";
+    c["json_attributes_topic"] = state_topic;
+    c["json_attributes_template"] = fmt::format(
+        "{{{{ value_json.maintenance['{}'] | tojson }}}}", key);
+    Finish(c, options, device_block);
+    out.push_back({ConfigTopic(options, "sensor", node, object),
+                   json::serialize(c)});
+  }
 }
 
 }  // namespace
@@ -125,6 +226,25 @@ MqttMessage StateMessage(const MqttOptions& options, const PrinterReport& r,
   s["prints_this_month"] = r.month.sessions;
   s["cost_this_month"] = Round2(r.month.cost);
   s["last_event_at"] = Get(p, "last_event_at");
+  json::object maintenance;
+  bool due = false;
+  for (const json::value& v : Items(r)) {
+    if (!v.is_object()) continue;
+    const json::object& i = v.as_object();
+    std::string state = Text(i, "state");
+    due |= state == "due" || state == "overdue";
+    std::string kind = Text(i, "kind");
+    maintenance[TopicId(Text(i, "item"))] = json::object{
+        {"name", Get(i, "item")},
+        {"state", state},
+        {"used_pct", std::round(Number(i, "fraction") * 1000) / 10},
+        {"remaining", Round2(Number(i, "remaining"))},
+        {"unit", KindUnit(kind)},
+        {"every", Get(i, "every_text")},
+        {"last_done", Get(i, "last_done")}};
+  }
+  s["maintenance_due"] = due;
+  s["maintenance"] = std::move(maintenance);
   for (const auto& field : r.extra) s[field.key()] = field.value();
   return {StateTopic(options, Text(p, "device")), json::serialize(s)};
 }
@@ -171,17 +291,55 @@ std::vector<MqttMessage> DiscoveryMessages(const MqttOptions& options,
     if (e.object == "status") {
       c["json_attributes_topic"] = StateTopic(options, device);
     }
-    c["availability_topic"] = StatusTopic(options);
-    c["payload_available"] = "online";
-    c["payload_not_available"] = "offline";
-    c["device"] = device_block;
-    c["origin"] = json::object{{"name", "printmeter"},
-                               {"sw_version", PRINTMETER_VERSION}};
-    out.push_back({fmt::format("{}/{}/{}/{}/config", options.discovery_prefix,
-                               e.component, node, e.object),
+    Finish(c, options, device_block);
+    out.push_back({ConfigTopic(options, e.component, node, e.object),
                    json::serialize(c)});
   }
+  MaintenanceConfigs(options, r, node, device_block, out);
   return out;
+}
+
+std::vector<std::string> SweepFilters(const MqttOptions& options) {
+  return {options.discovery_prefix + "/+/+/+/config",
+          options.topic_prefix + "/+/state"};
+}
+
+std::vector<std::string> StaleTopics(
+    const MqttOptions& options,
+    const std::map<std::string, std::string, std::less<>>& retained,
+    const std::set<std::string, std::less<>>& current) {
+  const std::string ours = options.topic_prefix + "/";
+  const std::string discovery = options.discovery_prefix + "/";
+  std::vector<std::string> stale;
+  for (const auto& [topic, payload] : retained) {
+    if (payload.empty() || current.contains(topic)) continue;
+    std::string_view t = topic;
+    if (t.starts_with(ours) && t.ends_with("/state") &&
+        std::count(t.begin(), t.end(), '/') ==
+            std::count(ours.begin(), ours.end(), '/') + 1) {
+      stale.push_back(topic);
+      continue;
+    }
+    if (!t.starts_with(discovery) || !t.ends_with("/config")) continue;
+    // DISCOVERY/COMPONENT/NODE/OBJECT/config: printmeter's node, and a
+    // config that reads this printmeter's state (not another instance's,
+    // with another topic prefix, on the same broker).
+    std::string_view rest = t.substr(discovery.size());
+    size_t node_at = rest.find('/');
+    if (node_at == std::string_view::npos ||
+        !rest.substr(node_at + 1).starts_with(kNodePrefix)) {
+      continue;
+    }
+    boost::system::error_code ec;
+    json::value c = json::parse(payload, ec);
+    if (ec || !c.is_object()) continue;
+    const json::value* state = c.as_object().if_contains("state_topic");
+    if (state && state->is_string() &&
+        std::string_view(state->as_string()).starts_with(ours)) {
+      stale.push_back(topic);
+    }
+  }
+  return stale;
 }
 
 }  // namespace pm

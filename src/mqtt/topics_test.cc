@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <set>
 
 namespace pm {
@@ -131,6 +132,130 @@ TEST(TopicsTest, DiscoveryConfigsForHomeAssistant) {
   EXPECT_EQ(by_topic.at("homeassistant/sensor/printmeter_ender3-garage/"
                         "progress/config")["unit_of_measurement"],
             "%");
+}
+
+// A printer with two items, the nozzle overdue (as GET /api/v1/printers
+// shows them).
+PrinterReport WithMaintenance() {
+  PrinterReport r = Printing();
+  r.printer["maintenance"] = json::parse(R"j([
+    {"item": "nozzle", "kind": "hours", "every": 200, "every_text": "200h",
+     "used": 231.4, "remaining": 0, "fraction": 1.157, "state": "overdue",
+     "last_done": null},
+    {"item": "lubricate rods", "kind": "days", "every": 90,
+     "every_text": "90d", "used": 12.25, "remaining": 77.75,
+     "fraction": 0.1361, "state": "ok",
+     "last_done": "2024-05-29T10:00:00Z"}])j");
+  return r;
+}
+
+TEST(TopicsTest, StateCarriesTheMaintenanceItems) {
+  json::object s =
+      json::parse(StateMessage({}, WithMaintenance(), "").payload).as_object();
+  EXPECT_EQ(s["maintenance_due"], true);
+  json::object& m = s["maintenance"].as_object();
+  ASSERT_EQ(m.size(), 2u);
+  json::object& nozzle = m["nozzle"].as_object();
+  EXPECT_EQ(nozzle["name"], "nozzle");
+  EXPECT_EQ(nozzle["state"], "overdue");
+  EXPECT_EQ(nozzle["used_pct"].as_double(), 115.7);
+  EXPECT_EQ(nozzle["unit"], "h");
+  EXPECT_EQ(nozzle["every"], "200h");
+  std::string rods_key = TopicId("lubricate rods");
+  EXPECT_EQ(rods_key, "lubricate_rods_4d61d1d8");  // README
+  json::object& rods = m[rods_key].as_object();
+  EXPECT_EQ(rods["name"], "lubricate rods");
+  EXPECT_EQ(rods["state"], "ok");
+  EXPECT_EQ(rods["remaining"].as_double(), 77.75);
+  EXPECT_EQ(rods["unit"], "d");
+  EXPECT_EQ(rods["last_done"], "2024-05-29T10:00:00Z");
+
+  // Nothing due (due_soon is not due): off; no items: off and {}.
+  PrinterReport soon = WithMaintenance();
+  soon.printer["maintenance"].as_array()[0].as_object()["state"] = "due_soon";
+  EXPECT_EQ(json::parse(StateMessage({}, soon, "").payload)
+                .as_object()["maintenance_due"],
+            false);
+  json::object none = json::parse(StateMessage({}, Printing(), "").payload)
+                          .as_object();
+  EXPECT_EQ(none["maintenance_due"], false);
+  EXPECT_TRUE(none["maintenance"].as_object().empty());
+}
+
+TEST(TopicsTest, MaintenanceEntitiesOnlyForPrintersWithItems) {
+  MqttOptions o;
+  EXPECT_EQ(DiscoveryMessages(o, Printing(), "").size(), 11u);
+  std::map<std::string, json::object> by_topic;
+  for (const MqttMessage& m : DiscoveryMessages(o, WithMaintenance(), "")) {
+    by_topic[m.topic] = json::parse(m.payload).as_object();
+  }
+  ASSERT_EQ(by_topic.size(), 11u + 1 + 2);
+  auto due = by_topic.at(
+      "homeassistant/binary_sensor/printmeter_ender3-garage/maintenance_due/"
+      "config");
+  EXPECT_EQ(due["device_class"], "problem");
+  EXPECT_EQ(due["value_template"],
+            "{{ 'ON' if value_json.maintenance_due else 'OFF' }}");
+  EXPECT_EQ(due["json_attributes_template"],
+            "{{ value_json.maintenance | tojson }}");
+  EXPECT_EQ(due["device"].as_object()["identifiers"].as_array().at(0),
+            "printmeter_ender3-garage");
+  std::string rods_key = TopicId("lubricate rods");
+  auto rods = by_topic.at("homeassistant/sensor/printmeter_ender3-garage/"
+                          "maintenance_item_" + rods_key + "/config");
+  EXPECT_EQ(rods["name"], "Maintenance: lubricate rods");
+  EXPECT_EQ(rods["unit_of_measurement"], "%");
+  EXPECT_EQ(rods["value_template"].as_string(),
+            "{{ value_json.maintenance['" + rods_key + "'].used_pct }}");
+  EXPECT_EQ(rods["unique_id"].as_string(),
+            "printmeter_ender3-garage_maintenance_item_" + rods_key);
+  // An item called "due" stays apart from "Maintenance due".
+  PrinterReport odd = WithMaintenance();
+  odd.printer["maintenance"].as_array()[0].as_object()["item"] = "due";
+  std::set<std::string> topics;
+  for (const MqttMessage& m : DiscoveryMessages(o, odd, "")) {
+    EXPECT_TRUE(topics.insert(m.topic).second) << m.topic;
+  }
+}
+
+TEST(TopicsTest, StaleTopicsAreThisPrintmetersOwnThatItNoLongerPublishes) {
+  MqttOptions o;  // printmeter / homeassistant
+  auto config = [](std::string state_topic) {
+    return json::serialize(json::object{{"state_topic", state_topic}});
+  };
+  std::map<std::string, std::string, std::less<>> retained{
+      // still published
+      {"homeassistant/sensor/printmeter_a/status/config",
+       config("printmeter/a/state")},
+      {"printmeter/a/state", "{}"},
+      // a removed printer and a removed item
+      {"homeassistant/sensor/printmeter_b/status/config",
+       config("printmeter/b/state")},
+      {"printmeter/b/state", "{}"},
+      {"homeassistant/sensor/printmeter_a/maintenance_item_rods/config",
+       config("printmeter/a/state")},
+      // another printmeter (prefix "lab") on the same broker
+      {"homeassistant/sensor/printmeter_c/status/config",
+       config("lab/c/state")},
+      {"lab/c/state", "{}"},
+      // other integrations, printmeter's status, an unreadable config
+      {"homeassistant/sensor/0x00158d/temperature/config",
+       config("zigbee2mqtt/0x00158d")},
+      {"homeassistant/sensor/printmeter_d/x/config", "not json"},
+      {"printmeter/status", "online"},
+      {"printmeter/a/b/state", "{}"}};
+  std::set<std::string, std::less<>> current{
+      "homeassistant/sensor/printmeter_a/status/config",
+      "printmeter/a/state"};
+  std::vector<std::string> stale = StaleTopics(o, retained, current);
+  EXPECT_EQ(stale, (std::vector<std::string>{
+                       "homeassistant/sensor/printmeter_a/"
+                       "maintenance_item_rods/config",
+                       "homeassistant/sensor/printmeter_b/status/config",
+                       "printmeter/b/state"}));
+  EXPECT_EQ(SweepFilters(o), (std::vector<std::string>{
+                                 "homeassistant/+/+/+/config",
+                                 "printmeter/+/state"}));
 }
 
 TEST(TopicsTest, CostsWithoutCurrencyAreBareNumbers) {

@@ -96,6 +96,21 @@ export async function getJson<T>(path: string, params: Params = {}): Promise<T> 
   return (await res.json()) as T;
 }
 
+// GET with the admin token (none saved: the read token, or nothing, which a
+// printmeter without an admin token accepts from its own machine); null when
+// the server refuses it (401, 403): the page has no admin rights.
+export async function getAdminJson<T>(path: string): Promise<T | null> {
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: authHeaders("application/json", true), cache: "no-store" });
+  } catch {
+    throw new Error("printmeter does not answer; is it running?");
+  }
+  if (res.status === 401 || res.status === 403) return null;
+  if (!res.ok) throw await failure(res, true);
+  return (await res.json()) as T;
+}
+
 export async function getBlob(url: string): Promise<Blob> {
   const res = await fetchOk(url, "text/csv");
   return res.blob();

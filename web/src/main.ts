@@ -6,6 +6,7 @@
 import "./style.css";
 import { hasToken, saveToken, Unauthorized } from "./api";
 import { SessionDetailView } from "./detail";
+import { ForwardingView } from "./forwarding";
 import { byId } from "./dom";
 import { LiveUpdates, type LiveEvent } from "./live";
 import { PrintersView } from "./printers";
@@ -15,6 +16,7 @@ import { UsageView } from "./usage";
 const kPrintersEveryMs = 5_000;
 const kListsEveryMs = 30_000;
 const kLiveCheckEveryMs = 5 * 60_000;
+const kForwardingEveryMs = 30_000;
 // While live, how long to gather events before re-reading (a burst of
 // progress messages is one refresh).
 const kPrintersSettleMs = 300;
@@ -54,6 +56,7 @@ const detail = new SessionDetailView(onError, names, () => sessions.currencyCode
   sessions.refresh().then(() => usage.refresh()).then(updated, onError);
 });
 const sessions = new SessionsView(onError, (id) => detail.open(id).catch(onError));
+const forwarding = new ForwardingView();
 
 async function refreshPrinters(): Promise<void> {
   await printers.refresh();
@@ -108,6 +111,7 @@ async function loadAll(): Promise<void> {
   signout.hidden = !hasToken();
   document.body.dataset.loaded = "true";
   updated();
+  forwarding.refresh().catch(onError);
 }
 
 function every(ms: number, work: () => Promise<void>): void {
@@ -146,6 +150,10 @@ setInterval(() => {
     refreshPrinters().then(refreshLists).then(updated, onError);
   }
 }, kLiveCheckEveryMs);
+// Forwarding has no live event: polled, live or not.
+setInterval(() => {
+  if (!locked && !document.hidden) forwarding.refresh().catch(onError);
+}, kForwardingEveryMs);
 every(kPrintersEveryMs, refreshPrinters);
 every(kListsEveryMs, refreshLists);
 loadAll()
