@@ -158,6 +158,27 @@ Status Run(Connection& conn, const std::string& sql, Params params = {}) {
   return {};
 }
 
+// Runs `statements` in pipelines of at most kPipelineChunk (libpq's
+// blocking mode sends a whole pipeline before it reads a result: bounded, so
+// that neither side's socket buffer fills while the other waits). Returns
+// the rows the first statement changed.
+constexpr size_t kPipelineChunk = 512;
+
+Result<int64_t> RunPipelined(Connection& conn,
+                             std::vector<Connection::Statement>& statements) {
+  int64_t first_affected = 0;
+  for (size_t at = 0; at < statements.size(); at += kPipelineChunk) {
+    size_t end = std::min(statements.size(), at + kPipelineChunk);
+    std::vector<Connection::Statement> chunk(
+        std::make_move_iterator(statements.begin() + at),
+        std::make_move_iterator(statements.begin() + end));
+    auto rows = conn.Pipeline(chunk);
+    if (!rows.ok()) return rows.error();
+    if (at == 0 && !rows->empty()) first_affected = (*rows)[0].affected();
+  }
+  return first_affected;
+}
+
 const std::string& InsertEventSql() {
   static const std::string sql = [] {
     std::string marks;
@@ -386,7 +407,7 @@ Status PgStore::Append(LogBatch& batch) {
         rows.push_back({kInsertPicture, std::move(p)});
       }
     }
-    auto inserted = conn.Pipeline(rows);
+    auto inserted = RunPipelined(conn, rows);
     if (!inserted.ok()) return inserted.error();
     return {};
   });
@@ -720,15 +741,23 @@ const std::string& UpsertSessionSql() {
   return sql;
 }
 
-Status UpsertSession(Connection& conn, const Session& s) {
+Connection::Statement UpsertSessionStatement(const Session& s) {
   Params p;
   rows::BindSession(p, s);
-  auto rows = conn.Exec(UpsertSessionSql(), std::move(p));
-  if (!rows.ok()) return rows.error();
-  return {};
+  return {UpsertSessionSql(), std::move(p)};
 }
 
-Status UpsertDeviceState(Connection& conn, const DeviceState& d) {
+Connection::Statement UpsertDeviceStateStatement(const DeviceState& d) {
+  static const std::string kSql = Numbered(
+      "INSERT INTO device_states (device, state, open_session_id, "
+      "needs_attention, last_applied_time, last_applied_id, "
+      "last_topic, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON "
+      "CONFLICT (device) DO UPDATE SET state = excluded.state, "
+      "open_session_id = excluded.open_session_id, needs_attention = "
+      "excluded.needs_attention, last_applied_time = "
+      "excluded.last_applied_time, last_applied_id = "
+      "excluded.last_applied_id, last_topic = excluded.last_topic, "
+      "last_error = excluded.last_error");
   Params p;
   p.Bind(d.device).Bind(sqlite::StoredPrinterState(d.state));
   if (d.open) {
@@ -743,84 +772,81 @@ Status UpsertDeviceState(Connection& conn, const DeviceState& d) {
     p.BindNull().BindNull();
   }
   p.Bind(d.last_topic).Bind(d.last_error);
-  return Run(conn,
-             "INSERT INTO device_states (device, state, open_session_id, "
-             "needs_attention, last_applied_time, last_applied_id, "
-             "last_topic, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON "
-             "CONFLICT (device) DO UPDATE SET state = excluded.state, "
-             "open_session_id = excluded.open_session_id, needs_attention = "
-             "excluded.needs_attention, last_applied_time = "
-             "excluded.last_applied_time, last_applied_id = "
-             "excluded.last_applied_id, last_topic = excluded.last_topic, "
-             "last_error = excluded.last_error",
-             std::move(p));
+  return {kSql, std::move(p)};
 }
 
 }  // namespace
 
+// One step's writes go in pipelines (RunPipelined): a round trip per few
+// hundred statements instead of one per row, so that the projector keeps up
+// with the appends of every instance.
 Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
   Connection& conn = *projector_;
+  std::vector<Connection::Statement> writes;
+  // The position first: another instance's projector may have folded these
+  // events meanwhile (the row lock then orders the two commits).
+  const bool conditional = batch.from >= 0;
+  if (conditional) {
+    static const std::string kMove =
+        Numbered("UPDATE projection SET position = ? WHERE position = ?");
+    writes.push_back(
+        {kMove, std::move(Params().Bind(batch.position).Bind(batch.from))});
+  } else {
+    static const std::string kSet = Numbered("UPDATE projection SET position = ?");
+    writes.push_back({kSet, std::move(Params().Bind(batch.position))});
+  }
   if (batch.reset) {
-    Status s = conn.Script(
-        "DELETE FROM sessions; DELETE FROM device_states; "
-        "DELETE FROM event_sessions;");
-    if (!s.ok()) return s;
+    for (const char* table : {"sessions", "device_states", "event_sessions"}) {
+      writes.push_back({fmt::format("DELETE FROM {}", table), {}});
+    }
   }
   for (const ProjectionBatch::Refold& r : batch.refolds) {
-    Status s = r.after
-                   ? Run(conn,
-                         "DELETE FROM sessions WHERE device = ? AND "
-                         "(opened_by_time, opened_by_id) > (?, ?)",
-                         std::move(Params().Bind(r.device).Bind(r.after->time).Bind(
-                             r.after->id)))
-                   : Run(conn, "DELETE FROM sessions WHERE device = ?",
-                         std::move(Params().Bind(r.device)));
-    if (!s.ok()) return s;
+    static const std::string kAfter = Numbered(
+        "DELETE FROM sessions WHERE device = ? AND (opened_by_time, "
+        "opened_by_id) > (?, ?)");
+    static const std::string kAll = Numbered("DELETE FROM sessions WHERE device = ?");
+    if (r.after) {
+      writes.push_back({kAfter, std::move(Params().Bind(r.device).Bind(
+                                    r.after->time).Bind(r.after->id))});
+    } else {
+      writes.push_back({kAll, std::move(Params().Bind(r.device))});
+    }
   }
   for (const Session& session : batch.sessions) {
-    if (Status s = UpsertSession(conn, session); !s.ok()) return s;
+    writes.push_back(UpsertSessionStatement(session));
   }
+  static const std::string kLink = Numbered(
+      "INSERT INTO event_sessions (event_id, session_id, time) SELECT id, ?, "
+      "time FROM events WHERE id = ? ON CONFLICT (event_id) DO UPDATE SET "
+      "session_id = excluded.session_id, time = excluded.time");
+  static const std::string kUnlink =
+      Numbered("DELETE FROM event_sessions WHERE event_id = ?");
   for (const auto& [event_id, session_id] : batch.event_sessions) {
-    Status s =
-        session_id
-            ? Run(conn,
-                  "INSERT INTO event_sessions (event_id, session_id, time) "
-                  "SELECT id, ?, time FROM events WHERE id = ? ON CONFLICT "
-                  "(event_id) DO UPDATE SET session_id = excluded.session_id, "
-                  "time = excluded.time",
-                  std::move(Params().Bind(*session_id).Bind(event_id)))
-            : Run(conn, "DELETE FROM event_sessions WHERE event_id = ?",
-                  std::move(Params().Bind(event_id)));
-    if (!s.ok()) return s;
+    if (session_id) {
+      writes.push_back({kLink, std::move(Params().Bind(*session_id).Bind(event_id))});
+    } else {
+      writes.push_back({kUnlink, std::move(Params().Bind(event_id))});
+    }
   }
   for (const DeviceState& d : batch.device_states) {
-    if (d.open) {
-      if (Status s = UpsertSession(conn, *d.open); !s.ok()) return s;
-    }
-    if (Status s = UpsertDeviceState(conn, d); !s.ok()) return s;
+    // The open session as the state has it is the latest version.
+    if (d.open) writes.push_back(UpsertSessionStatement(*d.open));
+    writes.push_back(UpsertDeviceStateStatement(d));
   }
+  static const std::string kReceived = Numbered(
+      "UPDATE devices SET last_received = greatest(last_received, ?) WHERE "
+      "device = ?");
   for (const auto& [device, received] : batch.last_received) {
-    Status s = Run(conn,
-                   "UPDATE devices SET last_received = greatest(last_received, "
-                   "?) WHERE device = ?",
-                   std::move(Params().Bind(received).Bind(device)));
-    if (!s.ok()) return s;
+    writes.push_back({kReceived, std::move(Params().Bind(received).Bind(device))});
   }
+  static const std::string kDropPicture =
+      Numbered("DELETE FROM pictures WHERE event_id = ?");
   for (int64_t event_id : batch.dropped_pictures) {
-    Status s = Run(conn, "DELETE FROM pictures WHERE event_id = ?",
-                   std::move(Params().Bind(event_id)));
-    if (!s.ok()) return s;
+    writes.push_back({kDropPicture, std::move(Params().Bind(event_id))});
   }
-  if (batch.from < 0) {
-    return Run(conn, "UPDATE projection SET position = ?",
-               std::move(Params().Bind(batch.position)));
-  }
-  // Another instance's projector may have folded these events meanwhile.
-  auto moved = conn.Exec(
-      Numbered("UPDATE projection SET position = ? WHERE position = ?"),
-      std::move(Params().Bind(batch.position).Bind(batch.from)));
+  auto moved = RunPipelined(conn, writes);
   if (!moved.ok()) return moved.error();
-  if (moved->affected() != 1) {
+  if (conditional && *moved != 1) {
     return Error{ErrorCode::kConflict,
                  fmt::format("the ledger was projected past event {} by "
                              "another instance meanwhile",
