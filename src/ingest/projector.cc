@@ -39,13 +39,26 @@ Result<int64_t> Projector::Step(int max_events) {
   batch.position = events->back().event.id;
   batch.from = position_;
   changed_.clear();
-  const auto before = states_;
-  Status folded = Fold(*events, batch.position, batch);
+  // The states this step changes, as they were (nullopt: a new printer), so
+  // that a failed step can tell what another instance changed without a
+  // copy of every printer's state per step.
+  Undo undo;
+  Status folded = Fold(*events, batch.position, batch, undo);
   if (folded) folded = DropPictures(*events, batch);
   if (folded) folded = store_.CommitProjection(batch);
   if (!folded) {
+    for (auto& [device, old] : undo) {
+      if (old) {
+        states_[device] = std::move(*old);
+      } else {
+        states_.erase(device);
+      }
+    }
+    auto before = std::move(states_);
+    states_.clear();
     // Nothing of the step is stored: start again from what is.
     if (Status s = Load(); !s) {
+      states_ = std::move(before);
       spdlog::error("reloading the ledger's state failed: {}",
                     s.error().message);
     } else if (folded.error().code == ErrorCode::kConflict) {
@@ -70,9 +83,13 @@ Result<int64_t> Projector::Follow() {
     changed_.clear();
     return 0;
   }
-  const auto before = states_;
+  auto before = std::move(states_);
+  states_.clear();
   const int64_t from = position_;
-  if (Status s = Load(); !s) return s.error();
+  if (Status s = Load(); !s) {
+    states_ = std::move(before);
+    return s.error();
+  }
   ChangedSince(before);
   return position_ - from;
 }
@@ -93,7 +110,7 @@ void Projector::ChangedSince(
 // from before its earliest late event. Either way the device ends as the
 // in-order fold of its log up to `up_to` (ledger.md section 4).
 Status Projector::Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
-                       ProjectionBatch& batch) {
+                       ProjectionBatch& batch, Undo& undo) {
   std::map<std::string, std::vector<const Event*>, std::less<>> by_device;
   std::map<std::string, TimeMs, std::less<>> received;
   for (const LoggedEvent& logged : events) {
@@ -109,6 +126,11 @@ Status Projector::Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
   }
   std::map<int64_t, Session> sessions;  // upserts, the latest version by id
   for (auto& [device, device_events] : by_device) {
+    if (auto it = states_.find(device); it != states_.end()) {
+      undo.emplace(device, it->second);
+    } else {
+      undo.emplace(device, std::nullopt);
+    }
     DeviceState& state = states_[device];
     if (state.device.empty()) state.device = device;
     std::optional<EventKey> earliest_late;

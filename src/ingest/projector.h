@@ -76,8 +76,11 @@ class Projector {
   }
 
  private:
+  // Each printer's state before the step changed it (nullopt: new).
+  using Undo =
+      std::map<std::string, std::optional<DeviceState>, std::less<>>;
   Status Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
-              ProjectionBatch& batch);
+              ProjectionBatch& batch, Undo& undo);
   // Sets changed_ to the devices whose state differs from `before`.
   void ChangedSince(
       const std::map<std::string, DeviceState, std::less<>>& before);
