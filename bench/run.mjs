@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     seconds: { type: 'string' },
     // "late", "forward" or "postgres": measure that only and replace its section
-    // of --out.
+    // of --out; "findings": copy bench/findings.md into --out, measuring nothing.
     only: { type: 'string' },
   },
 });
@@ -212,6 +212,7 @@ async function lateOnly() {
 }
 
 async function main() {
+  if (args.only === 'findings') return refreshFindings();
   if (args.only === 'late') return lateOnly();
   if (args.only === 'forward') return forwardOnly();
   if (args.only === 'postgres') return postgresOnly();
