@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -72,7 +73,8 @@ IngestItem ItemOf(const Sent& s) {
 
 // One instance: a store on the database and its writer.
 struct Instance {
-  explicit Instance(const std::string& url) {
+  explicit Instance(const std::string& url,
+                    std::function<void(IngestOptions&)> tweak = {}) {
     auto opened = OpenStore(url, {.writer = true, .program = "test"});
     EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message);
     if (!opened.ok()) return;
@@ -80,6 +82,7 @@ struct Instance {
     IngestOptions options;
     options.sweep_interval = 0;
     options.auth = AuthMode::kOpen;
+    if (tweak) tweak(options);
     writer = std::make_unique<IngestWriter>(
         IngestStores{*store, *store, *store}, options, clock);
     Status s = writer->Start();
@@ -182,6 +185,66 @@ TEST(FarmTest, TwoInstancesAtOnceProjectTheFoldOfTheLog) {
 
 // From the Pi's SQLite file to PostgreSQL: the log, printers and secrets,
 // rates, attributions and maintenance marks; the new ledger equals the old.
+// A printer heard for the first time, with its secret (tofu).
+IngestItem NewPrinter(const std::string& device, TimeMs at) {
+  IngestItem item;
+  Event& e = item.decoded.event;
+  e.device = device;
+  e.kind = Kind::kStarted;
+  e.topic = "Print Started";
+  e.time = at;
+  e.has_current_time = true;
+  e.received_at = at;
+  item.decoded.secret = "s-" + device;
+  item.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+  return item;
+}
+
+// The registration limits bound the farm, not each instance: printers that
+// registered through one instance count on the other, in the window and
+// toward the cap.
+TEST(FarmTest, RegistrationLimitsCountEveryInstancesPrinters) {
+  for (bool cap : {false, true}) {
+    SCOPED_TRACE(cap ? "max_devices" : "registrations_per_hour");
+    std::string url = NewPgDatabase();
+    ASSERT_FALSE(url.empty());
+    auto limits = [cap](IngestOptions& o) {
+      o.auth = AuthMode::kTofu;
+      o.follow_interval = 20;
+      o.registrations = cap ? RegistrationLimits{.max_devices = 5,
+                                                 .max_per_window = 0,
+                                                 .window = kHourMs}
+                            : RegistrationLimits{.max_devices = 0,
+                                                 .max_per_window = 4,
+                                                 .window = kHourMs};
+    };
+    Instance a(url, limits), b(url, limits);
+    for (int i = 0; i < 3; ++i) {
+      auto v = a.writer->Ingest(NewPrinter(fmt::format("a{}", i), kT0 + i));
+      ASSERT_TRUE(v.ok()) << v.error().message;
+    }
+    // Through b: one more fits (4 in the window, or 4 of 5 devices), and
+    // with cap, a fifth.
+    ASSERT_TRUE(b.writer->Ingest(NewPrinter("b0", kT0 + 10)).ok());
+    if (cap) ASSERT_TRUE(b.writer->Ingest(NewPrinter("b1", kT0 + 11)).ok());
+    auto refused = b.writer->Ingest(NewPrinter("b9", kT0 + 12));
+    ASSERT_FALSE(refused.ok()) << "b registered past the farm's limit";
+    EXPECT_EQ(refused.error().code,
+              cap ? ErrorCode::kForbidden : ErrorCode::kTooManyRequests)
+        << refused.error().message;
+    // And a, which registered only its own three, hears the same once it
+    // counts again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto refused_a = a.writer->Ingest(NewPrinter("a9", kT0 + 13));
+    ASSERT_FALSE(refused_a.ok()) << "a registered past the farm's limit";
+    auto devices = a.store->LoadDevices();
+    ASSERT_TRUE(devices.ok());
+    EXPECT_EQ(devices->size(), cap ? 5u : 4u);
+    // A printer already known is never refused.
+    EXPECT_TRUE(b.writer->Ingest(NewPrinter("a0", kT0 + 20)).ok());
+  }
+}
+
 TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   std::vector<Sent> traffic = Traffic(23, 80);
   // Two prints with a webcam picture on each event: under the default rule

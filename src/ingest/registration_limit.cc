@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace pm {
 
 Status RegistrationLimiter::Admit(std::string_view device, size_t known,
@@ -18,12 +20,12 @@ Status RegistrationLimiter::Admit(std::string_view device, size_t known,
                     "`printmeter devices add {}`",
                     shown, known, shown)};
   }
-  while (!recent_.empty() && recent_.front() <= now - limits_.window) {
-    recent_.pop_front();
-  }
+  Slide(now);
   if (limits_.max_per_window > 0 && recent_.size() >= limits_.max_per_window) {
     ++counts_.refused_rate;
-    TimeMs wait_s = (recent_.front() + limits_.window - now + 999) / 1000;
+    // When the oldest leaves the window (at least a second).
+    TimeMs wait_s = std::max<TimeMs>(
+        1, (recent_.begin()->first + limits_.window - now + 999) / 1000);
     return Error{
         ErrorCode::kTooManyRequests,
         fmt::format("device \"{}\" cannot register now: {} new devices "
@@ -33,9 +35,27 @@ Status RegistrationLimiter::Admit(std::string_view device, size_t known,
                     shown, recent_.size(), limits_.window / kMinuteMs, wait_s,
                     shown)};
   }
-  recent_.push_back(now);
+  if (limits_.max_per_window > 0) {
+    std::string name(device);
+    if (in_window_.insert(name).second) recent_.emplace(now, std::move(name));
+  }
   ++counts_.admitted;
   return {};
+}
+
+void RegistrationLimiter::Observe(
+    const std::vector<std::pair<std::string, TimeMs>>& made) {
+  if (limits_.max_per_window == 0) return;
+  for (const auto& [device, time] : made) {
+    if (in_window_.insert(device).second) recent_.emplace(time, device);
+  }
+}
+
+void RegistrationLimiter::Slide(TimeMs now) {
+  while (!recent_.empty() && recent_.begin()->first <= now - limits_.window) {
+    in_window_.erase(recent_.begin()->second);
+    recent_.erase(recent_.begin());
+  }
 }
 
 }  // namespace pm

@@ -7,14 +7,23 @@
 // and fewer than `max_per_window` registered in the last `window` (a sliding
 // window). Configured devices never count as registrations.
 //
+// With several instances on one database (a print farm), each instance's
+// writer shows its limiter the registrations the shared database holds
+// (Observe): a registration counts once in the window, whichever instance
+// made it, and the cap counts the devices the database knows.
+//
 // Pure and single-threaded: the ingest writer owns it and passes the time
 // in, so tests drive it with a fake clock.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <map>
+#include <set>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "common/time.h"
@@ -42,6 +51,11 @@ class RegistrationLimiter {
   // that names the limit, its setting, and when to try again.
   Status Admit(std::string_view device, size_t known, TimeMs now);
 
+  // Registrations made elsewhere (device, time of its first request), as
+  // the shared database has them: each counts in the window from its time,
+  // once (one this limiter admitted itself is not counted again).
+  void Observe(const std::vector<std::pair<std::string, TimeMs>>& made);
+
   struct Counts {
     int64_t admitted = 0;
     int64_t refused_rate = 0;  // 429
@@ -52,8 +66,12 @@ class RegistrationLimiter {
 
  private:
   RegistrationLimits limits_;
-  std::deque<TimeMs>
-      recent_;  // admission times inside the window, oldest first
+  // Drops what left the window by `now`.
+  void Slide(TimeMs now);
+
+  // Registrations inside the window by time, and their devices.
+  std::multimap<TimeMs, std::string> recent_;
+  std::set<std::string, std::less<>> in_window_;
   Counts counts_;
 };
 

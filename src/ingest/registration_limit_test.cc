@@ -75,6 +75,25 @@ TEST(RegistrationLimitTest, RefusalsDoNotUseUpTheWindow) {
   EXPECT_TRUE(limiter.Admit("b", 1, kStart + kHourMs).ok());
 }
 
+// Registrations another instance made count once each, in the window from
+// their own time; one this limiter admitted is not counted twice.
+TEST(RegistrationLimitTest, RegistrationsMadeElsewhereCountOnce) {
+  RegistrationLimiter limiter(
+      {.max_devices = 0, .max_per_window = 3, .window = kHourMs});
+  ASSERT_TRUE(limiter.Admit("mine", 0, kStart).ok());
+  limiter.Observe({{"mine", kStart - 5}, {"theirs", kStart + 1}});
+  limiter.Observe({{"theirs", kStart + 1}});
+  ASSERT_TRUE(limiter.Admit("third", 2, kStart + 2).ok());
+  Status refused = limiter.Admit("fourth", 3, kStart + 3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kTooManyRequests);
+  // "mine" leaves the window an hour after it came here, "theirs" an hour
+  // after its own time.
+  EXPECT_TRUE(limiter.Admit("fourth", 3, kStart + kHourMs).ok());
+  EXPECT_FALSE(limiter.Admit("fifth", 4, kStart + kHourMs).ok());
+  EXPECT_TRUE(limiter.Admit("fifth", 4, kStart + kHourMs + 1).ok());
+}
+
 TEST(RegistrationLimitTest, ZeroTurnsBothLimitsOff) {
   RegistrationLimiter limiter(
       {.max_devices = 0, .max_per_window = 0, .window = kHourMs});

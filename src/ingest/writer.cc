@@ -456,7 +456,36 @@ Status IngestWriter::CatchUp() {
 // limiter; a refusal is logged and stores nothing.
 Status IngestWriter::AdmitNewDevice(const std::string& device) {
   if (options_.devices.count(device) || records_.count(device)) return {};
-  Status admitted = registrations_.Admit(device, records_.size(), clock_.Now());
+  size_t known = records_.size();
+  if (options_.follow_interval > 0) {
+    // Other instances on the same database register printers too: count
+    // theirs, as the database has them (looked at once per follow interval).
+    auto now = Steady::now();
+    if (now >= next_tally_) {
+      next_tally_ = now + std::chrono::milliseconds(options_.follow_interval);
+      auto tally = log_.Registrations(clock_.Now() - options_.registrations.window);
+      if (tally) {
+        std::erase_if(tally->since, [this](const auto& registered) {
+          return options_.devices.count(registered.first) > 0;
+        });
+        registrations_.Observe(tally->since);
+        shared_devices_ = std::set<std::string, std::less<>>(
+            tally->devices.begin(), tally->devices.end());
+        records_at_tally_ = records_.size();
+      }
+      // Unread (the database away): this instance's own count decides, and
+      // the append that follows fails anyway.
+    }
+    // A printer another instance registered is no new one (its stored
+    // secret decides, in the append).
+    if (shared_devices_.count(device)) return {};
+    // What the database knew, plus what this instance registered since.
+    if (records_.size() >= records_at_tally_) {
+      known = std::max(known, shared_devices_.size() + records_.size() -
+                                  records_at_tally_);
+    }
+  }
+  Status admitted = registrations_.Admit(device, known, clock_.Now());
   if (!admitted) {
     spdlog::warn("refused to register a new device: {}",
                  admitted.error().message);

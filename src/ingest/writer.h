@@ -198,6 +198,11 @@ class IngestWriter {
   RegistrationLimiter registrations_;
   int64_t logged_ = 0;  // the last event id appended
   Steady::time_point next_follow_{};  // Follow() next
+  // On a shared database: the devices it knew when last counted, and when
+  // to count again (AdmitNewDevice).
+  std::set<std::string, std::less<>> shared_devices_;
+  size_t records_at_tally_ = 0;  // records_.size() then
+  Steady::time_point next_tally_{};
 
   // Owned by the projector's thread (and by Start()).
   Projector projector_;

@@ -31,6 +31,9 @@ class FailingLog final : public LogStore {
   std::atomic<int> commits{0};
 
   Result<int64_t> LastEventId() override { return real_.LastEventId(); }
+  Result<RegistrationTally> Registrations(TimeMs since) override {
+    return real_.Registrations(since);
+  }
   Status Append(LogBatch& batch) override {
     if (fail_commits) return Unavailable("disk I/O error (injected)");
     ++commits;

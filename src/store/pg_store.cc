@@ -298,6 +298,27 @@ Connection::Statement DuplicateQuery(const Event& e) {
   return {kSql, std::move(p)};
 }
 
+Result<RegistrationTally> PgStore::Registrations(TimeMs since) {
+  RegistrationTally tally;
+  Sql all{"SELECT device FROM devices ORDER BY device", {}};
+  if (Status s = Collect(
+          *writer_, all, [](Rows::Row& q) { return q.Text(); }, tally.devices);
+      !s.ok()) {
+    return s.error();
+  }
+  Sql sql{"SELECT device, first_seen FROM devices WHERE first_seen > ?", {}};
+  sql.params.Bind(since);
+  Status s = Collect(
+      *writer_, sql,
+      [](Rows::Row& q) {
+        std::string device = q.Text();
+        return std::pair<std::string, TimeMs>(std::move(device), q.Int());
+      },
+      tally.since);
+  if (!s.ok()) return s.error();
+  return tally;
+}
+
 Result<bool> PgStore::HasDuplicateOn(Connection& conn, const Event& e) {
   if (!e.has_current_time) return false;
   Connection::Statement query = DuplicateQuery(e);

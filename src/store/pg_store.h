@@ -46,6 +46,7 @@ class PgStore final : public Store {
   // --- LogStore ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
+  Result<RegistrationTally> Registrations(TimeMs since) override;
 
   // --- ProjectionStore ---
   Result<int64_t> ProjectedPosition() override;

@@ -121,6 +121,29 @@ Status UpdateEvent(Connection& conn, const EventUpdate& u) {
 
 Result<int64_t> SqliteStore::LastEventId() { return next_event_id_ - 1; }
 
+// On the appender's connection (the writer's thread calls it), reading what
+// is committed.
+Result<RegistrationTally> SqliteStore::Registrations(TimeMs since) {
+  RegistrationTally tally;
+  sqlite::Sql all{"SELECT device FROM devices ORDER BY device", {}};
+  if (Status s = sqlite::Collect(
+          *writer_, all, [](Query& q) { return q.Text(); }, tally.devices);
+      !s.ok()) {
+    return s.error();
+  }
+  sqlite::Sql sql{"SELECT device, first_seen FROM devices WHERE first_seen > ?",
+                  {since}};
+  Status s = sqlite::Collect(
+      *writer_, sql,
+      [](Query& q) {
+        std::string device = q.Text();
+        return std::pair<std::string, TimeMs>(std::move(device), q.Int());
+      },
+      tally.since);
+  if (!s.ok()) return s.error();
+  return tally;
+}
+
 Result<int64_t> SqliteStore::AllocateEventIds(int64_t count) {
   if (count < 0) return Invalid("cannot allocate a negative number of ids");
   int64_t first = next_event_id_;

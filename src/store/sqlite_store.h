@@ -45,6 +45,7 @@ class SqliteStore final : public Store {
   // --- LogStore (sqlite_log.cc) ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
+  Result<RegistrationTally> Registrations(TimeMs since) override;
 
   // --- ProjectionStore (sqlite_projection.cc) ---
   Result<int64_t> ProjectedPosition() override;

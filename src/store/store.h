@@ -218,6 +218,13 @@ struct EventPageQuery {
   int limit = 100;
 };
 
+// The devices a database knows (ingest/registration_limit.h): all of them,
+// and those whose first request came after a time, with that time.
+struct RegistrationTally {
+  std::vector<std::string> devices;  // every device, by id
+  std::vector<std::pair<std::string, TimeMs>> since;
+};
+
 // The log's face: what the single writer needs before it answers a
 // request (ingest/writer.h). Only the single writer calls it.
 class LogStore {
@@ -229,6 +236,9 @@ class LogStore {
   // registrations are decided in it), durable when it returns ok; a failure
   // stores nothing of it.
   virtual Status Append(LogBatch& batch) = 0;
+  // The devices the database knows, and those first heard after `since`
+  // (what every instance on a shared database registered).
+  virtual Result<RegistrationTally> Registrations(TimeMs since) = 0;
 };
 
 // The projection's face: the projector (ingest/projector.h) reads the log
