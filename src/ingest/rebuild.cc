@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pm {
@@ -39,23 +40,31 @@ Event Redecode(const EventRecord& record, const DecodeLimits& limits,
   return e;
 }
 
-// A device's events seen so far, for the duplicate rule (id order).
+// A device's events seen so far, for the duplicate rule (id order): by
+// device and time, what the rule compares besides them.
 class DuplicateIndex {
  public:
   bool IsDuplicate(const Event& e) const {
     if (!e.has_current_time) return false;
-    auto range = seen_.equal_range({e.device, e.time});
-    for (auto it = range.first; it != range.second; ++it) {
-      if (IsDuplicateOf(e, it->second)) return true;
+    auto it = seen_.find(e.device);
+    if (it == seen_.end()) return false;
+    auto range = it->second.equal_range(e.time);
+    const DuplicateFields fields = DuplicateFieldsOf(e);
+    for (auto seen = range.first; seen != range.second; ++seen) {
+      if (seen->second == fields) return true;
     }
     return false;
   }
   void Add(const Event& e) {
-    if (e.has_current_time) seen_.emplace(std::make_pair(e.device, e.time), e);
+    if (!e.has_current_time) return;
+    auto it = seen_.find(e.device);
+    if (it == seen_.end()) it = seen_.emplace(e.device, Times{}).first;
+    it->second.emplace(e.time, DuplicateFieldsOf(e));
   }
 
  private:
-  std::multimap<std::pair<std::string, TimeMs>, Event> seen_;
+  using Times = std::unordered_multimap<TimeMs, DuplicateFields>;
+  std::unordered_map<std::string, Times> seen_;
 };
 
 }  // namespace
@@ -100,6 +109,9 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   ProjectionBatch batch;
   batch.reset = true;
   batch.position = last_id;
+  batch.device_states.reserve(foldable.size());
+  batch.sessions.reserve(foldable.size());
+  batch.event_sessions.reserve(static_cast<size_t>(stats.events));
   for (auto& [device, events] : foldable) {
     std::sort(events.begin(), events.end(),
               [](const Event& a, const Event& b) { return KeyOf(a) < KeyOf(b); });
@@ -112,6 +124,7 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
     }
     batch.device_states.push_back(std::move(refolded.state));
     ++stats.devices;
+    std::vector<Event>().swap(events);  // folded: its memory goes back
   }
   if (auto s = store.CommitProjection(batch); !s) {
     return Unavailable(fmt::format(

@@ -367,11 +367,14 @@ Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e) {
   return applied;
 }
 
+DuplicateFields DuplicateFieldsOf(const Event& e) {
+  return {e.kind, e.file.path, e.reported_time_s};
+}
+
 bool IsDuplicateOf(const Event& e, const Event& earlier) {
   return e.has_current_time && earlier.has_current_time &&
-         e.device == earlier.device && e.kind == earlier.kind &&
-         e.time == earlier.time && e.file.path == earlier.file.path &&
-         e.reported_time_s == earlier.reported_time_s;
+         e.device == earlier.device && e.time == earlier.time &&
+         DuplicateFieldsOf(e) == DuplicateFieldsOf(earlier);
 }
 
 std::optional<EventKey> RefoldPoint(std::span<const Session> sessions,

@@ -68,6 +68,16 @@ Applied Apply(const LedgerConfig& config, DeviceState& state, const Event& e);
 // and reported_time_s (or both none). Whether either is a test event does
 // not matter, as in the store's HasDuplicate.
 bool IsDuplicateOf(const Event& e, const Event& earlier);
+// What the rule compares besides the device and the time (`rebuild` keeps
+// these for every event instead of the whole event): two events with
+// currentTime, of one device and time, are duplicates when these are equal.
+struct DuplicateFields {
+  Kind kind = Kind::kOther;
+  std::optional<std::string> file_path;
+  std::optional<double> reported_time_s;
+  bool operator==(const DuplicateFields&) const = default;
+};
+DuplicateFields DuplicateFieldsOf(const Event& e);
 
 // For a late event with key `late`: the key after which the device was last
 // idle before `late` (the closing event of the latest session with

@@ -253,6 +253,105 @@ std::string QueryPlan(const std::string& path, const std::string& sql) {
   return plan;
 }
 
+// Every table and index as the schema has it, one line each.
+std::string SchemaText(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT type || ' ' || name || ' ' || "
+                               "coalesce(sql, '') FROM sqlite_schema ORDER BY "
+                               "type, name",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::string text;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    text += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    text += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return text;
+}
+
+// `rebuild` replaces the projection with its indexes dropped and made again,
+// each session written once: the schema, every session's latest version,
+// each link's time and the attributions come out as row-by-row upserts left
+// them.
+TEST(ProjectionResetTest, ReplacesTheLedgerKeepingEveryIndexAndAttribution) {
+  TempDir dir;
+  std::string path = dir.File("reset.db");
+  auto store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  WriteBatch log;
+  for (int64_t id = 1; id <= 6; ++id) {
+    Event e = testing::BareEvent(id, id <= 3 ? "a" : "b", Kind::kStarted,
+                                 1'700'000'000'000 + id * 1000);
+    log.events.push_back(testing::Record(e));
+  }
+  log.sessions = {testing::BareSession(2, "a", 1'700'000'001'000, std::nullopt)};
+  log.event_sessions = {{1, 2}};
+  ASSERT_TRUE(CommitBatch(*store, log).ok());
+  ASSERT_TRUE(store->SetSessionUser(2, "grace").ok());
+  const std::string schema = SchemaText(path);
+  ASSERT_THAT(schema, HasSubstr("index sessions_device_status"));
+
+  ProjectionBatch batch;
+  batch.reset = true;
+  batch.position = 6;
+  Session first = testing::BareSession(2, "a", 1'700'000'001'000,
+                                       1'700'000'003'000);
+  Session moved = first;  // a later version of session 2, started later
+  moved.started_at = 1'700'000'002'000;
+  moved.event_count = 2;
+  batch.sessions = {first, moved,
+                    testing::BareSession(3, "b", 1'700'000'004'000,
+                                         1'700'000'005'000)};
+  Session open = testing::BareSession(4, "b", 1'700'000'006'000, std::nullopt);
+  batch.sessions.push_back(open);
+  open.event_count = 5;  // the state's version of the open session is newer
+  DeviceState a;
+  a.device = "a";
+  DeviceState b;
+  b.device = "b";
+  b.state = PrinterState::kPrinting;
+  b.open = open;
+  batch.device_states = {b, a};
+  batch.event_sessions = {{1, 2}, {2, 2}, {3, std::nullopt}, {4, 3},
+                          {5, 3}, {6, 4}, {3, 2}, {5, std::nullopt}};
+  ASSERT_TRUE(store->CommitProjection(batch).ok());
+
+  EXPECT_EQ(SchemaText(path), schema);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sessions"), 3);
+  auto two = store->GetSession(2);
+  ASSERT_TRUE(two.ok() && *two);
+  EXPECT_EQ((*two)->started_at, moved.started_at);
+  EXPECT_EQ((*two)->event_count, 2);
+  EXPECT_EQ((*two)->user, "grace");
+  auto four = store->GetSession(4);
+  ASSERT_TRUE(four.ok() && *four);
+  EXPECT_EQ((*four)->event_count, 5);
+  // The last link of each event wins; none for an event unlinked last.
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM event_sessions"), 5);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM event_sessions l JOIN events e ON "
+                   "e.id = l.event_id WHERE l.time = e.time"),
+            5);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT count(*) FROM event_sessions WHERE event_id = 5"),
+            0);
+  EXPECT_EQ(RawInt(path,
+                   "SELECT session_id FROM event_sessions WHERE event_id = 3"),
+            2);
+  auto states = store->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 2u);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM pragma_integrity_check "
+                         "WHERE integrity_check = 'ok'"),
+            1);
+  EXPECT_EQ(RawInt(path, "SELECT position FROM projection"), 6);
+}
+
 TEST(OpenStoreTest, MigratesASchema1DatabaseKeepingItsData) {
   TempDir dir;
   Session session =
