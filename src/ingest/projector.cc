@@ -8,26 +8,19 @@
 namespace pm {
 
 Projector::Projector(ProjectionStore& store, LedgerReader& reader,
-                     LedgerConfig config, PictureRetention pictures)
-    : store_(store), reader_(reader), config_(config), pictures_(pictures) {}
+                     LedgerConfig config, PictureRetention pictures,
+                     size_t cached_states)
+    : store_(store),
+      reader_(reader),
+      config_(config),
+      pictures_(pictures),
+      cached_states_(std::max<size_t>(cached_states, 1)) {}
 
 Status Projector::Load() {
   Result<int64_t> position = store_.ProjectedPosition();
   if (!position) return position.error();
-  auto states = reader_.LoadDeviceStates();
-  if (!states) return states.error();
-  auto devices = reader_.LoadDevices();
-  if (!devices) return devices.error();
   position_ = *position;
   states_.clear();
-  last_received_.clear();
-  for (DeviceState& s : *states) {
-    std::string device = s.device;
-    states_.emplace(std::move(device), std::move(s));
-  }
-  for (const DeviceRecord& d : *devices) {
-    last_received_[d.device] = d.last_received;
-  }
   return {};
 }
 
@@ -35,42 +28,35 @@ Result<int64_t> Projector::Step(int max_events) {
   auto events = store_.ReadLog(position_, max_events);
   if (!events) return events.error();
   if (events->empty()) return 0;
+  ++clock_;
   ProjectionBatch batch;
   batch.position = events->back().event.id;
   batch.from = position_;
   changed_.clear();
-  // The states this step changes, as they were (nullopt: a new printer), so
-  // that a failed step can tell what another instance changed without a
-  // copy of every printer's state per step.
-  Undo undo;
-  Status folded = Fold(*events, batch.position, batch, undo);
+  Status folded = Fold(*events, batch.position, batch);
   if (folded) folded = DropPictures(*events, batch);
   if (folded) folded = store_.CommitProjection(batch);
   if (!folded) {
-    for (auto& [device, old] : undo) {
-      if (old) {
-        states_[device] = std::move(*old);
-      } else {
-        states_.erase(device);
-      }
-    }
-    auto before = std::move(states_);
+    // Nothing of the step is stored: what it changed in memory is
+    // forgotten, and read again from the projection when needed.
     states_.clear();
-    // Nothing of the step is stored: start again from what is.
-    if (Status s = Load(); !s) {
-      states_ = std::move(before);
-      spdlog::error("reloading the ledger's state failed: {}",
-                    s.error().message);
-    } else if (folded.error().code == ErrorCode::kConflict) {
-      // Another instance folded these events: the printers whose state it
-      // changed are what this step changed.
-      ChangedSince(before);
+    changed_.clear();
+    if (folded.error().code == ErrorCode::kConflict) {
+      // Another instance folded these events: the printers it folded are
+      // what this step changed.
+      Result<int64_t> stored = store_.ProjectedPosition();
+      Status taken = stored ? TakeStoredPosition(*stored) : stored.error();
+      if (!taken) {
+        spdlog::error("reading the ledger's position failed: {}",
+                      taken.error().message);
+      }
     }
     return folded.error();
   }
   position_ = batch.position;
   std::erase_if(sweeps_in_log_,
                 [this](const auto& entry) { return entry.second <= position_; });
+  Evict();
   ++stats_.steps;
   stats_.events += static_cast<int64_t>(events->size());
   return static_cast<int64_t>(events->size());
@@ -79,30 +65,59 @@ Result<int64_t> Projector::Step(int max_events) {
 Result<int64_t> Projector::Follow() {
   Result<int64_t> stored = store_.ProjectedPosition();
   if (!stored) return stored.error();
-  if (*stored == position_) {
-    changed_.clear();
-    return 0;
-  }
-  auto before = std::move(states_);
-  states_.clear();
+  changed_.clear();
+  if (*stored == position_) return 0;
   const int64_t from = position_;
-  if (Status s = Load(); !s) {
-    states_ = std::move(before);
-    return s.error();
-  }
-  ChangedSince(before);
+  if (Status s = TakeStoredPosition(*stored); !s) return s.error();
   return position_ - from;
 }
 
-void Projector::ChangedSince(
-    const std::map<std::string, DeviceState, std::less<>>& before) {
-  changed_.clear();
-  for (const auto& [device, state] : states_) {
-    auto old = before.find(device);
-    if (old == before.end() || !(old->second == state)) {
-      changed_[device] = state.last_applied ? state.last_applied->id : 0;
-    }
+Status Projector::TakeStoredPosition(int64_t stored) {
+  auto folded = store_.FoldedDevices(std::min(position_, stored),
+                                     std::max(position_, stored));
+  if (!folded) return folded.error();
+  if (stored < position_) states_.clear();  // the projection was reset
+  for (const auto& [device, id] : *folded) {
+    if (auto it = states_.find(device); it != states_.end()) states_.erase(it);
   }
+  changed_ = std::move(*folded);
+  position_ = stored;
+  return {};
+}
+
+Status Projector::Cache(const std::vector<std::string>& devices) {
+  if (devices.empty()) return {};
+  auto stored = reader_.FindDeviceStates({.devices = devices});
+  if (!stored) return stored.error();
+  for (DeviceState& state : *stored) {
+    std::string device = state.device;
+    states_.insert_or_assign(std::move(device),
+                             Cached{std::move(state), clock_});
+  }
+  for (const std::string& device : devices) {
+    if (states_.contains(device)) continue;
+    Cached fresh;  // no state stored: a new printer, idle
+    fresh.state.device = device;
+    fresh.used = clock_;
+    states_.emplace(device, std::move(fresh));
+  }
+  return {};
+}
+
+void Projector::Evict() {
+  if (states_.size() <= cached_states_) return;
+  std::vector<std::pair<int64_t, std::string_view>> by_use;
+  by_use.reserve(states_.size());
+  for (const auto& [device, cached] : states_) {
+    by_use.emplace_back(cached.used, device);
+  }
+  auto cut = by_use.begin() +
+             static_cast<std::ptrdiff_t>(states_.size() - cached_states_);
+  std::nth_element(by_use.begin(), cut, by_use.end());
+  std::vector<std::string> gone;
+  gone.reserve(static_cast<size_t>(cut - by_use.begin()));
+  for (auto it = by_use.begin(); it != cut; ++it) gone.emplace_back(it->second);
+  for (const std::string& device : gone) states_.erase(device);
 }
 
 // One step over `events` (id order): each device's foldable events are
@@ -110,29 +125,29 @@ void Projector::ChangedSince(
 // from before its earliest late event. Either way the device ends as the
 // in-order fold of its log up to `up_to` (ledger.md section 4).
 Status Projector::Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
-                       ProjectionBatch& batch, Undo& undo) {
+                       ProjectionBatch& batch) {
   std::map<std::string, std::vector<const Event*>, std::less<>> by_device;
   std::map<std::string, TimeMs, std::less<>> received;
   for (const LoggedEvent& logged : events) {
     const Event& e = logged.event;
     if (logged.request) {
-      TimeMs& last = last_received_[e.device];
+      TimeMs& last = received[e.device];
       last = std::max(last, e.received_at);
-      received[e.device] = last;
     }
     if (logged.duplicate || e.test) continue;
     by_device[e.device].push_back(&e);
     changed_[e.device] = e.id;
   }
+  std::vector<std::string> missing;
+  for (const auto& [device, device_events] : by_device) {
+    if (!states_.contains(device)) missing.push_back(device);
+  }
+  if (Status s = Cache(missing); !s) return s;
   std::map<int64_t, Session> sessions;  // upserts, the latest version by id
   for (auto& [device, device_events] : by_device) {
-    if (auto it = states_.find(device); it != states_.end()) {
-      undo.emplace(device, it->second);
-    } else {
-      undo.emplace(device, std::nullopt);
-    }
-    DeviceState& state = states_[device];
-    if (state.device.empty()) state.device = device;
+    Cached& cached = states_.find(device)->second;
+    cached.used = clock_;
+    DeviceState& state = cached.state;
     std::optional<EventKey> earliest_late;
     for (const Event* e : device_events) {
       EventKey key = KeyOf(*e);
@@ -160,7 +175,7 @@ Status Projector::Fold(const std::vector<LoggedEvent>& events, int64_t up_to,
         for (Session& s : applied.touched) sessions[s.id] = std::move(s);
       }
     }
-    batch.device_states.push_back(state);
+    batch.device_states.push_back(states_.find(device)->second.state);
   }
   for (auto& [id, session] : sessions) batch.sessions.push_back(std::move(session));
   for (auto& [device, time] : received) batch.last_received.emplace_back(device, time);
@@ -230,18 +245,23 @@ Status Projector::RefoldDevice(const std::string& device,
                            : was == stored->end();
     if (!same) batch.event_sessions.emplace_back(event_id, session_id);
   }
-  states_[device] = std::move(refolded.state);
+  states_.insert_or_assign(device, Cached{std::move(refolded.state), clock_});
   ++stats_.refolds;
   return {};
 }
 
-std::vector<Event> Projector::StaleSweeps(TimeMs now) {
+Result<std::vector<Event>> Projector::StaleSweeps(TimeMs now) {
   std::vector<Event> sweeps;
-  for (const auto& [device, state] : states_) {
-    if (!state.open || sweeps_in_log_.count(device)) continue;
-    auto received = last_received_.find(device);
-    TimeMs last = received == last_received_.end() ? 0 : received->second;
-    if (auto swept = SweepEvent(config_, state, last, now)) {
+  if (config_.stale_after <= 0) return sweeps;
+  // The projection stores what is in memory (each step commits all it
+  // folds): it picks the open prints that went quiet.
+  const TimeMs quiet_since = now - config_.stale_after;
+  auto quiet = reader_.FindDeviceStates({.open_and_quiet_since = quiet_since});
+  if (!quiet) return quiet.error();
+  for (const DeviceState& state : *quiet) {
+    if (sweeps_in_log_.contains(state.device)) continue;
+    // Its latest request came at quiet_since or before (the query's rule).
+    if (auto swept = SweepEvent(config_, state, quiet_since, now)) {
       sweeps.push_back(std::move(*swept));
     }
   }

@@ -51,6 +51,10 @@ class FlakyProjection final : public ProjectionStore {
       int64_t up_to) override {
     return real_.StoredLinks(device, after, up_to);
   }
+  Result<std::map<std::string, int64_t, std::less<>>> FoldedDevices(
+      int64_t after, int64_t up_to) override {
+    return real_.FoldedDevices(after, up_to);
+  }
   Result<std::optional<Session>> LastIdleSessionBefore(
       const std::string& device, EventKey before) override {
     return real_.LastIdleSessionBefore(device, before);
@@ -194,7 +198,16 @@ TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
   std::unique_ptr<Store> store = testing::MustOpen(path);
   ASSERT_NE(store, nullptr);
   auto flaky = std::make_unique<FlakyProjection>(*store);
-  auto projector = std::make_unique<Projector>(*flaky, *store, config);
+  // One in three seeds keeps every printer's state in memory; the others
+  // keep one or two of the three, so that states are read back from the
+  // projection all the time.
+  const size_t cached = GetParam() % 3 == 0 ? Projector::kCachedStates
+                                            : static_cast<size_t>(GetParam() % 3);
+  auto make = [&] {
+    return std::make_unique<Projector>(*flaky, *store, config,
+                                       PictureRetention::kPrints, cached);
+  };
+  auto projector = make();
   ASSERT_TRUE(projector->Load().ok());
 
   auto pick = [&rng](int lo, int hi) {
@@ -212,7 +225,7 @@ TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
     // ...and the projector folds some of what is behind it, or dies.
     switch (pick(0, 9)) {
       case 0:  // a crash: a new projector resumes from the stored position
-        projector = std::make_unique<Projector>(*flaky, *store, config);
+        projector = make();
         ASSERT_TRUE(projector->Load().ok());
         ++restarts;
         break;
@@ -223,7 +236,7 @@ TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
         store = testing::MustOpen(path);
         ASSERT_NE(store, nullptr);
         flaky = std::make_unique<FlakyProjection>(*store);
-        projector = std::make_unique<Projector>(*flaky, *store, config);
+        projector = make();
         ASSERT_TRUE(projector->Load().ok());
         ++reopens;
         break;
@@ -244,6 +257,7 @@ TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
   RecordProperty("reopens", reopens);
 
   EXPECT_EQ(projector->position(), log.back().event.id);
+  EXPECT_LE(projector->cached_states(), cached);
   EXPECT_EQ(SessionsById(*store), reference.Sessions());
   auto states = store->LoadDeviceStates();
   ASSERT_TRUE(states.ok());
@@ -292,6 +306,64 @@ TEST(ProjectorTest, LateEventsOfAStepAreFoldedWithOneRefoldPerPrinter) {
   EXPECT_EQ(projector.stats().refolds, 1);
   EXPECT_EQ(SessionsById(*store), reference.Sessions());
   EXPECT_EQ(SessionsById(*store).at(0).event_count, 7);
+}
+
+// A projector that keeps one printer's state in memory folds and sweeps
+// every printer all the same: the others' states are read back from the
+// projection.
+TEST(ProjectorTest, PrintersWhoseStatesAreNotInMemoryAreFoldedAndSwept) {
+  testing::TempDir dir;
+  auto store = testing::MustOpen(dir.File("pm.db"));
+  ASSERT_NE(store, nullptr);
+  LedgerConfig config;
+  config.stale_after = 2 * kHourMs;
+  Projector projector(*store, *store, config, PictureRetention::kPrints, 1);
+  ASSERT_TRUE(projector.Load().ok());
+  MemoryLedger reference(config);
+  auto append = [&](const std::string& device, Kind kind, TimeMs t) {
+    Event e;
+    e.device = device;
+    e.kind = kind;
+    e.topic = std::string(KindName(kind));
+    e.time = t;
+    e.has_current_time = true;
+    e.received_at = t;
+    e.id = reference.Ingest(e).id;
+    LogBatch batch;
+    batch.events.push_back({e, StoredRequest{"POST", "/webhook", "", "{}"}});
+    ASSERT_TRUE(store->Append(batch).ok());
+  };
+  for (const char* device : {"delta", "ender", "prusa"}) {
+    append(device, Kind::kStarted, kT0);
+    ASSERT_TRUE(projector.Step(100).ok());
+  }
+  EXPECT_EQ(projector.cached_states(), 1u);
+  for (const char* device : {"delta", "ender", "prusa"}) {
+    append(device, Kind::kProgress, kT0 + kMinuteMs);
+    ASSERT_TRUE(projector.Step(100).ok());
+  }
+  // prusa's print ends; ender is heard from later.
+  append("prusa", Kind::kDone, kT0 + kHourMs);
+  append("ender", Kind::kProgress, kT0 + 3 * kHourMs);
+  ASSERT_TRUE(projector.Step(100).ok());
+  EXPECT_EQ(SessionsById(*store), reference.Sessions());
+  auto states = store->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, reference.States());
+
+  // Three hours on, delta's print is the one gone quiet (ender's went on
+  // an hour ago), whichever state is in memory.
+  auto swept = projector.StaleSweeps(kT0 + 3 * kHourMs + kMinuteMs);
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  ASSERT_EQ(swept->size(), 1u);
+  EXPECT_EQ(swept->front().device, "delta");
+  EXPECT_EQ(swept->front().kind, Kind::kSwept);
+  // Later still, ender's too.
+  swept = projector.StaleSweeps(kT0 + 6 * kHourMs);
+  ASSERT_TRUE(swept.ok());
+  ASSERT_EQ(swept->size(), 2u);
+  EXPECT_EQ(swept->at(0).device, "delta");
+  EXPECT_EQ(swept->at(1).device, "ender");
 }
 
 }  // namespace

@@ -639,7 +639,9 @@ Result<int> IngestWriter::SweepOnProjector() {
     return 0;
   }
   if (Status s = CatchUp(); !s) return s.error();
-  std::vector<Event> swept = projector_.StaleSweeps(clock_.Now());
+  Result<std::vector<Event>> stale = projector_.StaleSweeps(clock_.Now());
+  if (!stale) return stale.error();
+  std::vector<Event>& swept = *stale;
   if (swept.empty()) return 0;
   // Appended by the appender like requests; this thread waits for the
   // verdicts, then marks (the projector is this thread's alone).

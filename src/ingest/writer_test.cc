@@ -90,6 +90,10 @@ class FailingProjection final : public ProjectionStore {
       int64_t up_to) override {
     return real_.StoredLinks(device, after, up_to);
   }
+  Result<std::map<std::string, int64_t, std::less<>>> FoldedDevices(
+      int64_t after, int64_t up_to) override {
+    return real_.FoldedDevices(after, up_to);
+  }
   Result<std::optional<Session>> LastIdleSessionBefore(const std::string& d, EventKey b) override {
     return real_.LastIdleSessionBefore(d, b);
   }

@@ -386,6 +386,23 @@ Result<std::map<int64_t, int64_t>> SqliteStore::StoredLinks(
   return std::map<int64_t, int64_t>(rows.begin(), rows.end());
 }
 
+Result<std::map<std::string, int64_t, std::less<>>>
+SqliteStore::FoldedDevices(int64_t after_id, int64_t up_to_id) {
+  std::vector<std::pair<std::string, int64_t>> rows;
+  Status s = sqlite::Collect(
+      *projector_,
+      sqlite::Sql{"SELECT device, max(id) FROM events WHERE id > ? AND id <= ? "
+                  "AND duplicate = 0 AND test = 0 GROUP BY device",
+                  {after_id, up_to_id}},
+      [](Query& q) {
+        std::string device = q.Text();
+        return std::pair<std::string, int64_t>(std::move(device), q.Int());
+      },
+      rows);
+  if (!s.ok()) return s.error();
+  return std::map<std::string, int64_t, std::less<>>(rows.begin(), rows.end());
+}
+
 Result<std::optional<Session>> SqliteStore::LastIdleSessionBefore(
     const std::string& device, EventKey before) {
   sqlite::Sql sql{

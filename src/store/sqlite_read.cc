@@ -82,47 +82,81 @@ Sql SessionsWhere(const char* condition) {
 
 }  // namespace
 
-Result<std::vector<DeviceState>> SqliteStore::LoadDeviceStates() {
+Result<std::vector<DeviceState>> SqliteStore::FindDeviceStates(
+    const DeviceStateFilter& filter) {
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
-  Sql sql{
-      fmt::format("SELECT d.device, d.state, d.needs_attention, "
-                  "d.last_applied_time, d.last_applied_id, d.last_topic, "
-                  "d.last_error, d.open_session_id, s.id IS NOT NULL, {} FROM "
-                  "device_states d LEFT JOIN sessions s ON s.id = "
-                  "d.open_session_id ORDER BY d.device",
-                  kSessionSelect),
-      {}};
+  const std::string select = fmt::format(
+      "SELECT d.device, d.state, d.needs_attention, d.last_applied_time, "
+      "d.last_applied_id, d.last_topic, d.last_error, d.open_session_id, "
+      "s.id IS NOT NULL, {} FROM device_states d LEFT JOIN sessions s ON "
+      "s.id = d.open_session_id WHERE 1",
+      kSessionSelect);
+  // Named devices go in chunks, each a query of its own.
+  std::vector<Sql> queries;
+  if (filter.devices) {
+    constexpr size_t kChunk = 256;
+    for (size_t i = 0; i < filter.devices->size(); i += kChunk) {
+      Sql sql{select + " AND d.device IN (", {}};
+      for (size_t j = i; j < std::min(i + kChunk, filter.devices->size());
+           ++j) {
+        sql.text += j == i ? "?" : ", ?";
+        sql.params.emplace_back((*filter.devices)[j]);
+      }
+      sql.text += ")";
+      queries.push_back(std::move(sql));
+    }
+  } else {
+    queries.push_back({select, {}});
+  }
+  for (Sql& sql : queries) {
+    if (filter.open_and_quiet_since) {
+      sql.text +=
+          " AND s.last_event_at <= ? AND coalesce((SELECT last_received FROM "
+          "devices WHERE device = d.device), 0) <= ?";
+      sql.params.emplace_back(*filter.open_and_quiet_since);
+      sql.params.emplace_back(*filter.open_and_quiet_since);
+    }
+    sql.text += " ORDER BY d.device";
+  }
   std::vector<DeviceState> states;
   std::optional<std::string> damaged;
-  Status s = sqlite::Collect(
-      **reader, sql,
-      [&damaged](Query& q) {
-        DeviceState d;
-        d.device = q.Text();
-        d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
-            PrinterState::kIdle);
-        d.needs_attention = q.Bool();
-        d.last_applied = OptKey(q);
-        d.last_topic = q.Text();
-        d.last_error = q.OptText();
-        std::optional<int64_t> open_id = q.OptInt();
-        bool found = q.Bool();
-        if (found) {
-          d.open = ReadSession(q);
-        } else if (open_id && !damaged) {
-          damaged =
-              fmt::format("device {} refers to session {}, which is missing",
-                          d.device, *open_id);
-        }
-        return d;
-      },
-      states);
-  if (!s.ok()) return s.error();
+  for (const Sql& sql : queries) {
+    Status s = sqlite::Collect(
+        **reader, sql,
+        [&damaged](Query& q) {
+          DeviceState d;
+          d.device = q.Text();
+          d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
+              PrinterState::kIdle);
+          d.needs_attention = q.Bool();
+          d.last_applied = OptKey(q);
+          d.last_topic = q.Text();
+          d.last_error = q.OptText();
+          std::optional<int64_t> open_id = q.OptInt();
+          bool found = q.Bool();
+          if (found) {
+            d.open = ReadSession(q);
+          } else if (open_id && !damaged) {
+            damaged =
+                fmt::format("device {} refers to session {}, which is missing",
+                            d.device, *open_id);
+          }
+          return d;
+        },
+        states);
+    if (!s.ok()) return s.error();
+  }
   if (damaged) {
     return Internal(fmt::format(
         "the ledger in {} is inconsistent: {}; run `printmeter rebuild`", path_,
         *damaged));
+  }
+  if (queries.size() > 1) {
+    std::sort(states.begin(), states.end(),
+              [](const DeviceState& a, const DeviceState& b) {
+                return a.device < b.device;
+              });
   }
   return states;
 }

@@ -55,6 +55,8 @@ class SqliteStore final : public Store {
   Result<std::vector<Event>> FoldableEvents(const std::string& device,
                                             std::optional<EventKey> after,
                                             int64_t up_to_id) override;
+  Result<std::map<std::string, int64_t, std::less<>>> FoldedDevices(
+      int64_t after_id, int64_t up_to_id) override;
   Result<std::map<int64_t, int64_t>> StoredLinks(
       const std::string& device, std::optional<EventKey> after,
       int64_t up_to_id) override;
@@ -69,7 +71,8 @@ class SqliteStore final : public Store {
   // --- LedgerReader (sqlite_read.cc) ---
   Status Ping() override;
   Result<ProjectionLag> Lag() override;
-  Result<std::vector<DeviceState>> LoadDeviceStates() override;
+  Result<std::vector<DeviceState>> FindDeviceStates(
+      const DeviceStateFilter& filter) override;
   Result<std::vector<DeviceRecord>> LoadDevices() override;  // by device
   Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
   Result<std::optional<Session>> GetSession(int64_t id) override;

@@ -155,6 +155,17 @@ struct ProjectionBatch {
   int64_t from = -1;
 };
 
+// Which device states LedgerReader::FindDeviceStates reads (all when
+// nothing is set; each condition set narrows them).
+struct DeviceStateFilter {
+  // These devices' (any number; a device without a state is left out).
+  std::optional<std::vector<std::string>> devices;
+  // Devices with an open session whose last event is at or before this
+  // time and whose latest request (DeviceRecord::last_received) came at or
+  // before it too: the candidates of the stale sweep (ledger.md section 5).
+  std::optional<TimeMs> open_and_quiet_since;
+};
+
 // How far the projection trails the log (`/readyz`, metrics).
 struct ProjectionLag {
   int64_t logged = 0;     // the log's greatest event id
@@ -268,6 +279,11 @@ class ProjectionStore {
   virtual Result<std::map<int64_t, int64_t>> StoredLinks(
       const std::string& device, std::optional<EventKey> after,
       int64_t up_to_id) = 0;
+  // Each device with a foldable event (not duplicate, not test) of id in
+  // (after_id, up_to_id], with the greatest such id: the printers whose
+  // ledger those events changed (another instance folded them).
+  virtual Result<std::map<std::string, int64_t, std::less<>>> FoldedDevices(
+      int64_t after_id, int64_t up_to_id) = 0;
   // The device's sessions that closed to idle (idle_after) with closed_by <
   // before, the latest one only (what RefoldPoint needs).
   virtual Result<std::optional<Session>> LastIdleSessionBefore(
@@ -301,9 +317,14 @@ class LedgerReader {
   // (readyz); the error says what is wrong and what to do.
   virtual Status Ping() = 0;
   virtual Result<ProjectionLag> Lag() = 0;
-  // The projection's device states (the open session carries its
-  // attributed user, like every session read back).
-  virtual Result<std::vector<DeviceState>> LoadDeviceStates() = 0;
+  // The projection's device states, by device (the open session carries
+  // its attributed user, like every session read back).
+  Result<std::vector<DeviceState>> LoadDeviceStates() {
+    return FindDeviceStates({});
+  }
+  // Those of the states `filter` chooses, by device.
+  virtual Result<std::vector<DeviceState>> FindDeviceStates(
+      const DeviceStateFilter& filter) = 0;
   virtual Result<std::vector<DeviceRecord>> LoadDevices() = 0;  // by device
   // A session that started inside [from, to) and lasted no time counts as
   // overlapping (it started in the window). `limit` is capped at 10,000.
