@@ -298,6 +298,35 @@ Connection::Statement DuplicateQuery(const Event& e) {
   return {kSql, std::move(p)};
 }
 
+namespace {
+
+// A registration: keeps a secret stored first and answers what is stored.
+const std::string& UpsertDeviceSql() {
+  static const std::string sql = Numbered(
+      "INSERT INTO devices (device, secret, first_seen, last_received) "
+      "VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET secret = "
+      "coalesce(devices.secret, excluded.secret) RETURNING secret");
+  return sql;
+}
+
+// The log row of `r` (numbered), and its picture's when it has the bytes (a
+// picture the retention rule let go in a copied log has none).
+void AddRowStatements(const EventRecord& r,
+                      std::vector<Connection::Statement>& rows) {
+  static const std::string kInsertEvent = Numbered(InsertEventSql());
+  static const std::string kInsertPicture = Numbered(
+      "INSERT INTO pictures (event_id, device, bytes) VALUES (?, ?, ?)");
+  rows.push_back({kInsertEvent, EventParams(r)});
+  if (r.request && r.request->picture && !r.request->picture->bytes.empty()) {
+    Params p;
+    p.Bind(r.event.id).Bind(r.event.device);
+    p.BindBytes(r.request->picture->bytes);
+    rows.push_back({kInsertPicture, std::move(p)});
+  }
+}
+
+}  // namespace
+
 Result<RegistrationTally> PgStore::Registrations(TimeMs since) {
   RegistrationTally tally;
   Sql all{"SELECT device FROM devices ORDER BY device", {}};
@@ -331,9 +360,108 @@ Result<bool> PgStore::HasDuplicate(const Event& e) {
   return HasDuplicateOn(*writer_, e);
 }
 
+// The live writer's append in two round trips (libpq's pipeline mode): the
+// transaction begun, the registrations, the log's head locked and moved on
+// by every event of the batch, and the duplicate lookups (behind the head's
+// lock, so that another instance's append of the same event is seen); then
+// the rows and the commit. The head is held one round trip and the commit.
+// Optimistic about registrations: when one was lost to another instance's
+// (its events are refused), nothing is kept and it returns false, for
+// AppendStepByStep to number only the events kept, leaving no gap in ids.
+Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
+  Connection& conn = *writer_;
+  std::vector<EventRecord> events = batch.events;  // kept when it fails
+  std::vector<const DeviceRecord*> devices;
+  for (const DeviceRecord& d : batch.devices) devices.push_back(&d);
+  std::sort(devices.begin(), devices.end(),
+            [](auto* a, auto* b) { return a->device < b->device; });
+  int64_t unnumbered = 0;
+  int64_t greatest_given = 0;
+  for (const EventRecord& r : events) {
+    if (r.event.id == 0) ++unnumbered;
+    greatest_given = std::max(greatest_given, r.event.id);
+  }
+  // Every event is stored unless a registration is lost (then none is):
+  // numbered provisionally (-1), so that the duplicate rule takes the
+  // batch's earlier events for logged ones, as they will be.
+  for (EventRecord& r : events) {
+    if (r.event.id == 0) r.event.id = -1;
+  }
+  std::vector<size_t> looked_up;
+  if (batch.decide_duplicates) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto dup = append_rules::IsDuplicate(events, i, [&](const Event&) {
+        looked_up.push_back(i);
+        return Result<bool>(false);
+      });
+      if (!dup.ok()) return dup.error();
+      events[i].duplicate = *dup;
+    }
+  }
+  auto rollback = [&conn](const Error& e) -> Error {
+    (void)conn.Script("ROLLBACK");
+    return e;
+  };
+
+  std::vector<Connection::Statement> first;
+  first.push_back({"BEGIN", Params()});
+  for (const DeviceRecord* d : devices) {
+    Params p;
+    p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
+    p.Bind(d->last_received);
+    first.push_back({UpsertDeviceSql(), std::move(p)});
+  }
+  first.push_back(
+      {Numbered("UPDATE log_head SET last_id = greatest(last_id + ?, ?) "
+                "RETURNING last_id - ?"),
+       std::move(Params().Bind(unnumbered).Bind(greatest_given).Bind(
+           unnumbered))});
+  for (size_t i : looked_up) first.push_back(DuplicateQuery(events[i].event));
+  auto answered = conn.Pipeline(first);
+  if (!answered.ok()) return rollback(answered.error());
+  for (size_t i = 0; i < devices.size(); ++i) {
+    std::optional<std::string> secret = (*answered)[1 + i].row(0).OptText();
+    if (devices[i]->secret && secret != devices[i]->secret) {
+      (void)conn.Script("ROLLBACK");
+      return false;
+    }
+  }
+  const size_t head_at = 1 + devices.size();
+  int64_t next_id = (*answered)[head_at].row(0).Int() + 1;
+  for (size_t k = 0; k < looked_up.size(); ++k) {
+    if ((*answered)[head_at + 1 + k].size() > 0) {
+      events[looked_up[k]].duplicate = true;
+    }
+  }
+  for (EventRecord& r : events) {
+    if (r.event.id == -1) r.event.id = next_id++;
+  }
+
+  std::vector<Connection::Statement> rows;
+  for (const EventRecord& r : events) AddRowStatements(r, rows);
+  rows.push_back({"COMMIT", Params()});
+  auto inserted = RunPipelined(conn, rows);
+  if (!inserted.ok()) return rollback(inserted.error());
+  batch.events = std::move(events);
+  return true;
+}
+
 Status PgStore::Append(LogBatch& batch) {
   batch.lost.clear();
   if (batch.empty()) return {};
+  Result<bool> pipelined = AppendPipelined(batch);
+  if (!pipelined.ok()) {
+    return Unavailable(
+        fmt::format("nothing was stored: {}", pipelined.error().message));
+  }
+  if (*pipelined) return {};
+  return AppendStepByStep(batch);
+}
+
+// The append that numbers only the events of registrations that held: four
+// round trips in the transaction (the registrations, the head, the
+// duplicate lookups, the rows).
+Status PgStore::AppendStepByStep(LogBatch& batch) {
   std::vector<EventRecord> events = batch.events;  // kept when it fails
   std::vector<DeviceRecord> lost;
   Connection& conn = *writer_;
@@ -347,16 +475,12 @@ Status PgStore::Append(LogBatch& batch) {
     for (const DeviceRecord& d : batch.devices) devices.push_back(&d);
     std::sort(devices.begin(), devices.end(),
               [](auto* a, auto* b) { return a->device < b->device; });
-    static const std::string kUpsertDevice = Numbered(
-        "INSERT INTO devices (device, secret, first_seen, last_received) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET secret = "
-        "coalesce(devices.secret, excluded.secret) RETURNING secret");
     std::vector<Connection::Statement> upserts;
     for (const DeviceRecord* d : devices) {
       Params p;
       p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
       p.Bind(d->last_received);
-      upserts.push_back({kUpsertDevice, std::move(p)});
+      upserts.push_back({UpsertDeviceSql(), std::move(p)});
     }
     auto stored = conn.Pipeline(upserts);
     if (!stored.ok()) return stored.error();
@@ -412,22 +536,8 @@ Status PgStore::Append(LogBatch& batch) {
         events[looked_up[k]].duplicate = (*found)[k].size() > 0;
       }
     }
-    static const std::string kInsertPicture = Numbered(
-        "INSERT INTO pictures (event_id, device, bytes) VALUES (?, ?, ?)");
     std::vector<Connection::Statement> rows;
-    for (size_t i : kept) {
-      const EventRecord& r = events[i];
-      static const std::string kInsertEvent = Numbered(InsertEventSql());
-      rows.push_back({kInsertEvent, EventParams(r)});
-      // No bytes: a picture the retention rule let go (a copied log).
-      if (r.request && r.request->picture &&
-          !r.request->picture->bytes.empty()) {
-        Params p;
-        p.Bind(r.event.id).Bind(r.event.device);
-        p.BindBytes(r.request->picture->bytes);
-        rows.push_back({kInsertPicture, std::move(p)});
-      }
-    }
+    for (size_t i : kept) AddRowStatements(events[i], rows);
     auto inserted = RunPipelined(conn, rows);
     if (!inserted.ok()) return inserted.error();
     return {};

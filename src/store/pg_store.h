@@ -120,6 +120,9 @@ class PgStore final : public Store {
   PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
           std::unique_ptr<pg::Connection> projector);
   Result<Lease> Reader();
+  // Append's two ways (pg_store.cc): false when a registration was lost.
+  Result<bool> AppendPipelined(LogBatch& batch);
+  Status AppendStepByStep(LogBatch& batch);
   // Runs `body` in BEGIN ... COMMIT on `conn`, rolling back when it fails.
   Status Transaction(pg::Connection& conn, const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
