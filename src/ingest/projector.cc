@@ -78,7 +78,7 @@ Status Projector::TakeStoredPosition(int64_t stored) {
   if (!folded) return folded.error();
   if (stored < position_) states_.clear();  // the projection was reset
   for (const auto& [device, id] : *folded) {
-    if (auto it = states_.find(device); it != states_.end()) states_.erase(it);
+    states_.erase(device);
   }
   changed_ = std::move(*folded);
   position_ = stored;

@@ -445,6 +445,68 @@ TEST_P(StoreTest, DeviceStatesAndDevicesRoundTrip) {
   EXPECT_EQ((*devices)[1].secret, "s3cret");  // the first secret stays
 }
 
+// What the projector reads when it keeps only some printers' states in
+// memory: named states, the open prints gone quiet, the printers another
+// instance folded.
+TEST_P(StoreTest, DeviceStatesFoundByNameAndByQuietOpenPrint) {
+  std::vector<DeviceState> states;
+  std::vector<DeviceRecord> devices;
+  for (int i = 0; i < 300; ++i) {  // more than one query's worth of names
+    DeviceState d;
+    d.device = fmt::format("p{:03}", i);
+    if (i < 3) {
+      d.state = PrinterState::kPrinting;
+      d.open = BareSession(100 + i, d.device, kT0, std::nullopt);
+      d.open->last_event_at = kT0 + i * kHourMs;
+    }
+    states.push_back(d);
+    devices.push_back({d.device, {}, kT0, kT0 + (i == 1 ? 5 * kHourMs : 0)});
+  }
+  WriteBatch batch;
+  batch.device_states = states;
+  batch.devices = devices;
+  batch.events = {Record(BareEvent(1, "p007", Kind::kStarted, kT0)),
+                  Record(BareEvent(2, "p002", Kind::kProgress, kT0)),
+                  Record(BareEvent(3, "p007", Kind::kProgress, kT0)),
+                  Record(BareEvent(4, "p009", Kind::kProgress, kT0))};
+  batch.events[3].event.test = true;  // a test press folds nothing
+  Commit(batch);
+
+  std::vector<std::string> names = {"p299", "nobody", "p000", "p150"};
+  for (int i = 10; i < 280; ++i) {
+    if (i != 150) names.push_back(fmt::format("p{:03}", i));
+  }
+  auto found = store_->FindDeviceStates({.devices = names});
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), names.size() - 1);  // "nobody" has none
+  EXPECT_EQ(found->front(), states[0]);        // by device, open print too
+  EXPECT_EQ(found->back(), states[299]);
+  EXPECT_TRUE(std::is_sorted(found->begin(), found->end(),
+                             [](const auto& a, const auto& b) {
+                               return a.device < b.device;
+                             }));
+
+  // Quiet since kT0 + 2 h: p000 (last event kT0) and p002 (kT0 + 2 h);
+  // p001 printed at kT0 + 1 h but was heard from at kT0 + 5 h.
+  auto quiet = store_->FindDeviceStates(
+      {.open_and_quiet_since = kT0 + 2 * kHourMs});
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message;
+  ASSERT_EQ(quiet->size(), 2u);
+  EXPECT_EQ(quiet->at(0).device, "p000");
+  EXPECT_EQ(quiet->at(1).device, "p002");
+  quiet = store_->FindDeviceStates({.open_and_quiet_since = kT0 - 1});
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->empty());
+
+  auto folded = store_->FoldedDevices(1, 4);  // events 2 to 4
+  ASSERT_TRUE(folded.ok()) << folded.error().message;
+  EXPECT_EQ(*folded, (std::map<std::string, int64_t, std::less<>>{
+                         {"p002", 2}, {"p007", 3}}));
+  folded = store_->FoldedDevices(4, 4);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_TRUE(folded->empty());
+}
+
 // --- Commit ----------------------------------------------------------------
 
 TEST_P(StoreTest, AFailedCommitStoresNothing) {
