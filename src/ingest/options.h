@@ -40,6 +40,10 @@ struct IngestOptions {
   TimeMs projection_delay = 100;
   int64_t projection_backlog = 2048;
   int projection_step = 4096;  // events folded per projection commit
+  // How many printers' registrations (secret, first contact) the writer
+  // keeps in memory, the most recently heard from; the others' are read
+  // from the database when they are heard from again.
+  size_t cached_devices = 4096;
   // With other instances appending to the same database (PostgreSQL), how
   // often an idle writer looks for their events, so that its ledger and its
   // live dashboards follow the shared log (0: never; one SQLite writer is

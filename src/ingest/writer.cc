@@ -55,20 +55,58 @@ IngestWriter::IngestWriter(IngestStores stores, IngestOptions options,
 
 IngestWriter::~IngestWriter() { Stop(); }
 
-Status IngestWriter::ReloadRecords() {
-  auto records = reader_.LoadDevices();
-  if (!records) return records.error();
+Status IngestWriter::ResetRecords() {
   records_.clear();
   dirty_records_.clear();
-  for (DeviceRecord& r : *records) {
+  auto count = reader_.CountDevices();
+  if (!count) return count.error();
+  known_devices_ = static_cast<size_t>(*count);
+  return {};
+}
+
+Status IngestWriter::CacheRecords(const std::vector<Pending>& pending) {
+  ++batches_;
+  std::vector<std::string> missing;
+  for (const Pending& p : pending) {
+    if (!p.item.request) continue;
+    const std::string& device = p.item.decoded.event.device;
+    if (auto it = records_.find(device); it != records_.end()) {
+      it->second.used = batches_;
+    } else if (missing.empty() || missing.back() != device) {
+      missing.push_back(device);
+    }
+  }
+  if (missing.empty()) return {};
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  auto found = reader_.FindDevices(missing);
+  if (!found) return found.error();
+  for (DeviceRecord& r : *found) {
     std::string device = r.device;
-    records_.emplace(std::move(device), std::move(r));
+    records_.insert_or_assign(std::move(device), Known{std::move(r), batches_});
   }
   return {};
 }
 
+void IngestWriter::EvictRecords() {
+  if (records_.size() <= options_.cached_devices) return;
+  std::vector<std::pair<int64_t, std::string_view>> by_use;
+  by_use.reserve(records_.size());
+  for (const auto& [device, known] : records_) {
+    if (!dirty_records_.contains(device)) by_use.emplace_back(known.used, device);
+  }
+  size_t excess = std::min(records_.size() - options_.cached_devices,
+                           by_use.size());
+  auto cut = by_use.begin() + static_cast<std::ptrdiff_t>(excess);
+  std::nth_element(by_use.begin(), cut, by_use.end());
+  std::vector<std::string> gone;
+  gone.reserve(excess);
+  for (auto it = by_use.begin(); it != cut; ++it) gone.emplace_back(it->second);
+  for (const std::string& device : gone) records_.erase(device);
+}
+
 Status IngestWriter::Start() {
-  if (auto s = ReloadRecords(); !s) return s;
+  if (auto s = ResetRecords(); !s) return s;
   if (auto s = projector_.Load(); !s) return s;
   auto last = log_.LastEventId();
   if (!last) return last.error();
@@ -456,7 +494,7 @@ Status IngestWriter::CatchUp() {
 // limiter; a refusal is logged and stores nothing.
 Status IngestWriter::AdmitNewDevice(const std::string& device) {
   if (options_.devices.count(device) || records_.count(device)) return {};
-  size_t known = records_.size();
+  size_t known = known_devices_;
   if (options_.follow_interval > 0) {
     // Other instances on the same database register printers too: count
     // theirs, as the database has them (looked at once per follow interval).
@@ -471,7 +509,7 @@ Status IngestWriter::AdmitNewDevice(const std::string& device) {
         registrations_.Observe(tally->since);
         shared_devices_ = std::set<std::string, std::less<>>(
             tally->devices.begin(), tally->devices.end());
-        records_at_tally_ = records_.size();
+        records_at_tally_ = known_devices_;
       }
       // Unread (the database away): this instance's own count decides, and
       // the append that follows fails anyway.
@@ -480,8 +518,8 @@ Status IngestWriter::AdmitNewDevice(const std::string& device) {
     // secret decides, in the append).
     if (shared_devices_.count(device)) return {};
     // What the database knew, plus what this instance registered since.
-    if (records_.size() >= records_at_tally_) {
-      known = std::max(known, shared_devices_.size() + records_.size() -
+    if (known_devices_ >= records_at_tally_) {
+      known = std::max(known, shared_devices_.size() + known_devices_ -
                                   records_at_tally_);
     }
   }
@@ -516,13 +554,21 @@ Status IngestWriter::Authenticate(const Decoded& decoded) {
     return Unauthorized(device, "set in the config file");
   }
   auto it = records_.find(device);
-  if (it != records_.end() && it->second.secret) {
-    if (SecretEquals(*it->second.secret, presented)) return {};
+  if (it != records_.end() && it->second.record.secret) {
+    if (SecretEquals(*it->second.record.secret, presented)) return {};
     return Unauthorized(device, "registered on its first request");
   }
   // First contact (or a device heard before in open mode): trust it.
   if (Status s = AdmitNewDevice(device); !s) return s;
-  DeviceRecord& record = records_[device];
+  Known& known = records_[device];
+  known.used = batches_;
+  DeviceRecord& record = known.record;
+  if (record.device.empty()) {  // never heard from: counted at once
+    record.device = device;
+    record.first_seen = decoded.event.received_at;
+    record.last_received = decoded.event.received_at;
+    ++known_devices_;
+  }
   record.secret = std::string(presented);
   dirty_records_.insert(device);
   spdlog::info("registered device \"{}\" on first contact ({})", device,
@@ -533,16 +579,28 @@ Status IngestWriter::Authenticate(const Decoded& decoded) {
 // Remembers the first request of a device never heard from (its record
 // is stored with the batch).
 void IngestWriter::Register(const Event& e) {
-  DeviceRecord& r = records_[e.device];
+  Known& known = records_[e.device];
+  known.used = batches_;
+  DeviceRecord& r = known.record;
   if (r.device.empty()) {
     r.device = e.device;
     r.first_seen = e.received_at;
     r.last_received = e.received_at;
     dirty_records_.insert(e.device);
+    ++known_devices_;
   }
 }
 
 void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
+  if (Status s = CacheRecords(pending); !s) {
+    Error answer = Unavailable(fmt::format(
+        "storage unavailable, the event was not stored: {}",
+        s.error().message));
+    for (Pending& p : pending) {
+      if (p.done) p.done(answer);
+    }
+    return;
+  }
   // Authenticate first: rejections are answered at once, store nothing.
   std::vector<Pending> accepted;
   accepted.reserve(pending.size());
@@ -568,8 +626,8 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
       std::lock_guard lock(mu_);
       ++stats_.failed_commits;
     }
-    if (auto s = ReloadRecords(); !s) {
-      spdlog::error("reloading the device records failed: {}",
+    if (auto s = ResetRecords(); !s) {
+      spdlog::error("counting the registered printers failed: {}",
                     s.error().message);
     }
   };
@@ -593,7 +651,7 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     batch.events.push_back(std::move(record));
   }
   for (const std::string& device : dirty_records_) {
-    batch.devices.push_back(records_.at(device));
+    batch.devices.push_back(records_.at(device).record);
   }
   if (Status s = log_.Append(batch); !s) return fail(s.error());
   dirty_records_.clear();
@@ -602,8 +660,9 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
         "device \"{}\" was registered with another secret first (by another "
         "printmeter on this database); its requests with this one are refused",
         winner.device);
-    records_[winner.device] = std::move(winner);
+    records_[winner.device].record = std::move(winner);
   }
+  EvictRecords();
   int64_t stored = 0;
   for (const EventRecord& r : batch.events) {
     if (r.event.id != 0) {

@@ -159,7 +159,13 @@ class IngestWriter {
   Status Authenticate(const Decoded& decoded);
   Status AdmitNewDevice(const std::string& device);
   void Register(const Event& e);
-  Status ReloadRecords();
+  // Forgets the records in memory and counts the registered printers again
+  // (at the start, after a failed append).
+  Status ResetRecords();
+  // Reads the records of the batch's printers that are not in memory.
+  Status CacheRecords(const std::vector<Pending>& pending);
+  // Forgets the least recently heard from beyond options_.cached_devices.
+  void EvictRecords();
   // Looks for events other instances appended (options_.follow_interval).
   void Follow();
   // Tells the projector's thread the log reaches `logged`, unfolded since
@@ -193,7 +199,15 @@ class IngestWriter {
   const Clock& clock_;
 
   // Owned by the appender (and by Start() before the threads exist).
-  std::map<std::string, DeviceRecord, std::less<>> records_;
+  struct Known {
+    DeviceRecord record;
+    int64_t used = 0;  // the batch that last heard from it
+  };
+  // The registrations of the printers heard from last (a cache of the
+  // database's), and how many printers are registered in all.
+  std::map<std::string, Known, std::less<>> records_;
+  size_t known_devices_ = 0;
+  int64_t batches_ = 0;
   std::set<std::string, std::less<>> dirty_records_;  // to store with a batch
   RegistrationLimiter registrations_;
   int64_t logged_ = 0;  // the last event id appended
@@ -201,7 +215,7 @@ class IngestWriter {
   // On a shared database: the devices it knew when last counted, and when
   // to count again (AdmitNewDevice).
   std::set<std::string, std::less<>> shared_devices_;
-  size_t records_at_tally_ = 0;  // records_.size() then
+  size_t records_at_tally_ = 0;  // known_devices_ then
   Steady::time_point next_tally_{};
 
   // Owned by the projector's thread (and by Start()).

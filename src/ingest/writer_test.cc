@@ -2,6 +2,7 @@
 // late events, the stale sweep, and a failing commit (503).
 #include "ingest/writer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -355,6 +356,48 @@ TEST_F(IngestTest, ConfiguredSecretWinsOverRegisteredOne) {
   ASSERT_FALSE(old_secret.ok());
   EXPECT_EQ(old_secret.error().code, ErrorCode::kUnauthorized);
   EXPECT_TRUE(writer_->Ingest(Item("delta", Kind::kDone, 1'722'000'100'000, "new")).ok());
+}
+
+// The writer keeps two printers' registrations in memory here: the others'
+// secrets still decide, read back from the database, and the cap counts
+// every registered printer, before and after a restart.
+TEST_F(IngestTest, RegistrationsNotInMemoryStillDecide) {
+  IngestOptions tofu;
+  tofu.cached_devices = 2;
+  tofu.registrations.max_devices = 5;
+  Open(tofu);
+  const TimeMs t = 1'722'000'000'000;
+  for (int i = 0; i < 5; ++i) {
+    auto r = writer_->Ingest(Item(fmt::format("p{}", i), Kind::kStarted, t + i,
+                                  fmt::format("s{}", i)));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  auto wrong = writer_->Ingest(Item("p0", Kind::kProgress, t + 100, "s1"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnauthorized);
+  EXPECT_TRUE(writer_->Ingest(Item("p0", Kind::kProgress, t + 101, "s0")).ok());
+  auto sixth = writer_->Ingest(Item("p5", Kind::kStarted, t + 102, "s5"));
+  ASSERT_FALSE(sixth.ok());
+  EXPECT_EQ(sixth.error().code, ErrorCode::kForbidden) << sixth.error().message;
+
+  Close();
+  Open(tofu);
+  sixth = writer_->Ingest(Item("p5", Kind::kStarted, t + 200, "s5"));
+  ASSERT_FALSE(sixth.ok());
+  EXPECT_EQ(sixth.error().code, ErrorCode::kForbidden);
+  wrong = writer_->Ingest(Item("p3", Kind::kProgress, t + 201, "s0"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnauthorized);
+  for (int i = 0; i < 5; ++i) {
+    auto r = writer_->Ingest(Item(fmt::format("p{}", i), Kind::kDone,
+                                  t + 300 + i, fmt::format("s{}", i)));
+    EXPECT_TRUE(r.ok()) << i << ": " << r.error().message;
+  }
+  auto devices = store_->LoadDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 5u);
+  EXPECT_EQ(devices->front().first_seen, t);  // the first contact's
+  EXPECT_EQ(devices->front().secret, "s0");
 }
 
 TEST_F(IngestTest, OpenModeIgnoresSecrets) {

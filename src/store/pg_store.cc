@@ -300,6 +300,33 @@ Connection::Statement DuplicateQuery(const Event& e) {
 
 namespace {
 
+// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
+// query per chunk of names.
+std::vector<Sql> ChunkedIn(const std::string& select, const char* column,
+                           const std::vector<std::string>& names) {
+  constexpr size_t kChunk = 256;
+  std::vector<Sql> queries;
+  for (size_t i = 0; i < names.size(); i += kChunk) {
+    Sql sql{fmt::format("{} AND {} IN (", select, column), {}};
+    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
+      sql.text += j == i ? "?" : ", ?";
+      sql.params.Bind(names[j]);
+    }
+    sql.text += ")";
+    queries.push_back(std::move(sql));
+  }
+  return queries;
+}
+
+DeviceRecord ReadDeviceRecord(Rows::Row& q) {
+  DeviceRecord d;
+  d.device = q.Text();
+  d.secret = q.OptText();
+  d.first_seen = q.Int();
+  d.last_received = q.Int();
+  return d;
+}
+
 // A registration: keeps a secret stored first and answers what is stored.
 const std::string& UpsertDeviceSql() {
   static const std::string sql = Numbered(
@@ -1041,20 +1068,9 @@ Result<std::vector<DeviceState>> PgStore::FindDeviceStates(
       "s.id IS NOT NULL, {} FROM device_states d LEFT JOIN sessions s ON "
       "s.id = d.open_session_id WHERE true",
       kSessionSelect);
-  // Named devices go in chunks, each a query of its own.
   std::vector<Sql> queries;
   if (filter.devices) {
-    constexpr size_t kChunk = 256;
-    for (size_t i = 0; i < filter.devices->size(); i += kChunk) {
-      Sql sql{select + " AND d.device IN (", {}};
-      for (size_t j = i; j < std::min(i + kChunk, filter.devices->size());
-           ++j) {
-        sql.text += j == i ? "?" : ", ?";
-        sql.params.Bind((*filter.devices)[j]);
-      }
-      sql.text += ")";
-      queries.push_back(std::move(sql));
-    }
+    queries = ChunkedIn(select, "d.device", *filter.devices);
   } else {
     queries.push_back(Sql{select, {}});
   }
@@ -1116,19 +1132,35 @@ Result<std::vector<DeviceRecord>> PgStore::LoadDevices() {
           "ORDER BY device",
           {}};
   std::vector<DeviceRecord> devices;
-  Status s = Collect(
-      **reader, sql,
-      [](Rows::Row& q) {
-        DeviceRecord d;
-        d.device = q.Text();
-        d.secret = q.OptText();
-        d.first_seen = q.Int();
-        d.last_received = q.Int();
-        return d;
-      },
-      devices);
+  Status s = Collect(**reader, sql, ReadDeviceRecord, devices);
   if (!s.ok()) return s.error();
   return devices;
+}
+
+Result<std::vector<DeviceRecord>> PgStore::FindDevices(
+    const std::vector<std::string>& devices) {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  std::vector<DeviceRecord> found;
+  for (const Sql& sql : ChunkedIn("SELECT device, secret, first_seen, "
+                                  "last_received FROM devices WHERE true",
+                                  "device", devices)) {
+    Status s = Collect(**reader, sql, ReadDeviceRecord, found);
+    if (!s.ok()) return s.error();
+  }
+  std::sort(found.begin(), found.end(),
+            [](const DeviceRecord& a, const DeviceRecord& b) {
+              return a.device < b.device;
+            });
+  return found;
+}
+
+Result<int64_t> PgStore::CountDevices() {
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto rows = (*reader)->Exec("SELECT count(*) FROM devices", Params());
+  if (!rows.ok()) return rows.error();
+  return rows->row(0).Int();
 }
 
 Result<std::vector<Session>> PgStore::ListSessions(const SessionPageQuery& q) {

@@ -75,6 +75,9 @@ class PgStore final : public Store {
   Result<std::vector<DeviceState>> FindDeviceStates(
       const DeviceStateFilter& filter) override;
   Result<std::vector<DeviceRecord>> LoadDevices() override;
+  Result<std::vector<DeviceRecord>> FindDevices(
+      const std::vector<std::string>& devices) override;
+  Result<int64_t> CountDevices() override;
   Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
   Result<std::optional<Session>> GetSession(int64_t id) override;
   Result<std::vector<EventView>> SessionEvents(int64_t id) override;

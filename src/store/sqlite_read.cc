@@ -80,6 +80,33 @@ Sql SessionsWhere(const char* condition) {
           {}};
 }
 
+// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
+// query per chunk of names.
+std::vector<Sql> ChunkedIn(const std::string& select, const char* column,
+                           const std::vector<std::string>& names) {
+  constexpr size_t kChunk = 256;
+  std::vector<Sql> queries;
+  for (size_t i = 0; i < names.size(); i += kChunk) {
+    Sql sql{fmt::format("{} AND {} IN (", select, column), {}};
+    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
+      sql.text += j == i ? "?" : ", ?";
+      sql.params.emplace_back(names[j]);
+    }
+    sql.text += ")";
+    queries.push_back(std::move(sql));
+  }
+  return queries;
+}
+
+DeviceRecord ReadDeviceRecord(Query& q) {
+  DeviceRecord d;
+  d.device = q.Text();
+  d.secret = q.OptText();
+  d.first_seen = q.Int();
+  d.last_received = q.Int();
+  return d;
+}
+
 }  // namespace
 
 Result<std::vector<DeviceState>> SqliteStore::FindDeviceStates(
@@ -92,20 +119,9 @@ Result<std::vector<DeviceState>> SqliteStore::FindDeviceStates(
       "s.id IS NOT NULL, {} FROM device_states d LEFT JOIN sessions s ON "
       "s.id = d.open_session_id WHERE 1",
       kSessionSelect);
-  // Named devices go in chunks, each a query of its own.
   std::vector<Sql> queries;
   if (filter.devices) {
-    constexpr size_t kChunk = 256;
-    for (size_t i = 0; i < filter.devices->size(); i += kChunk) {
-      Sql sql{select + " AND d.device IN (", {}};
-      for (size_t j = i; j < std::min(i + kChunk, filter.devices->size());
-           ++j) {
-        sql.text += j == i ? "?" : ", ?";
-        sql.params.emplace_back((*filter.devices)[j]);
-      }
-      sql.text += ")";
-      queries.push_back(std::move(sql));
-    }
+    queries = ChunkedIn(select, "d.device", *filter.devices);
   } else {
     queries.push_back({select, {}});
   }
@@ -169,19 +185,35 @@ Result<std::vector<DeviceRecord>> SqliteStore::LoadDevices() {
       "ORDER BY device",
       {}};
   std::vector<DeviceRecord> devices;
-  Status s = sqlite::Collect(
-      **reader, sql,
-      [](Query& q) {
-        DeviceRecord d;
-        d.device = q.Text();
-        d.secret = q.OptText();
-        d.first_seen = q.Int();
-        d.last_received = q.Int();
-        return d;
-      },
-      devices);
+  Status s = sqlite::Collect(**reader, sql, ReadDeviceRecord, devices);
   if (!s.ok()) return s.error();
   return devices;
+}
+
+Result<std::vector<DeviceRecord>> SqliteStore::FindDevices(
+    const std::vector<std::string>& devices) {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  std::vector<DeviceRecord> found;
+  for (const Sql& sql : ChunkedIn("SELECT device, secret, first_seen, "
+                                  "last_received FROM devices WHERE 1",
+                                  "device", devices)) {
+    Status s = sqlite::Collect(**reader, sql, ReadDeviceRecord, found);
+    if (!s.ok()) return s.error();
+  }
+  std::sort(found.begin(), found.end(),
+            [](const DeviceRecord& a, const DeviceRecord& b) {
+              return a.device < b.device;
+            });
+  return found;
+}
+
+Result<int64_t> SqliteStore::CountDevices() {
+  Result<Lease> reader = Reader();
+  if (!reader.ok()) return reader.error();
+  return sqlite::Single<int64_t>(
+      **reader, "SELECT count(*) + ? FROM devices", 0,
+      [](Query& q) { return q.Int(); }, int64_t{0});
 }
 
 Status SqliteStore::Ping() {

@@ -73,7 +73,10 @@ class SqliteStore final : public Store {
   Result<ProjectionLag> Lag() override;
   Result<std::vector<DeviceState>> FindDeviceStates(
       const DeviceStateFilter& filter) override;
-  Result<std::vector<DeviceRecord>> LoadDevices() override;  // by device
+  Result<std::vector<DeviceRecord>> LoadDevices() override;
+  Result<std::vector<DeviceRecord>> FindDevices(
+      const std::vector<std::string>& devices) override;
+  Result<int64_t> CountDevices() override;  // by device
   Result<std::vector<Session>> ListSessions(const SessionPageQuery& q) override;
   Result<std::optional<Session>> GetSession(int64_t id) override;
   Result<std::vector<EventView>> SessionEvents(int64_t id) override;

@@ -326,6 +326,10 @@ class LedgerReader {
   virtual Result<std::vector<DeviceState>> FindDeviceStates(
       const DeviceStateFilter& filter) = 0;
   virtual Result<std::vector<DeviceRecord>> LoadDevices() = 0;  // by device
+  // The records of those of `devices` that are registered, by device.
+  virtual Result<std::vector<DeviceRecord>> FindDevices(
+      const std::vector<std::string>& devices) = 0;
+  virtual Result<int64_t> CountDevices() = 0;  // registered printers
   // A session that started inside [from, to) and lasted no time counts as
   // overlapping (it started in the window). `limit` is capped at 10,000.
   virtual Result<std::vector<Session>> ListSessions(
