@@ -172,6 +172,23 @@ std::vector<Session> SessionsById(Store& store) {
   return out;
 }
 
+// An event of `device` at `t`, received then: given its id (and duplicate
+// verdict) by `reference`, as the writer would, and appended to the log.
+void AppendIngested(Store& store, MemoryLedger& reference,
+                    const std::string& device, Kind kind, TimeMs t) {
+  Event e;
+  e.device = device;
+  e.kind = kind;
+  e.topic = std::string(KindName(kind));
+  e.time = t;
+  e.has_current_time = true;
+  e.received_at = t;
+  e.id = reference.Ingest(e).id;
+  LogBatch batch;
+  batch.events.push_back({e, StoredRequest{"POST", "/webhook", "", "{}"}});
+  ASSERT_TRUE(store.Append(batch).ok());
+}
+
 class ProjectorProperty : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
@@ -285,17 +302,7 @@ TEST(ProjectorTest, LateEventsOfAStepAreFoldedWithOneRefoldPerPrinter) {
   ASSERT_TRUE(projector.Load().ok());
   MemoryLedger reference(config);
   auto append = [&](Kind kind, TimeMs t) {
-    Event e;
-    e.device = "delta";
-    e.kind = kind;
-    e.topic = std::string(KindName(kind));
-    e.time = t;
-    e.has_current_time = true;
-    e.received_at = t;
-    e.id = reference.Ingest(e).id;
-    LogBatch batch;
-    batch.events.push_back({e, StoredRequest{"POST", "/webhook", "", "{}"}});
-    ASSERT_TRUE(store->Append(batch).ok());
+    AppendIngested(*store, reference, "delta", kind, t);
   };
   append(Kind::kStarted, kT0);
   append(Kind::kDone, kT0 + kHourMs);
@@ -321,17 +328,7 @@ TEST(ProjectorTest, PrintersWhoseStatesAreNotInMemoryAreFoldedAndSwept) {
   ASSERT_TRUE(projector.Load().ok());
   MemoryLedger reference(config);
   auto append = [&](const std::string& device, Kind kind, TimeMs t) {
-    Event e;
-    e.device = device;
-    e.kind = kind;
-    e.topic = std::string(KindName(kind));
-    e.time = t;
-    e.has_current_time = true;
-    e.received_at = t;
-    e.id = reference.Ingest(e).id;
-    LogBatch batch;
-    batch.events.push_back({e, StoredRequest{"POST", "/webhook", "", "{}"}});
-    ASSERT_TRUE(store->Append(batch).ok());
+    AppendIngested(*store, reference, device, kind, t);
   };
   for (const char* device : {"delta", "ender", "prusa"}) {
     append(device, Kind::kStarted, kT0);
