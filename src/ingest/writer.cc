@@ -242,7 +242,11 @@ void IngestWriter::TellListeners(
 
 IngestStats IngestWriter::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  IngestStats stats = stats_;
+  // What is projected is in the log: a follower may learn of another
+  // instance's fold before its own look at the log's end.
+  stats.logged = std::max(stats.logged, stats.projected);
+  return stats;
 }
 
 // --- The appender's thread

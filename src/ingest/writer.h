@@ -73,7 +73,8 @@ struct IngestStats {
   int64_t events = 0;          // events appended (requests and sweeps)
   int64_t failed_commits = 0;  // appends (or store reads) that failed
   int64_t refolds = 0;         // devices re-folded for late events
-  int64_t logged = 0;          // the last event id appended
+  int64_t logged = 0;          // the last event id known to be in the log
+                               // (never below `projected`)
   int64_t projected = 0;       // the projection's position
   int64_t folded = 0;          // events this instance folded (with several
                                // instances, the one that leads folds)
