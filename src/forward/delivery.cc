@@ -149,14 +149,30 @@ struct TargetConnection::Impl {
   std::string ca_file;
   asio::io_context io;
   ssl::context tls{ssl::context::tls_client};
+  tcp::resolver resolver{io};
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  // Set when a step is given up (its deadline, or Cancel): the handlers
+  // still to run start nothing more. Only the thread running `io` uses it.
+  bool abandoned = false;
 
   bool open() const { return plain || secure; }
   beast::tcp_stream& Lowest() {
     return secure ? beast::get_lowest_layer(*secure) : *plain;
   }
+  // Ends what is in flight: the socket closes, so its operations complete
+  // (aborted) on the next run of `io`. The streams stay, for those
+  // handlers use them (an SSL stream's engine above all).
+  void Abandon() {
+    abandoned = true;
+    resolver.cancel();
+    if (!open()) return;
+    beast::error_code ignored;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
+  }
+  // Forgets the connection. Nothing may be in flight on it.
   void Close() {
     if (!open()) return;
     beast::error_code ignored;
@@ -167,15 +183,21 @@ struct TargetConnection::Impl {
     buffer.clear();
   }
   // Runs what was started until it is done, the deadline (and a little:
-  // a resolve has no deadline of its own) or Cancel; then, when `step` is
-  // not done (not empty), closes the connection and drains what the close
-  // aborted, so that no handler outlives the caller's locals.
+  // a resolve has no deadline of its own) or Cancel (posted to `io`, so
+  // it runs here, between handlers); when `step` is not done (not empty),
+  // abandons it, drains what that aborted while the streams still exist,
+  // then closes the connection: no handler outlives the caller's locals
+  // or the streams it uses.
   void Run(std::chrono::milliseconds timeout, const std::string& step) {
     io.restart();
     io.run_for(timeout + std::chrono::milliseconds(100));
-    if (!step.empty()) Close();
+    if (!step.empty() && !abandoned) Abandon();
     io.restart();
     io.run();
+    if (abandoned) {
+      Close();
+      abandoned = false;
+    }
   }
   // Resolves, connects and, for https, shakes hands and verifies the
   // server's certificate for url.host. "" when connected, else the error.
@@ -203,7 +225,6 @@ std::string TargetConnection::Impl::HandshakeError(
 std::string TargetConnection::Impl::Connect(
     std::chrono::steady_clock::time_point deadline,
     std::chrono::milliseconds timeout) {
-  tcp::resolver resolver(io);
   if (url.tls) {
     secure.emplace(io, tls);
     secure->set_verify_mode(ssl::verify_peer);
@@ -236,17 +257,19 @@ std::string TargetConnection::Impl::Connect(
   resolver.async_resolve(
       url.host, url.port,
       [&](beast::error_code ec, tcp::resolver::results_type endpoints) {
+        if (abandoned) return;
         if (ec) return fail(ec, "resolve");
         step = "connect";
         Lowest().expires_at(deadline);
         Lowest().async_connect(
             endpoints, [&](beast::error_code ec, const tcp::endpoint&) {
+              if (abandoned) return;
               if (ec) return fail(ec, "connect");
               if (!secure) return step.clear();
               step = "handshake";
               secure->async_handshake(
                   ssl::stream_base::client, [&](beast::error_code ec) {
-                    if (ec == asio::error::operation_aborted) {
+                    if (abandoned || ec == asio::error::operation_aborted) {
                       return;
                     }
                     if (ec) {
@@ -308,7 +331,10 @@ Result<int> TargetConnection::Post(
   req.body() = body;
   req.keep_alive(true);
   req.prepare_payload();
-  if (canceller) canceller->Set([&c] { c.io.stop(); });
+  // Cancel, from another thread, abandons the step on this one.
+  if (canceller) {
+    canceller->Set([&c] { asio::post(c.io, [&c] { c.Abandon(); }); });
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string error;
   int answer = 0;
@@ -324,6 +350,7 @@ Result<int> TargetConnection::Post(
     std::string step = "send";
     auto exchange = [&](auto& stream) {
       http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+        if (c.abandoned) return;
         if (ec) {
           if (ec != asio::error::operation_aborted) failure = ec;
           return;
@@ -331,6 +358,7 @@ Result<int> TargetConnection::Post(
         step = "read the answer";
         http::async_read(stream, c.buffer, res,
                          [&](beast::error_code ec, size_t) {
+                           if (c.abandoned) return;
                            if (ec) {
                              if (ec != asio::error::operation_aborted) {
                                failure = ec;

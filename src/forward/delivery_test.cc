@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "forward/test_receiver.h"
 #include "store/store_test_util.h"
 
@@ -172,6 +175,47 @@ TEST_F(TlsTest, OneConnectionCarriesEveryPost) {
   ASSERT_TRUE(receiver_.WaitFor(10));
   EXPECT_EQ(receiver_.connections(), 1);
   EXPECT_EQ(c->opened(), 1);
+}
+
+// A receiver that takes a request and never answers: the POST ends at its
+// deadline, the TLS stream it was reading from outliving every handler
+// that still uses it (under the sanitizers, a use after free otherwise),
+// and the next POST connects again.
+TEST_F(TlsTest, AnUnansweredPostEndsAtItsDeadlineAndTheNextConnectsAgain) {
+  TargetConnection* c = nullptr;
+  ASSERT_TRUE(PostTo(receiver_.url(), certs_.ca, &c).ok());
+  receiver_.set_mode(::pm::testing::TestReceiver::Mode::kStall);
+  auto late = c->Post({}, "{}", std::chrono::milliseconds(300));
+  ASSERT_FALSE(late.ok());
+  EXPECT_THAT(late.error().message, HasSubstr("cannot read the answer"));
+  EXPECT_THAT(late.error().message, HasSubstr("no answer in time"));
+  receiver_.set_mode(::pm::testing::TestReceiver::Mode::kAccept);
+  auto next = c->Post({}, "{}", std::chrono::milliseconds(5000));
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(*next, 200);
+  EXPECT_EQ(c->opened(), 2);
+}
+
+// serve stopping cancels a POST that waits for its answer (from another
+// thread): it ends at once, and a POST through a cancelled canceller ends
+// before it starts.
+TEST_F(TlsTest, CancelEndsAPostWaitingForItsAnswer) {
+  TargetConnection* c = nullptr;
+  ASSERT_TRUE(PostTo(receiver_.url(), certs_.ca, &c).ok());
+  receiver_.set_mode(::pm::testing::TestReceiver::Mode::kStall);
+  PostCanceller canceller;
+  std::thread stopper([&] {
+    EXPECT_TRUE(receiver_.WaitFor(2));  // the second POST is there, stalled
+    canceller.Cancel();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto cancelled = c->Post({}, "{}", std::chrono::seconds(30), &canceller);
+  stopper.join();
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  auto after = c->Post({}, "{}", std::chrono::seconds(30), &canceller);
+  EXPECT_FALSE(after.ok());
+  EXPECT_EQ(receiver_.requests().size(), 2u);
 }
 
 TEST(KeepAlive, PlainHttpUsesOneConnectionAndReconnectsWhenClosed) {
