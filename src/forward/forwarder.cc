@@ -27,9 +27,12 @@ struct Forwarder::Worker {
   std::optional<TimeMs> failing_since;
   std::chrono::steady_clock::time_point saved_at{};  // position last stored
   // maintenance_due notices: the keys delivered (read from the store once),
-  // and when to look at what is due next (an interval, on the steady clock).
+  // and when to look at what is due next (an interval, on the steady clock;
+  // sooner once the ledger changed since the last look).
   std::optional<std::set<std::string>> notices_sent;
   std::chrono::steady_clock::time_point next_notice_check{};
+  std::chrono::steady_clock::time_point last_notice_check{};
+  uint64_t notice_wakes = 0;  // the forwarder's wakes at the last look
 
   ForwardTargetStatus status;  // guarded by Forwarder::mu_
 };
@@ -168,8 +171,14 @@ void Forwarder::Run(Worker& w) {
       continue;
     }
     auto steady = std::chrono::steady_clock::now();
+    // A fold (a print's event) may have crossed an item: looked at soon.
+    const bool folded = seen != w.notice_wakes &&
+                        steady >= w.last_notice_check +
+                                      options_.maintenance_after_fold;
     if (WantsMaintenanceNotices(w.target) && !options_.maintenance.empty() &&
-        steady >= w.next_notice_check) {
+        (steady >= w.next_notice_check || folded)) {
+      w.notice_wakes = seen;
+      w.last_notice_check = steady;
       w.next_notice_check = steady + options_.maintenance_interval;
       SendNotices(w);
       if (clock_.Now() < w.next_attempt) continue;  // the target failed

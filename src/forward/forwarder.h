@@ -29,8 +29,9 @@
 //
 // A target whose `events` names maintenance_due (or is empty) is also sent a
 // notice when a printer's maintenance item is due or overdue, once per
-// crossing (notice.h), checked every maintenance_interval: between the
-// printer's events, not in their order.
+// crossing (notice.h), checked every maintenance_interval and within
+// maintenance_after_fold of a projection commit: between the printer's
+// events, not in their order.
 //
 // Several instances on one PostgreSQL database each run a Forwarder: the
 // position moves by compare-and-set, so an instance whose save loses takes

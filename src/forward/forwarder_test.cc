@@ -531,6 +531,43 @@ TEST_F(ForwarderTest, AMaintenanceItemDueIsSentOncePerCrossing) {
   EXPECT_EQ(recorded->size(), 3u);
 }
 
+// A print that crosses an item is told soon after its fold wakes the
+// forwarder, not at the next interval (here an hour away).
+TEST_F(ForwarderTest, AMaintenanceCrossingIsSentSoonAfterTheFoldThatMadeIt) {
+  MaintenanceItem nozzle = ParseEvery("10h").value();
+  nozzle.item = "nozzle";
+  ForwardTarget t;
+  t.events = {"maintenance_due"};
+  ForwardOptions o = Options(t);
+  o.maintenance.devices["delta"] = {nozzle};
+  o.maintenance_interval = std::chrono::hours(1);
+  o.maintenance_after_fold = milliseconds(20);
+  auto commit = [&](int64_t id, TimeMs start, double hours) {
+    WriteBatch batch;
+    batch.devices = {{"delta", std::nullopt, kT0, start}};
+    batch.sessions = {testing::BareSession(
+        id, "delta", start, start + static_cast<TimeMs>(hours * kHourMs))};
+    Status s = CommitBatch(*store_, batch);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  };
+  clock_.Advance(30 * kHourMs);
+  commit(1, kT0, 4);  // 4 of 10 h: not due
+  auto f = std::make_unique<Forwarder>(*store_, *store_, o, clock_);
+  ASSERT_TRUE(f->Start().ok());
+  // The first look, at the start, finds nothing due.
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_TRUE(receiver_.accepted().empty());
+  commit(2, kT0 + 5 * kHourMs, 6.5);  // 10.5 of 10 h
+  f->Wake();
+  const std::string key = fmt::format("maintenance:delta:nozzle:{}", kT0);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return !receiver_.accepted().empty() &&
+               receiver_.accepted().at(0).header("x-printmeter-event") == key;
+      },
+      milliseconds(10000)));
+}
+
 // Two instances on one PostgreSQL database forward to the same target:
 // their positions move by compare-and-set, so between them every event
 // arrives (some maybe twice, told apart by their id) and the stored

@@ -44,9 +44,12 @@ struct ForwardOptions {
   std::chrono::milliseconds poll_interval{1'000};
   int page_size = 64;  // events read from the log at a time
   // The configured maintenance items, for maintenance_due notices; how
-  // often a target that wants them looks at what is due.
+  // often a target that wants them looks at what is due, and how soon
+  // after the last look once the ledger changed (the projector's commits
+  // wake the forwarder).
   MaintenanceOptions maintenance;
   std::chrono::milliseconds maintenance_interval{10'000};
+  std::chrono::milliseconds maintenance_after_fold{1'000};
 };
 
 }  // namespace pm
