@@ -60,11 +60,12 @@ int RunMigrate(const CommonOptions& common, const MigrateOptions& o) {
   if (!stats) return Fail(stats.error());
   fmt::print(
       "copied {} event(s), {} printer(s), {} rate change(s), {} "
-      "attribution(s) and {} maintenance mark(s); the new ledger has {} "
-      "session(s) on {} printer(s)\n",
+      "attribution(s), {} maintenance mark(s) and {} forwarding target(s)' "
+      "positions with {} notice(s) sent; the new ledger has {} session(s) "
+      "on {} printer(s)\n",
       stats->events, stats->devices, stats->rate_changes,
-      stats->attributions, stats->maintenance_marks, stats->ledger.sessions,
-      stats->ledger.devices);
+      stats->attributions, stats->maintenance_marks, stats->forward_targets,
+      stats->forward_notices, stats->ledger.sessions, stats->ledger.devices);
   return 0;
 }
 

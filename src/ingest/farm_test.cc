@@ -284,6 +284,17 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
                     .ok());
     ASSERT_TRUE(
         pi.store->RecordMaintenanceMark({"mk4", "nozzle", kT0, "ada"}).ok());
+    // Forwarding: "chat" delivered up to event 40 and sent two notices;
+    // "archive" is at the log's end.
+    ASSERT_TRUE(pi.store->SaveForwardPosition("chat", std::nullopt, 40).ok());
+    ASSERT_TRUE(pi.store->SaveForwardPosition("archive", std::nullopt, 248)
+                    .ok());
+    ASSERT_TRUE(
+        pi.store->SaveForwardNotice("chat", "maintenance:mk4:nozzle:1", kT0)
+            .ok());
+    ASSERT_TRUE(
+        pi.store->SaveForwardNotice("chat", "maintenance:mk4:belts:1", kT0)
+            .ok());
   }
   {
     // As the README asks: rebuild on the Pi first (the ledger stays equal).
@@ -312,6 +323,13 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   EXPECT_EQ(stats->events, static_cast<int64_t>(traffic.size()));
   EXPECT_EQ(stats->attributions, 2);
   EXPECT_EQ(stats->maintenance_marks, 1);
+  EXPECT_EQ(stats->forward_targets, 2);
+  EXPECT_EQ(stats->forward_notices, 2);
+  EXPECT_EQ(*(*to)->ForwardPositions(), *(*from)->ForwardPositions());
+  EXPECT_EQ(*(*to)->ForwardNotices("chat"),
+            (std::set<std::string>{"maintenance:mk4:belts:1",
+                                   "maintenance:mk4:nozzle:1"}));
+  EXPECT_TRUE((*to)->ForwardNotices("archive")->empty());
   EXPECT_EQ(*(*to)->LoadMaintenanceMarks(),
             (std::vector<MaintenanceMark>{{"mk4", "nozzle", kT0, "ada"}}));
   EXPECT_EQ(AllSessions(**to), sessions);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <vector>
 
 namespace pm {
@@ -78,6 +79,29 @@ Result<MigrateStats> Migrate(
     if (Status s = to.RecordMaintenanceMark(m); !s) return s.error();
   }
   stats.maintenance_marks = static_cast<int64_t>(marks->size());
+
+  // Forwarding: each target's position, and the notices it was sent (their
+  // keys; the time they are recorded with is the migration's).
+  auto positions = from.ForwardPositions();
+  if (!positions) return positions.error();
+  const TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  for (const auto& [target, position] : *positions) {
+    if (Status s = to.SaveForwardPosition(target, std::nullopt, position);
+        !s) {
+      return s.error();
+    }
+    auto notices = from.ForwardNotices(target);
+    if (!notices) return notices.error();
+    for (const std::string& key : *notices) {
+      if (Status s = to.SaveForwardNotice(target, key, now); !s) {
+        return s.error();
+      }
+    }
+    stats.forward_notices += static_cast<int64_t>(notices->size());
+  }
+  stats.forward_targets = static_cast<int64_t>(positions->size());
 
   auto rebuilt = Rebuild(to, config, DecodeLimits{}, [&](int64_t n) {
     if (progress) progress("folding", n);
