@@ -167,6 +167,9 @@ struct TargetConnection::Impl {
   void Abandon() {
     abandoned = true;
     resolver.cancel();
+    CloseSocket();
+  }
+  void CloseSocket() {
     if (!open()) return;
     beast::error_code ignored;
     Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -174,10 +177,7 @@ struct TargetConnection::Impl {
   }
   // Forgets the connection. Nothing may be in flight on it.
   void Close() {
-    if (!open()) return;
-    beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().close();
+    CloseSocket();
     plain.reset();
     secure.reset();
     buffer.clear();
