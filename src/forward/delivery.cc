@@ -187,7 +187,8 @@ struct TargetConnection::Impl {
   // it runs here, between handlers); when `step` is not done (not empty),
   // abandons it, drains what that aborted while the streams still exist,
   // then closes the connection: no handler outlives the caller's locals
-  // or the streams it uses.
+  // or the streams it uses. A cancel may also close the connection after
+  // the step is done (`step` empty, `open()` false).
   void Run(std::chrono::milliseconds timeout, const std::string& step) {
     io.restart();
     io.run_for(timeout + std::chrono::milliseconds(100));
@@ -281,8 +282,12 @@ std::string TargetConnection::Impl::Connect(
             });
       });
   Run(timeout, step);
-  if (step.empty()) return "";
-  if (error.empty()) {
+  // Done, unless a cancel came just after and closed the connection.
+  if (step.empty() && open()) return "";
+  if (step.empty()) {
+    error = fmt::format("cancelled while connecting to {}:{}", url.host,
+                        url.port);
+  } else if (error.empty()) {
     error = fmt::format("cannot {} at {}:{}: no answer in time", step, url.host,
                         url.port);
   }
