@@ -431,7 +431,14 @@ TEST(FarmTest, ServeOnPostgresqlAnswers503WhileTheDatabaseIsAwayThenHeals) {
   EXPECT_EQ(status, 200);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(post(), 200);
   EXPECT_EQ(get("/readyz").status, 200);
-  h.Settle();
+  // The projector's own connection heals at its first use after the
+  // restart (that use fails, and it tries again a second later).
+  Status settled = h.writer->Settle();
+  for (int tries = 0; tries < 50 && !settled; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    settled = h.writer->Settle();
+  }
+  EXPECT_TRUE(settled.ok()) << settled.error().message;
   std::vector<int64_t> stored;
   for (const EventRecord& r : testing::AllEvents(*h.store)) {
     stored.push_back(r.event.id);
