@@ -300,31 +300,13 @@ Connection::Statement DuplicateQuery(const Event& e) {
 
 namespace {
 
-// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
-// query per chunk of names.
+// `select` narrowed to `column` IN `names` (rows::ChunkedIn).
 std::vector<Sql> ChunkedIn(const std::string& select, const char* column,
                            const std::vector<std::string>& names) {
-  constexpr size_t kChunk = 256;
-  std::vector<Sql> queries;
-  for (size_t i = 0; i < names.size(); i += kChunk) {
-    Sql sql{fmt::format("{} AND {} IN (", select, column), {}};
-    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
-      sql.text += j == i ? "?" : ", ?";
-      sql.params.Bind(names[j]);
-    }
-    sql.text += ")";
-    queries.push_back(std::move(sql));
-  }
-  return queries;
-}
-
-DeviceRecord ReadDeviceRecord(Rows::Row& q) {
-  DeviceRecord d;
-  d.device = q.Text();
-  d.secret = q.OptText();
-  d.first_seen = q.Int();
-  d.last_received = q.Int();
-  return d;
+  return rows::ChunkedIn<Sql>(select, column, names,
+                              [](Sql& sql, const std::string& name) {
+                                sql.params.Bind(name);
+                              });
 }
 
 // A registration: keeps a secret stored first and answers what is stored.
@@ -1132,7 +1114,8 @@ Result<std::vector<DeviceRecord>> PgStore::LoadDevices() {
           "ORDER BY device",
           {}};
   std::vector<DeviceRecord> devices;
-  Status s = Collect(**reader, sql, ReadDeviceRecord, devices);
+  Status s = Collect(**reader, sql,
+                     rows::ReadDeviceRecord<Rows::Row>, devices);
   if (!s.ok()) return s.error();
   return devices;
 }
@@ -1145,7 +1128,8 @@ Result<std::vector<DeviceRecord>> PgStore::FindDevices(
   for (const Sql& sql : ChunkedIn("SELECT device, secret, first_seen, "
                                   "last_received FROM devices WHERE true",
                                   "device", devices)) {
-    Status s = Collect(**reader, sql, ReadDeviceRecord, found);
+    Status s = Collect(**reader, sql,
+                       rows::ReadDeviceRecord<Rows::Row>, found);
     if (!s.ok()) return s.error();
   }
   std::sort(found.begin(), found.end(),

@@ -7,6 +7,7 @@
 // Internal to src/store/.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -145,6 +146,37 @@ Session ReadSession(Reader& q) {
   s.time_left_s = q.OptReal();
   s.time_left_at = q.OptInt();
   return s;
+}
+
+// A device record: device, secret, first_seen, last_received.
+template <typename Reader>
+DeviceRecord ReadDeviceRecord(Reader& q) {
+  DeviceRecord d;
+  d.device = q.Text();
+  d.secret = q.OptText();
+  d.first_seen = q.Int();
+  d.last_received = q.Int();
+  return d;
+}
+
+// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
+// query per chunk of names. `SqlT` is either store's {text, params};
+// `bind(sql, name)` adds one name to its parameters.
+template <typename SqlT, typename Bind>
+std::vector<SqlT> ChunkedIn(const std::string& select, const char* column,
+                            const std::vector<std::string>& names, Bind bind) {
+  constexpr size_t kChunk = 256;
+  std::vector<SqlT> queries;
+  for (size_t i = 0; i < names.size(); i += kChunk) {
+    SqlT sql{select + " AND " + column + " IN (", {}};
+    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
+      sql.text += j == i ? "?" : ", ?";
+      bind(sql, names[j]);
+    }
+    sql.text += ")";
+    queries.push_back(std::move(sql));
+  }
+  return queries;
 }
 
 }  // namespace pm::rows

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "decode/decode.h"
+#include "store/row_mapping.h"
 #include "store/sqlite_file.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
@@ -80,31 +81,13 @@ Sql SessionsWhere(const char* condition) {
           {}};
 }
 
-// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
-// query per chunk of names.
+// `select` narrowed to `column` IN `names` (rows::ChunkedIn).
 std::vector<Sql> ChunkedIn(const std::string& select, const char* column,
                            const std::vector<std::string>& names) {
-  constexpr size_t kChunk = 256;
-  std::vector<Sql> queries;
-  for (size_t i = 0; i < names.size(); i += kChunk) {
-    Sql sql{fmt::format("{} AND {} IN (", select, column), {}};
-    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
-      sql.text += j == i ? "?" : ", ?";
-      sql.params.emplace_back(names[j]);
-    }
-    sql.text += ")";
-    queries.push_back(std::move(sql));
-  }
-  return queries;
-}
-
-DeviceRecord ReadDeviceRecord(Query& q) {
-  DeviceRecord d;
-  d.device = q.Text();
-  d.secret = q.OptText();
-  d.first_seen = q.Int();
-  d.last_received = q.Int();
-  return d;
+  return rows::ChunkedIn<Sql>(select, column, names,
+                              [](Sql& sql, const std::string& name) {
+                                sql.params.emplace_back(name);
+                              });
 }
 
 }  // namespace
@@ -185,7 +168,9 @@ Result<std::vector<DeviceRecord>> SqliteStore::LoadDevices() {
       "ORDER BY device",
       {}};
   std::vector<DeviceRecord> devices;
-  Status s = sqlite::Collect(**reader, sql, ReadDeviceRecord, devices);
+  Status s =
+      sqlite::Collect(**reader, sql,
+                      rows::ReadDeviceRecord<Query>, devices);
   if (!s.ok()) return s.error();
   return devices;
 }
@@ -198,7 +183,9 @@ Result<std::vector<DeviceRecord>> SqliteStore::FindDevices(
   for (const Sql& sql : ChunkedIn("SELECT device, secret, first_seen, "
                                   "last_received FROM devices WHERE 1",
                                   "device", devices)) {
-    Status s = sqlite::Collect(**reader, sql, ReadDeviceRecord, found);
+    Status s =
+        sqlite::Collect(**reader, sql,
+                        rows::ReadDeviceRecord<Query>, found);
     if (!s.ok()) return s.error();
   }
   std::sort(found.begin(), found.end(),
