@@ -143,6 +143,7 @@ class Instance {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   const std::string& log() const { return child_.log; }
+  pid_t pid() const { return child_.pid; }
 
  private:
   Child child_;
@@ -159,6 +160,49 @@ bool Answers(uint16_t port, const std::string& target, int status) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+// Whether the running process `pid` has libpq mapped.
+bool MapsLibpq(pid_t pid) {
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libpq.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// libpq and the sixteen libraries it brings are loaded for a PostgreSQL
+// database only (store/libpq.h): a Raspberry Pi on SQLite does not carry
+// them. Both servers below answer a webhook, so both opened their store.
+TEST(FarmBinaryTest, LibpqIsLoadedForAPostgresqlDatabaseOnly) {
+  TempDir dir;
+  std::string body = ReadFileBytes(
+      testing::FixturesDir() + "/seed/01-octoprint-print-started.json");
+  auto post = [&body](uint16_t port) {
+    TestClient client(port);
+    auto reply = client.Send("POST", "/webhook", "application/json", body);
+    return reply.ok() ? reply->status : -1;
+  };
+
+  Instance on_sqlite;
+  uint16_t port = FreePort();
+  ASSERT_TRUE(on_sqlite.Start("sqlite:" + (dir.path() / "pm.db").string(), port))
+      << on_sqlite.log();
+  EXPECT_EQ(post(port), 200) << on_sqlite.log();
+  EXPECT_FALSE(MapsLibpq(on_sqlite.pid()));
+  EXPECT_EQ(on_sqlite.Stop(SIGTERM), 0) << on_sqlite.log();
+
+  auto cluster = testing::PgCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  auto url = (*cluster)->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  Instance on_postgresql;
+  port = FreePort();
+  ASSERT_TRUE(on_postgresql.Start(*url, port)) << on_postgresql.log();
+  EXPECT_EQ(post(port), 200) << on_postgresql.log();
+  EXPECT_TRUE(MapsLibpq(on_postgresql.pid()));
+  EXPECT_EQ(on_postgresql.Stop(SIGTERM), 0) << on_postgresql.log();
 }
 
 TEST(FarmBinaryTest, BehindTheReadmesNginxNothingIsLostAcrossKillsAndACrash) {

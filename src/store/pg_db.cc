@@ -53,13 +53,13 @@ void Params::Seal() {
 }
 
 int64_t Rows::affected() const {
-  const char* n = PQcmdTuples(result_.get());
+  const char* n = LibPq().PQcmdTuples(result_.get());
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
 std::string_view Rows::Row::Raw() const {
-  return {PQgetvalue(r_, row_, col_),
-          static_cast<size_t>(PQgetlength(r_, row_, col_))};
+  return {LibPq().PQgetvalue(r_, row_, col_),
+          static_cast<size_t>(LibPq().PQgetlength(r_, row_, col_))};
 }
 
 int64_t Rows::Row::Int() {
@@ -122,13 +122,13 @@ std::optional<std::string> Rows::Row::OptText() {
 
 std::string Rows::Row::Bytes() {
   size_t length = 0;
-  unsigned char* bytes = PQunescapeBytea(
-      reinterpret_cast<const unsigned char*>(PQgetvalue(r_, row_, col_)),
+  unsigned char* bytes = LibPq().PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(LibPq().PQgetvalue(r_, row_, col_)),
       &length);
   ++col_;
   if (!bytes) return {};
   std::string out(reinterpret_cast<char*>(bytes), length);
-  PQfreemem(bytes);
+  LibPq().PQfreemem(bytes);
   return out;
 }
 
@@ -141,7 +141,7 @@ std::optional<std::string> Rows::Row::OptBytes() {
 }
 
 std::string Where(const std::string& url) {
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), nullptr);
+  PQconninfoOption* options = LibPq().PQconninfoParse(url.c_str(), nullptr);
   if (!options) return "PostgreSQL";
   std::string host = "localhost", port = "5432", db;
   for (PQconninfoOption* o = options; o->keyword; ++o) {
@@ -151,21 +151,22 @@ std::string Where(const std::string& url) {
     if (k == "port") port = o->val;
     if (k == "dbname") db = o->val;
   }
-  PQconninfoFree(options);
+  LibPq().PQconninfoFree(options);
   return fmt::format("{}:{}/{}", host, port, db);
 }
 
 Connection::Connection(std::string url, std::string where, PGconn* conn)
     : url_(std::move(url)), where_(std::move(where)), conn_(conn) {}
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() { LibPq().PQfinish(conn_); }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
+  if (Status loaded = LoadLibPq(); !loaded.ok()) return loaded.error();
   std::string where = Where(url);
-  PGconn* conn = PQconnectdb(url.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(conn);
-    PQfinish(conn);
+  PGconn* conn = LibPq().PQconnectdb(url.c_str());
+  if (LibPq().PQstatus(conn) != CONNECTION_OK) {
+    std::string message = LibPq().PQerrorMessage(conn);
+    LibPq().PQfinish(conn);
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return Unavailable(fmt::format(
         "cannot reach PostgreSQL at {}: {}; check that the server runs and "
@@ -173,18 +174,18 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
         where, message));
   }
   // Messages in English whatever the server's locale; no notices on stderr.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  LibPq().PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<Connection>(
       new Connection(url, std::move(where), conn));
 }
 
-bool Connection::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const { return LibPq().PQstatus(conn_) != CONNECTION_OK; }
 
 Status Connection::Reconnect() {
-  PQreset(conn_);
+  LibPq().PQreset(conn_);
   prepared_.clear();
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(conn_);
+  if (LibPq().PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = LibPq().PQerrorMessage(conn_);
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return Unavailable(
         fmt::format("PostgreSQL at {} is unavailable: {}", where_, message));
@@ -193,10 +194,10 @@ Status Connection::Reconnect() {
 }
 
 Error Connection::Failure(const PGresult* result, std::string_view sql) const {
-  std::string message = PQerrorMessage(conn_);
+  std::string message = LibPq().PQerrorMessage(conn_);
   while (!message.empty() && message.back() == '\n') message.pop_back();
   const char* state =
-      result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+      result ? LibPq().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string_view code = state ? state : "";
   if (broken() || code.starts_with("08") || code.starts_with("57P")) {
     return Unavailable(
@@ -215,13 +216,13 @@ Result<std::string> Connection::Prepared(const std::string& sql) {
   if (it == prepared_.end()) {
     std::string name = fmt::format("s{}", ++statements_);
     PGresult* prepared =
-        PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
-    if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+        LibPq().PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
+    if (LibPq().PQresultStatus(prepared) != PGRES_COMMAND_OK) {
       Error error = Failure(prepared, sql);
-      PQclear(prepared);
+      LibPq().PQclear(prepared);
       return error;
     }
-    PQclear(prepared);
+    LibPq().PQclear(prepared);
     it = prepared_.emplace(sql, name).first;
   }
   return it->second;
@@ -241,27 +242,27 @@ Result<std::vector<Rows>> Connection::Pipeline(
     names.push_back(std::move(*name));
     st.params.Seal();
   }
-  if (PQenterPipelineMode(conn_) != 1) return Failure(nullptr, "pipeline");
+  if (LibPq().PQenterPipelineMode(conn_) != 1) return Failure(nullptr, "pipeline");
   bool sent = true;
   for (size_t i = 0; i < statements.size() && sent; ++i) {
     const Params& p = statements[i].params;
-    sent = PQsendQueryPrepared(conn_, names[i].c_str(), p.size(), p.values(),
+    sent = LibPq().PQsendQueryPrepared(conn_, names[i].c_str(), p.size(), p.values(),
                                p.lengths(), p.formats(), /*text*/ 0) == 1;
   }
-  sent = sent && PQpipelineSync(conn_) == 1;
+  sent = sent && LibPq().PQpipelineSync(conn_) == 1;
   // Every statement's result, then the sync; after a failure the rest are
   // PGRES_PIPELINE_ABORTED. All of them are read, so the connection is
   // left ready for the next call.
   std::optional<Error> error;
   for (;;) {
-    PGresult* result = PQgetResult(conn_);
+    PGresult* result = LibPq().PQgetResult(conn_);
     if (!result) {
       if (broken() || !sent) break;
       continue;  // the end of one statement's results
     }
-    ExecStatusType status = PQresultStatus(result);
+    ExecStatusType status = LibPq().PQresultStatus(result);
     if (status == PGRES_PIPELINE_SYNC) {
-      PQclear(result);
+      LibPq().PQclear(result);
       break;
     }
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
@@ -273,9 +274,9 @@ Result<std::vector<Rows>> Connection::Pipeline(
                                                   statements.size() - 1)]
                                   .sql);
     }
-    PQclear(result);
+    LibPq().PQclear(result);
   }
-  if (PQexitPipelineMode(conn_) != 1) {
+  if (LibPq().PQexitPipelineMode(conn_) != 1) {
     // Left mid-pipeline (a send failed, the server went away): the next
     // call starts on a fresh connection.
     if (!error) error = Failure(nullptr, "pipeline");
@@ -297,12 +298,12 @@ Result<Rows> Connection::Exec(const std::string& sql, Params params) {
   auto it = prepared_.find(sql);
   params.Seal();
   PGresult* result =
-      PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(),
+      LibPq().PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(),
                      params.lengths(), params.formats(), /*text*/ 0);
-  ExecStatusType status = PQresultStatus(result);
+  ExecStatusType status = LibPq().PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = Failure(result, sql);
-    PQclear(result);
+    LibPq().PQclear(result);
     return error;
   }
   return Rows(result);
@@ -312,14 +313,14 @@ Status Connection::Script(const std::string& sql) {
   if (broken()) {
     if (Status s = Reconnect(); !s.ok()) return s;
   }
-  PGresult* result = PQexec(conn_, sql.c_str());
-  ExecStatusType status = PQresultStatus(result);
+  PGresult* result = LibPq().PQexec(conn_, sql.c_str());
+  ExecStatusType status = LibPq().PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = Failure(result, sql);
-    PQclear(result);
+    LibPq().PQclear(result);
     return error;
   }
-  PQclear(result);
+  LibPq().PQclear(result);
   return {};
 }
 

@@ -11,8 +11,6 @@
 // Not thread-safe: one thread uses a connection at a time.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +20,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "store/libpq.h"
 
 namespace pm::pg {
 
@@ -59,14 +58,14 @@ class Params {
 // order, like sqlite::Query.
 class Rows {
  public:
-  explicit Rows(PGresult* result) : result_(result, &PQclear) {}
-  int size() const { return PQntuples(result_.get()); }
+  explicit Rows(PGresult* result) : result_(result, LibPq().PQclear) {}
+  int size() const { return LibPq().PQntuples(result_.get()); }
   int64_t affected() const;  // rows an INSERT/UPDATE/DELETE touched
 
   class Row {
    public:
     Row(const PGresult* r, int row) : r_(r), row_(row) {}
-    bool IsNull() const { return PQgetisnull(r_, row_, col_); }
+    bool IsNull() const { return LibPq().PQgetisnull(r_, row_, col_); }
     int64_t Int();
     std::optional<int64_t> OptInt();
     double Real();

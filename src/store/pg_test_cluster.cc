@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -16,10 +15,22 @@
 #include <mutex>
 #include <sstream>
 
+#include "store/libpq.h"
+
 namespace pm::testing {
 namespace {
 
 namespace fs = std::filesystem;
+
+// libpq, loaded as printmeter loads it (libpq.h); a machine that runs the
+// tests has it (make test-deps installs it).
+const pg::LibPqFunctions& LibPq() {
+  if (Status loaded = pg::LoadLibPq(); !loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+    std::abort();
+  }
+  return pg::LibPq();
+}
 
 // The newest PostgreSQL server binaries Debian installed.
 std::string FindBin() {
@@ -139,9 +150,9 @@ Result<std::unique_ptr<PgCluster>> PgCluster::Attach(const std::string& dir) {
   if (url.empty() || colon == std::string::npos) {
     return Unavailable(fmt::format("no test server URL in {}/url", dir));
   }
-  PGconn* probe = PQconnectdb(url.c_str());
-  bool answers = PQstatus(probe) == CONNECTION_OK;
-  PQfinish(probe);
+  PGconn* probe = LibPq().PQconnectdb(url.c_str());
+  bool answers = LibPq().PQstatus(probe) == CONNECTION_OK;
+  LibPq().PQfinish(probe);
   if (!answers) {
     return Unavailable(fmt::format("the test server of {} is not running", dir));
   }
@@ -153,14 +164,14 @@ Result<std::unique_ptr<PgCluster>> PgCluster::Attach(const std::string& dir) {
 
 PgCluster::~PgCluster() {
   for (const std::string& name : created_) {
-    PGconn* conn = PQconnectdb(Url("postgres").c_str());
-    if (PQstatus(conn) == CONNECTION_OK) {
-      PQclear(PQexec(conn,
+    PGconn* conn = LibPq().PQconnectdb(Url("postgres").c_str());
+    if (LibPq().PQstatus(conn) == CONNECTION_OK) {
+      LibPq().PQclear(LibPq().PQexec(conn,
                      fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)",
                                  name)
                          .c_str()));
     }
-    PQfinish(conn);
+    LibPq().PQfinish(conn);
   }
   if (attached_) return;
   if (running_) {
@@ -210,17 +221,17 @@ std::string PgCluster::Url(const std::string& database) const {
 
 Result<std::string> PgCluster::NewDatabase() {
   std::string name = fmt::format("pm_test_{}_{}", ::getpid(), ++databases_);
-  PGconn* conn = PQconnectdb(Url("postgres").c_str());
+  PGconn* conn = LibPq().PQconnectdb(Url("postgres").c_str());
   std::string error;
-  if (PQstatus(conn) != CONNECTION_OK) {
-    error = PQerrorMessage(conn);
+  if (LibPq().PQstatus(conn) != CONNECTION_OK) {
+    error = LibPq().PQerrorMessage(conn);
   } else {
     PGresult* r =
-        PQexec(conn, fmt::format("CREATE DATABASE {}", name).c_str());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) error = PQerrorMessage(conn);
-    PQclear(r);
+        LibPq().PQexec(conn, fmt::format("CREATE DATABASE {}", name).c_str());
+    if (LibPq().PQresultStatus(r) != PGRES_COMMAND_OK) error = LibPq().PQerrorMessage(conn);
+    LibPq().PQclear(r);
   }
-  PQfinish(conn);
+  LibPq().PQfinish(conn);
   if (!error.empty()) {
     return Unavailable(fmt::format("cannot create database {}: {}", name,
                                    error));
