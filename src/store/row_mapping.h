@@ -159,24 +159,4 @@ DeviceRecord ReadDeviceRecord(Reader& q) {
   return d;
 }
 
-// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, one
-// query per chunk of names. `SqlT` is either store's {text, params};
-// `bind(sql, name)` adds one name to its parameters.
-template <typename SqlT, typename Bind>
-std::vector<SqlT> ChunkedIn(const std::string& select, const char* column,
-                            const std::vector<std::string>& names, Bind bind) {
-  constexpr size_t kChunk = 256;
-  std::vector<SqlT> queries;
-  for (size_t i = 0; i < names.size(); i += kChunk) {
-    SqlT sql{select + " AND " + column + " IN (", {}};
-    for (size_t j = i; j < std::min(i + kChunk, names.size()); ++j) {
-      sql.text += j == i ? "?" : ", ?";
-      bind(sql, names[j]);
-    }
-    sql.text += ")";
-    queries.push_back(std::move(sql));
-  }
-  return queries;
-}
-
 }  // namespace pm::rows

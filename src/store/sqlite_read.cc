@@ -81,13 +81,32 @@ Sql SessionsWhere(const char* condition) {
           {}};
 }
 
-// `select` narrowed to `column` IN `names` (rows::ChunkedIn).
-std::vector<Sql> ChunkedIn(const std::string& select, const char* column,
-                           const std::vector<std::string>& names) {
-  return rows::ChunkedIn<Sql>(select, column, names,
-                              [](Sql& sql, const std::string& name) {
-                                sql.params.emplace_back(name);
-                              });
+// `select` (ending in a WHERE clause) narrowed to `column` IN `names`, the
+// names bound as one parameter, a JSON array: the statement's text is the
+// same whatever their number, so a connection prepares and keeps it once.
+// (With one `?` per name, every count of names was a statement of its own,
+// each kept: ~6 MiB on the projector's connection after ~100 k printers.)
+Sql NamesIn(std::string select, const char* column,
+            const std::vector<std::string>& names) {
+  std::string array = "[";
+  for (const std::string& name : names) {
+    if (array.size() > 1) array += ',';
+    array += '"';
+    for (char c : name) {
+      if (c == '"' || c == '\\') {
+        array += '\\';
+        array += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        array += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+      } else {
+        array += c;
+      }
+    }
+    array += '"';
+  }
+  array += ']';
+  select += fmt::format(" AND {} IN (SELECT value FROM json_each(?))", column);
+  return {std::move(select), {std::move(array)}};
 }
 
 }  // namespace
@@ -102,60 +121,46 @@ Result<std::vector<DeviceState>> SqliteStore::FindDeviceStates(
       "s.id IS NOT NULL, {} FROM device_states d LEFT JOIN sessions s ON "
       "s.id = d.open_session_id WHERE 1",
       kSessionSelect);
-  std::vector<Sql> queries;
-  if (filter.devices) {
-    queries = ChunkedIn(select, "d.device", *filter.devices);
-  } else {
-    queries.push_back({select, {}});
+  Sql sql = filter.devices ? NamesIn(select, "d.device", *filter.devices)
+                           : Sql{select, {}};
+  if (filter.open_and_quiet_since) {
+    sql.text +=
+        " AND s.last_event_at <= ? AND coalesce((SELECT last_received FROM "
+        "devices WHERE device = d.device), 0) <= ?";
+    sql.params.emplace_back(*filter.open_and_quiet_since);
+    sql.params.emplace_back(*filter.open_and_quiet_since);
   }
-  for (Sql& sql : queries) {
-    if (filter.open_and_quiet_since) {
-      sql.text +=
-          " AND s.last_event_at <= ? AND coalesce((SELECT last_received FROM "
-          "devices WHERE device = d.device), 0) <= ?";
-      sql.params.emplace_back(*filter.open_and_quiet_since);
-      sql.params.emplace_back(*filter.open_and_quiet_since);
-    }
-    sql.text += " ORDER BY d.device";
-  }
+  sql.text += " ORDER BY d.device";
   std::vector<DeviceState> states;
   std::optional<std::string> damaged;
-  for (const Sql& sql : queries) {
-    Status s = sqlite::Collect(
-        **reader, sql,
-        [&damaged](Query& q) {
-          DeviceState d;
-          d.device = q.Text();
-          d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
-              PrinterState::kIdle);
-          d.needs_attention = q.Bool();
-          d.last_applied = OptKey(q);
-          d.last_topic = q.Text();
-          d.last_error = q.OptText();
-          std::optional<int64_t> open_id = q.OptInt();
-          bool found = q.Bool();
-          if (found) {
-            d.open = ReadSession(q);
-          } else if (open_id && !damaged) {
-            damaged =
-                fmt::format("device {} refers to session {}, which is missing",
-                            d.device, *open_id);
-          }
-          return d;
-        },
-        states);
-    if (!s.ok()) return s.error();
-  }
+  Status s = sqlite::Collect(
+      **reader, sql,
+      [&damaged](Query& q) {
+        DeviceState d;
+        d.device = q.Text();
+        d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
+            PrinterState::kIdle);
+        d.needs_attention = q.Bool();
+        d.last_applied = OptKey(q);
+        d.last_topic = q.Text();
+        d.last_error = q.OptText();
+        std::optional<int64_t> open_id = q.OptInt();
+        bool found = q.Bool();
+        if (found) {
+          d.open = ReadSession(q);
+        } else if (open_id && !damaged) {
+          damaged =
+              fmt::format("device {} refers to session {}, which is missing",
+                          d.device, *open_id);
+        }
+        return d;
+      },
+      states);
+  if (!s.ok()) return s.error();
   if (damaged) {
     return Internal(fmt::format(
         "the ledger in {} is inconsistent: {}; run `printmeter rebuild`", path_,
         *damaged));
-  }
-  if (queries.size() > 1) {
-    std::sort(states.begin(), states.end(),
-              [](const DeviceState& a, const DeviceState& b) {
-                return a.device < b.device;
-              });
   }
   return states;
 }
@@ -180,18 +185,13 @@ Result<std::vector<DeviceRecord>> SqliteStore::FindDevices(
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   std::vector<DeviceRecord> found;
-  for (const Sql& sql : ChunkedIn("SELECT device, secret, first_seen, "
-                                  "last_received FROM devices WHERE 1",
-                                  "device", devices)) {
-    Status s =
-        sqlite::Collect(**reader, sql,
-                        rows::ReadDeviceRecord<Query>, found);
-    if (!s.ok()) return s.error();
-  }
-  std::sort(found.begin(), found.end(),
-            [](const DeviceRecord& a, const DeviceRecord& b) {
-              return a.device < b.device;
-            });
+  Sql sql = NamesIn("SELECT device, secret, first_seen, last_received FROM "
+                    "devices WHERE 1",
+                    "device", devices);
+  sql.text += " ORDER BY device";
+  Status s = sqlite::Collect(**reader, sql, rows::ReadDeviceRecord<Query>,
+                             found);
+  if (!s.ok()) return s.error();
   return found;
 }
 

@@ -445,6 +445,50 @@ TEST_P(StoreTest, DeviceStatesAndDevicesRoundTrip) {
   EXPECT_EQ((*devices)[1].secret, "s3cret");  // the first secret stays
 }
 
+// The names looked up are bound as one parameter (a JSON array on SQLite,
+// a text[] on PostgreSQL): a name that is quoted, escaped or separated in
+// that form still finds its printer, and only its printer.
+TEST_P(StoreTest, PrintersFoundByNamesThatNeedEscaping) {
+  const std::vector<std::string> odd = {
+      "say \"hi\"", "back\\slash", "tab\there", "{braces},comma",
+      "NULL", " spaced ", "\u00fcn\u00efcode", "[\"json\"]", "'single'"};
+  WriteBatch batch;
+  for (const std::string& name : odd) {
+    DeviceState d;
+    d.device = name;
+    batch.device_states.push_back(d);
+    batch.devices.push_back({name, "s-" + name, kT0, kT0});
+  }
+  for (const char* other : {"say", "hi", "back", "slash", "braces", "comma"}) {
+    DeviceState d;
+    d.device = other;
+    batch.device_states.push_back(d);
+    batch.devices.push_back({other, {}, kT0, kT0});
+  }
+  Commit(batch);
+
+  std::vector<std::string> sorted = odd;
+  std::sort(sorted.begin(), sorted.end());
+  auto states = store_->FindDeviceStates({.devices = odd});
+  ASSERT_TRUE(states.ok()) << states.error().message;
+  std::vector<std::string> names;
+  for (const DeviceState& d : *states) names.push_back(d.device);
+  EXPECT_EQ(names, sorted);
+
+  auto records = store_->FindDevices(odd);
+  ASSERT_TRUE(records.ok()) << records.error().message;
+  names.clear();
+  for (const DeviceRecord& r : *records) {
+    names.push_back(r.device);
+    EXPECT_EQ(r.secret, "s-" + r.device);
+  }
+  EXPECT_EQ(names, sorted);
+
+  records = store_->FindDevices({});
+  ASSERT_TRUE(records.ok()) << records.error().message;
+  EXPECT_TRUE(records->empty());
+}
+
 // What the projector reads when it keeps only some printers' states in
 // memory: named states, the open prints gone quiet, the printers another
 // instance folded.
