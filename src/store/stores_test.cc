@@ -445,9 +445,10 @@ TEST_P(StoreTest, DeviceStatesAndDevicesRoundTrip) {
   EXPECT_EQ((*devices)[1].secret, "s3cret");  // the first secret stays
 }
 
-// The names looked up are bound as one parameter (a JSON array on SQLite,
-// a text[] on PostgreSQL): a name that is quoted, escaped or separated in
-// that form still finds its printer, and only its printer.
+// The names looked up are bound as one JSON array on SQLite, and as IN
+// lists padded with repeats on PostgreSQL: a name that is quoted, escaped or
+// separated in those forms still finds its printer, and only its printer,
+// once.
 TEST_P(StoreTest, PrintersFoundByNamesThatNeedEscaping) {
   const std::vector<std::string> odd = {
       "say \"hi\"", "back\\slash", "tab\there", "{braces},comma",
