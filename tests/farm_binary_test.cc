@@ -187,7 +187,8 @@ TEST(FarmBinaryTest, LibpqIsLoadedForAPostgresqlDatabaseOnly) {
 
   Instance on_sqlite;
   uint16_t port = FreePort();
-  ASSERT_TRUE(on_sqlite.Start("sqlite:" + (dir.path() / "pm.db").string(), port))
+  ASSERT_TRUE(
+      on_sqlite.Start("sqlite:" + (dir.path() / "pm.db").string(), port))
       << on_sqlite.log();
   EXPECT_EQ(post(port), 200) << on_sqlite.log();
   EXPECT_FALSE(MapsLibpq(on_sqlite.pid()));

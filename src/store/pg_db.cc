@@ -122,9 +122,10 @@ std::optional<std::string> Rows::Row::OptText() {
 
 std::string Rows::Row::Bytes() {
   size_t length = 0;
-  unsigned char* bytes = LibPq().PQunescapeBytea(
-      reinterpret_cast<const unsigned char*>(LibPq().PQgetvalue(r_, row_, col_)),
-      &length);
+  unsigned char* bytes =
+      LibPq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(
+                                  LibPq().PQgetvalue(r_, row_, col_)),
+                              &length);
   ++col_;
   if (!bytes) return {};
   std::string out(reinterpret_cast<char*>(bytes), length);
@@ -141,6 +142,7 @@ std::optional<std::string> Rows::Row::OptBytes() {
 }
 
 std::string Where(const std::string& url) {
+  if (!LoadLibPq().ok()) return "PostgreSQL";
   PQconninfoOption* options = LibPq().PQconninfoParse(url.c_str(), nullptr);
   if (!options) return "PostgreSQL";
   std::string host = "localhost", port = "5432", db;
@@ -179,7 +181,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
       new Connection(url, std::move(where), conn));
 }
 
-bool Connection::broken() const { return LibPq().PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const {
+  return LibPq().PQstatus(conn_) != CONNECTION_OK;
+}
 
 Status Connection::Reconnect() {
   LibPq().PQreset(conn_);
@@ -242,12 +246,15 @@ Result<std::vector<Rows>> Connection::Pipeline(
     names.push_back(std::move(*name));
     st.params.Seal();
   }
-  if (LibPq().PQenterPipelineMode(conn_) != 1) return Failure(nullptr, "pipeline");
+  if (LibPq().PQenterPipelineMode(conn_) != 1) {
+    return Failure(nullptr, "pipeline");
+  }
   bool sent = true;
   for (size_t i = 0; i < statements.size() && sent; ++i) {
     const Params& p = statements[i].params;
-    sent = LibPq().PQsendQueryPrepared(conn_, names[i].c_str(), p.size(), p.values(),
-                               p.lengths(), p.formats(), /*text*/ 0) == 1;
+    sent = LibPq().PQsendQueryPrepared(conn_, names[i].c_str(), p.size(),
+                                       p.values(), p.lengths(), p.formats(),
+                                       /*text*/ 0) == 1;
   }
   sent = sent && LibPq().PQpipelineSync(conn_) == 1;
   // Every statement's result, then the sync; after a failure the rest are
@@ -297,9 +304,9 @@ Result<Rows> Connection::Exec(const std::string& sql, Params params) {
   if (!name.ok()) return name.error();
   auto it = prepared_.find(sql);
   params.Seal();
-  PGresult* result =
-      LibPq().PQexecPrepared(conn_, it->second.c_str(), params.size(), params.values(),
-                     params.lengths(), params.formats(), /*text*/ 0);
+  PGresult* result = LibPq().PQexecPrepared(
+      conn_, it->second.c_str(), params.size(), params.values(),
+      params.lengths(), params.formats(), /*text*/ 0);
   ExecStatusType status = LibPq().PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = Failure(result, sql);

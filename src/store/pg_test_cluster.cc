@@ -154,7 +154,8 @@ Result<std::unique_ptr<PgCluster>> PgCluster::Attach(const std::string& dir) {
   bool answers = LibPq().PQstatus(probe) == CONNECTION_OK;
   LibPq().PQfinish(probe);
   if (!answers) {
-    return Unavailable(fmt::format("the test server of {} is not running", dir));
+    return Unavailable(
+        fmt::format("the test server of {} is not running", dir));
   }
   std::unique_ptr<PgCluster> c(new PgCluster());
   c->port_ = static_cast<uint16_t>(std::atoi(url.c_str() + colon + 1));
@@ -228,7 +229,8 @@ Result<std::string> PgCluster::NewDatabase() {
   } else {
     PGresult* r =
         LibPq().PQexec(conn, fmt::format("CREATE DATABASE {}", name).c_str());
-    if (LibPq().PQresultStatus(r) != PGRES_COMMAND_OK) error = LibPq().PQerrorMessage(conn);
+    if (LibPq().PQresultStatus(r) != PGRES_COMMAND_OK)
+      error = LibPq().PQerrorMessage(conn);
     LibPq().PQclear(r);
   }
   LibPq().PQfinish(conn);
