@@ -15,43 +15,57 @@ struct Loaded {
   std::string error;  // empty when loaded
 };
 
-Loaded Load() {
-  Loaded loaded;
-  // RTLD_LOCAL: libpq's symbols stay out of the global namespace. The
-  // handle is never closed: GnuTLS and Kerberos are not made to be
-  // unloaded, and a process that spoke PostgreSQL once will again.
-  void* handle = dlopen(kLibPqFile, RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char* why = dlerror();
-    loaded.error = fmt::format(
-        "PostgreSQL needs libpq, which could not be loaded ({}); install it "
-        "(Debian, Raspberry Pi OS: apt install libpq5)",
-        why ? why : kLibPqFile);
-    return loaded;
-  }
-#define PM_LIBPQ_LOOKUP(name)                                            \
-  if (loaded.error.empty()) {                                            \
-    void* symbol = dlsym(handle, #name);                                 \
-    if (symbol) {                                                        \
-      loaded.functions.name = reinterpret_cast<decltype(&::name)>(symbol); \
-    } else {                                                             \
-      loaded.error = fmt::format(                                        \
-          "the libpq found ({}) has no {}: printmeter needs libpq 14 or " \
-          "newer (Debian 12 has 15)",                                    \
-          kLibPqFile, #name);                                            \
-    }                                                                    \
-  }
-  PM_LIBPQ_FUNCTIONS(PM_LIBPQ_LOOKUP)
-#undef PM_LIBPQ_LOOKUP
-  return loaded;
-}
-
 const Loaded& Once() {
-  static const Loaded loaded = Load();
+  static const Loaded loaded = [] {
+    Loaded loaded;
+    Result<LibPqFunctions> functions = OpenLibPq(kLibPqFile);
+    if (functions.ok()) {
+      loaded.functions = *functions;
+    } else {
+      loaded.error = functions.error().message;
+    }
+    return loaded;
+  }();
   return loaded;
 }
 
 }  // namespace
+
+Result<LibPqFunctions> OpenLibPq(const char* file) {
+  // RTLD_LOCAL: libpq's symbols stay out of the global namespace. The
+  // handle is never closed once libpq is found: GnuTLS and Kerberos are not
+  // made to be unloaded, and a process that spoke PostgreSQL once will
+  // again.
+  void* handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = dlerror();
+    return NotFound(fmt::format(
+        "PostgreSQL needs libpq, which could not be loaded ({}); install it "
+        "(Debian, Raspberry Pi OS: apt install libpq5)",
+        why ? why : file));
+  }
+  LibPqFunctions functions;
+  std::string missing;
+#define PM_LIBPQ_LOOKUP(name)                                            \
+  if (missing.empty()) {                                                 \
+    void* symbol = dlsym(handle, #name);                                 \
+    if (symbol) {                                                        \
+      functions.name = reinterpret_cast<decltype(&::name)>(symbol);      \
+    } else {                                                             \
+      missing = #name;                                                   \
+    }                                                                    \
+  }
+  PM_LIBPQ_FUNCTIONS(PM_LIBPQ_LOOKUP)
+#undef PM_LIBPQ_LOOKUP
+  if (!missing.empty()) {
+    dlclose(handle);
+    return NotFound(fmt::format(
+        "the libpq found ({}) has no {}: printmeter needs libpq 14 or newer "
+        "(Debian 12 has 15)",
+        file, missing));
+  }
+  return functions;
+}
 
 Status LoadLibPq() {
   const Loaded& loaded = Once();

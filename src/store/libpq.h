@@ -44,6 +44,11 @@ inline constexpr const char* kLibPqFile = "libpq.so.5";
 // Loads libpq (once; thread-safe).
 Status LoadLibPq();
 
+// Opens `file` and looks up every function, each call anew (LoadLibPq()
+// does this once with kLibPqFile). The handle of a file that has them all
+// is never closed.
+Result<LibPqFunctions> OpenLibPq(const char* file);
+
 // libpq's functions; LoadLibPq() must have succeeded.
 const LibPqFunctions& LibPq();
 
