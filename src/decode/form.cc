@@ -66,9 +66,13 @@ Status ForEachUrlEncoded(
 }
 
 Target SplitTarget(std::string_view target) {
-  // Absolute form: skip "scheme://authority".
+  // Absolute form: skip "scheme://authority". Only when "://" comes before
+  // any '/', '?' or '#': in "/w?a=x://y" or "?a=x://y" it is in the query,
+  // which must stay the query (masking a secret there must not turn it
+  // into an absolute form, or the other way round).
   if (const size_t scheme = target.find("://");
-      scheme != std::string_view::npos && target.find('/') > scheme) {
+      scheme != std::string_view::npos &&
+      target.find_first_of("/?#") > scheme) {
     const size_t path = target.find_first_of("/?", scheme + 3);
     target = path == std::string_view::npos ? std::string_view()
                                             : target.substr(path);

@@ -67,6 +67,12 @@ TEST(Form, SplitTarget) {
   EXPECT_EQ(SplitTarget("https://h:1/webhook/d?q#f").path, "/webhook/d");
   EXPECT_EQ(SplitTarget("https://h:1/webhook/d?q#f").query, "q");
   EXPECT_EQ(SplitTarget("http://h").path, "");
+  // "://" after a '?' or a '#' is not a scheme's: the query stays the query.
+  EXPECT_EQ(SplitTarget("?topic=%zz&token=a://b").query,
+            "topic=%zz&token=a://b");
+  EXPECT_EQ(SplitTarget("?topic=%zz&token=a://b").path, "");
+  EXPECT_EQ(SplitTarget("#f://x/webhook/d?q").path, "");
+  EXPECT_EQ(SplitTarget("#f://x/webhook/d?q").query, "");
 }
 
 TEST(Form, DeviceFromPath) {

@@ -2,6 +2,7 @@
 // secret and nothing else (the masked request decodes to the same event).
 #include "decode/mask.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 namespace pm {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::OwnedRequest;
 
 constexpr TimeMs kReceived = 1'800'000'000'123;
@@ -99,6 +101,32 @@ TEST(MaskTest, EveryFixtureInEveryEncodingLosesItsSecretAndNothingElse) {
       EXPECT_EQ(masked->snapshot->bytes, original->snapshot->bytes);
     }
   }
+}
+
+// Found by decode_fuzz: a secret whose value held "://" made the decoder
+// take the whole target for an absolute URL and skip its query; masked,
+// the "://" was gone and the query's bad field was read and refused. The
+// original and the masked request must be read alike: here both refuse.
+TEST(MaskTest, ASchemeLikeSecretInTheQueryDoesNotChangeHowTheTargetIsRead) {
+  OwnedRequest r;
+  r.content_type = "application/json";
+  r.body = R"({"deviceIdentifier": "d", "topic": "PrintStarted"})";
+  r.target = "?topic=%zz&token=a://b";
+  auto original = Decode(r.View(kReceived));
+  ASSERT_FALSE(original.ok());
+  EXPECT_THAT(original.error().message, HasSubstr("bad percent-encoding"));
+  OwnedRequest m = r;
+  m.target = MaskTarget(r.target);
+  EXPECT_EQ(m.target, "?topic=%zz&token=" + std::string(kMasked));
+  EXPECT_FALSE(Decode(m.View(kReceived)).ok());
+
+  r.target = "/webhook/d?token=a://b&topic=Print+Done";
+  original = Decode(r.View(kReceived));
+  ASSERT_TRUE(original.ok()) << original.error().message;
+  m.target = MaskTarget(r.target);
+  auto masked = Decode(m.View(kReceived));
+  ASSERT_TRUE(masked.ok()) << masked.error().message;
+  EXPECT_EQ(masked->event, original->event);
 }
 
 TEST(MaskTest, EmptySecretsStayEmptyAndBodiesWithoutSecretsStayAsSent) {
