@@ -7,7 +7,9 @@
 // Internal to src/store/.
 #pragma once
 
-#include <algorithm>
+#include <fmt/format.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,6 +158,32 @@ DeviceRecord ReadDeviceRecord(Reader& q) {
   d.secret = q.OptText();
   d.first_seen = q.Int();
   d.last_received = q.Int();
+  return d;
+}
+
+// A printer's state joined with its open session: device, state,
+// needs_attention, last_applied (time, id), last_topic, last_error,
+// open_session_id, whether the session row was found, then the session's
+// columns (ReadSession). A state whose open session is missing is returned
+// without it, and the first such one is described in `damaged`.
+template <typename Reader>
+DeviceState ReadDeviceState(Reader& q, std::optional<std::string>& damaged) {
+  DeviceState d;
+  d.device = q.Text();
+  d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
+      PrinterState::kIdle);
+  d.needs_attention = q.Bool();
+  d.last_applied = OptKey(q);
+  d.last_topic = q.Text();
+  d.last_error = q.OptText();
+  std::optional<int64_t> open_id = q.OptInt();
+  bool found = q.Bool();
+  if (found) {
+    d.open = ReadSession(q);
+  } else if (open_id && !damaged) {
+    damaged = fmt::format("device {} refers to session {}, which is missing",
+                          d.device, *open_id);
+  }
   return d;
 }
 

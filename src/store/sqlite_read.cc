@@ -135,26 +135,7 @@ Result<std::vector<DeviceState>> SqliteStore::FindDeviceStates(
   std::optional<std::string> damaged;
   Status s = sqlite::Collect(
       **reader, sql,
-      [&damaged](Query& q) {
-        DeviceState d;
-        d.device = q.Text();
-        d.state = sqlite::PrinterStateFromStored(q.Text()).value_or(
-            PrinterState::kIdle);
-        d.needs_attention = q.Bool();
-        d.last_applied = OptKey(q);
-        d.last_topic = q.Text();
-        d.last_error = q.OptText();
-        std::optional<int64_t> open_id = q.OptInt();
-        bool found = q.Bool();
-        if (found) {
-          d.open = ReadSession(q);
-        } else if (open_id && !damaged) {
-          damaged =
-              fmt::format("device {} refers to session {}, which is missing",
-                          d.device, *open_id);
-        }
-        return d;
-      },
+      [&damaged](Query& q) { return rows::ReadDeviceState(q, damaged); },
       states);
   if (!s.ok()) return s.error();
   if (damaged) {
