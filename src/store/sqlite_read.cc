@@ -1,6 +1,8 @@
 // The readers' side of SqliteStore (LedgerReader): every read runs on a
 // pooled connection of its own, so any number of threads read at once and
 // none waits for the writer.
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -88,25 +90,9 @@ Sql SessionsWhere(const char* condition) {
 // each kept: ~6 MiB on the projector's connection after ~100 k printers.)
 Sql NamesIn(std::string select, const char* column,
             const std::vector<std::string>& names) {
-  std::string array = "[";
-  for (const std::string& name : names) {
-    if (array.size() > 1) array += ',';
-    array += '"';
-    for (char c : name) {
-      if (c == '"' || c == '\\') {
-        array += '\\';
-        array += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        array += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-      } else {
-        array += c;
-      }
-    }
-    array += '"';
-  }
-  array += ']';
   select += fmt::format(" AND {} IN (SELECT value FROM json_each(?))", column);
-  return {std::move(select), {std::move(array)}};
+  return {std::move(select),
+          {boost::json::serialize(boost::json::value_from(names))}};
 }
 
 }  // namespace
