@@ -10,22 +10,9 @@ namespace pm::pg {
 
 namespace {
 
-struct Loaded {
-  LibPqFunctions functions;
-  std::string error;  // empty when loaded
-};
-
-const Loaded& Once() {
-  static const Loaded loaded = [] {
-    Loaded loaded;
-    Result<LibPqFunctions> functions = OpenLibPq(kLibPqFile);
-    if (functions.ok()) {
-      loaded.functions = *functions;
-    } else {
-      loaded.error = functions.error().message;
-    }
-    return loaded;
-  }();
+// libpq.so.5, looked up on first use.
+const Result<LibPqFunctions>& Once() {
+  static const Result<LibPqFunctions> loaded = OpenLibPq(kLibPqFile);
   return loaded;
 }
 
@@ -68,15 +55,14 @@ Result<LibPqFunctions> OpenLibPq(const char* file) {
 }
 
 Status LoadLibPq() {
-  const Loaded& loaded = Once();
-  if (!loaded.error.empty()) return NotFound(loaded.error);
+  if (const auto& loaded = Once(); !loaded.ok()) return loaded.error();
   return {};
 }
 
 const LibPqFunctions& LibPq() {
-  const Loaded& loaded = Once();
-  if (!loaded.error.empty()) std::abort();  // LoadLibPq() was not asked
-  return loaded.functions;
+  const auto& loaded = Once();
+  if (!loaded.ok()) std::abort();  // LoadLibPq() was not asked
+  return *loaded;
 }
 
 }  // namespace pm::pg
