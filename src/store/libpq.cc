@@ -10,10 +10,13 @@ namespace pm::pg {
 
 namespace {
 
-// libpq.so.5, looked up on first use.
+// libpq.so.5, looked up on first use. Never destroyed, as the library is
+// never closed: a connection closed by another static's destructor at exit
+// (the test cluster's) still finds libpq's functions.
 const Result<LibPqFunctions>& Once() {
-  static const Result<LibPqFunctions> loaded = OpenLibPq(kLibPqFile);
-  return loaded;
+  static const auto* loaded =
+      new Result<LibPqFunctions>(OpenLibPq(kLibPqFile));
+  return *loaded;
 }
 
 }  // namespace
