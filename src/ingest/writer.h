@@ -165,7 +165,8 @@ class IngestWriter {
   Status ResetRecords();
   // Reads the records of the batch's printers that are not in memory.
   Status CacheRecords(const std::vector<Pending>& pending);
-  // Forgets the least recently heard from beyond options_.cached_devices.
+  // Forgets the least recently heard from when there are more than
+  // options_.cached_devices (down to 7/8 of it).
   void EvictRecords();
   // Looks for events other instances appended (options_.follow_interval).
   void Follow();
