@@ -19,25 +19,34 @@ export function fixtures(fixturesDir) {
   };
 }
 
-// The wrk command line for one run.
+// The wrk command line for one run. With one connection the script also
+// times each answer itself ("each", see ingest.lua): wrk's own percentiles
+// add coordinated-omission samples.
 export function wrkArgv({ port, connections, seconds, kind, fixture, tag }) {
   const threads = Math.min(connections, 2);
   return ['wrk', '-t', String(threads), '-c', String(connections),
           '-d', `${seconds}s`, '--timeout', '10s', '-s', luaScript,
-          `http://127.0.0.1:${port}/webhook`, '--', kind, fixture, String(tag)];
+          `http://127.0.0.1:${port}/webhook`, '--', kind, fixture, String(tag),
+          ...(connections === 1 ? ['each'] : [])];
 }
 
-// Runs wrk and reads the BENCH line its done() prints.
+// The key=value figures of the line that starts with `prefix`, or null.
+function figuresOf(stdout, prefix) {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${prefix} `));
+  if (!line) return null;
+  return Object.fromEntries(line.slice(prefix.length).trim().split(' ')
+    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+}
+
+// Runs wrk and reads the BENCH (and BENCH-EACH) lines its done() prints.
 export async function runWrk(options) {
   const argv = wrkArgv(options);
   const r = await run(argv);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
-  if (r.code !== 0 || !line) {
+  const figures = figuresOf(r.stdout, 'BENCH');
+  if (r.code !== 0 || !figures) {
     throw new Error(`wrk failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   }
-  const figures = Object.fromEntries(line.slice(6).trim().split(' ')
-    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
-  return { ...figures, argv };
+  return { ...figures, ...figuresOf(r.stdout, 'BENCH-EACH'), argv };
 }
 
 // The projection lag a printmeter build reports on /readyz

@@ -18,6 +18,9 @@ function ingestProblems(result, problems) {
         problems.push(`${where} ${run}: ${f.errors} errors, ${f.non2xx} non-2xx answers`);
       }
     }
+    for (const key of ['each_p50_ms', 'each_p99_ms', 'each_p999_ms']) {
+      if (!isNumber(k.one[key])) problems.push(`${where} 1 connection: no ${key} (the script's own timing)`);
+    }
     if (!isNumber(k.one.bytesPerRequest)) problems.push(`${where}: no bytes per webhook`);
     if (!isNumber(k.many.rssMax) || k.many.rssMax <= 0) {
       problems.push(`${where}: no memory sampled under load`);

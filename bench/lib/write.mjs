@@ -61,7 +61,15 @@ function programs(r) {
     'keep-alive connection of its own while wrk runs the 32 connections; its ' +
     'percentiles are over those reads. Latencies are ' +
     'wrk\'s (closed loop: a connection sends its next request when the answer ' +
-    'came).',
+    'came). wrk corrects its percentiles for coordinated omission: for every ' +
+    'answer slower than twice the mean interval it adds samples for the ' +
+    'requests a client sending at a steady rate would have had waiting ' +
+    'meanwhile, so at one connection a 25 ms stall among 0.7 ms answers ' +
+    'counts some thirty times. The one-connection runs therefore also time ' +
+    'each answer in the script (from the request\'s creation to its ' +
+    'response, no sample added): the "each answer" rows. An OctoPrint ' +
+    'sends an event now and then, not at a steady rate, so what one of its ' +
+    'events waits is that figure; the goal is still judged on wrk\'s.',
   ];
 }
 
