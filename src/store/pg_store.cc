@@ -1083,7 +1083,10 @@ Result<std::vector<DeviceState>> PgStore::FindDeviceStates(
       sql.params.Bind(*filter.open_and_quiet_since)
           .Bind(*filter.open_and_quiet_since);
     }
-    sql.text += " ORDER BY d.device";
+    // Byte order, as SQLite and std::string order names (the sort below
+    // too), whatever the database's collation: under en_US or ICU,
+    // "Printer-B" would come after "printer-a" here and before it there.
+    sql.text += " ORDER BY d.device COLLATE \"C\"";
   }
   std::vector<DeviceState> states;
   std::optional<std::string> damaged;
@@ -1111,7 +1114,7 @@ Result<std::vector<DeviceRecord>> PgStore::LoadDevices() {
   auto reader = Reader();
   if (!reader.ok()) return reader.error();
   Sql sql{"SELECT device, secret, first_seen, last_received FROM devices "
-          "ORDER BY device",
+          "ORDER BY device COLLATE \"C\"",  // byte order, as on SQLite
           {}};
   std::vector<DeviceRecord> devices;
   Status s = Collect(**reader, sql,

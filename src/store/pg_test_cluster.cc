@@ -220,7 +220,7 @@ std::string PgCluster::Url(const std::string& database) const {
                      database);
 }
 
-Result<std::string> PgCluster::NewDatabase() {
+Result<std::string> PgCluster::NewDatabase(const std::string& options) {
   std::string name = fmt::format("pm_test_{}_{}", ::getpid(), ++databases_);
   PGconn* conn = LibPq().PQconnectdb(Url("postgres").c_str());
   std::string error;
@@ -228,7 +228,7 @@ Result<std::string> PgCluster::NewDatabase() {
     error = LibPq().PQerrorMessage(conn);
   } else {
     PGresult* r =
-        LibPq().PQexec(conn, fmt::format("CREATE DATABASE {}", name).c_str());
+        LibPq().PQexec(conn, fmt::format("CREATE DATABASE {} {}", name, options).c_str());
     if (LibPq().PQresultStatus(r) != PGRES_COMMAND_OK)
       error = LibPq().PQerrorMessage(conn);
     LibPq().PQclear(r);

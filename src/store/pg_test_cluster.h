@@ -42,8 +42,10 @@ class PgCluster {
   uint16_t port() const { return port_; }
   // postgresql://postgres@127.0.0.1:PORT/NAME
   std::string Url(const std::string& database) const;
-  // Creates a new, empty database and returns its URL.
-  Result<std::string> NewDatabase();
+  // Creates a new, empty database and returns its URL. `options` follow
+  // CREATE DATABASE's name, e.g. "TEMPLATE template0 LOCALE_PROVIDER icu
+  // ICU_LOCALE 'en-US'" for a collation other than the cluster's C.UTF-8.
+  Result<std::string> NewDatabase(const std::string& options = "");
 
   // `pg_ctl stop -m immediate`: the server dies as in a crash (its clients
   // see their connections break; committed work survives).

@@ -449,6 +449,50 @@ TEST_P(StoreTest, DeviceStatesAndDevicesRoundTrip) {
 // lists padded with repeats on PostgreSQL: a name that is quoted, escaped or
 // separated in those forms still finds its printer, and only its printer,
 // once.
+// Printers are listed in byte order on both stores, as std::string orders
+// them, whatever the PostgreSQL database's collation: here an ICU en-US one,
+// which would put "_x" first and "B" after "b".
+TEST_P(StoreTest, PrintersAreListedInByteOrder) {
+  if (GetParam() == "postgresql") {
+    auto url = testing::SharedPgCluster()->NewDatabase(
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+    ASSERT_TRUE(url.ok()) << url.error().message;
+    url_ = *url;
+    store_ = Reopen();
+    ASSERT_NE(store_, nullptr);
+  }
+  const std::vector<std::string> names = {"b", "B", "a", "_x", "Z", "a-2",
+                                          "A1", "\u00e9t\u00e9"};
+  WriteBatch batch;
+  for (const std::string& name : names) {
+    DeviceState d;
+    d.device = name;
+    batch.device_states.push_back(d);
+    batch.devices.push_back({name, {}, kT0, kT0});
+  }
+  Commit(batch);
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+
+  auto states = store_->FindDeviceStates({});
+  ASSERT_TRUE(states.ok()) << states.error().message;
+  std::vector<std::string> listed;
+  for (const DeviceState& d : *states) listed.push_back(d.device);
+  EXPECT_EQ(listed, sorted);
+
+  auto some = store_->FindDeviceStates({.devices = names});
+  ASSERT_TRUE(some.ok()) << some.error().message;
+  listed.clear();
+  for (const DeviceState& d : *some) listed.push_back(d.device);
+  EXPECT_EQ(listed, sorted);
+
+  auto records = store_->LoadDevices();
+  ASSERT_TRUE(records.ok()) << records.error().message;
+  listed.clear();
+  for (const DeviceRecord& r : *records) listed.push_back(r.device);
+  EXPECT_EQ(listed, sorted);
+}
+
 TEST_P(StoreTest, PrintersFoundByNamesThatNeedEscaping) {
   const std::vector<std::string> odd = {
       "say \"hi\"", "back\\slash", "tab\there", "{braces},comma",
