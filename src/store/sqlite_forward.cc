@@ -82,19 +82,23 @@ Status SqliteStore::SaveForwardPosition(const std::string& target,
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   sqlite::Connection& conn = **reader;
+  int changed = 0;
   // Not fsynced: a position lost to a power cut only delivers again.
-  if (Status s = conn.Exec("PRAGMA synchronous = NORMAL"); !s.ok()) return s;
-  Status s =
-      from ? sqlite::RunOn(conn,
-                           "UPDATE forward_positions SET position = ? WHERE "
-                           "target = ? AND position = ?",
-                           [&](Query& q) { q.Bind(to).Bind(target).Bind(*from); })
-           : sqlite::RunOn(conn,
-                           "INSERT INTO forward_positions (target, position) "
-                           "VALUES (?, ?) ON CONFLICT (target) DO NOTHING",
-                           [&](Query& q) { q.Bind(target).Bind(to); });
-  int changed = conn.Changes();
-  (void)conn.Exec("PRAGMA synchronous = FULL");
+  Status s = WriteTransaction(conn, /*durable=*/false, [&]() -> Status {
+    Status s =
+        from ? sqlite::RunOn(conn,
+                             "UPDATE forward_positions SET position = ? WHERE "
+                             "target = ? AND position = ?",
+                             [&](Query& q) {
+                               q.Bind(to).Bind(target).Bind(*from);
+                             })
+             : sqlite::RunOn(conn,
+                             "INSERT INTO forward_positions (target, position) "
+                             "VALUES (?, ?) ON CONFLICT (target) DO NOTHING",
+                             [&](Query& q) { q.Bind(target).Bind(to); });
+    changed = conn.Changes();
+    return s;
+  });
   if (!s.ok()) return s;
   if (changed == 0) {
     return Error{ErrorCode::kConflict,
@@ -117,17 +121,20 @@ Result<std::set<std::string>> SqliteStore::ForwardNotices(
   return std::set<std::string>(rows.begin(), rows.end());
 }
 
-// Synchronous = FULL (the reader's default): a notice recorded is one that
-// is never sent again, even after a power cut.
+// Fsynced: a notice recorded is one that is never sent again, even after a
+// power cut.
 Status SqliteStore::SaveForwardNotice(const std::string& target,
                                       const std::string& key, TimeMs sent_at) {
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
-  return sqlite::RunOn(
-      **reader,
-      "INSERT INTO forward_notices (target, notice, sent_at) "
-      "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-      [&](Query& q) { q.Bind(target).Bind(key).Bind(sent_at); });
+  sqlite::Connection& conn = **reader;
+  return WriteTransaction(conn, /*durable=*/true, [&] {
+    return sqlite::RunOn(
+        conn,
+        "INSERT INTO forward_notices (target, notice, sent_at) "
+        "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [&](Query& q) { q.Bind(target).Bind(key).Bind(sent_at); });
+  });
 }
 
 }  // namespace pm

@@ -32,21 +32,21 @@ Result<std::vector<MaintenanceMark>> SqliteStore::LoadMaintenanceMarks() {
 
 Status SqliteStore::RecordMaintenanceMark(const MaintenanceMark& mark) {
   // Its own connection, as RecordRateChanges: the writer's belongs to the
-  // ingest thread; busy_timeout waits for its transaction to end.
+  // ingest thread, and a read-only store's connections cannot write.
   Result<std::unique_ptr<Connection>> conn = Connection::Open(path_, false);
   if (!conn.ok()) return conn.error();
-  if (Status s = (*conn)->Exec("PRAGMA busy_timeout = 5000; PRAGMA "
-                               "synchronous = FULL");
-      !s.ok()) {
+  if (Status s = (*conn)->Exec("PRAGMA busy_timeout = 5000"); !s.ok()) {
     return s;
   }
-  Result<Statement*> stmt = (*conn)->Prepare(
-      "INSERT OR REPLACE INTO maintenance_marks (device, item, done_at, "
-      "done_by) VALUES (?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.error();
-  Query q(*stmt);
-  q.Bind(mark.device).Bind(mark.item).Bind(mark.done_at).Bind(mark.by);
-  return q.Run();
+  return WriteTransaction(**conn, /*durable=*/true, [&]() -> Status {
+    Result<Statement*> stmt = (*conn)->Prepare(
+        "INSERT OR REPLACE INTO maintenance_marks (device, item, done_at, "
+        "done_by) VALUES (?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.error();
+    Query q(*stmt);
+    q.Bind(mark.device).Bind(mark.item).Bind(mark.done_at).Bind(mark.by);
+    return q.Run();
+  });
 }
 
 }  // namespace pm

@@ -62,16 +62,11 @@ Status SqliteStore::RecordRateChanges(const std::vector<RateChange>& changes) {
   // read-only store's connections cannot write.
   Result<std::unique_ptr<Connection>> conn = Connection::Open(path_, false);
   if (!conn.ok()) return conn.error();
-  if (Status s = (*conn)->Exec("PRAGMA busy_timeout = 5000; PRAGMA "
-                               "synchronous = FULL; BEGIN IMMEDIATE");
-      !s.ok()) {
+  if (Status s = (*conn)->Exec("PRAGMA busy_timeout = 5000"); !s.ok()) {
     return s;
   }
-  if (Status s = InsertAll(**conn, changes); !s.ok()) {
-    (void)(*conn)->Exec("ROLLBACK");
-    return s;
-  }
-  return (*conn)->Exec("COMMIT");
+  return WriteTransaction(**conn, /*durable=*/true,
+                          [&] { return InsertAll(**conn, changes); });
 }
 
 }  // namespace pm
