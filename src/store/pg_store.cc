@@ -1005,9 +1005,10 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
       writes.push_back({kUnlink, std::move(Params().Bind(event_id))});
     }
   }
+  for (const Session* open : OpenSessionsToWrite(batch)) {
+    writes.push_back(UpsertSessionStatement(*open));
+  }
   for (const DeviceState& d : batch.device_states) {
-    // The open session as the state has it is the latest version.
-    if (d.open) writes.push_back(UpsertSessionStatement(*d.open));
     writes.push_back(UpsertDeviceStateStatement(d));
   }
   static const std::string kReceived = Numbered(

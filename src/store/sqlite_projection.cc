@@ -172,12 +172,10 @@ Status UpsertProjection(Connection& conn, const ProjectionBatch& batch) {
   for (const auto& [event_id, session_id] : batch.event_sessions) {
     if (Status s = LinkEvent(conn, event_id, session_id); !s.ok()) return s;
   }
+  for (const Session* open : OpenSessionsToWrite(batch)) {
+    if (Status s = UpsertSession(conn, *open); !s.ok()) return s;
+  }
   for (const DeviceState& d : batch.device_states) {
-    // The open session as the state has it is the latest version: store it
-    // too, so that LoadDeviceStates() always finds it.
-    if (d.open) {
-      if (Status s = UpsertSession(conn, *d.open); !s.ok()) return s;
-    }
     if (Status s = UpsertDeviceState(conn, d); !s.ok()) return s;
   }
   return {};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <string_view>
+#include <unordered_map>
 
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -109,6 +110,21 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
   }
   return Invalid(
       fmt::format("unknown database URL \"{}\": {}", url, kAcceptedForms));
+}
+
+std::vector<const Session*> OpenSessionsToWrite(const ProjectionBatch& batch) {
+  std::unordered_map<int64_t, const Session*> written;
+  written.reserve(batch.sessions.size());
+  for (const Session& s : batch.sessions) written.emplace(s.id, &s);
+  std::vector<const Session*> out;
+  for (const DeviceState& d : batch.device_states) {
+    if (!d.open) continue;
+    auto it = written.find(d.open->id);
+    if (it == written.end() || !(*it->second == *d.open)) {
+      out.push_back(&*d.open);
+    }
+  }
+  return out;
 }
 
 }  // namespace pm

@@ -155,6 +155,14 @@ struct ProjectionBatch {
   int64_t from = -1;
 };
 
+// The open sessions of batch.device_states that batch.sessions does not
+// already hold as they are. A store upserts the states' open sessions too
+// (the state's is the latest version, and FindDeviceStates must find it),
+// but nearly always the step touched that session and it is in
+// batch.sessions already: written twice, it cost a session write per
+// event (on PostgreSQL the projection's largest statement).
+std::vector<const Session*> OpenSessionsToWrite(const ProjectionBatch& batch);
+
 // Which device states LedgerReader::FindDeviceStates reads (all when
 // nothing is set; each condition set narrows them).
 struct DeviceStateFilter {

@@ -543,5 +543,41 @@ TEST(OpenStoreTest, BadUrlsSayWhichFormsAreAccepted) {
   EXPECT_EQ(memory.error().code, ErrorCode::kInvalid);
 }
 
+// A step's open session is written once when batch.sessions holds it as the
+// state has it; any other open session (a newer version, or one the step
+// did not touch) is written from the state.
+TEST(OpenSessionsToWriteTest, WritesTheStatesOpenSessionsNotAlreadyInTheBatch) {
+  auto session = [](int64_t id, double progress) {
+    Session s;
+    s.id = id;
+    s.device = fmt::format("p{}", id);
+    s.status = SessionStatus::kPrinting;
+    s.progress_pct = progress;
+    return s;
+  };
+  auto state = [](std::optional<Session> open) {
+    DeviceState d;
+    d.device = open ? open->device : "idle";
+    d.open = std::move(open);
+    return d;
+  };
+  ProjectionBatch batch;
+  batch.sessions = {session(1, 10), session(2, 20), session(3, 30)};
+  batch.device_states = {
+      state(session(1, 10)),  // as in the batch: written there
+      state(session(2, 25)),  // newer than the batch's: written again
+      state(session(4, 40)),  // not touched by the step: written
+      state(std::nullopt),    // idle: nothing
+  };
+  std::vector<int64_t> written;
+  for (const Session* s : OpenSessionsToWrite(batch)) {
+    written.push_back(s->id);
+    if (s->id == 2) EXPECT_EQ(s->progress_pct, 25);
+  }
+  EXPECT_EQ(written, (std::vector<int64_t>{2, 4}));
+
+  EXPECT_TRUE(OpenSessionsToWrite(ProjectionBatch{}).empty());
+}
+
 }  // namespace
 }  // namespace pm
