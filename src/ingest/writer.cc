@@ -505,9 +505,12 @@ Status IngestWriter::CatchUp() {
 Status IngestWriter::AdmitNewDevice(const std::string& device) {
   if (options_.devices.count(device) || records_.count(device)) return {};
   size_t known = known_devices_;
-  if (options_.follow_interval > 0) {
+  const RegistrationLimits& limits = options_.registrations;
+  const bool limited = limits.max_devices > 0 || limits.max_per_window > 0;
+  if (options_.follow_interval > 0 && limited) {
     // Other instances on the same database register printers too: count
-    // theirs, as the database has them (looked at once per follow interval).
+    // theirs, as the database has them (looked at once per follow interval;
+    // every printer's name, so not when no limit needs them).
     auto now = Steady::now();
     if (now >= next_tally_) {
       next_tally_ = now + std::chrono::milliseconds(options_.follow_interval);
