@@ -265,6 +265,17 @@ Result<PgStore::Lease> PgStore::Reader() {
   }
   auto conn = Connection::Open(url_);
   if (!conn.ok()) return conn.error();
+  // A reader's statements are planned for their parameters each time. A
+  // prepared statement's generic plan is made once, for the table as it was
+  // then: the printers looked up by name (FindDevices, FindDeviceStates)
+  // kept a sequential scan planned while `devices` was nearly empty, and
+  // took 4 ms a lookup once a new database held 30,000 printers (a
+  // primary-key search each, planned afresh). Readers run few statements,
+  // so planning each costs little.
+  if (Status s = (*conn)->Script("SET plan_cache_mode = force_custom_plan");
+      !s.ok()) {
+    return s.error();
+  }
   return Lease(this, std::move(*conn));
 }
 
