@@ -113,7 +113,10 @@ export function forwarding(r, when = '') {
     'that answers 200 at once, and with one that accepts the connection and ' +
     'never answers (each attempt then waits for the 10 s timeout, and the ' +
     'target backs off). Forwarding runs on its own thread behind the log, so ' +
-    'the answers should not depend on the target. The target\'s rate is what ' +
+    'a target that never answers should hold up no answer; one that answers ' +
+    'is sent the events while they come, and its deliveries (and the target ' +
+    'itself, on the same two cores) take their share of the CPU from the ' +
+    'answers. The target\'s rate is what ' +
     'one target is delivered while the printers post (one kept-alive ' +
     'connection per target, a request at a time).',
     '',
