@@ -116,6 +116,28 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     return ids;
   }
 
+  // Registers each of `names` (secret "s-NAME" when `with_secrets`) with an
+  // idle state.
+  void AddPrinters(const std::vector<std::string>& names, bool with_secrets) {
+    WriteBatch batch;
+    for (const std::string& name : names) {
+      DeviceState d;
+      d.device = name;
+      batch.device_states.push_back(d);
+      std::optional<std::string> secret;
+      if (with_secrets) secret = "s-" + name;
+      batch.devices.push_back({name, secret, kT0, kT0});
+    }
+    Commit(batch);
+  }
+  // The printers' names, in the order given (DeviceState or DeviceRecord).
+  template <typename Rows>
+  static std::vector<std::string> NamesOf(const Rows& rows) {
+    std::vector<std::string> names;
+    for (const auto& r : rows) names.push_back(r.device);
+    return names;
+  }
+
   bool IsDuplicate(const Event& e) {
     Result<bool> r = store_->HasDuplicate(e);
     EXPECT_TRUE(r.ok());
@@ -463,71 +485,38 @@ TEST_P(StoreTest, PrintersAreListedInByteOrder) {
   }
   const std::vector<std::string> names = {"b", "B", "a", "_x", "Z", "a-2",
                                           "A1", "\u00e9t\u00e9"};
-  WriteBatch batch;
-  for (const std::string& name : names) {
-    DeviceState d;
-    d.device = name;
-    batch.device_states.push_back(d);
-    batch.devices.push_back({name, {}, kT0, kT0});
-  }
-  Commit(batch);
+  AddPrinters(names, false);
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
 
   auto states = store_->FindDeviceStates({});
   ASSERT_TRUE(states.ok()) << states.error().message;
-  std::vector<std::string> listed;
-  for (const DeviceState& d : *states) listed.push_back(d.device);
-  EXPECT_EQ(listed, sorted);
-
+  EXPECT_EQ(NamesOf(*states), sorted);
   auto some = store_->FindDeviceStates({.devices = names});
   ASSERT_TRUE(some.ok()) << some.error().message;
-  listed.clear();
-  for (const DeviceState& d : *some) listed.push_back(d.device);
-  EXPECT_EQ(listed, sorted);
-
+  EXPECT_EQ(NamesOf(*some), sorted);
   auto records = store_->LoadDevices();
   ASSERT_TRUE(records.ok()) << records.error().message;
-  listed.clear();
-  for (const DeviceRecord& r : *records) listed.push_back(r.device);
-  EXPECT_EQ(listed, sorted);
+  EXPECT_EQ(NamesOf(*records), sorted);
 }
 
 TEST_P(StoreTest, PrintersFoundByNamesThatNeedEscaping) {
   const std::vector<std::string> odd = {
       "say \"hi\"", "back\\slash", "tab\there", "{braces},comma",
       "NULL", " spaced ", "\u00fcn\u00efcode", "[\"json\"]", "'single'"};
-  WriteBatch batch;
-  for (const std::string& name : odd) {
-    DeviceState d;
-    d.device = name;
-    batch.device_states.push_back(d);
-    batch.devices.push_back({name, "s-" + name, kT0, kT0});
-  }
-  for (const char* other : {"say", "hi", "back", "slash", "braces", "comma"}) {
-    DeviceState d;
-    d.device = other;
-    batch.device_states.push_back(d);
-    batch.devices.push_back({other, {}, kT0, kT0});
-  }
-  Commit(batch);
+  AddPrinters(odd, true);
+  AddPrinters({"say", "hi", "back", "slash", "braces", "comma"}, false);
 
   std::vector<std::string> sorted = odd;
   std::sort(sorted.begin(), sorted.end());
   auto states = store_->FindDeviceStates({.devices = odd});
   ASSERT_TRUE(states.ok()) << states.error().message;
-  std::vector<std::string> names;
-  for (const DeviceState& d : *states) names.push_back(d.device);
-  EXPECT_EQ(names, sorted);
+  EXPECT_EQ(NamesOf(*states), sorted);
 
   auto records = store_->FindDevices(odd);
   ASSERT_TRUE(records.ok()) << records.error().message;
-  names.clear();
-  for (const DeviceRecord& r : *records) {
-    names.push_back(r.device);
-    EXPECT_EQ(r.secret, "s-" + r.device);
-  }
-  EXPECT_EQ(names, sorted);
+  EXPECT_EQ(NamesOf(*records), sorted);
+  for (const DeviceRecord& r : *records) EXPECT_EQ(r.secret, "s-" + r.device);
 
   records = store_->FindDevices({});
   ASSERT_TRUE(records.ok()) << records.error().message;
