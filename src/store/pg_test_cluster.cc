@@ -228,7 +228,8 @@ Result<std::string> PgCluster::NewDatabase(const std::string& options) {
     error = LibPq().PQerrorMessage(conn);
   } else {
     PGresult* r =
-        LibPq().PQexec(conn, fmt::format("CREATE DATABASE {} {}", name, options).c_str());
+        LibPq().PQexec(conn, fmt::format("CREATE DATABASE {} {}", name,
+                                         options).c_str());
     if (LibPq().PQresultStatus(r) != PGRES_COMMAND_OK)
       error = LibPq().PQerrorMessage(conn);
     LibPq().PQclear(r);
