@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api/render.h"
+#include "common/thread_name.h"
 #include "forward/notice.h"
 #include "maintenance/fleet.h"
 
@@ -112,7 +113,10 @@ Status Forwarder::Start() {
     // answers; else its thread sets it once the store is back.
     if (LoadPosition(*w).ok()) w->status.position = w->position;
     Worker* worker = w.get();
-    w->thread = std::thread([this, worker] { Run(*worker); });
+    w->thread = std::thread([this, worker] {
+      NameThisThread("pm-forward");
+      Run(*worker);
+    });
   }
   return {};
 }

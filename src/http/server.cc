@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "http/connection_table.h"
 #include "http/event_hub.h"
 #include "http/request_reader.h"
@@ -302,7 +303,12 @@ Status Server::Impl::Start() {
       });
   asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
   int n = std::max(1, options_.io_threads);
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this, i] {
+      NameThisThread(fmt::format("pm-http-{}", i + 1));
+      ioc_.run();
+    });
+  }
   return {};
 }
 

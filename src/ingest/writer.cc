@@ -7,6 +7,8 @@
 #include <memory>
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace pm {
 
 namespace {
@@ -126,8 +128,14 @@ Status IngestWriter::Start() {
     stats_.logged = logged_;
     stats_.projected = projector_.position();
   }
-  appender_ = std::thread([this] { RunAppends(); });
-  projector_thread_ = std::thread([this] { RunProjection(); });
+  appender_ = std::thread([this] {
+    NameThisThread("pm-append");
+    RunAppends();
+  });
+  projector_thread_ = std::thread([this] {
+    NameThisThread("pm-project");
+    RunProjection();
+  });
   return {};
 }
 

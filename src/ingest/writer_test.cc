@@ -8,8 +8,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "http/test_harness.h"
@@ -567,6 +570,29 @@ TEST_F(IngestTest, StopAnswersLaterSubmissionsUnavailable) {
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().code, ErrorCode::kUnavailable);
   EXPECT_TRUE(AllEvents(*store_).empty());
+}
+
+// The names `top -H` and /proc/PID/task/*/comm show (common/thread_name.h).
+std::multiset<std::string> ThreadNames() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  return names;
+}
+
+TEST_F(IngestTest, TheAppenderAndTheProjectorRunOnNamedThreads) {
+  std::multiset<std::string> before = ThreadNames();
+  Open();
+  std::multiset<std::string> running = ThreadNames();
+  EXPECT_EQ(running.count("pm-append"), before.count("pm-append") + 1);
+  EXPECT_EQ(running.count("pm-project"), before.count("pm-project") + 1);
+  Close();
+  std::multiset<std::string> after = ThreadNames();
+  EXPECT_EQ(after.count("pm-append"), before.count("pm-append"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "api/handlers.h"
 #include "api/params.h"
+#include "common/thread_name.h"
 #include "store/rate_history.h"
 
 namespace pm {
@@ -131,7 +132,10 @@ Status MqttPublisher::Start() {
           broker_.Redacted(), mosquitto_strerror(rc)));
     }
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("pm-mqtt");
+    Run();
+  });
   return {};
 }
 

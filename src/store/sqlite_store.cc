@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/thread_name.h"
 #include "store/schema.h"
 #include "store/sqlite_file.h"
 #include "store/sqlite_rates.h"
@@ -60,7 +61,10 @@ class SqliteStore::Checkpointer {
   static constexpr auto kInterval = std::chrono::seconds(1);
 
   explicit Checkpointer(std::unique_ptr<Connection> conn)
-      : conn_(std::move(conn)), thread_([this] { Run(); }) {}
+      : conn_(std::move(conn)), thread_([this] {
+          NameThisThread("pm-checkpoint");
+          Run();
+        }) {}
   ~Checkpointer() {
     {
       std::lock_guard lock(mu_);
