@@ -267,9 +267,16 @@ CREATE TABLE forward_notices (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<const char*, 7> kMigrations{
+// Request bodies compressed (store/stored_body.h): body_size is a body's
+// size as received, and a body shorter than it is zlib data. NULL for the
+// rows logged before, kept as received.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE events ADD COLUMN body_size INTEGER;
+)sql";
+
+constexpr std::array<const char*, 8> kMigrations{
     kMigration1, kMigration2, kMigration3, kMigration4,
-    kMigration5, kMigration6, kMigration7};
+    kMigration5, kMigration6, kMigration7, kMigration8};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

@@ -15,23 +15,24 @@ using sqlite::Sql;
 Result<std::vector<EventRecord>> SqliteStore::ReadRequests(int64_t after_id,
                                                            int limit) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, e.duplicate, e.method, e.target, e.content_type, e.body, "
+      "SELECT {}, e.duplicate, e.method, e.target, e.content_type, {}, "
       "e.picture_at, e.picture_size, e.picture_type, p.bytes FROM events e "
       "LEFT JOIN pictures p ON p.event_id = e.id WHERE e.id > ? ORDER BY "
       "e.id LIMIT ?",
-      sqlite::EventColumns("e."));
+      sqlite::EventColumns("e."), sqlite::BodyColumns("e."));
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   std::vector<EventRecord> out;
   Sql sql{kSql, {after_id, int64_t{limit}}};
+  sqlite::BodyReader bodies;
   Status s = sqlite::Collect(
       **reader, sql,
-      [](Query& q) {
+      [&bodies](Query& q) {
         EventRecord r;
         r.event = sqlite::ReadEvent(q);
         r.duplicate = q.Bool();
         if (q.IsNull()) return r;  // a synthetic `swept`
-        StoredRequest request{q.Text(), q.Text(), q.Text(), q.Text()};
+        StoredRequest request{q.Text(), q.Text(), q.Text(), bodies.Read(q)};
         std::optional<int64_t> at = q.OptInt();
         std::optional<int64_t> size = q.OptInt();
         std::string type = q.Text();
@@ -45,6 +46,7 @@ Result<std::vector<EventRecord>> SqliteStore::ReadRequests(int64_t after_id,
       },
       out);
   if (!s.ok()) return s.error();
+  if (!bodies.status.ok()) return bodies.status.error();
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "store/append_rules.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
+#include "store/stored_body.h"
 
 namespace pm {
 
@@ -22,21 +23,23 @@ constexpr int kForEachChunk = 512;
 // The request's columns after the Event's, as InsertEvent and
 // ForEachEvent use them.
 constexpr const char* kRequestColumns =
-    "duplicate, method, target, content_type, body, picture_at, "
+    "duplicate, method, target, content_type, body, body_size, picture_at, "
     "picture_size, picture_type";
 
-Status InsertEvent(Connection& conn, const EventRecord& r) {
+// `body`: r.request's body as CompressBody() stores it.
+Status InsertEvent(Connection& conn, const EventRecord& r,
+                   const CompressedBody& body) {
   static const std::string kSql = fmt::format(
       "INSERT INTO events ({}, {}) VALUES ({})", sqlite::EventColumns(""),
-      kRequestColumns, sqlite::Placeholders(sqlite::kEventFieldCount + 8));
-  Status s = sqlite::RunOn(conn, kSql, [&r](Query& q) {
+      kRequestColumns, sqlite::Placeholders(sqlite::kEventFieldCount + 9));
+  Status s = sqlite::RunOn(conn, kSql, [&](Query& q) {
     sqlite::BindEvent(q, r.event);
     q.Bind(r.duplicate);
     if (r.request) {
       q.Bind(r.request->method).Bind(r.request->target);
-      q.Bind(r.request->content_type).BindBlob(r.request->body);
+      q.Bind(r.request->content_type).BindBlob(body.bytes).Bind(body.size);
     } else {
-      q.BindNull().BindNull().BindNull().BindNull();
+      q.BindNull().BindNull().BindNull().BindNull().BindNull();
     }
     if (r.request && r.request->picture) {
       const StoredPicture& p = *r.request->picture;
@@ -58,8 +61,8 @@ Status InsertEvent(Connection& conn, const EventRecord& r) {
       });
 }
 
-StoredRequest ReadRequest(Query& q) {
-  StoredRequest r{q.Text(), q.Text(), q.Text(), q.Text()};
+StoredRequest ReadRequest(Query& q, sqlite::BodyReader& bodies) {
+  StoredRequest r{q.Text(), q.Text(), q.Text(), bodies.Read(q)};
   std::optional<int64_t> at = q.OptInt();
   std::optional<int64_t> size = q.OptInt();
   std::optional<std::string> type = q.OptText();
@@ -173,6 +176,12 @@ Status SqliteStore::Append(LogBatch& batch) {
   int64_t next_id = next_event_id_;
   std::vector<EventRecord> events = batch.events;  // kept when it fails
   std::vector<DeviceRecord> lost;
+  // Compressed before the write lock is taken: the projector may commit
+  // meanwhile.
+  std::vector<CompressedBody> bodies(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].request) bodies[i] = CompressBody(events[i].request->body);
+  }
   Status s = WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
     lost.clear();
     for (const DeviceRecord& d : batch.devices) {
@@ -198,7 +207,7 @@ Status SqliteStore::Append(LogBatch& batch) {
         if (!dup.ok()) return dup.error();
         r.duplicate = *dup;
       }
-      if (Status s = InsertEvent(*writer_, r); !s.ok()) return s;
+      if (Status s = InsertEvent(*writer_, r, bodies[i]); !s.ok()) return s;
       next_id = std::max(next_id, r.event.id + 1);
     }
     return {};
@@ -259,17 +268,19 @@ Status SqliteStore::ForEachEvent(
         ~Unmap() { (void)conn.Exec("PRAGMA mmap_size = 0"); }
       } unmap{**reader};
       sqlite::Sql sql{kSql, {last_id}};
+      sqlite::BodyReader bodies;
       Status s = sqlite::Collect(
           **reader, sql,
-          [](Query& q) {
+          [&bodies](Query& q) {
             EventRecord r;
             r.event = sqlite::ReadEvent(q);
             r.duplicate = q.Bool();
-            if (!q.IsNull()) r.request = ReadRequest(q);
+            if (!q.IsNull()) r.request = ReadRequest(q, bodies);
             return r;
           },
           chunk);
       if (!s.ok()) return s;
+      if (!bodies.status.ok()) return bodies.status;
     }
     for (const EventRecord& r : chunk) {
       if (Status s = fn(r); !s.ok()) return s;

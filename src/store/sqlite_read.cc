@@ -250,9 +250,21 @@ constexpr const char* kSessionEventsFrom =
 // `events e` joined with its link `l`.
 std::string EventViewColumns() {
   return fmt::format(
-      "SELECT {}, e.duplicate, l.session_id, e.content_type, e.body, "
-      "e.method",
-      sqlite::EventColumns("e."));
+      "SELECT {}, e.duplicate, l.session_id, e.content_type, {}, e.method",
+      sqlite::EventColumns("e."), sqlite::BodyColumns("e."));
+}
+
+// The views an EventViewColumns() query finds.
+Result<std::vector<EventView>> CollectViews(sqlite::Connection& conn,
+                                            const Sql& sql) {
+  std::vector<EventView> views;
+  sqlite::BodyReader bodies;
+  Status s = sqlite::Collect(
+      conn, sql, [&bodies](Query& q) { return ReadEventView(q, bodies); },
+      views);
+  if (!s.ok()) return s.error();
+  if (!bodies.status.ok()) return bodies.status.error();
+  return views;
 }
 
 }  // namespace
@@ -263,11 +275,7 @@ Result<std::vector<EventView>> SqliteStore::SessionEvents(int64_t id) {
   static const std::string kSql =
       EventViewColumns() + kSessionEventsFrom + " ORDER BY l.time, l.event_id";
   Sql sql{kSql, {id}};
-  std::vector<EventView> views;
-  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
-    return s.error();
-  }
-  return views;
+  return CollectViews(**reader, sql);
 }
 
 Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
@@ -283,11 +291,7 @@ Result<std::vector<EventView>> SqliteStore::SessionEventsPage(
   }
   sql.text += " ORDER BY l.time, l.event_id LIMIT ?";
   sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
-  std::vector<EventView> views;
-  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
-    return s.error();
-  }
-  return views;
+  return CollectViews(**reader, sql);
 }
 
 Result<std::vector<EventView>> SqliteStore::ListEvents(
@@ -309,11 +313,7 @@ Result<std::vector<EventView>> SqliteStore::ListEvents(
   }
   sql.text += " ORDER BY e.id DESC LIMIT ?";
   sql.params.emplace_back(int64_t{std::min(q.limit, kMaxPageLimit)});
-  std::vector<EventView> views;
-  if (Status s = sqlite::Collect(**reader, sql, ReadEventView, views); !s.ok()) {
-    return s.error();
-  }
-  return views;
+  return CollectViews(**reader, sql);
 }
 
 Result<std::vector<Session>> SqliteStore::SessionsOverlapping(TimeMs from,
@@ -357,18 +357,20 @@ struct PictureRow {
 // database's that could not be cut out): read out of its stored request.
 Result<std::optional<Snapshot>> ReadOutOfRequest(Connection& conn,
                                                  int64_t event_id) {
-  Sql sql{"SELECT method, target, content_type, body, received_at FROM "
-          "events WHERE id = ?",
+  Sql sql{"SELECT method, target, content_type, body, body_size, "
+          "received_at FROM events WHERE id = ?",
           {event_id}};
   std::vector<std::pair<StoredRequest, TimeMs>> found;
+  sqlite::BodyReader bodies;
   Status s = sqlite::Collect(
       conn, sql,
-      [](Query& q) {
-        StoredRequest r{q.Text(), q.Text(), q.Text(), q.Text()};
+      [&bodies](Query& q) {
+        StoredRequest r{q.Text(), q.Text(), q.Text(), bodies.Read(q)};
         return std::make_pair(std::move(r), q.Int());
       },
       found);
   if (!s.ok()) return s.error();
+  if (!bodies.status.ok()) return bodies.status.error();
   if (found.empty()) return std::optional<Snapshot>();
   const StoredRequest& stored = found.front().first;
   Request request;

@@ -1,6 +1,7 @@
 #include "store/sqlite_rows.h"
 
 #include "store/row_mapping.h"
+#include "store/stored_body.h"
 
 namespace pm::sqlite {
 
@@ -55,15 +56,28 @@ void BindSession(Query& q, const Session& s) { rows::BindSession(q, s); }
 
 Session ReadSession(Query& q) { return rows::ReadSession(q); }
 
-EventView ReadEventView(Query& q) {
+std::string BodyReader::Read(Query& q) {
+  std::string bytes = q.Text();
+  std::optional<int64_t> size = q.OptInt();
+  Result<std::string> body = UncompressBody(std::move(bytes), size);
+  if (body.ok()) return std::move(*body);
+  if (status.ok()) status = body.error();
+  return std::string();
+}
+
+std::string BodyColumns(std::string_view prefix) {
+  return fmt::format("{0}body, {0}body_size", prefix);
+}
+
+EventView ReadEventView(Query& q, BodyReader& bodies) {
   EventView v;
   v.event = ReadEvent(q);
   v.duplicate = q.Bool();
   v.session_id = q.OptInt();
   v.content_type = q.Text();
-  std::optional<std::string> body = q.OptText();
+  std::string body = bodies.Read(q);
   bool has_request = !q.IsNull();  // method
-  if (has_request) v.body = body ? std::move(*body) : std::string();
+  if (has_request) v.body = std::move(body);
   return v;
 }
 

@@ -40,9 +40,21 @@ void BindEvent(Query& q, const Event& e, bool with_id = true);
 Event ReadEvent(Query& q);
 void BindSession(Query& q, const Session& s);
 Session ReadSession(Query& q);
+// A stored request body: reads its two columns (body, body_size) and gives
+// the body as received (store/stored_body.h). Collect's row readers cannot
+// fail, so the first damaged body is kept in `status`, for the caller to
+// return after Collect.
+struct BodyReader {
+  Status status;
+  std::string Read(Query& q);
+};
+
+// The two columns BodyReader reads, behind `prefix` ("e.").
+std::string BodyColumns(std::string_view prefix);
+
 // Columns after the Event's for an EventView: duplicate, session_id,
-// content_type, body, method.
-EventView ReadEventView(Query& q);
+// content_type, BodyColumns, method.
+EventView ReadEventView(Query& q, BodyReader& bodies);
 // Two columns (time, id), both NULL for none.
 std::optional<EventKey> OptKey(Query& q);
 
