@@ -587,7 +587,17 @@ std::multiset<std::string> ThreadNames() {
 TEST_F(IngestTest, TheAppenderAndTheProjectorRunOnNamedThreads) {
   std::multiset<std::string> before = ThreadNames();
   Open();
+  // Each thread names itself once it runs: a moment after Start().
   std::multiset<std::string> running = ThreadNames();
+  auto named = [&] {
+    return running.count("pm-append") == before.count("pm-append") + 1 &&
+           running.count("pm-project") == before.count("pm-project") + 1;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!named() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    running = ThreadNames();
+  }
   EXPECT_EQ(running.count("pm-append"), before.count("pm-append") + 1);
   EXPECT_EQ(running.count("pm-project"), before.count("pm-project") + 1);
   Close();
