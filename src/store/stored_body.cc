@@ -51,6 +51,37 @@ class Deflater {
   bool ok_ = false;
 };
 
+// One inflate state per thread, reset for each body (`rebuild` reads every
+// body of the log): zlib's uncompress() sets one up and frees it each call.
+class Inflater {
+ public:
+  Inflater() { ok_ = inflateInit(&z_) == Z_OK; }
+  ~Inflater() {
+    if (ok_) inflateEnd(&z_);
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  // Z_OK when `in` is zlib data of exactly out.size() bytes, put in `out`;
+  // else zlib's error (Z_DATA_ERROR, Z_BUF_ERROR: longer or shorter).
+  int Inflate(std::string_view in, std::string& out) {
+    if (!ok_) return Z_MEM_ERROR;
+    if (inflateReset(&z_) != Z_OK) return Z_STREAM_ERROR;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    z_.next_out = reinterpret_cast<Bytef*>(out.data());
+    z_.avail_out = static_cast<uInt>(out.size());
+    int rc = inflate(&z_, Z_FINISH);
+    if (rc == Z_STREAM_END) return z_.avail_out == 0 ? Z_OK : Z_BUF_ERROR;
+    // Z_BUF_ERROR: it holds more than out.size() bytes, or is cut short.
+    return rc == Z_OK || rc == Z_NEED_DICT ? Z_DATA_ERROR : rc;
+  }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+};
+
 }  // namespace
 
 CompressedBody CompressBody(std::string_view body) {
@@ -74,16 +105,15 @@ Result<std::string> UncompressBody(std::string bytes,
         "database file was changed outside printmeter",
         why, bytes.size(), *size));
   };
-  if (*size < 0 || *size > int64_t{std::numeric_limits<uInt>::max()}) {
+  if (*size < 0 || *size > int64_t{std::numeric_limits<uInt>::max()} ||
+      bytes.size() > std::numeric_limits<uInt>::max()) {
     return damaged("impossible size");
   }
+  thread_local Inflater inflater;
   std::string out(static_cast<size_t>(*size), '\0');
-  uLongf out_size = static_cast<uLongf>(out.size());
-  int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &out_size,
-                      reinterpret_cast<const Bytef*>(bytes.data()),
-                      static_cast<uLong>(bytes.size()));
-  if (rc != Z_OK) return damaged(zError(rc));
-  if (out_size != out.size()) return damaged("shorter than its size");
+  if (int rc = inflater.Inflate(bytes, out); rc != Z_OK) {
+    return damaged(rc == Z_BUF_ERROR ? "not the size stored" : zError(rc));
+  }
   return out;
 }
 
