@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -370,6 +373,76 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
   EXPECT_NE(again.error().message.find("new, empty database"),
             std::string::npos);
+}
+
+// A SQLite file from before the bodies were stored compressed (its rows'
+// body_size NULL: as received) copied into a new file with `migrate`: the
+// copy holds them compressed, and reads them back as received (README: how
+// to shrink an older database).
+TEST(MigrateTest, CopyingAnOlderSqliteFileStoresItsBodiesCompressed) {
+  TempDir dir;
+  const std::string old_path = (dir.path() / "old.db").string();
+  const std::string new_path = (dir.path() / "new.db").string();
+  std::ifstream in(testing::FixturesDir() +
+                       "/seed/01-octoprint-print-started.json",
+                   std::ios::binary);
+  const std::string body((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  ASSERT_GT(body.size(), 2000u);
+  {
+    auto created = OpenStore("sqlite:" + old_path,
+                             {.writer = true, .program = "test"});
+    ASSERT_TRUE(created.ok()) << created.error().message;
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(
+                  db,
+                  "INSERT INTO events (id, device, topic, kind, test, "
+                  "duplicate, time, has_current_time, received_at, snapshot, "
+                  "method, target, content_type, body) VALUES (1, 'delta', "
+                  "'Print Started', 'started', 0, 0, 1000, 1, 1000, 0, "
+                  "'POST', '/webhook', 'application/json', ?)",
+                  -1, &stmt, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_bind_blob(stmt, 1, body.data(), static_cast<int>(body.size()),
+                      SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  auto from = OpenStore("sqlite:" + old_path, {.read_only = true});
+  ASSERT_TRUE(from.ok()) << from.error().message;
+  auto to = OpenStore("sqlite:" + new_path, {.writer = true, .program = "test"});
+  ASSERT_TRUE(to.ok()) << to.error().message;
+  auto stats = Migrate(**from, **to, LedgerConfig{}, {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->events, 1);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(new_path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT body_size, length(body) FROM events "
+                               "WHERE id = 1",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(stmt, 0), static_cast<int64_t>(body.size()));
+  EXPECT_LT(sqlite3_column_int64(stmt, 1), static_cast<int64_t>(body.size() / 2));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+
+  std::vector<std::string> bodies;
+  ASSERT_TRUE((*to)->ForEachEvent([&](const EventRecord& r) -> Status {
+                     bodies.push_back(r.request->body);
+                     return {};
+                   })
+                  .ok());
+  EXPECT_EQ(bodies, std::vector<std::string>{body});
 }
 
 // `serve` on PostgreSQL (the receiver, its writer and the API on loopback)
