@@ -80,7 +80,8 @@ void AddMigrateCommand(CLI::App& app) {
       "and their secrets, rate history, attributions and maintenance marks; "
       "then fold its "
       "ledger. For moving from the Raspberry Pi's SQLite file to a print "
-      "farm's PostgreSQL");
+      "farm's PostgreSQL, or into a new SQLite file (which stores the "
+      "requests of an older printmeter's file compressed)");
   cmd->add_option("--from", o->from,
                   "the database to copy, e.g. sqlite:printmeter.db (only "
                   "read)")
@@ -98,8 +99,10 @@ void AddMigrateCommand(CLI::App& app) {
       "Stop `printmeter serve` on the old database first, so that nothing "
       "arrives there after the copy. To be sure the new ledger equals the "
       "old one, run `printmeter rebuild` on the old database first.\n"
-      "Example:\n  printmeter migrate --from sqlite:printmeter.db \\\n"
-      "    --to postgresql://printmeter:PASSWORD@db.local:5432/printmeter");
+      "Examples:\n  printmeter migrate --from sqlite:printmeter.db \\\n"
+      "    --to postgresql://printmeter:PASSWORD@db.local:5432/printmeter\n"
+      "  printmeter migrate --from sqlite:printmeter.db --to "
+      "sqlite:compact.db");
   cmd->callback([common, o] {
     if (int rc = RunMigrate(*common, *o); rc != 0) throw CLI::RuntimeError(rc);
   });
