@@ -59,7 +59,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   sqlite3_wal_hook(
       db,
       [](void* self, sqlite3*, const char*, int frames) {
-        static_cast<Connection*>(self)->wal_frames_ = frames;
+        static_cast<Connection*>(self)->wal_frames_.store(
+            frames, std::memory_order_relaxed);
         return SQLITE_OK;
       },
       conn.get());

@@ -5,6 +5,7 @@
 // time (the writer, or a reader that leased it from the pool).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,7 +50,10 @@ class Connection {
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int Changes() const;
   // Frames in the WAL after this connection's latest commit (0 before one).
-  int64_t wal_frames() const { return wal_frames_; }
+  // Any thread may read it (the store's background checkpoints do).
+  int64_t wal_frames() const {
+    return wal_frames_.load(std::memory_order_relaxed);
+  }
 
   const std::string& path() const { return path_; }
 
@@ -59,7 +63,7 @@ class Connection {
   sqlite3* db_;
   std::string path_;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
-  int64_t wal_frames_ = 0;
+  std::atomic<int64_t> wal_frames_{0};
 };
 
 // A prepared statement. Use it through a Query, which resets it when done.

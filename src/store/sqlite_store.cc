@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <thread>
 #include <utility>
 
@@ -45,13 +47,14 @@ Status Configure(Connection& conn) {
 
 }  // namespace
 
-// Checkpoints the WAL into the database file once a second, PASSIVE: it
-// copies what no reader still needs and never waits for (or blocks) the
-// writer or a reader. What a Raspberry Pi's SD card gets from this: a page
-// changed by a hundred webhooks within the second (the log's last page, an
-// open print's session row) is written to the database file once, in page
-// order, with one fsync a second at most, instead of a checkpoint on the
-// request path every few dozen commits.
+// Checkpoints the WAL into the database file when sqlite::CheckpointSchedule
+// says (looked at once a second), PASSIVE: it copies what no reader still
+// needs and never waits for (or blocks) the writer or a reader. What a
+// Raspberry Pi's SD card gets from this: a page changed by a hundred
+// webhooks between two checkpoints (the log's last page, an open print's
+// session row) is written to the database file once, in page order, with
+// one fsync a second at most, instead of a checkpoint on the request path
+// every few dozen commits.
 //
 // The WAL is bounded by the writer itself (SqliteStore::Append): PASSIVE
 // checkpoints here never copy everything while appends keep coming, and the
@@ -60,8 +63,12 @@ class SqliteStore::Checkpointer {
  public:
   static constexpr auto kInterval = std::chrono::seconds(1);
 
-  explicit Checkpointer(std::unique_ptr<Connection> conn)
-      : conn_(std::move(conn)), thread_([this] {
+  // `wal_frames`: the WAL's frames after the latest commit (any thread).
+  Checkpointer(std::unique_ptr<Connection> conn,
+               std::function<int64_t()> wal_frames)
+      : conn_(std::move(conn)),
+        wal_frames_(std::move(wal_frames)),
+        thread_([this] {
           NameThisThread("pm-checkpoint");
           Run();
         }) {}
@@ -77,18 +84,41 @@ class SqliteStore::Checkpointer {
  private:
   void Run() {
     std::unique_lock lock(mu_);
+    int64_t seen = 0;  // frames in the WAL at the last checkpoint
+    auto last = std::chrono::steady_clock::now();
     while (!wake_.wait_for(lock, kInterval, [this] { return stopping_; })) {
-      lock.unlock();
-      Status s = conn_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
-      if (!s.ok() && !failing_) {
-        spdlog::warn("checkpoint failed (will retry): {}", s.error().message);
+      if (!sqlite::CheckpointSchedule::Due(
+              wal_frames_(), seen, std::chrono::steady_clock::now() - last)) {
+        continue;
       }
-      failing_ = !s.ok();
+      lock.unlock();
+      Result<int64_t> in_wal = Checkpoint();
+      if (!in_wal.ok() && !failing_) {
+        spdlog::warn("checkpoint failed (will retry): {}",
+                     in_wal.error().message);
+      }
+      failing_ = !in_wal.ok();
+      if (in_wal.ok()) seen = *in_wal;
+      last = std::chrono::steady_clock::now();
       lock.lock();
     }
   }
 
+  // A PASSIVE checkpoint: the frames in the WAL as it found it.
+  Result<int64_t> Checkpoint() {
+    Result<sqlite::Statement*> stmt =
+        conn_->Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    if (!stmt.ok()) return stmt.error();
+    Query q(*stmt);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return int64_t{0};
+    q.Skip();  // whether it was blocked
+    return q.Int();
+  }
+
   std::unique_ptr<Connection> conn_;  // the checkpoint thread's
+  std::function<int64_t()> wal_frames_;
   bool failing_ = false;              // the thread's
   std::mutex mu_;
   std::condition_variable wake_;
@@ -194,7 +224,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       Connection::Open(path, false);
   if (!checkpoints.ok()) return checkpoints.error();
   if (Status s = Configure(**checkpoints); !s.ok()) return s.error();
-  store->checkpointer_ = std::make_unique<Checkpointer>(std::move(*checkpoints));
+  SqliteStore* self = store.get();
+  store->checkpointer_ = std::make_unique<Checkpointer>(
+      std::move(*checkpoints), [self] {
+        return std::max(self->writer_->wal_frames(),
+                        self->projector_->wal_frames());
+      });
   return store;
 }
 

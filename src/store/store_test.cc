@@ -14,6 +14,7 @@
 
 #include "store/schema.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_store.h"
 #include "store/store_test_util.h"
 #include "store/write_batch.h"
 
@@ -577,6 +578,42 @@ TEST(OpenSessionsToWriteTest, WritesTheStatesOpenSessionsNotAlreadyInTheBatch) {
   EXPECT_EQ(written, (std::vector<int64_t>{2, 4}));
 
   EXPECT_TRUE(OpenSessionsToWrite(ProjectionBatch{}).empty());
+}
+
+}  // namespace
+}  // namespace pm
+
+namespace pm {
+namespace {
+
+// When the background checkpoint runs (sqlite_store.h), row by row.
+TEST(CheckpointScheduleTest, DueOnceEnoughFramesCameOrAfterAWhileWithAny) {
+  using sqlite::CheckpointSchedule;
+  using std::chrono::seconds;
+  constexpr int64_t kN = CheckpointSchedule::kFrames;
+  const auto kLong = CheckpointSchedule::kAfter;
+  struct Row {
+    const char* what;
+    int64_t frames, seen;
+    std::chrono::steady_clock::duration since;
+    bool due;
+  };
+  const Row rows[] = {
+      {"nothing written", 0, 0, seconds(1), false},
+      {"nothing written for long", 0, 0, kLong * 2, false},
+      {"nothing new since the last", 500, 500, kLong * 2, false},
+      {"a few new frames, just checkpointed", 510, 500, seconds(1), false},
+      {"a few new frames, a while ago", 510, 500, kLong, true},
+      {"a WAL's worth of new frames", 500 + kN, 500, seconds(1), true},
+      {"one frame short of it", 500 + kN - 1, 500, seconds(1), false},
+      {"started over, a few frames", 12, 3000, seconds(1), false},
+      {"started over, a few frames, a while ago", 12, 3000, kLong, true},
+      {"started over, a WAL's worth", kN, 3000, seconds(1), true},
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(CheckpointSchedule::Due(r.frames, r.seen, r.since), r.due)
+        << r.what;
+  }
 }
 
 }  // namespace
