@@ -85,15 +85,16 @@ class Inflater {
 }  // namespace
 
 CompressedBody CompressBody(std::string_view body) {
-  CompressedBody stored{std::string(body), static_cast<int64_t>(body.size())};
-  if (body.size() < kMinCompressed) return stored;
-  thread_local Deflater deflater;
-  // Worth it only when it saves an eighth: a byte-identical body then reads
-  // back without inflating.
-  if (auto z = deflater.Compress(body, body.size() - body.size() / 8)) {
-    stored.bytes = std::move(*z);
+  const auto size = static_cast<int64_t>(body.size());
+  if (body.size() >= kMinCompressed) {
+    thread_local Deflater deflater;
+    // Worth it only when it saves an eighth: a byte-identical body then
+    // reads back without inflating.
+    if (auto z = deflater.Compress(body, body.size() - body.size() / 8)) {
+      return {std::move(*z), size};
+    }
   }
-  return stored;
+  return {std::string(body), size};
 }
 
 Result<std::string> UncompressBody(std::string bytes,
