@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: build test run deps test-deps web bench reliability clean configure
+.PHONY: build test test-asan run deps test-deps web bench reliability clean configure
 
 # The dashboard is built first: the binary embeds web/dist (see
 # src/http/embedded_files.h), so `build/printmeter` is one file to copy.
@@ -21,10 +21,15 @@ deps:
 test-deps:
 	@./scripts/install-deps.sh --test
 
-# Every test: unit and integration tests (CTest), the same under ASan and
-# UBSan (build-asan), the fuzzers, the dashboard's browser tests.
+# Every test: unit, integration and end-to-end tests (CTest), the fuzzers
+# (under ASan and UBSan), the dashboard's browser tests.
 test: test-deps build
 	./scripts/test.sh $(BUILD_DIR)
+
+# The unit and integration tests again under ASan and UBSan, in a build of
+# their own (build-asan): a second full build, so not part of `make test`.
+test-asan: test-deps
+	./scripts/test-asan.sh
 
 # Only what serving needs: the dashboard, then the binary that embeds it.
 run: deps web configure

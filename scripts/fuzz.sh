@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzzer with libFuzzer (ASan, UBSan, LSan) for a bounded time;
-# exits non-zero on any crash, leak, undefined behaviour, broken promise or
-# timeout:
+# Runs every fuzzer with libFuzzer (ASan, UBSan, LSan) for a bounded time,
+# the first two side by side (one core each); exits non-zero on any crash,
+# leak, undefined behaviour, broken promise or timeout:
 #   decode_fuzz        the webhook decoder and the masking of secrets: 60 s
 #   http_request_fuzz  the receiver's request reading (the server's own
 #                      ReadRequest with its default limits, pipelined
@@ -62,14 +62,13 @@ run() {
   if (( status != 0 )); then
     echo "the $name fuzzer found a problem (exit $status); the end of its log:"
     tail -n 60 "$build/$name.log"
-    exit "$status"
+    return "$status"
   fi
   grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' \
-    "$build/$name.log"
+    "$build/$name.log" | sed "s/^/$name: /"
 }
 
-run decode_fuzz "$corpus" "$seconds" -dict=fuzz/decode.dict -max_len=65536
-
+decode_corpus=$corpus
 # The receiver's request reading: whole raw requests, the fixtures' .http
 # files and the JSON ones wrapped as a POST.
 http_corpus=$build/corpus/http_request
@@ -80,8 +79,18 @@ for f in "$fixtures"/seed/*.json "$fixtures"/plugin/*.json; do
     "$(wc -c <"$f")" >"$http_corpus/fixture-$(basename "$f")"
   cat "$f" >>"$http_corpus/fixture-$(basename "$f")"
 done
+# The decoder and the request reading at the same time, one core each.
+run decode_fuzz "$decode_corpus" "$seconds" -dict=fuzz/decode.dict \
+  -max_len=65536 &
+decode_pid=$!
+http_status=0
 run http_request_fuzz "$http_corpus" "${FUZZ_HTTP_SECONDS:-$seconds}" \
-  -dict=fuzz/decode.dict -max_len=65536
+  -dict=fuzz/decode.dict -max_len=65536 || http_status=$?
+decode_status=0
+wait "$decode_pid" || decode_status=$?
+if (( decode_status != 0 || http_status != 0 )); then
+  exit 1
+fi
 
 # The config file: the README's example and the test's.
 config_corpus=$build/corpus/config
