@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,12 +76,19 @@ struct Child {
   }
 };
 
+// Starts `args` (args[0] a path) with its stderr on a pipe. The child is
+// killed (SIGKILL) when the thread that spawned it ends, so a test that
+// fails or crashes before it stops its server leaves nothing running.
 inline Child Spawn(const std::vector<std::string>& args) {
   int pipe_fds[2];
   EXPECT_EQ(pipe(pipe_fds), 0);
   Child child;
+  const pid_t parent = getpid();
   child.pid = fork();
   if (child.pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+      _exit(127);  // the test is already gone
+    }
     dup2(pipe_fds[1], 2);
     close(pipe_fds[0]);
     close(pipe_fds[1]);

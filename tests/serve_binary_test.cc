@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/config.h"
@@ -24,6 +27,54 @@ namespace {
 using testing::AllEvents;
 using testing::AllSessions;
 using testing::TempDir;
+
+// Whether `pid` is gone (or a zombie nobody has reaped yet).
+bool Gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  size_t close = text.rfind(')');
+  return close == std::string::npos || text.substr(close + 2, 1) == "Z";
+}
+
+// A test that ends (fails, crashes) without stopping the server it started
+// leaves none running: a process stands in for the test, starts a server,
+// says its pid and exits.
+TEST(HarnessTest, AServerDoesNotOutliveTheTestThatStartedIt) {
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t test = fork();
+  ASSERT_GE(test, 0);
+  if (test == 0) {
+    close(fds[0]);
+    // Inherited by the server: it must not end merely by writing to the
+    // stderr nobody reads any more (SIGPIPE), as it would not under
+    // systemd (IgnoreSIGPIPE=yes).
+    signal(SIGPIPE, SIG_IGN);
+    Child server;
+    pid_t pid = StartServe(server, db) != 0 ? server.pid : -1;
+    (void)!write(fds[1], &pid, sizeof pid);
+    _exit(0);  // no kill, no wait
+  }
+  close(fds[1]);
+  pid_t server = -1;
+  ASSERT_EQ(read(fds[0], &server, sizeof server),
+            static_cast<ssize_t>(sizeof server));
+  close(fds[0]);
+  int status = 0;
+  waitpid(test, &status, 0);
+  ASSERT_GT(server, 0) << "the server did not start";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!Gone(server) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bool gone = Gone(server);
+  if (!gone) kill(server, SIGKILL);
+  EXPECT_TRUE(gone) << "printmeter serve (pid " << server
+                    << ") outlived the test that started it";
+}
 
 TEST(ServeBinaryTest, SigtermAnswersTheRequestInFlightAndExitsZero) {
   TempDir dir;

@@ -6,6 +6,7 @@
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,9 +94,15 @@ Status TestBroker::Start() {
       return Unavailable("mosquitto_passwd failed");
     }
   }
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return Unavailable("fork failed");
   if (pid == 0) {
+    // Killed with the thread that started it: a test that crashes before
+    // Stop() leaves no broker behind.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) {
+      ::_exit(127);
+    }
     ::execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
