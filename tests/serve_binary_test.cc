@@ -76,6 +76,34 @@ TEST(HarnessTest, AServerDoesNotOutliveTheTestThatStartedIt) {
                     << ") outlived the test that started it";
 }
 
+// Its stderr closed by whoever read it (a log shipper that went away), the
+// server goes on answering: a log line it cannot write is lost, not the
+// server.
+TEST(ServeBinaryTest, AClosedStderrDoesNotStopTheServer) {
+  TempDir dir;
+  Child server;
+  uint16_t port = StartServe(server, "sqlite:" + (dir.path() / "pm.db").string(),
+                             {"--auth", "open"});
+  ASSERT_NE(port, 0) << server.log;
+  close(server.err);
+  server.err = -1;
+  std::string body = ReadFileBytes(
+      testing::FixturesDir() + "/seed/01-octoprint-print-started.json");
+  for (int i = 0; i < 3; ++i) {  // each a line it would log
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    TestClient client(port);
+    auto reply = client.Send("POST", "/webhook", "application/json", body);
+    ASSERT_TRUE(reply.ok()) << "request " << i << ": "
+                            << reply.error().message;
+    EXPECT_EQ(reply->status, 200) << reply->body;
+  }
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  int status = 0;
+  waitpid(server.pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status;
+}
+
 TEST(ServeBinaryTest, SigtermAnswersTheRequestInFlightAndExitsZero) {
   TempDir dir;
   std::string db = "sqlite:" + (dir.path() / "pm.db").string();

@@ -73,6 +73,11 @@ int Fail(const Error& e) {
 }
 
 int RunServe(const ServeOptions& o) {
+  // A write to a pipe nobody reads any more fails (EPIPE) instead of ending
+  // the server: its stderr may go to a pipe (a log shipper, `| tee`) that
+  // goes away while printers are still sending. Sockets already write with
+  // MSG_NOSIGNAL; this is for everything else.
+  signal(SIGPIPE, SIG_IGN);
   // Block the stop signals before any thread starts, so that every thread
   // inherits the mask and only sigwait() below sees them.
   sigset_t stop_signals;
