@@ -6,7 +6,7 @@
 // own committed transaction (synchronous_commit as the server has it: on by
 // default, so every INSERT waits for its WAL flush), for `--seconds`.
 //
-//   pg_insert --url postgresql://... --connections 32 --seconds 10 \
+//   pg_insert --url postgresql://... --connections 32 --seconds 10
 //             --row-bytes 1800
 //
 // Prints one line in the same form as bench/ingest.lua's:

@@ -1,6 +1,11 @@
 #include "common/time.h"
 
+// date::from_stream's `long double S` reads as maybe uninitialized to g++ 12
+// once inlined here (a false positive inside the library).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <date/date.h>
+#pragma GCC diagnostic pop
 
 #include <charconv>
 #include <chrono>

@@ -229,7 +229,9 @@ TEST(FarmTest, RegistrationLimitsCountEveryInstancesPrinters) {
     // Through b: one more fits (4 in the window, or 4 of 5 devices), and
     // with cap, a fifth.
     ASSERT_TRUE(b.writer->Ingest(NewPrinter("b0", kT0 + 10)).ok());
-    if (cap) ASSERT_TRUE(b.writer->Ingest(NewPrinter("b1", kT0 + 11)).ok());
+    if (cap) {
+      ASSERT_TRUE(b.writer->Ingest(NewPrinter("b1", kT0 + 11)).ok());
+    }
     auto refused = b.writer->Ingest(NewPrinter("b9", kT0 + 12));
     ASSERT_FALSE(refused.ok()) << "b registered past the farm's limit";
     EXPECT_EQ(refused.error().code,

@@ -573,7 +573,9 @@ TEST(OpenSessionsToWriteTest, WritesTheStatesOpenSessionsNotAlreadyInTheBatch) {
   std::vector<int64_t> written;
   for (const Session* s : OpenSessionsToWrite(batch)) {
     written.push_back(s->id);
-    if (s->id == 2) EXPECT_EQ(s->progress_pct, 25);
+    if (s->id == 2) {
+      EXPECT_EQ(s->progress_pct, 25);
+    }
   }
   EXPECT_EQ(written, (std::vector<int64_t>{2, 4}));
 
