@@ -32,18 +32,18 @@ ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz http_request_fuzz config_fuzz
 
 # The fuzz input format (fuzz/decode_fuzz.cc): Content-Type line, target
 # line, body.
-corpus=$build/corpus/decode
-mkdir -p "$corpus" "$build/artifacts"
+decode_corpus=$build/corpus/decode
+mkdir -p "$decode_corpus" "$build/artifacts"
 for f in "$fixtures"/seed/*.json "$fixtures"/plugin/*.json; do
   { printf 'application/json\n/webhook\n'; cat "$f"; } \
-    >"$corpus/fixture-$(basename "$f")"
+    >"$decode_corpus/fixture-$(basename "$f")"
 done
 for f in "$fixtures"/plugin/*.http; do
   head=$(sed '/^\r$/q' "$f" | tr -d '\r')
   target=$(sed -n '1s/^[A-Z]* \([^ ]*\) .*/\1/p' <<<"$head")
   type=$(sed -n 's/^[Cc]ontent-[Tt]ype: *//p' <<<"$head")
   { printf '%s\n%s\n' "$type" "$target"; sed '1,/^\r$/d' "$f"; } \
-    >"$corpus/fixture-$(basename "$f")"
+    >"$decode_corpus/fixture-$(basename "$f")"
 done
 
 # Runs fuzzer $1 on corpus $2 for $3 seconds; extra libFuzzer flags follow.
@@ -68,7 +68,6 @@ run() {
     "$build/$name.log" | sed "s/^/$name: /"
 }
 
-decode_corpus=$corpus
 # The receiver's request reading: whole raw requests, the fixtures' .http
 # files and the JSON ones wrapped as a POST.
 http_corpus=$build/corpus/http_request
