@@ -39,24 +39,15 @@ int RunMigrate(const CommonOptions& common, const MigrateOptions& o) {
   auto total = (*from)->LastEventId();
   LedgerConfig ledger;
   ledger.stale_after = config->stale_after;
-  std::optional<Progress> copying, folding;
-  copying.emplace("copying the log", total ? *total : 0);
+  PhasedProgress progress({{"copying", "copying the log"},
+                            {"reading", "reading the copy again"},
+                            {"folding", "folding the ledger"}},
+                           total ? *total : 0);
   auto stats = Migrate(**from, **to, ledger,
                        [&](const char* phase, int64_t done) {
-                         if (std::string_view(phase) == "copying") {
-                           copying->Update(done);
-                           return;
-                         }
-                         if (copying) {
-                           copying->Finish();
-                           copying.reset();
-                           folding.emplace("folding the ledger",
-                                           total ? *total : 0);
-                         }
-                         folding->Update(done);
+                         progress.Update(phase, done);
                        });
-  if (copying) copying->Finish();
-  if (folding) folding->Finish();
+  progress.Finish();
   if (!stats) return Fail(stats.error());
   fmt::print(
       "copied {} event(s), {} printer(s), {} rate change(s), {} "

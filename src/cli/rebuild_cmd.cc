@@ -40,9 +40,13 @@ int RunRebuild(const CommonOptions& common) {
   }
   LedgerConfig ledger;
   ledger.stale_after = config->stale_after;
-  Progress progress("rebuilding", EstimateEvents(**store));
+  PhasedProgress progress({{"reading", "reading the log"},
+                            {"folding", "folding the ledger"}},
+                           EstimateEvents(**store));
   auto stats = Rebuild(**store, ledger, DecodeLimits{},
-                       [&progress](int64_t n) { progress.Update(n); });
+                       [&progress](const char* phase, int64_t n) {
+                         progress.Update(phase, n);
+                       });
   progress.Finish();
   if (!stats) return Fail(stats.error());
   fmt::print(

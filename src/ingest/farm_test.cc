@@ -324,7 +324,8 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
                          }
                        });
   ASSERT_TRUE(stats.ok()) << stats.error().message;
-  EXPECT_EQ(phases, (std::vector<std::string>{"copying", "folding"}));
+  EXPECT_EQ(phases,
+            (std::vector<std::string>{"copying", "reading", "folding"}));
   EXPECT_EQ(stats->events, static_cast<int64_t>(traffic.size()));
   EXPECT_EQ(stats->attributions, 2);
   EXPECT_EQ(stats->maintenance_marks, 1);

@@ -103,9 +103,10 @@ Result<MigrateStats> Migrate(
   }
   stats.forward_targets = static_cast<int64_t>(positions->size());
 
-  auto rebuilt = Rebuild(to, config, DecodeLimits{}, [&](int64_t n) {
-    if (progress) progress("folding", n);
-  });
+  auto rebuilt =
+      Rebuild(to, config, DecodeLimits{}, [&](const char* phase, int64_t n) {
+        if (progress) progress(phase, n);
+      });
   if (!rebuilt) return rebuilt.error();
   stats.ledger = *rebuilt;
 

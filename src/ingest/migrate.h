@@ -34,7 +34,7 @@ struct MigrateStats {
 };
 
 // `progress(phase, done)`: phase "copying" counts events copied, then
-// "folding" counts events folded.
+// Rebuild's phases ("reading", "folding") count them again.
 Result<MigrateStats> Migrate(
     Store& from, Store& to, const LedgerConfig& config,
     const std::function<void(const char* phase, int64_t done)>& progress);

@@ -60,4 +60,25 @@ void Progress::Draw(bool final) {
   std::fflush(out_);
 }
 
+PhasedProgress::PhasedProgress(
+    std::map<std::string, std::string, std::less<>> labels, int64_t total,
+    std::FILE* out)
+    : labels_(std::move(labels)), total_(total), out_(out) {}
+
+void PhasedProgress::Update(const char* phase, int64_t done) {
+  if (!bar_ || phase_ != phase) {
+    Finish();
+    phase_ = phase;
+    auto label = labels_.find(phase_);
+    bar_.emplace(label != labels_.end() ? label->second : phase_, total_,
+                 out_);
+  }
+  bar_->Update(done);
+}
+
+void PhasedProgress::Finish() {
+  if (bar_) bar_->Finish();
+  bar_.reset();
+}
+
 }  // namespace pm

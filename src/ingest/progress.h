@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <string>
 
 namespace pm {
@@ -30,6 +32,27 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   bool finished_ = false;
+};
+
+// Work in named phases (`rebuild`: reading, then folding), a Progress each,
+// one after the other: a phase's first Update finishes the bar before it.
+class PhasedProgress {
+ public:
+  // `labels`: each phase's name as the work reports it -> its bar's label;
+  // a phase not listed shows under its own name. `total` as Progress's,
+  // the same for every phase.
+  PhasedProgress(std::map<std::string, std::string, std::less<>> labels,
+                 int64_t total, std::FILE* out = stderr);
+  void Update(const char* phase, int64_t done);
+  // Finishes the current bar, if any.
+  void Finish();
+
+ private:
+  std::map<std::string, std::string, std::less<>> labels_;
+  int64_t total_;
+  std::FILE* out_;
+  std::string phase_;
+  std::optional<Progress> bar_;
 };
 
 }  // namespace pm

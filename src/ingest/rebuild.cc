@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace pm {
 
 namespace {
+
+// Rewritten rows are stored this many at a time (one transaction each), so
+// that a rebuild after a decoder change, which may rewrite every row, holds
+// no more of them at once.
+constexpr size_t kRewriteChunk = 4096;
 
 // The event a stored record stands for today: re-decoded from its request,
 // or as stored (swept events, requests today's decoder refuses).
@@ -40,92 +44,149 @@ Event Redecode(const EventRecord& record, const DecodeLimits& limits,
   return e;
 }
 
-// A device's events seen so far, for the duplicate rule (id order): by
-// device and time, what the rule compares besides them.
-class DuplicateIndex {
+// Rows to rewrite, stored a chunk at a time.
+class Rewrites {
  public:
-  bool IsDuplicate(const Event& e) const {
-    if (!e.has_current_time) return false;
-    auto it = seen_.find(e.device);
-    if (it == seen_.end()) return false;
-    auto range = it->second.equal_range(e.time);
-    const DuplicateFields fields = DuplicateFieldsOf(e);
-    for (auto seen = range.first; seen != range.second; ++seen) {
-      if (seen->second == fields) return true;
-    }
-    return false;
+  explicit Rewrites(Store& store) : store_(store) {}
+  Status Add(EventUpdate update) {
+    pending_.push_back(std::move(update));
+    return pending_.size() >= kRewriteChunk ? Flush() : Status{};
   }
-  void Add(const Event& e) {
-    if (!e.has_current_time) return;
-    auto it = seen_.find(e.device);
-    if (it == seen_.end()) it = seen_.emplace(e.device, Times{}).first;
-    it->second.emplace(e.time, DuplicateFieldsOf(e));
+  Status Flush() {
+    Status s = store_.RewriteEvents(pending_);
+    std::vector<EventUpdate>().swap(pending_);
+    return s;
   }
 
  private:
-  using Times = std::unordered_multimap<TimeMs, DuplicateFields>;
-  std::unordered_map<std::string, Times> seen_;
+  Store& store_;
+  std::vector<EventUpdate> pending_;
+};
+
+// One printer's logged events, as the second pass reads them (key order):
+// the duplicate rule decided again, the rest folded from idle.
+class DeviceFold {
+ public:
+  DeviceFold(const LedgerConfig& config, RebuildStats& stats,
+             ProjectionBatch& batch)
+      : config_(config), stats_(stats), batch_(batch) {}
+
+  // Returns whether the stored duplicate flag is wrong today.
+  bool Add(const LoggedEvent& logged) {
+    const Event& e = logged.event;
+    // The duplicate rule (ledger.md s. 3) compares an event with the
+    // earlier-logged ones of its printer and time: in key order those are
+    // the events of the same time just before it, in id order.
+    bool duplicate = false;
+    if (logged.request && e.has_current_time) {
+      if (same_time_.empty() || same_time_.front().first != e.time) {
+        same_time_.clear();
+      }
+      const DuplicateFields fields = DuplicateFieldsOf(e);
+      for (const auto& [time, seen] : same_time_) {
+        if (seen == fields) {
+          duplicate = true;
+          break;
+        }
+      }
+      same_time_.emplace_back(e.time, fields);
+    }
+    if (!logged.request) ++stats_.swept;
+    if (duplicate) {
+      ++stats_.duplicates;
+    } else if (e.test) {
+      ++stats_.tests;
+    } else {
+      events_.push_back(e);
+    }
+    return duplicate != logged.duplicate;
+  }
+
+  // Folds the printer's events into the batch and starts on the next one.
+  void Finish(const std::string& device) {
+    stats_.folded += static_cast<int64_t>(events_.size());
+    Refolded refolded = Refold(config_, device, events_);
+    stats_.sessions += static_cast<int64_t>(refolded.sessions.size());
+    for (Session& s : refolded.sessions) batch_.sessions.push_back(std::move(s));
+    for (auto& es : refolded.event_sessions) {
+      if (es.second) batch_.event_sessions.push_back(es);
+    }
+    batch_.device_states.push_back(std::move(refolded.state));
+    ++stats_.devices;
+    std::vector<Event>().swap(events_);  // folded: its memory goes back
+    same_time_.clear();
+  }
+
+  bool empty() const { return events_.empty(); }
+
+ private:
+  const LedgerConfig& config_;
+  RebuildStats& stats_;
+  ProjectionBatch& batch_;
+  std::vector<Event> events_;  // the printer's foldable events, key order
+  // The printer's events of the current time with currentTime and a request.
+  std::vector<std::pair<TimeMs, DuplicateFields>> same_time_;
 };
 
 }  // namespace
 
 Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
                              const DecodeLimits& limits,
-                             const std::function<void(int64_t)>& progress) {
+                             const RebuildProgress& progress) {
   RebuildStats stats;
-  DuplicateIndex duplicates;
-  std::map<std::string, std::vector<Event>> foldable;  // by device
   // Rows whose decoded columns or duplicate flag no longer match today's
-  // reading: rewritten before the ledger, so that later re-folds of their
-  // printer (a late event) read what this rebuild read.
-  std::vector<EventUpdate> updates;
-  int64_t last_id = 0;
-  Status read = store.ForEachEvent([&](const EventRecord& record) -> Status {
-    Event e = Redecode(record, limits, stats);
-    bool duplicate = record.request && duplicates.IsDuplicate(e);
-    if (record.request) duplicates.Add(e);
-    if (e != record.event || duplicate != record.duplicate) {
-      ++stats.redecoded_differently;
-      updates.push_back({e, duplicate});
-    }
-    ++stats.events;
-    last_id = std::max(last_id, record.event.id);
-    if (!record.request) ++stats.swept;
-    if (duplicate) {
-      ++stats.duplicates;
-    } else if (e.test) {
-      ++stats.tests;
-    } else {
-      foldable[e.device].push_back(std::move(e));
-    }
-    if (progress) progress(stats.events);
-    return {};
-  });
-  if (!read) return read.error();
-  if (auto s = store.RewriteEvents(updates); !s) return s.error();
+  // reading are rewritten before the ledger, so that later re-folds of
+  // their printer (a late event) read what this rebuild read.
+  Rewrites rewrites(store);
+  // Ids of the rows the first pass rewrote (ascending, as read): the second
+  // pass counts a row whose flag it changes only once.
+  std::vector<int64_t> rewritten;
 
-  // The projection replaced whole, at the position of the last event read:
-  // a projector that starts later folds only what was logged after it.
+  // First pass, in id order: every request decoded again, its row rewritten
+  // when today's reading differs. Nothing is kept per event.
+  int64_t last_id = 0;
+  int64_t read = 0;
+  Status first = store.ForEachEvent([&](const EventRecord& record) -> Status {
+    Event e = Redecode(record, limits, stats);
+    ++read;
+    last_id = std::max(last_id, record.event.id);
+    if (progress) progress("reading", read);
+    if (e == record.event) return {};
+    rewritten.push_back(e.id);
+    return rewrites.Add({std::move(e), record.duplicate});
+  });
+  if (!first) return first.error();
+  if (Status s = rewrites.Flush(); !s) return s.error();
+
+  // Second pass, by printer and key: the duplicate rule and the fold, from
+  // the rows as they now read. The process holds one printer's events.
   ProjectionBatch batch;
   batch.reset = true;
+  // The projection replaced whole, at the position of the last event read:
+  // a projector that starts later folds only what was logged after it.
   batch.position = last_id;
-  batch.device_states.reserve(foldable.size());
-  batch.sessions.reserve(foldable.size());
-  batch.event_sessions.reserve(static_cast<size_t>(stats.events));
-  for (auto& [device, events] : foldable) {
-    std::sort(events.begin(), events.end(),
-              [](const Event& a, const Event& b) { return KeyOf(a) < KeyOf(b); });
-    stats.folded += static_cast<int64_t>(events.size());
-    Refolded refolded = Refold(config, device, events);
-    stats.sessions += static_cast<int64_t>(refolded.sessions.size());
-    for (Session& s : refolded.sessions) batch.sessions.push_back(std::move(s));
-    for (auto& es : refolded.event_sessions) {
-      if (es.second) batch.event_sessions.push_back(es);
-    }
-    batch.device_states.push_back(std::move(refolded.state));
-    ++stats.devices;
-    std::vector<Event>().swap(events);  // folded: its memory goes back
-  }
+  DeviceFold fold(config, stats, batch);
+  std::optional<std::string> device;
+  Status second = store.ForEachEventByDevice(
+      last_id, [&](const LoggedEvent& logged) -> Status {
+        if (device != logged.event.device) {
+          if (device) fold.Finish(*device);
+          device = logged.event.device;
+        }
+        ++stats.events;
+        if (progress) progress("folding", stats.events);
+        if (!fold.Add(logged)) return {};
+        if (!std::binary_search(rewritten.begin(), rewritten.end(),
+                                logged.event.id)) {
+          ++stats.redecoded_differently;
+        }
+        return rewrites.Add({logged.event, !logged.duplicate});
+      });
+  if (!second) return second.error();
+  if (device) fold.Finish(*device);
+  if (Status s = rewrites.Flush(); !s) return s.error();
+  stats.redecoded_differently += static_cast<int64_t>(rewritten.size());
+
   if (auto s = store.CommitProjection(batch); !s) {
     return Unavailable(fmt::format(
         "the rebuilt ledger could not be stored (the old one is unchanged): "

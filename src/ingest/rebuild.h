@@ -1,15 +1,25 @@
 // Rebuild: re-derives the whole ledger from the stored event log
-// (`printmeter rebuild`).
+// (`printmeter rebuild`, and `migrate` after copying a log).
 //
-// Every stored request is decoded again (same id, same received_at; swept
-// events are taken as stored), duplicates are recomputed in id order, and
-// each device is folded from idle over its events in (time, id) order. Then
-// the ledger (sessions, device states, event -> session assignments) is reset
-// and the result committed in one transaction, together with the event rows
-// whose decoded columns or duplicate flag changed (their raw requests stay as
-// received): afterwards every row reads as today's decoder and duplicate rule
-// make it. Manual user attributions live
-// apart from the ledger and survive.
+// Two passes over the log, so that memory does not grow with it:
+// 1. in id order, every stored request is decoded again (same id, same
+//    received_at; swept events are taken as stored); a row whose decoded
+//    columns differ today (a newer decoder) is rewritten, its raw request
+//    kept as received;
+// 2. by printer, in key order (time, id): the duplicate rule is applied
+//    again (a row whose flag changes is rewritten too) and each printer is
+//    folded from idle over its events.
+// Then the ledger (sessions, device states, event -> session assignments)
+// is reset and the result committed in one transaction: afterwards every
+// row reads as today's decoder and duplicate rule make it, and the ledger is
+// their fold. Manual user attributions live apart from the ledger and
+// survive.
+//
+// Memory: one chunk of the log, one printer's events, and the new ledger
+// (its sessions, and one link of 24 bytes per folded event) until it is
+// committed. Rewritten rows are committed a few thousand at a time, before
+// the ledger: a rebuild that fails half way leaves some rows rewritten and
+// the old ledger in place, and the next rebuild finishes the job.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +47,12 @@ struct RebuildStats {
   int64_t undecodable = 0;
 };
 
-// `progress` is called with the number of events read so far.
+// `progress(phase, done)`: phase "reading" (the first pass) counts the
+// events decoded again so far, then "folding" (the second) the events
+// folded; both end at the number of events in the log. May be empty.
+using RebuildProgress = std::function<void(const char* phase, int64_t done)>;
 Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
                              const DecodeLimits& limits,
-                             const std::function<void(int64_t)>& progress);
+                             const RebuildProgress& progress);
 
 }  // namespace pm

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "ingest/import.h"
@@ -86,11 +87,19 @@ TEST(RebuildTest, RebuildEqualsTheLiveLedgerAndKeepsAttributions) {
 
   auto store = testing::MustOpen(h.db);
   LedgerConfig config;
-  int64_t seen = 0;
+  std::map<std::string, int64_t> seen;  // phase -> its last count
+  std::vector<std::string> phases;
   auto stats = Rebuild(*store, config, DecodeLimits{},
-                       [&](int64_t n) { seen = n; });
+                       [&](const char* phase, int64_t n) {
+                         if (phases.empty() || phases.back() != phase) {
+                           phases.push_back(phase);
+                         }
+                         seen[phase] = n;
+                       });
   ASSERT_TRUE(stats.ok()) << stats.error().message;
-  EXPECT_EQ(seen, static_cast<int64_t>(live_events.size()));
+  EXPECT_EQ(phases, (std::vector<std::string>{"reading", "folding"}));
+  EXPECT_EQ(seen["reading"], static_cast<int64_t>(live_events.size()));
+  EXPECT_EQ(seen["folding"], static_cast<int64_t>(live_events.size()));
   EXPECT_EQ(stats->events, static_cast<int64_t>(live_events.size()));
   EXPECT_EQ(stats->redecoded_differently, 0);
   EXPECT_EQ(stats->undecodable, 0);
@@ -192,6 +201,56 @@ TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->redecoded_differently, 0);
   EXPECT_EQ(ById(AllSessions(*store)), ById(sessions));
+}
+
+// More rows than one read chunk and one rewrite chunk, all of one printer
+// and time: the first pass rewrites every row's columns a chunk at a time,
+// the second decides the duplicates across its chunks, and each row counts
+// once as read differently.
+TEST(RebuildTest, ResentRequestsBeyondAChunkAreDuplicatesOfTheFirst) {
+  TempDir dir;
+  auto store = testing::MustOpen(
+      testing::TestStoreUrl((dir.path() / "printmeter.db").string()));
+  ASSERT_TRUE(store);
+  constexpr int kCopies = 4500;
+  const TimeMs t0 = 1722565567000;
+  WriteBatch old;
+  Event today;
+  for (int i = 1; i <= kCopies; ++i) {
+    EventRecord r =
+        Received("seed/01-octoprint-print-started.json", i, t0 + i);
+    today = r.event;
+    r.event.kind = Kind::kOther;  // an older reading, flagged no duplicate
+    old.events.push_back(std::move(r));
+  }
+  ASSERT_TRUE(CommitBatch(*store, old).ok());
+
+  auto stats = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->events, kCopies);
+  EXPECT_EQ(stats->redecoded_differently, kCopies);
+  EXPECT_EQ(stats->duplicates, kCopies - 1);
+  EXPECT_EQ(stats->folded, 1);
+
+  auto events = testing::AllEvents(*store);
+  ASSERT_EQ(events.size(), static_cast<size_t>(kCopies));
+  for (const EventRecord& r : events) {
+    ASSERT_EQ(r.event.kind, Kind::kStarted) << r.event.id;
+    ASSERT_EQ(r.duplicate, r.event.id != 1) << r.event.id;
+  }
+  auto sessions = AllSessions(*store);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].id, 1);
+  EXPECT_EQ(sessions[0].event_count, 1);
+  EXPECT_EQ(sessions[0].status, SessionStatus::kPrinting);
+  auto links = testing::EventSessions(*store);
+  EXPECT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[1], 1);
+
+  auto again = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->redecoded_differently, 0);
+  EXPECT_EQ(again->duplicates, kCopies - 1);
 }
 
 TEST(RebuildTest, AnUpdateOfAnEventNotStoredFailsTheCommit) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "decode/decode.h"
@@ -672,6 +673,53 @@ Status PgStore::ForEachEvent(
     }
     if (chunk.size() < kForEachChunk) return {};
     last_id = chunk.back().event.id;
+  }
+}
+
+Status PgStore::ForEachEventByDevice(
+    int64_t up_to_id, const std::function<Status(const LoggedEvent&)>& fn) {
+  // Through events_device_time: the row comparison's (device, time) bounds
+  // the index scan, the id orders within a time (an incremental sort).
+  static const std::string kColumns = fmt::format(
+      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
+      "FROM events WHERE id <= ?",
+      EventColumns(""));
+  static const std::string kFirst = fmt::format(
+      "{} ORDER BY device, time, id LIMIT {}", kColumns, kForEachChunk);
+  static const std::string kNext = fmt::format(
+      "{} AND (device, time, id) > (?, ?, ?) ORDER BY device, time, id "
+      "LIMIT {}",
+      kColumns, kForEachChunk);
+  std::optional<LoggedEvent> last;
+  for (;;) {
+    std::vector<LoggedEvent> chunk;
+    {
+      auto reader = Reader();
+      if (!reader.ok()) return reader.error();
+      Sql sql{last ? kNext : kFirst, {}};
+      sql.params.Bind(up_to_id);
+      if (last) {
+        sql.params.Bind(last->event.device).Bind(last->event.time);
+        sql.params.Bind(last->event.id);
+      }
+      Status s = Collect(
+          **reader, sql,
+          [](Rows::Row& q) {
+            LoggedEvent e;
+            e.event = rows::ReadEvent(q);
+            e.duplicate = q.Bool();
+            e.request = q.Bool();
+            e.picture = q.Bool();
+            return e;
+          },
+          chunk);
+      if (!s.ok()) return s;
+    }
+    for (const LoggedEvent& e : chunk) {
+      if (Status s = fn(e); !s.ok()) return s;
+    }
+    if (chunk.size() < kForEachChunk) return {};
+    last = std::move(chunk.back());
   }
 }
 

@@ -116,6 +116,9 @@ class PgStore final : public Store {
 
   Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) override;
+  Status ForEachEventByDevice(
+      int64_t up_to_id,
+      const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
 
  private:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "store/append_rules.h"
 #include "store/sqlite_rows.h"
@@ -287,6 +288,53 @@ Status SqliteStore::ForEachEvent(
     }
     if (chunk.size() < kForEachChunk) return {};
     last_id = chunk.back().event.id;
+  }
+}
+
+Status SqliteStore::ForEachEventByDevice(
+    int64_t up_to_id, const std::function<Status(const LoggedEvent&)>& fn) {
+  // Through events_device_time, whose keys end in the rowid (the id): no
+  // sort, and each chunk starts where the last one ended.
+  static const std::string kColumns = fmt::format(
+      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
+      "FROM events WHERE id <= ?",
+      sqlite::EventColumns(""));
+  static const std::string kFirst = fmt::format(
+      "{} ORDER BY device, time, id LIMIT {}", kColumns, kForEachChunk);
+  static const std::string kNext = fmt::format(
+      "{} AND (device, time, id) > (?, ?, ?) ORDER BY device, time, id "
+      "LIMIT {}",
+      kColumns, kForEachChunk);
+  std::optional<LoggedEvent> last;
+  for (;;) {
+    std::vector<LoggedEvent> chunk;
+    {
+      Result<Lease> reader = Reader();
+      if (!reader.ok()) return reader.error();
+      sqlite::Sql sql{last ? kNext : kFirst, {up_to_id}};
+      if (last) {
+        sql.params.emplace_back(last->event.device);
+        sql.params.emplace_back(last->event.time);
+        sql.params.emplace_back(last->event.id);
+      }
+      Status s = sqlite::Collect(
+          **reader, sql,
+          [](Query& q) {
+            LoggedEvent e;
+            e.event = sqlite::ReadEvent(q);
+            e.duplicate = q.Bool();
+            e.request = q.Bool();
+            e.picture = q.Bool();
+            return e;
+          },
+          chunk);
+      if (!s.ok()) return s;
+    }
+    for (const LoggedEvent& e : chunk) {
+      if (Status s = fn(e); !s.ok()) return s;
+    }
+    if (chunk.size() < kForEachChunk) return {};
+    last = std::move(chunk.back());
   }
 }
 

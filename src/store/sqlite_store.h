@@ -152,6 +152,9 @@ class SqliteStore final : public Store {
   // Reads in chunks, outside any transaction, so `fn` may write to the store.
   Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) override;
+  Status ForEachEventByDevice(
+      int64_t up_to_id,
+      const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
 
  private:

@@ -424,6 +424,14 @@ class Store : public LogStore,
   // Rebuild: every logged event in id order, its request included.
   virtual Status ForEachEvent(
       const std::function<Status(const EventRecord&)>& fn) = 0;
+  // Rebuild's second pass: every logged event with id <= up_to_id, without
+  // its request's bytes, ordered by device, then key (time, id): each
+  // printer's events together, in the order the fold and the duplicate rule
+  // take them. Read a chunk at a time, outside any transaction, so that the
+  // process holds one chunk of the log and `fn` may write to the store.
+  virtual Status ForEachEventByDevice(
+      int64_t up_to_id,
+      const std::function<Status(const LoggedEvent&)>& fn) = 0;
   // Rewrites logged events' decoded columns and duplicate flags in one
   // transaction (a newer decoder). An unknown id fails the whole call.
   virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;

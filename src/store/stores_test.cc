@@ -1165,6 +1165,84 @@ TEST_P(StoreTest, ForEachEventVisitsEveryEventInIdOrder) {
   EXPECT_EQ(calls, 10);
 }
 
+TEST_P(StoreTest, ForEachEventByDeviceGroupsPrintersInKeyOrder) {
+  // Three printers, ids interleaved and arriving out of time order, a run of
+  // 700 events of one printer and time (a read chunk ends inside it), a
+  // sweep without a request, a stored duplicate flag, and events logged
+  // after the position asked for.
+  WriteBatch batch;
+  int64_t id = 0;
+  std::vector<EventKey> expected_b;
+  for (int i = 0; i < 300; ++i) {
+    for (const char* device : {"b", "a", "c"}) {
+      // Each printer's times run backwards against the ids.
+      TimeMs t = kT0 + (300 - i) * 1000;
+      Event e = BareEvent(++id, device, Kind::kProgress, t);
+      EventRecord r = Record(e);
+      r.duplicate = (id % 7 == 0);
+      batch.events.push_back(r);
+      if (std::string(device) == "b") expected_b.push_back(KeyOf(e));
+    }
+  }
+  for (int i = 0; i < 700; ++i) {
+    Event e = BareEvent(++id, "b", Kind::kProgress, kT0 + 150 * 1000);
+    batch.events.push_back(Record(e));
+    expected_b.push_back(KeyOf(e));
+  }
+  EventRecord swept;
+  swept.event = BareEvent(++id, "b", Kind::kSwept, kT0 + 999 * 1000);
+  swept.event.has_current_time = false;
+  batch.events.push_back(swept);
+  expected_b.push_back(KeyOf(swept.event));
+  const int64_t up_to = id;
+  for (int i = 0; i < 5; ++i) {
+    batch.events.push_back(
+        Record(BareEvent(++id, "b", Kind::kProgress, kT0 + i)));
+  }
+  Commit(batch);
+  std::sort(expected_b.begin(), expected_b.end());
+
+  std::vector<std::string> order;  // each printer once, when it starts
+  std::map<std::string, std::vector<EventKey>, std::less<>> keys;
+  int64_t seen = 0;
+  int64_t duplicates = 0;
+  bool swept_seen = false;
+  Status s = store_->ForEachEventByDevice(up_to, [&](const LoggedEvent& e) {
+    ++seen;
+    if (order.empty() || order.back() != e.event.device) {
+      order.push_back(e.event.device);
+    }
+    keys[e.event.device].push_back(KeyOf(e.event));
+    if (e.duplicate) ++duplicates;
+    if (e.event.kind == Kind::kSwept) swept_seen = !e.request;
+    EXPECT_EQ(e.request, e.event.kind != Kind::kSwept) << e.event.id;
+    return Status();
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(seen, up_to);
+  // Each printer's events together, whatever the order of the printers.
+  std::vector<std::string> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(keys["b"], expected_b);
+  for (const char* device : {"a", "c"}) {
+    EXPECT_TRUE(std::is_sorted(keys[device].begin(), keys[device].end()))
+        << device;
+    EXPECT_EQ(keys[device].size(), 300u) << device;
+  }
+  EXPECT_EQ(duplicates, 900 / 7);
+  EXPECT_TRUE(swept_seen);
+
+  int calls = 0;
+  s = store_->ForEachEventByDevice(up_to, [&](const LoggedEvent&) -> Status {
+    if (++calls == 10) return Invalid("stop here");
+    return {};
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "stop here");
+  EXPECT_EQ(calls, 10);
+}
+
 // --- Threads
 // ---------------------------------------------------------------------------
 
