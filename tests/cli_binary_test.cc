@@ -321,6 +321,30 @@ TEST(CliBinaryTest, ImportLogsLikeServe) {
   EXPECT_TRUE(found) << out;
 }
 
+// JSON lines from a pipe (`zcat log.jsonl.gz | printmeter import
+// /dev/stdin`): read once, as they come, without a total for the bar.
+TEST(CliBinaryTest, ImportReadsJsonLinesFromAPipe) {
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  std::string lines = (dir.path() / "log.jsonl").string();
+  {
+    std::ofstream out(lines);
+    out << R"({"deviceIdentifier":"a","topic":"Print Started","currentTime":1722000000})"
+        << "\n"
+        << R"({"deviceIdentifier":"a","topic":"Print Done","currentTime":1722000600})"
+        << "\n";
+  }
+  auto [rc, out] = RunCommand("cat " + lines + " | " + Binary() +
+                              " import --config '' --db " + db +
+                              " /dev/stdin");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("stored 2, duplicates 0"), std::string::npos) << out;
+  std::tie(rc, out) =
+      RunCommand(Binary() + " sessions --config '' --db " + db);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("completed"), std::string::npos) << out;
+}
+
 TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {
   if (RunCommand("command -v promtool").first != 0) {
     GTEST_SKIP() << "promtool is not installed (Debian package prometheus; "

@@ -1,6 +1,7 @@
 // `printmeter import FILE...`: recorded requests through the receiver's path.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,11 +38,27 @@ void PrintSummary(const ImportSummary& s) {
 int RunImport(const ImportOptions& o) {
   auto config = ResolveConfig(o.common);
   if (!config) return Fail(config.error());
-  std::vector<RecordedRequest> requests;
+  // Every file opened, and its requests counted for the progress bar,
+  // before anything is stored: a file that cannot be read stops the import
+  // before it starts. Then each is read again a request at a time. A pipe
+  // (`<(zcat log.jsonl.gz)`, /dev/stdin) can be read only once: then the
+  // bar shows the count without a total.
+  int64_t total = 0;
+  bool countable = true;
   for (const std::string& file : o.files) {
-    auto read = ReadRecordedRequests(file);
-    if (!read) return Fail(read.error());
-    for (RecordedRequest& r : *read) requests.push_back(std::move(r));
+    std::error_code ec;
+    countable = countable && std::filesystem::is_regular_file(file, ec);
+  }
+  for (const std::string& file : o.files) {
+    if (!countable) break;
+    auto reader = RecordedRequestReader::Open(file);
+    if (!reader) return Fail(reader.error());
+    for (;;) {
+      auto next = (*reader)->Next();
+      if (!next) return Fail(next.error());
+      if (!*next) break;
+      ++total;
+    }
   }
   auto store =
       OpenStore(config->db, {.writer = true, .program = "printmeter import"});
@@ -56,14 +73,34 @@ int RunImport(const ImportOptions& o) {
   options.sweep_interval = 0;  // the server sweeps; an import only appends
   IngestWriter writer(**store, options, clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
-  Progress progress("importing", static_cast<int64_t>(requests.size()));
-  ImportSummary summary =
-      ImportRequests(requests, writer, clock, DecodeLimits{},
+  Progress progress("importing", total);
+  size_t file = 0;
+  std::unique_ptr<RecordedRequestReader> reader;
+  auto next = [&]() -> Result<std::optional<RecordedRequest>> {
+    for (;;) {
+      if (!reader) {
+        if (file == o.files.size()) return std::optional<RecordedRequest>();
+        auto opened = RecordedRequestReader::Open(o.files[file++]);
+        if (!opened) return opened.error();
+        reader = std::move(*opened);
+      }
+      auto r = reader->Next();
+      if (!r || *r) return r;
+      reader.reset();
+    }
+  };
+  auto summary =
+      ImportRequests(next, writer, clock, DecodeLimits{},
                      [&progress](int64_t done) { progress.Update(done); });
   progress.Finish();
   writer.Stop();
-  PrintSummary(summary);
-  return summary.rejected > 0 ? 1 : 0;
+  if (!summary) {
+    return Fail({summary.error().code,
+                 fmt::format("{} (what was read before it is stored)",
+                             summary.error().message)});
+  }
+  PrintSummary(*summary);
+  return summary->rejected > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -77,8 +114,9 @@ void AddImportCommand(CLI::App& app) {
   AddCommonOptions(*cmd, o->common);
   AddSettingFlags(*cmd, o->common, {"auth", "stale_after", "pictures"});
   cmd->add_option("FILE", o->files,
-                  "a JSON body, JSON lines (one body per line), or a raw "
-                  "HTTP request (.http)")
+                  "a JSON body, JSON lines (one body per line, read a line at "
+                  "a time: a file of any size, or a pipe such as "
+                  "<(zcat log.jsonl.gz)), or a raw HTTP request (.http)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->footer(

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <sstream>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 namespace pm {
 
@@ -47,57 +49,148 @@ Result<RecordedRequest> ParseRawHttp(const std::string& path,
   return r;
 }
 
-std::vector<RecordedRequest> SplitJsonLines(const std::string& path,
-                                            const std::string& text) {
-  std::vector<RecordedRequest> out;
-  std::istringstream in(text);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    RecordedRequest r;
-    r.where = fmt::format("{}:{}", path, n);
-    r.body = std::move(line);
-    out.push_back(std::move(r));
+// The largest file read whole (a raw request, one JSON document): the
+// largest request printmeter reads (a picture's multipart body included).
+constexpr size_t kMaxWholeFile = 64 << 20;
+
+bool ParsesAsJson(std::string_view text) {
+  boost::json::error_code ec;
+  boost::json::parse(text, ec);
+  return !ec;
+}
+
+// The whole of `in` from its start, or nullopt when it is larger than
+// kMaxWholeFile.
+std::optional<std::string> ReadWhole(std::ifstream& in) {
+  in.clear();
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0);
+  if (size < 0 || static_cast<size_t>(size) > kMaxWholeFile) {
+    return std::nullopt;
   }
-  return out;
+  std::string text(static_cast<size_t>(size), '\0');
+  in.read(text.data(), size);
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 }  // namespace
 
-Result<std::vector<RecordedRequest>> ReadRecordedRequests(
+Result<std::unique_ptr<RecordedRequestReader>> RecordedRequestReader::Open(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::unique_ptr<RecordedRequestReader> r(new RecordedRequestReader);
+  r->path_ = path;
+  r->in_.open(path, std::ios::binary);
+  if (!r->in_) {
     return Invalid(fmt::format("cannot read {}: {}", path,
                                std::strerror(errno)));
   }
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  if (LooksLikeRawHttp(text)) {
-    auto r = ParseRawHttp(path, text);
-    if (!r) return r.error();
-    return std::vector<RecordedRequest>{std::move(*r)};
+  auto too_large = [&path] {
+    return Invalid(fmt::format(
+        "{}: larger than {} MiB, and not JSON lines (one body per line): "
+        "no request printmeter reads is that large",
+        path, kMaxWholeFile >> 20));
+  };
+  std::string first;
+  int number = 0;
+  if (!r->NextLine(first, number)) {
+    if (r->in_.bad()) {
+      return Invalid(fmt::format("cannot read {}: {}", path,
+                                 std::strerror(errno)));
+    }
+    r->lines_ = true;  // nothing but blank lines: nothing to import
+    return r;
+  }
+  if (number == 1 && LooksLikeRawHttp(first)) {
+    auto text = ReadWhole(r->in_);
+    if (!text) return too_large();
+    auto request = ParseRawHttp(path, *text);
+    if (!request) return request.error();
+    r->whole_ = std::move(*request);
+    return r;
+  }
+  if (ParsesAsJson(first)) {
+    std::string second;
+    int second_number = 0;
+    if (r->NextLine(second, second_number)) {
+      r->lines_ = true;
+      r->ahead_.emplace_back(std::move(first), number);
+      r->ahead_.emplace_back(std::move(second), second_number);
+      return r;
+    }
+    // A single body: taken whole, as it would be posted.
   }
   // One JSON document (pretty-printed or not) is one body; anything else is
   // read as JSON lines, and each line answers for itself.
-  boost::json::error_code ec;
-  boost::json::parse(text, ec);
-  if (!ec) {
-    RecordedRequest r;
-    r.where = path;
-    r.body = std::move(text);
-    return std::vector<RecordedRequest>{std::move(r)};
+  if (auto text = ReadWhole(r->in_); text && ParsesAsJson(*text)) {
+    RecordedRequest request;
+    request.where = path;
+    request.body = std::move(*text);
+    r->whole_ = std::move(request);
+    return r;
   }
-  return SplitJsonLines(path, text);
+  r->in_.clear();
+  r->in_.seekg(0);
+  r->line_ = 0;
+  r->lines_ = true;
+  return r;
 }
 
-ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
-                             IngestWriter& writer, const Clock& clock,
-                             const DecodeLimits& limits,
-                             const std::function<void(int64_t)>& progress) {
+bool RecordedRequestReader::NextLine(std::string& line, int& number) {
+  while (std::getline(in_, line)) {
+    ++line_;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    number = line_;
+    return true;
+  }
+  return false;
+}
+
+Result<std::optional<RecordedRequest>> RecordedRequestReader::Next() {
+  if (whole_) {
+    std::optional<RecordedRequest> r = std::move(whole_);
+    whole_.reset();
+    return r;
+  }
+  if (!lines_) return std::optional<RecordedRequest>();
+  if (ahead_.empty()) {
+    std::string line;
+    int number = 0;
+    if (NextLine(line, number)) ahead_.emplace_back(std::move(line), number);
+  }
+  if (in_.bad()) {
+    return Invalid(fmt::format("cannot read {} after line {}: {}", path_,
+                               line_, std::strerror(errno)));
+  }
+  if (ahead_.empty()) return std::optional<RecordedRequest>();
+  RecordedRequest r;
+  r.where = fmt::format("{}:{}", path_, ahead_.front().second);
+  r.body = std::move(ahead_.front().first);
+  ahead_.pop_front();
+  return std::optional<RecordedRequest>(std::move(r));
+}
+
+Result<std::vector<RecordedRequest>> ReadRecordedRequests(
+    const std::string& path) {
+  auto reader = RecordedRequestReader::Open(path);
+  if (!reader) return reader.error();
+  std::vector<RecordedRequest> out;
+  for (;;) {
+    auto next = (*reader)->Next();
+    if (!next) return next.error();
+    if (!*next) return out;
+    out.push_back(std::move(**next));
+  }
+}
+
+Result<ImportSummary> ImportRequests(
+    const RequestSource& next, IngestWriter& writer, const Clock& clock,
+    const DecodeLimits& limits, const std::function<void(int64_t)>& progress) {
   constexpr size_t kWindow = 256;  // requests in flight at once
   ImportSummary summary;
+  std::optional<Error> failed;
   std::mutex mu;
   std::condition_variable idle;
   size_t in_flight = 0;
@@ -110,7 +203,14 @@ ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
       fmt::print(stderr, "{}: rejected: {}\n", where, error.message);
     }
   };
-  for (const RecordedRequest& r : requests) {
+  for (;;) {
+    auto read = next();
+    if (!read) {
+      failed = read.error();
+      break;
+    }
+    if (!*read) break;
+    RecordedRequest& r = **read;
     Request request;
     request.method = r.method;
     request.target = r.target;
@@ -133,9 +233,10 @@ ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
     lock.unlock();
     IngestItem item;
     item.decoded = std::move(*decoded);
-    item.request =
-        StoredRequest{r.method, r.target, r.content_type, r.body};
-    writer.Submit(std::move(item), [&, where = r.where](Result<Verdict> v) {
+    item.request = StoredRequest{std::move(r.method), std::move(r.target),
+                                 std::move(r.content_type), std::move(r.body)};
+    writer.Submit(std::move(item), [&, where = std::move(r.where)](
+                                       Result<Verdict> v) {
       std::lock_guard guard(mu);
       if (!v) {
         reject(where, v.error());
@@ -160,7 +261,21 @@ ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
   std::unique_lock lock(mu);
   idle.wait(lock, [&] { return in_flight == 0; });
   if (progress) progress(done);
+  if (failed) return *failed;
   return summary;
+}
+
+ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
+                             IngestWriter& writer, const Clock& clock,
+                             const DecodeLimits& limits,
+                             const std::function<void(int64_t)>& progress) {
+  size_t i = 0;
+  auto next = [&]() -> Result<std::optional<RecordedRequest>> {
+    if (i == requests.size()) return std::optional<RecordedRequest>();
+    return std::optional<RecordedRequest>(requests[i++]);
+  };
+  // A vector cannot fail to be read on.
+  return *ImportRequests(next, writer, clock, limits, progress);
 }
 
 }  // namespace pm

@@ -7,9 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -30,10 +35,47 @@ struct RecordedRequest {
   std::string body;
 };
 
-// Reads the requests recorded in `path`. An error names the file and what
-// is wrong with it.
+// Reads the requests recorded in one file, one at a time, so that a file of
+// any size is imported in the memory of one request: JSON lines a line at a
+// time; a raw HTTP request, or one JSON document spread over lines, whole
+// (up to 64 MiB: the largest request printmeter reads).
+//
+// Which of the three a file holds: a raw request starts with its method; a
+// file whose first non-blank line is a JSON value by itself is JSON lines
+// (each line answers for itself: a bad line is rejected by the decoder, as
+// a bad body would be); otherwise the whole file is one JSON document if it
+// parses as one, else JSON lines again.
+class RecordedRequestReader {
+ public:
+  // An error names the file and what is wrong with it.
+  static Result<std::unique_ptr<RecordedRequestReader>> Open(
+      const std::string& path);
+  // The next request, nullopt after the last. `where` is "FILE" for a file
+  // of one request, "FILE:LINE" for a line of several.
+  Result<std::optional<RecordedRequest>> Next();
+
+ private:
+  RecordedRequestReader() = default;
+  // The next non-blank line into `line`; false at the end of the file.
+  bool NextLine(std::string& line, int& number);
+
+  std::string path_;
+  std::ifstream in_;
+  std::optional<RecordedRequest> whole_;  // a file of one request, until read
+  bool lines_ = false;
+  // JSON lines: lines read ahead (Open reads two to tell a file of one
+  // body from JSON lines), with their numbers.
+  std::deque<std::pair<std::string, int>> ahead_;
+  int line_ = 0;  // lines read so far
+};
+
+// Reads every request recorded in `path` at once (for small files and
+// tests; `import` streams them with RecordedRequestReader).
 Result<std::vector<RecordedRequest>> ReadRecordedRequests(
     const std::string& path);
+
+// The requests to import, one at a time: nullopt after the last.
+using RequestSource = std::function<Result<std::optional<RecordedRequest>>()>;
 
 struct ImportSummary {
   int64_t stored = 0;      // new events (folded into the ledger)
@@ -44,8 +86,13 @@ struct ImportSummary {
 };
 
 // Decodes each request (receive time: `clock`) and ingests it through
-// `writer`, in order, a window at a time (so they share commits).
-// `progress` is called with the count done so far.
+// `writer`, in order, a window of 256 at a time (so they share commits;
+// no more are held at once). `progress` is called with the count done so
+// far. Fails only when `next` does (a file that cannot be read on): what
+// was ingested before stays.
+Result<ImportSummary> ImportRequests(
+    const RequestSource& next, IngestWriter& writer, const Clock& clock,
+    const DecodeLimits& limits, const std::function<void(int64_t)>& progress);
 ImportSummary ImportRequests(const std::vector<RecordedRequest>& requests,
                              IngestWriter& writer, const Clock& clock,
                              const DecodeLimits& limits,

@@ -2,12 +2,15 @@
 #include "ingest/rebuild.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "ingest/import.h"
 #include "http/test_harness.h"
@@ -343,6 +346,108 @@ TEST(ImportTest, ReadsJsonLinesAndNamesBadLines) {
   auto sessions = AllSessions(*store);
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].status, SessionStatus::kCompleted);
+}
+
+// What `import` makes of each shape of file: one request, or a request per
+// non-blank line, each named by where it came from.
+TEST(ImportTest, ReadsEachShapeOfFileAsOneRequestOrOneALine) {
+  TempDir dir;
+  struct Case {
+    std::string name;
+    std::string content;
+    std::vector<std::string> bodies;
+    std::vector<std::string> where;  // after the path
+  };
+  const std::string a = R"({"deviceIdentifier":"a","topic":"Print Started"})";
+  const std::string b = R"({"deviceIdentifier":"b","topic":"Print Done"})";
+  const std::string pretty = "{\n  \"deviceIdentifier\": \"a\",\n"
+                             "  \"topic\": \"Print Done\"\n}\n";
+  const std::string raw =
+      "POST /webhook/a HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(a.size()) + "\r\n\r\n" + a;
+  const std::vector<Case> cases = {
+      {"one line", a + "\n", {a + "\n"}, {""}},
+      {"one line after blank lines", "\n \n" + a, {"\n \n" + a}, {""}},
+      {"pretty-printed", pretty, {pretty}, {""}},
+      {"lines", a + "\n" + b + "\n", {a, b}, {":1", ":2"}},
+      {"lines with CRLF and blanks", a + "\r\n\r\n\t\r\n" + b, {a, b},
+       {":1", ":4"}},
+      {"a bad first line", "{not json\n" + a + "\n", {"{not json", a},
+       {":1", ":2"}},
+      {"a bad last line", a + "\n" + b + "\n{not", {a, b, "{not"},
+       {":1", ":2", ":3"}},
+      {"blank", "\n  \n", {}, {}},
+      {"empty", "", {}, {}},
+  };
+  for (const Case& c : cases) {
+    std::string path = (dir.path() / "f.jsonl").string();
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << c.content;
+    }
+    auto read = ReadRecordedRequests(path);
+    ASSERT_TRUE(read.ok()) << c.name << ": " << read.error().message;
+    std::vector<std::string> bodies, where;
+    for (const RecordedRequest& r : *read) {
+      bodies.push_back(r.body);
+      where.push_back(r.where.substr(path.size()));
+    }
+    EXPECT_EQ(bodies, c.bodies) << c.name;
+    EXPECT_EQ(where, c.where) << c.name;
+  }
+
+  std::string http = (dir.path() / "r.http").string();
+  {
+    std::ofstream out(http, std::ios::binary);
+    out << raw;
+  }
+  auto read = ReadRecordedRequests(http);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].target, "/webhook/a");
+  EXPECT_EQ((*read)[0].body, a);
+  EXPECT_EQ((*read)[0].where, http);
+
+  auto missing = ReadRecordedRequests((dir.path() / "nope").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("cannot read"), std::string::npos);
+}
+
+// JSON lines are read as they come, not whole first: from a pipe, the first
+// request is there while the writer has not finished (or a log of any size
+// would be held in memory whole).
+TEST(ImportTest, ReadsJsonLinesFromAPipeAsTheyCome) {
+  TempDir dir;
+  std::string fifo = (dir.path() / "pipe").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string line = R"({"deviceIdentifier":"a","topic":"Print Progress"})";
+  std::promise<void> first_read;
+  std::thread writer([&] {
+    std::ofstream out(fifo, std::ios::binary);
+    out << line << "\n" << line << "\n" << std::flush;
+    // The rest only once the reader has returned the first request.
+    if (first_read.get_future().wait_for(std::chrono::seconds(10)) !=
+        std::future_status::ready) {
+      return;  // closes the pipe: the reader sees two lines only
+    }
+    for (int i = 0; i < 3; ++i) out << line << "\n";
+  });
+  auto reader = RecordedRequestReader::Open(fifo);
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  auto first = (*reader)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->where, fifo + ":1");
+  first_read.set_value();
+  int count = 1;
+  for (;;) {
+    auto next = (*reader)->Next();
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    if (!*next) break;
+    ++count;
+  }
+  writer.join();
+  EXPECT_EQ(count, 5);
 }
 
 }  // namespace
