@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -343,6 +344,61 @@ TEST(CliBinaryTest, ImportReadsJsonLinesFromAPipe) {
       RunCommand(Binary() + " sessions --config '' --db " + db);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("completed"), std::string::npos) << out;
+}
+
+// `rebuild` and `migrate` show each pass as a bar with its total (the log's
+// size), and the copy's ledger is the original's.
+TEST(CliBinaryTest, RebuildAndMigrateShowEachPassAndCopyTheLedger) {
+  TempDir dir;
+  std::string old_db = "sqlite:" + (dir.path() / "old.db").string();
+  std::string new_db = "sqlite:" + (dir.path() / "new.db").string();
+  std::string lines = (dir.path() / "log.jsonl").string();
+  {
+    std::ofstream out(lines);
+    for (int print = 0; print < 3; ++print) {
+      for (const char* device : {"a", "b"}) {
+        long t = 1722000000 + print * 3600;
+        out << fmt::format(
+            R"({{"deviceIdentifier":"{}","topic":"Print Started","currentTime":{}}})"
+            "\n"
+            R"({{"deviceIdentifier":"{}","topic":"Print Done","currentTime":{}}})"
+            "\n",
+            device, t, device, t + 600);
+      }
+    }
+  }
+  auto [rc, out] = RunCommand(Binary() + " import --config '' --auth open --db " +
+                              old_db + " " + lines);
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) =
+      RunCommand(Binary() + " rebuild --config '' --db " + old_db);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("reading the log: 100% 12/12"), std::string::npos) << out;
+  EXPECT_NE(out.find("folding the ledger: 100% 12/12"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("rebuilt 6 session(s) on 2 printer(s) from 12 event(s)"),
+            std::string::npos)
+      << out;
+
+  std::tie(rc, out) = RunCommand(Binary() + " migrate --config '' --from " +
+                                 old_db + " --to " + new_db);
+  ASSERT_EQ(rc, 0) << out;
+  for (const char* bar : {"copying the log: 100% 12/12",
+                          "reading the copy again: 100% 12/12",
+                          "folding the ledger: 100% 12/12"}) {
+    EXPECT_NE(out.find(bar), std::string::npos) << bar << "\n" << out;
+  }
+  EXPECT_NE(out.find("copied 12 event(s), 2 printer(s)"), std::string::npos)
+      << out;
+  auto [old_rc, old_sessions] = RunCommand(
+      Binary() + " sessions --config '' --format csv --db " + old_db);
+  auto [new_rc, new_sessions] = RunCommand(
+      Binary() + " sessions --config '' --format csv --db " + new_db);
+  ASSERT_EQ(old_rc, 0) << old_sessions;
+  ASSERT_EQ(new_rc, 0) << new_sessions;
+  EXPECT_EQ(new_sessions, old_sessions);
+  EXPECT_EQ(std::count(new_sessions.begin(), new_sessions.end(), '\n'), 7)
+      << new_sessions;
 }
 
 TEST(MetricsBinaryTest, PromtoolAcceptsTheExpositionOfARunningServer) {

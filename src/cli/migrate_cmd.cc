@@ -36,7 +36,9 @@ int RunMigrate(const CommonOptions& common, const MigrateOptions& o) {
     return Fail({to.error().code,
                  fmt::format("--to {}: {}", RedactedUrl(o.to), to.error().message)});
   }
-  auto total = (*from)->LastEventId();
+  // The source's last id, as its readers see it (LastEventId is the
+  // writer's: a source opened read-only has none), for the bars' total.
+  auto total = (*from)->LogEnd();
   LedgerConfig ledger;
   ledger.stale_after = config->stale_after;
   PhasedProgress progress({{"copying", "copying the log"},
