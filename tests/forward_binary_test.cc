@@ -41,12 +41,15 @@ uint16_t Serve(Child& child, const std::string& db, const std::string& config) {
   return static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
 }
 
+// Each printer presents a secret (registered on first contact, tofu).
+std::string Secret(const std::string& printer) { return printer + "-s3cret"; }
+
 std::string Body(const std::string& printer, int i) {
   return fmt::format(
-      R"({{"deviceIdentifier":"{}","topic":"{}","extra":{{"name":"part.gcode"}},)"
-      R"("currentTime":{}}})",
-      printer, i % 5 == 0 ? "Print Started" : "Print Progress",
-      1722000000 + i);
+      R"({{"deviceIdentifier":"{}","apiSecret":"{}","topic":"{}",)"
+      R"("extra":{{"name":"part.gcode"}},"currentTime":{}}})",
+      printer, Secret(printer),
+      i % 5 == 0 ? "Print Started" : "Print Progress", 1722000000 + i);
 }
 
 TEST(ForwardBinaryTest, EveryAcknowledgedEventArrivesAcrossASigkill) {
@@ -101,7 +104,8 @@ TEST(ForwardBinaryTest, EveryAcknowledgedEventArrivesAcrossASigkill) {
   }
   ASSERT_TRUE(all_arrived()) << server.log;
 
-  // In order per printer (first arrivals), signed, the body as posted.
+  // In order per printer (first arrivals), signed, the body as posted but
+  // for the printer's secret, which never leaves printmeter.
   std::map<std::string, int64_t> last;
   std::set<int64_t> first;
   for (const ReceivedRequest& r : receiver.requests()) {
@@ -112,6 +116,9 @@ TEST(ForwardBinaryTest, EveryAcknowledgedEventArrivesAcrossASigkill) {
     std::string printer = r.header("x-printmeter-device");
     EXPECT_EQ(acked.at(id), printer);
     EXPECT_NE(r.body.find(printer), std::string::npos);
+    EXPECT_EQ(r.body.find("s3cret"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("apiSecret":"********")"), std::string::npos)
+        << r.body;
     if (!first.insert(id).second) continue;  // a repeat of one in flight
     EXPECT_GT(id, last[printer]) << "out of order for " << printer;
     last[printer] = id;

@@ -18,6 +18,8 @@
 #include <boost/url/url.hpp>
 #include <optional>
 
+#include "decode/mask.h"
+
 namespace pm {
 
 namespace asio = boost::asio;
@@ -63,15 +65,27 @@ std::string UrlWithoutCredentials(std::string_view text) {
   return std::string(url.buffer());
 }
 
-std::optional<Delivery> OriginalDelivery(const EventRecord& record) {
+std::optional<Delivery> OriginalDelivery(const EventRecord& record,
+                                         std::string* unsent) {
   if (!record.request) return std::nullopt;
   const StoredRequest& r = *record.request;
-  Delivery d{record.event.id, record.event.device, r.content_type, r.body, ""};
+  std::string body = r.body;
   if (r.picture && !r.picture->bytes.empty() &&
-      r.picture->offset <= static_cast<int64_t>(d.body.size())) {
-    d.body.insert(static_cast<size_t>(r.picture->offset), r.picture->bytes);
+      r.picture->offset <= static_cast<int64_t>(body.size())) {
+    body.insert(static_cast<size_t>(r.picture->offset), r.picture->bytes);
   }
-  return d;
+  std::optional<std::string> masked = MaskBody(r.content_type, body);
+  if (!masked) {
+    if (unsent) {
+      *unsent = fmt::format(
+          "its body ({}) cannot be read well enough to mask the printer's "
+          "secret in it",
+          r.content_type.empty() ? "no Content-Type" : r.content_type);
+    }
+    return std::nullopt;
+  }
+  return Delivery{record.event.id, record.event.device, r.content_type,
+                  std::move(*masked), ""};
 }
 
 std::string Signature(std::string_view secret, int64_t timestamp,

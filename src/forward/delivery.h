@@ -51,8 +51,14 @@ struct Delivery {
 };
 
 // The original request as received, its picture put back where it was cut
-// out; nullopt for an event with no request (a `swept`).
-std::optional<Delivery> OriginalDelivery(const EventRecord& record);
+// out, and the printer's secret masked (decode/mask.h: `apiSecret` and the
+// like become "********", everything else byte for byte): a target has no
+// use for it, and whoever runs one could pose as the printer with it.
+// nullopt for an event with no request (a `swept`), and for a body that
+// cannot be read well enough to mask it with certainty (MaskBody), which is
+// then not sent at all; `unsent` (when given) says why in that case.
+std::optional<Delivery> OriginalDelivery(const EventRecord& record,
+                                         std::string* unsent = nullptr);
 
 // hex(HMAC-SHA256(secret, timestamp + "." + body)).
 std::string Signature(std::string_view secret, int64_t timestamp,

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "forward/test_receiver.h"
 #include "store/store_test_util.h"
@@ -53,19 +55,72 @@ TEST(UrlWithoutCredentials, DropsTheUserInfoOnly) {
 }
 
 TEST(OriginalDelivery, PutsThePictureBackWhereItWasCut) {
+  const std::string head =
+      "--b\r\nContent-Disposition: form-data; name=\"topic\"\r\n\r\n"
+      "Print Done\r\n--b\r\nContent-Disposition: form-data; "
+      "name=\"snapshot\"; filename=\"s.jpg\"\r\nContent-Type: "
+      "image/jpeg\r\n\r\n";
+  const std::string tail = "\r\n--b--\r\n";
   EventRecord r;
   r.event.id = 7;
   r.event.device = "delta";
-  r.request = StoredRequest{"POST", "/webhook", "multipart/form-data; b=x",
-                            "head|tail"};
-  r.request->picture = StoredPicture{5, 3, "image/jpeg", "JPG"};
+  r.request = StoredRequest{"POST", "/webhook",
+                            "multipart/form-data; boundary=b", head + tail};
+  r.request->picture = StoredPicture{static_cast<int64_t>(head.size()), 3,
+                                     "image/jpeg", "JPG"};
   auto d = OriginalDelivery(r);
   ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->body, "head|JPGtail");
-  EXPECT_EQ(d->content_type, "multipart/form-data; b=x");
+  EXPECT_EQ(d->body, head + "JPG" + tail);
+  EXPECT_EQ(d->content_type, "multipart/form-data; boundary=b");
   EXPECT_EQ(d->event_id, 7);
   r.request.reset();  // a `swept`: nothing was received
-  EXPECT_FALSE(OriginalDelivery(r).has_value());
+  std::string unsent;
+  EXPECT_FALSE(OriginalDelivery(r, &unsent).has_value());
+  EXPECT_EQ(unsent, "");
+}
+
+// The printer's secret is not passed on, in any of the plugin's encodings;
+// the rest of the body is, byte for byte.
+TEST(OriginalDelivery, MasksThePrintersSecretAndKeepsTheRest) {
+  struct Case {
+    std::string content_type;
+    std::string body;
+    std::string masked;
+  };
+  const std::vector<Case> cases = {
+      {"application/json",
+       R"({"deviceIdentifier":"delta","apiSecret":"s3cret-42","topic":"Print Done"})",
+       R"({"deviceIdentifier":"delta","apiSecret":"********","topic":"Print Done"})"},
+      {"application/x-www-form-urlencoded",
+       "deviceIdentifier=delta&apiSecret=s3cret-42&topic=Print+Done",
+       "deviceIdentifier=delta&apiSecret=********&topic=Print+Done"},
+      {"multipart/form-data; boundary=b",
+       "--b\r\nContent-Disposition: form-data; name=\"apiSecret\"\r\n\r\n"
+       "s3cret-42\r\n--b\r\nContent-Disposition: form-data; "
+       "name=\"topic\"\r\n\r\nPrint Done\r\n--b--\r\n",
+       "--b\r\nContent-Disposition: form-data; name=\"apiSecret\"\r\n\r\n"
+       "********\r\n--b\r\nContent-Disposition: form-data; "
+       "name=\"topic\"\r\n\r\nPrint Done\r\n--b--\r\n"},
+  };
+  for (const Case& c : cases) {
+    EventRecord r;
+    r.event.id = 3;
+    r.request = StoredRequest{"POST", "/webhook", c.content_type, c.body};
+    auto d = OriginalDelivery(r);
+    ASSERT_TRUE(d.has_value()) << c.content_type;
+    EXPECT_EQ(d->body, c.masked) << c.content_type;
+    EXPECT_THAT(d->body, ::testing::Not(HasSubstr("s3cret")));
+  }
+
+  // A body that cannot be read in its encoding is not sent, and says why.
+  EventRecord broken;
+  broken.event.id = 4;
+  broken.request = StoredRequest{"POST", "/webhook", "application/json",
+                                 R"({"apiSecret":"s3cret-42", "topic": )"};
+  std::string unsent;
+  EXPECT_FALSE(OriginalDelivery(broken, &unsent).has_value());
+  EXPECT_THAT(unsent, HasSubstr("application/json"));
+  EXPECT_THAT(unsent, HasSubstr("secret"));
 }
 
 TEST(DeliveryHeaders, CarryTheIdTwiceAndSignOnlyWithASecret) {

@@ -237,7 +237,15 @@ void Forwarder::SavePosition(Worker& w, int64_t position, bool now) {
 
 Result<std::optional<Delivery>> Forwarder::Build(const Worker& w,
                                                  const EventRecord& r) {
-  if (w.target.body == ForwardBody::kOriginal) return OriginalDelivery(r);
+  if (w.target.body == ForwardBody::kOriginal) {
+    std::string unsent;
+    auto d = OriginalDelivery(r, &unsent);
+    if (!d && !unsent.empty()) {
+      spdlog::warn("forward {}: event {} not sent: {}", w.target.name,
+                   r.event.id, unsent);
+    }
+    return d;
+  }
   EventPageQuery q;
   q.device = r.event.device;
   q.before_id = r.event.id + 1;
