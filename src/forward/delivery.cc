@@ -74,17 +74,28 @@ std::optional<Delivery> OriginalDelivery(const EventRecord& record,
       r.picture->offset <= static_cast<int64_t>(body.size())) {
     body.insert(static_cast<size_t>(r.picture->offset), r.picture->bytes);
   }
-  std::optional<std::string> masked = MaskBody(r.content_type, body);
+  std::string content_type = r.content_type;
+  // A GET (or PUT, DELETE) with its fields in the query string: the target
+  // gets them as a form body, which is how they would be POSTed.
+  if (body.empty()) {
+    std::string target = MaskTarget(r.target);
+    if (size_t q = target.find('?'); q != std::string::npos) {
+      return Delivery{record.event.id, record.event.device,
+                      "application/x-www-form-urlencoded", target.substr(q + 1),
+                      ""};
+    }
+  }
+  std::optional<std::string> masked = MaskBody(content_type, body);
   if (!masked) {
     if (unsent) {
       *unsent = fmt::format(
           "its body ({}) cannot be read well enough to mask the printer's "
           "secret in it",
-          r.content_type.empty() ? "no Content-Type" : r.content_type);
+          content_type.empty() ? "no Content-Type" : content_type);
     }
     return std::nullopt;
   }
-  return Delivery{record.event.id, record.event.device, r.content_type,
+  return Delivery{record.event.id, record.event.device, content_type,
                   std::move(*masked), ""};
 }
 

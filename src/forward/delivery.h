@@ -51,7 +51,9 @@ struct Delivery {
 };
 
 // The original request as received, its picture put back where it was cut
-// out, and the printer's secret masked (decode/mask.h: `apiSecret` and the
+// out (a request with its fields in the query string and no body, as a GET
+// sends them: the query as an x-www-form-urlencoded body), and the
+// printer's secret masked (decode/mask.h: `apiSecret` and the
 // like become "********", everything else byte for byte): a target has no
 // use for it, and whoever runs one could pose as the printer with it.
 // nullopt for an event with no request (a `swept`), and for a body that

@@ -112,6 +112,22 @@ TEST(OriginalDelivery, MasksThePrintersSecretAndKeepsTheRest) {
     EXPECT_THAT(d->body, ::testing::Not(HasSubstr("s3cret")));
   }
 
+  // A GET's fields, from its query string, as a form body.
+  EventRecord get;
+  get.event.id = 5;
+  get.request = StoredRequest{
+      "GET", "/webhook?deviceIdentifier=delta&apiSecret=s3cret-42&topic=Print+Done",
+      "", ""};
+  auto d = OriginalDelivery(get);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->content_type, "application/x-www-form-urlencoded");
+  EXPECT_EQ(d->body, "deviceIdentifier=delta&apiSecret=********&topic=Print+Done");
+  // Nothing in the query and no body: an empty delivery, as received.
+  get.request->target = "/webhook/delta";
+  d = OriginalDelivery(get);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->body, "");
+
   // A body that cannot be read in its encoding is not sent, and says why.
   EventRecord broken;
   broken.event.id = 4;
