@@ -10,6 +10,7 @@
 #include "decode/decode.h"
 #include "store/append_rules.h"
 #include "store/pg_schema.h"
+#include "store/chunks.h"
 #include "store/row_mapping.h"
 
 namespace pm {
@@ -634,101 +635,66 @@ Status PgStore::ForEachEvent(
       "picture_at, picture_size, picture_type FROM events WHERE id > ? "
       "ORDER BY id LIMIT {}",
       EventColumns(""), kForEachChunk);
-  int64_t last_id = std::numeric_limits<int64_t>::min();
-  // One buffer for every chunk: a new one each time was mapped, faulted
-  // in and unmapped again, a third of what `rebuild` spent reading.
-  std::vector<EventRecord> chunk;
-  chunk.reserve(kForEachChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      auto reader = Reader();
-      if (!reader.ok()) return reader.error();
-      Sql sql{kSql, {}};
-      sql.params.Bind(last_id);
-      Status s = Collect(
-          **reader, sql,
-          [](Rows::Row& q) {
-            EventRecord r;
-            r.event = rows::ReadEvent(q);
-            r.duplicate = q.Bool();
-            if (!q.IsNull()) {
-              StoredRequest request;
-              request.method = q.Text();
-              request.target = q.OptText().value_or("");
-              request.content_type = q.OptText().value_or("");
-              request.body = q.OptBytes().value_or("");
-              std::optional<int64_t> at = q.OptInt();
-              std::optional<int64_t> size = q.OptInt();
-              std::optional<std::string> type = q.OptText();
-              if (at && size) {
-                request.picture =
-                    StoredPicture{*at, *size, type.value_or("")};
-              }
-              r.request = std::move(request);
+  auto read = [this](const EventRecord* last,
+                     std::vector<EventRecord>& chunk) -> Status {
+    auto reader = Reader();
+    if (!reader.ok()) return reader.error();
+    Sql sql{kSql, {}};
+    sql.params.Bind(last ? last->event.id
+                         : std::numeric_limits<int64_t>::min());
+    return Collect(
+        **reader, sql,
+        [](Rows::Row& q) {
+          EventRecord r;
+          r.event = rows::ReadEvent(q);
+          r.duplicate = q.Bool();
+          if (!q.IsNull()) {
+            StoredRequest request;
+            request.method = q.Text();
+            request.target = q.OptText().value_or("");
+            request.content_type = q.OptText().value_or("");
+            request.body = q.OptBytes().value_or("");
+            std::optional<int64_t> at = q.OptInt();
+            std::optional<int64_t> size = q.OptInt();
+            std::optional<std::string> type = q.OptText();
+            if (at && size) {
+              request.picture = StoredPicture{*at, *size, type.value_or("")};
             }
-            return r;
-          },
-          chunk);
-      if (!s.ok()) return s;
-    }
-    for (const EventRecord& r : chunk) {
-      if (Status s = fn(r); !s.ok()) return s;
-    }
-    if (chunk.size() < kForEachChunk) return {};
-    last_id = chunk.back().event.id;
-  }
+            r.request = std::move(request);
+          }
+          return r;
+        },
+        chunk);
+  };
+  return ForEachInChunks<EventRecord>(kForEachChunk, read, fn);
 }
 
 Status PgStore::ForEachEventByDevice(
     int64_t up_to_id, const std::function<Status(const LoggedEvent&)>& fn) {
   // Through events_device_time: the row comparison's (device, time) bounds
   // the index scan, the id orders within a time (an incremental sort).
-  static const std::string kColumns = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
-      "FROM events WHERE id <= ?",
-      EventColumns(""));
+  static const std::string kColumns =
+      fmt::format("SELECT {}, {} FROM events WHERE id <= ?", EventColumns(""),
+                  rows::kLoggedEventColumns);
   static const std::string kFirst = fmt::format(
       "{} ORDER BY device, time, id LIMIT {}", kColumns, kForEachChunk);
   static const std::string kNext = fmt::format(
       "{} AND (device, time, id) > (?, ?, ?) ORDER BY device, time, id "
       "LIMIT {}",
       kColumns, kForEachChunk);
-  std::optional<LoggedEvent> last;
-  // One buffer for every chunk: a new one each time was mapped, faulted
-  // in and unmapped again, a third of what `rebuild` spent reading.
-  std::vector<LoggedEvent> chunk;
-  chunk.reserve(kForEachChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      auto reader = Reader();
-      if (!reader.ok()) return reader.error();
-      Sql sql{last ? kNext : kFirst, {}};
-      sql.params.Bind(up_to_id);
-      if (last) {
-        sql.params.Bind(last->event.device).Bind(last->event.time);
-        sql.params.Bind(last->event.id);
-      }
-      Status s = Collect(
-          **reader, sql,
-          [](Rows::Row& q) {
-            LoggedEvent e;
-            e.event = rows::ReadEvent(q);
-            e.duplicate = q.Bool();
-            e.request = q.Bool();
-            e.picture = q.Bool();
-            return e;
-          },
-          chunk);
-      if (!s.ok()) return s;
+  auto read = [this, up_to_id](const LoggedEvent* last,
+                               std::vector<LoggedEvent>& chunk) -> Status {
+    auto reader = Reader();
+    if (!reader.ok()) return reader.error();
+    Sql sql{last ? kNext : kFirst, {}};
+    sql.params.Bind(up_to_id);
+    if (last) {
+      sql.params.Bind(last->event.device).Bind(last->event.time);
+      sql.params.Bind(last->event.id);
     }
-    for (const LoggedEvent& e : chunk) {
-      if (Status s = fn(e); !s.ok()) return s;
-    }
-    if (chunk.size() < kForEachChunk) return {};
-    last = std::move(chunk.back());
-  }
+    return Collect(**reader, sql, rows::ReadLoggedEvent<Rows::Row>, chunk);
+  };
+  return ForEachInChunks<LoggedEvent>(kForEachChunk, read, fn);
 }
 
 Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
@@ -769,23 +735,13 @@ Result<int64_t> PgStore::ProjectedPosition() {
 Result<std::vector<LoggedEvent>> PgStore::ReadLog(int64_t after_id,
                                                   int limit) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
-      "FROM events WHERE id > ? ORDER BY id LIMIT ?",
-      EventColumns(""));
+      "SELECT {}, {} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+      EventColumns(""), rows::kLoggedEventColumns);
   Sql sql{kSql, {}};
   sql.params.Bind(after_id).Bind(limit);
   std::vector<LoggedEvent> out;
-  Status s = Collect(
-      *projector_, sql,
-      [](Rows::Row& q) {
-        LoggedEvent e;
-        e.event = rows::ReadEvent(q);
-        e.duplicate = q.Bool();
-        e.request = q.Bool();
-        e.picture = q.Bool();
-        return e;
-      },
-      out);
+  Status s =
+      Collect(*projector_, sql, rows::ReadLoggedEvent<Rows::Row>, out);
   if (!s.ok()) return s.error();
   return out;
 }

@@ -84,6 +84,21 @@ Event ReadEvent(Reader& q) {
 }
 
 // Two columns (time, id), both NULL for none.
+// A LoggedEvent (the projector's and rebuild's reading of the log): the
+// Event's columns, then these.
+inline constexpr const char* kLoggedEventColumns =
+    "duplicate, method IS NOT NULL, picture_size IS NOT NULL";
+
+template <typename Reader>
+LoggedEvent ReadLoggedEvent(Reader& q) {
+  LoggedEvent e;
+  e.event = ReadEvent(q);
+  e.duplicate = q.Bool();
+  e.request = q.Bool();
+  e.picture = q.Bool();
+  return e;
+}
+
 template <typename Reader>
 std::optional<EventKey> OptKey(Reader& q) {
   std::optional<int64_t> time = q.OptInt();

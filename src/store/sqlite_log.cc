@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <limits>
-#include <optional>
 
 #include "store/append_rules.h"
+#include "store/chunks.h"
+#include "store/row_mapping.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 #include "store/stored_body.h"
@@ -253,97 +254,66 @@ Status SqliteStore::ForEachEvent(
   static const std::string kSql = fmt::format(
       "SELECT {}, {} FROM events WHERE id > ? ORDER BY id LIMIT {}",
       sqlite::EventColumns(""), kRequestColumns, kForEachChunk);
-  int64_t last_id = std::numeric_limits<int64_t>::min();
-  // One buffer for every chunk: a new one each time was mapped, faulted
-  // in and unmapped again, a third of what `rebuild` spent reading.
-  std::vector<EventRecord> chunk;
-  chunk.reserve(kForEachChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      Result<Lease> reader = Reader();
-      if (!reader.ok()) return reader.error();
-      // The chunk's pages read through a map of the file, not a read(2) and
-      // a copy each: a third of what reading the log cost `rebuild` on a
-      // log of one request per page. Unmapped after each chunk, so that the
-      // process never holds more than a chunk's pages of the file.
-      (void)(*reader)->Exec("PRAGMA mmap_size = 2147418112");
-      struct Unmap {
-        sqlite::Connection& conn;
-        ~Unmap() { (void)conn.Exec("PRAGMA mmap_size = 0"); }
-      } unmap{**reader};
-      sqlite::Sql sql{kSql, {last_id}};
-      sqlite::BodyReader bodies;
-      Status s = sqlite::Collect(
-          **reader, sql,
-          [&bodies](Query& q) {
-            EventRecord r;
-            r.event = sqlite::ReadEvent(q);
-            r.duplicate = q.Bool();
-            if (!q.IsNull()) r.request = ReadRequest(q, bodies);
-            return r;
-          },
-          chunk);
-      if (!s.ok()) return s;
-      if (!bodies.status.ok()) return bodies.status;
-    }
-    for (const EventRecord& r : chunk) {
-      if (Status s = fn(r); !s.ok()) return s;
-    }
-    if (chunk.size() < kForEachChunk) return {};
-    last_id = chunk.back().event.id;
-  }
+  auto read = [this](const EventRecord* last,
+                     std::vector<EventRecord>& chunk) -> Status {
+    Result<Lease> reader = Reader();
+    if (!reader.ok()) return reader.error();
+    // The chunk's pages read through a map of the file, not a read(2) and
+    // a copy each: a third of what reading the log cost `rebuild` on a log
+    // of one request per page. Unmapped after each chunk, so that the
+    // process never holds more than a chunk's pages of the file.
+    (void)(*reader)->Exec("PRAGMA mmap_size = 2147418112");
+    struct Unmap {
+      sqlite::Connection& conn;
+      ~Unmap() { (void)conn.Exec("PRAGMA mmap_size = 0"); }
+    } unmap{**reader};
+    sqlite::Sql sql{kSql,
+                    {last ? last->event.id
+                          : std::numeric_limits<int64_t>::min()}};
+    sqlite::BodyReader bodies;
+    Status s = sqlite::Collect(
+        **reader, sql,
+        [&bodies](Query& q) {
+          EventRecord r;
+          r.event = sqlite::ReadEvent(q);
+          r.duplicate = q.Bool();
+          if (!q.IsNull()) r.request = ReadRequest(q, bodies);
+          return r;
+        },
+        chunk);
+    if (!s.ok()) return s;
+    return bodies.status;
+  };
+  return ForEachInChunks<EventRecord>(kForEachChunk, read, fn);
 }
 
 Status SqliteStore::ForEachEventByDevice(
     int64_t up_to_id, const std::function<Status(const LoggedEvent&)>& fn) {
   // Through events_device_time, whose keys end in the rowid (the id): no
   // sort, and each chunk starts where the last one ended.
-  static const std::string kColumns = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
-      "FROM events WHERE id <= ?",
-      sqlite::EventColumns(""));
+  static const std::string kColumns =
+      fmt::format("SELECT {}, {} FROM events WHERE id <= ?",
+                  sqlite::EventColumns(""), rows::kLoggedEventColumns);
   static const std::string kFirst = fmt::format(
       "{} ORDER BY device, time, id LIMIT {}", kColumns, kForEachChunk);
   static const std::string kNext = fmt::format(
       "{} AND (device, time, id) > (?, ?, ?) ORDER BY device, time, id "
       "LIMIT {}",
       kColumns, kForEachChunk);
-  std::optional<LoggedEvent> last;
-  // One buffer for every chunk: a new one each time was mapped, faulted
-  // in and unmapped again, a third of what `rebuild` spent reading.
-  std::vector<LoggedEvent> chunk;
-  chunk.reserve(kForEachChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      Result<Lease> reader = Reader();
-      if (!reader.ok()) return reader.error();
-      sqlite::Sql sql{last ? kNext : kFirst, {up_to_id}};
-      if (last) {
-        sql.params.emplace_back(last->event.device);
-        sql.params.emplace_back(last->event.time);
-        sql.params.emplace_back(last->event.id);
-      }
-      Status s = sqlite::Collect(
-          **reader, sql,
-          [](Query& q) {
-            LoggedEvent e;
-            e.event = sqlite::ReadEvent(q);
-            e.duplicate = q.Bool();
-            e.request = q.Bool();
-            e.picture = q.Bool();
-            return e;
-          },
-          chunk);
-      if (!s.ok()) return s;
+  auto read = [this, up_to_id](const LoggedEvent* last,
+                               std::vector<LoggedEvent>& chunk) -> Status {
+    Result<Lease> reader = Reader();
+    if (!reader.ok()) return reader.error();
+    sqlite::Sql sql{last ? kNext : kFirst, {up_to_id}};
+    if (last) {
+      sql.params.emplace_back(last->event.device);
+      sql.params.emplace_back(last->event.time);
+      sql.params.emplace_back(last->event.id);
     }
-    for (const LoggedEvent& e : chunk) {
-      if (Status s = fn(e); !s.ok()) return s;
-    }
-    if (chunk.size() < kForEachChunk) return {};
-    last = std::move(chunk.back());
-  }
+    return sqlite::Collect(**reader, sql, rows::ReadLoggedEvent<Query>,
+                           chunk);
+  };
+  return ForEachInChunks<LoggedEvent>(kForEachChunk, read, fn);
 }
 
 Status SqliteStore::RewriteEvents(const std::vector<EventUpdate>& updates) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "store/row_mapping.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
@@ -315,22 +316,12 @@ Result<int64_t> SqliteStore::ProjectedPosition() {
 Result<std::vector<LoggedEvent>> SqliteStore::ReadLog(int64_t after_id,
                                                       int limit) {
   static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method IS NOT NULL, picture_size IS NOT NULL "
-      "FROM events WHERE id > ? ORDER BY id LIMIT ?",
-      sqlite::EventColumns(""));
+      "SELECT {}, {} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+      sqlite::EventColumns(""), rows::kLoggedEventColumns);
   sqlite::Sql sql{kSql, {after_id, int64_t{limit}}};
   std::vector<LoggedEvent> out;
-  Status s = sqlite::Collect(
-      *projector_, sql,
-      [](Query& q) {
-        LoggedEvent e;
-        e.event = sqlite::ReadEvent(q);
-        e.duplicate = q.Bool();
-        e.request = q.Bool();
-        e.picture = q.Bool();
-        return e;
-      },
-      out);
+  Status s = sqlite::Collect(*projector_, sql,
+                             rows::ReadLoggedEvent<Query>, out);
   if (!s.ok()) return s.error();
   return out;
 }
