@@ -346,6 +346,37 @@ TEST(CliBinaryTest, ImportReadsJsonLinesFromAPipe) {
   EXPECT_NE(out.find("completed"), std::string::npos) << out;
 }
 
+// A file of anything but webhooks: the summary names the ten most frequent
+// reasons and counts the rest, instead of a line per distinct reason.
+TEST(CliBinaryTest, ImportSummarizesManyReasonsInElevenLines) {
+  TempDir dir;
+  std::string db = "sqlite:" + (dir.path() / "pm.db").string();
+  std::string lines = (dir.path() / "notes.txt").string();
+  {
+    std::ofstream out(lines);
+    for (int i = 0; i < 14; ++i) {  // 14 distinct reasons, one of them 3x
+      out << std::string(static_cast<size_t>(i), ' ') << "x" << i << "\n";
+    }
+    out << "x0\nx0\n";
+  }
+  auto [rc, out] = RunCommand(Binary() + " import --config '' --db " + db +
+                              " " + lines);
+  EXPECT_EQ(rc, 1) << out;
+  size_t summary = out.find("stored 0, duplicates 0, test events 0, rejected 16");
+  ASSERT_NE(summary, std::string::npos) << out;
+  std::istringstream after(out.substr(summary));
+  int reason_lines = 0;
+  for (std::string l; std::getline(after, l);) {
+    reason_lines += l.starts_with("  rejected ");
+  }
+  EXPECT_EQ(reason_lines, 10 + 1) << out;
+  EXPECT_NE(out.find("rejected 3x: body is not valid JSON at byte 0"),
+            std::string::npos)
+      << out;  // the most frequent, first
+  EXPECT_NE(out.find("rejected 4x for 4 other reason(s)"), std::string::npos)
+      << out;
+}
+
 // `rebuild` and `migrate` show each pass as a bar with its total (the log's
 // size), and the copy's ledger is the original's.
 TEST(CliBinaryTest, RebuildAndMigrateShowEachPassAndCopyTheLedger) {

@@ -1,6 +1,7 @@
 // `printmeter import FILE...`: recorded requests through the receiver's path.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -27,11 +28,27 @@ int Fail(const Error& e) {
   return 1;
 }
 
+// The rejections' reasons, the most frequent first; past the tenth only
+// how many more (a file that is not webhooks at all has a reason per line).
 void PrintSummary(const ImportSummary& s) {
+  constexpr size_t kReasonsShown = 10;
   fmt::print("stored {}, duplicates {}, test events {}, rejected {}\n",
              s.stored, s.duplicates, s.tests, s.rejected);
-  for (const auto& [reason, count] : s.reasons) {
-    fmt::print("  rejected {}x: {}\n", count, reason);
+  std::vector<std::pair<std::string, int64_t>> reasons(s.reasons.begin(),
+                                                       s.reasons.end());
+  std::stable_sort(reasons.begin(), reasons.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  int64_t others = 0;
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    if (i < kReasonsShown) {
+      fmt::print("  rejected {}x: {}\n", reasons[i].second, reasons[i].first);
+    } else {
+      others += reasons[i].second;
+    }
+  }
+  if (reasons.size() > kReasonsShown) {
+    fmt::print("  rejected {}x for {} other reason(s)\n", others,
+               reasons.size() - kReasonsShown);
   }
 }
 

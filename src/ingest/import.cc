@@ -1,11 +1,14 @@
 #include "ingest/import.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -59,18 +62,18 @@ bool ParsesAsJson(std::string_view text) {
   return !ec;
 }
 
-// The whole of `in` from its start, or nullopt when it is larger than
+// The whole file at `path`, read on its own stream; nullopt when it is not
+// a regular file (a pipe is read once, as JSON lines) or is larger than
 // kMaxWholeFile.
-std::optional<std::string> ReadWhole(std::ifstream& in) {
-  in.clear();
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0);
-  if (size < 0 || static_cast<size_t>(size) > kMaxWholeFile) {
-    return std::nullopt;
-  }
+std::optional<std::string> ReadWhole(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxWholeFile) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
   std::string text(static_cast<size_t>(size), '\0');
-  in.read(text.data(), size);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!in && !in.eof()) return std::nullopt;
   text.resize(static_cast<size_t>(in.gcount()));
   return text;
 }
@@ -81,71 +84,117 @@ Result<std::unique_ptr<RecordedRequestReader>> RecordedRequestReader::Open(
     const std::string& path) {
   std::unique_ptr<RecordedRequestReader> r(new RecordedRequestReader);
   r->path_ = path;
-  r->in_.open(path, std::ios::binary);
-  if (!r->in_) {
+  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (r->fd_ < 0) {
     return Invalid(fmt::format("cannot read {}: {}", path,
                                std::strerror(errno)));
   }
-  auto too_large = [&path] {
-    return Invalid(fmt::format(
-        "{}: larger than {} MiB, and not JSON lines (one body per line): "
-        "no request printmeter reads is that large",
-        path, kMaxWholeFile >> 20));
-  };
   std::string first;
   int number = 0;
-  if (!r->NextLine(first, number)) {
-    if (r->in_.bad()) {
-      return Invalid(fmt::format("cannot read {}: {}", path,
-                                 std::strerror(errno)));
-    }
+  auto got = r->NextLine(first, number);
+  if (!got) return got.error();
+  if (!*got) {
     r->lines_ = true;  // nothing but blank lines: nothing to import
     return r;
   }
   if (number == 1 && LooksLikeRawHttp(first)) {
-    auto text = ReadWhole(r->in_);
-    if (!text) return too_large();
+    auto text = ReadWhole(path);
+    if (!text) {
+      return Invalid(fmt::format(
+          "{}: a raw HTTP request is read whole: give it as a file of at "
+          "most {} MiB (not a pipe)",
+          path, kMaxWholeFile >> 20));
+    }
     auto request = ParseRawHttp(path, *text);
     if (!request) return request.error();
     r->whole_ = std::move(*request);
     return r;
   }
-  if (ParsesAsJson(first)) {
+  const bool json = ParsesAsJson(first);
+  if (json) {
     std::string second;
     int second_number = 0;
-    if (r->NextLine(second, second_number)) {
+    auto more = r->NextLine(second, second_number);
+    if (!more) return more.error();
+    if (*more) {
       r->lines_ = true;
       r->ahead_.emplace_back(std::move(first), number);
       r->ahead_.emplace_back(std::move(second), second_number);
       return r;
     }
-    // A single body: taken whole, as it would be posted.
   }
-  // One JSON document (pretty-printed or not) is one body; anything else is
-  // read as JSON lines, and each line answers for itself.
-  if (auto text = ReadWhole(r->in_); text && ParsesAsJson(*text)) {
+  // One JSON document (pretty-printed or not) is one body, taken whole as
+  // it would be posted; anything else is read as JSON lines, and each line
+  // answers for itself.
+  if (auto text = ReadWhole(path); text && ParsesAsJson(*text)) {
     RecordedRequest request;
     request.where = path;
     request.body = std::move(*text);
     r->whole_ = std::move(request);
     return r;
   }
-  r->in_.clear();
-  r->in_.seekg(0);
-  r->line_ = 0;
+  if (json) {  // a pipe of one line
+    RecordedRequest request;
+    request.where = path;
+    request.body = std::move(first);
+    r->whole_ = std::move(request);
+    return r;
+  }
   r->lines_ = true;
+  r->ahead_.emplace_back(std::move(first), number);
   return r;
 }
 
-bool RecordedRequestReader::NextLine(std::string& line, int& number) {
-  while (std::getline(in_, line)) {
+Result<bool> RecordedRequestReader::NextLine(std::string& line, int& number) {
+  for (;;) {
+    line.clear();
+    bool got = false;  // a line, even an empty one, or the last one's text
+    for (;;) {
+      if (pos_ == buffer_.size()) {
+        buffer_.resize(64 << 10);
+        ssize_t n;
+        do {
+          n = ::read(fd_, buffer_.data(), buffer_.size());
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+          return Invalid(fmt::format("cannot read {} after line {}: {}",
+                                     path_, line_, std::strerror(errno)));
+        }
+        buffer_.resize(static_cast<size_t>(n));
+        pos_ = 0;
+        if (buffer_.empty()) break;  // the end of the file
+      }
+      const char* start = buffer_.data() + pos_;
+      const size_t left = buffer_.size() - pos_;
+      const char* newline =
+          static_cast<const char*>(std::memchr(start, '\n', left));
+      const size_t n = newline ? static_cast<size_t>(newline - start) : left;
+      if (line.size() + n > kMaxWholeFile) {
+        return Invalid(fmt::format(
+            "{}:{}: a line longer than {} MiB: not JSON lines (one request "
+            "per line), nor a request printmeter reads",
+            path_, line_ + 1, kMaxWholeFile >> 20));
+      }
+      line.append(start, n);
+      pos_ += n;
+      got = got || n > 0;
+      if (newline) {
+        ++pos_;
+        got = true;
+        break;
+      }
+    }
+    if (!got) return false;
     ++line_;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     number = line_;
     return true;
   }
-  return false;
+}
+
+RecordedRequestReader::~RecordedRequestReader() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<std::optional<RecordedRequest>> RecordedRequestReader::Next() {
@@ -158,11 +207,9 @@ Result<std::optional<RecordedRequest>> RecordedRequestReader::Next() {
   if (ahead_.empty()) {
     std::string line;
     int number = 0;
-    if (NextLine(line, number)) ahead_.emplace_back(std::move(line), number);
-  }
-  if (in_.bad()) {
-    return Invalid(fmt::format("cannot read {} after line {}: {}", path_,
-                               line_, std::strerror(errno)));
+    auto got = NextLine(line, number);
+    if (!got) return got.error();
+    if (*got) ahead_.emplace_back(std::move(line), number);
   }
   if (ahead_.empty()) return std::optional<RecordedRequest>();
   RecordedRequest r;

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,10 +40,12 @@ struct RecordedRequest {
 // (up to 64 MiB: the largest request printmeter reads).
 //
 // Which of the three a file holds: a raw request starts with its method; a
-// file whose first non-blank line is a JSON value by itself is JSON lines
-// (each line answers for itself: a bad line is rejected by the decoder, as
-// a bad body would be); otherwise the whole file is one JSON document if it
-// parses as one, else JSON lines again.
+// file whose first non-blank line is a JSON value by itself, and which has
+// more, is JSON lines (each line answers for itself: a bad line is rejected
+// by the decoder, as a bad body would be); otherwise the whole file is one JSON
+// document if it parses as one, else JSON lines again. A pipe is read once:
+// JSON lines only (or a single line). A line longer than 64 MiB ends the
+// reading with an error (a binary file, say).
 class RecordedRequestReader {
  public:
   // An error names the file and what is wrong with it.
@@ -54,13 +55,21 @@ class RecordedRequestReader {
   // of one request, "FILE:LINE" for a line of several.
   Result<std::optional<RecordedRequest>> Next();
 
+  ~RecordedRequestReader();
+  RecordedRequestReader(const RecordedRequestReader&) = delete;
+  RecordedRequestReader& operator=(const RecordedRequestReader&) = delete;
+
  private:
   RecordedRequestReader() = default;
-  // The next non-blank line into `line`; false at the end of the file.
-  bool NextLine(std::string& line, int& number);
+  // The next non-blank line into `line` (without its line end) and its
+  // number; false at the end of the file. A line longer than 64 MiB, or a
+  // read that fails, is an error.
+  Result<bool> NextLine(std::string& line, int& number);
 
   std::string path_;
-  std::ifstream in_;
+  int fd_ = -1;  // read(2) gives what a pipe has so far, not a full block
+  std::string buffer_;  // read from fd_, not yet taken into lines
+  size_t pos_ = 0;      // where the next line starts in buffer_
   std::optional<RecordedRequest> whole_;  // a file of one request, until read
   bool lines_ = false;
   // JSON lines: lines read ahead (Open reads two to tell a file of one

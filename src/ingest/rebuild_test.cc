@@ -409,6 +409,21 @@ TEST(ImportTest, ReadsEachShapeOfFileAsOneRequestOrOneALine) {
   EXPECT_EQ((*read)[0].body, a);
   EXPECT_EQ((*read)[0].where, http);
 
+  // A file that is no text (no line end in 64 MiB) is refused, and says so,
+  // without being read whole into memory.
+  std::string binary = (dir.path() / "picture.bin").string();
+  {
+    std::ofstream out(binary, std::ios::binary);
+    out << R"({"deviceIdentifier":"a"})" << "\n";
+    std::string block(1 << 20, '\x01');
+    for (int i = 0; i < 65; ++i) out << block;
+  }
+  auto too_long = ReadRecordedRequests(binary);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.error().message.find(binary + ":2: a line longer than 64 MiB"),
+            std::string::npos)
+      << too_long.error().message;
+
   auto missing = ReadRecordedRequests((dir.path() / "nope").string());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("cannot read"), std::string::npos);
