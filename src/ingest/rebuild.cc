@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,17 +80,14 @@ class DeviceFold {
     // the events of the same time just before it, in id order.
     bool duplicate = false;
     if (logged.request && e.has_current_time) {
-      if (same_time_.empty() || same_time_.front().first != e.time) {
+      if (same_time_.empty() || time_ != e.time) {
         same_time_.clear();
+        time_ = e.time;
       }
       const DuplicateFields fields = DuplicateFieldsOf(e);
-      for (const auto& [time, seen] : same_time_) {
-        if (seen == fields) {
-          duplicate = true;
-          break;
-        }
-      }
-      same_time_.emplace_back(e.time, fields);
+      duplicate = std::find(same_time_.begin(), same_time_.end(), fields) !=
+                  same_time_.end();
+      same_time_.push_back(fields);
     }
     if (!logged.request) ++stats_.swept;
     if (duplicate) {
@@ -117,15 +115,15 @@ class DeviceFold {
     same_time_.clear();
   }
 
-  bool empty() const { return events_.empty(); }
-
  private:
   const LedgerConfig& config_;
   RebuildStats& stats_;
   ProjectionBatch& batch_;
   std::vector<Event> events_;  // the printer's foldable events, key order
-  // The printer's events of the current time with currentTime and a request.
-  std::vector<std::pair<TimeMs, DuplicateFields>> same_time_;
+  // What the duplicate rule compares of the printer's events at `time_` so
+  // far that carry currentTime and came with a request.
+  TimeMs time_ = 0;
+  std::vector<DuplicateFields> same_time_;
 };
 
 }  // namespace
