@@ -66,16 +66,11 @@ int RunImport(const ImportOptions& o) {
     std::error_code ec;
     countable = countable && std::filesystem::is_regular_file(file, ec);
   }
-  for (const std::string& file : o.files) {
-    if (!countable) break;
-    auto reader = RecordedRequestReader::Open(file);
-    if (!reader) return Fail(reader.error());
-    for (;;) {
-      auto next = (*reader)->Next();
-      if (!next) return Fail(next.error());
-      if (!*next) break;
-      ++total;
-    }
+  for (RequestSource count = RequestsOfFiles(o.files); countable;) {
+    auto next = count();
+    if (!next) return Fail(next.error());
+    if (!*next) break;
+    ++total;
   }
   auto store =
       OpenStore(config->db, {.writer = true, .program = "printmeter import"});
@@ -91,23 +86,8 @@ int RunImport(const ImportOptions& o) {
   IngestWriter writer(**store, options, clock);
   if (auto s = writer.Start(); !s) return Fail(s.error());
   Progress progress("importing", total);
-  size_t file = 0;
-  std::unique_ptr<RecordedRequestReader> reader;
-  auto next = [&]() -> Result<std::optional<RecordedRequest>> {
-    for (;;) {
-      if (!reader) {
-        if (file == o.files.size()) return std::optional<RecordedRequest>();
-        auto opened = RecordedRequestReader::Open(o.files[file++]);
-        if (!opened) return opened.error();
-        reader = std::move(*opened);
-      }
-      auto r = reader->Next();
-      if (!r || *r) return r;
-      reader.reset();
-    }
-  };
   auto summary =
-      ImportRequests(next, writer, clock, DecodeLimits{},
+      ImportRequests(RequestsOfFiles(o.files), writer, clock, DecodeLimits{},
                      [&progress](int64_t done) { progress.Update(done); });
   progress.Finish();
   writer.Stop();

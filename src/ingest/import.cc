@@ -232,6 +232,32 @@ Result<std::vector<RecordedRequest>> ReadRecordedRequests(
   }
 }
 
+RequestSource RequestsOfFiles(std::vector<std::string> files) {
+  struct State {
+    std::vector<std::string> files;
+    size_t next_file = 0;
+    std::unique_ptr<RecordedRequestReader> reader;
+  };
+  auto state = std::make_shared<State>();
+  state->files = std::move(files);
+  return [state]() -> Result<std::optional<RecordedRequest>> {
+    for (;;) {
+      if (!state->reader) {
+        if (state->next_file == state->files.size()) {
+          return std::optional<RecordedRequest>();
+        }
+        auto opened =
+            RecordedRequestReader::Open(state->files[state->next_file++]);
+        if (!opened) return opened.error();
+        state->reader = std::move(*opened);
+      }
+      auto r = state->reader->Next();
+      if (!r || *r) return r;
+      state->reader.reset();
+    }
+  };
+}
+
 Result<ImportSummary> ImportRequests(
     const RequestSource& next, IngestWriter& writer, const Clock& clock,
     const DecodeLimits& limits, const std::function<void(int64_t)>& progress) {

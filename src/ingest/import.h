@@ -86,6 +86,10 @@ Result<std::vector<RecordedRequest>> ReadRecordedRequests(
 // The requests to import, one at a time: nullopt after the last.
 using RequestSource = std::function<Result<std::optional<RecordedRequest>>()>;
 
+// The requests recorded in `files`, one file after the other, each opened
+// when the one before is done (RecordedRequestReader).
+RequestSource RequestsOfFiles(std::vector<std::string> files);
+
 struct ImportSummary {
   int64_t stored = 0;      // new events (folded into the ledger)
   int64_t duplicates = 0;  // stored, flagged duplicate
