@@ -64,13 +64,17 @@ class Rewrites {
   std::vector<EventUpdate> pending_;
 };
 
+// A part of the new ledger goes to the store once it holds this many
+// sessions or links (and its printers are whole): a few hundred KB.
+constexpr size_t kPartSessions = 1024;
+constexpr size_t kPartLinks = 8192;
+
 // One printer's logged events, as the second pass reads them (key order):
 // the duplicate rule decided again, the rest folded from idle.
 class DeviceFold {
  public:
-  DeviceFold(const LedgerConfig& config, RebuildStats& stats,
-             ProjectionBatch& batch)
-      : config_(config), stats_(stats), batch_(batch) {}
+  DeviceFold(const LedgerConfig& config, RebuildStats& stats, LedgerPart& part)
+      : config_(config), stats_(stats), part_(part) {}
 
   // Returns whether the stored duplicate flag is wrong today.
   bool Add(const LoggedEvent& logged) {
@@ -100,25 +104,31 @@ class DeviceFold {
     return duplicate != logged.duplicate;
   }
 
-  // Folds the printer's events into the batch and starts on the next one.
+  // Folds the printer's events into the part and starts on the next one.
   void Finish(const std::string& device) {
     stats_.folded += static_cast<int64_t>(events_.size());
     Refolded refolded = Refold(config_, device, events_);
     stats_.sessions += static_cast<int64_t>(refolded.sessions.size());
-    for (Session& s : refolded.sessions) batch_.sessions.push_back(std::move(s));
-    for (auto& es : refolded.event_sessions) {
-      if (es.second) batch_.event_sessions.push_back(es);
+    for (Session& s : refolded.sessions) part_.sessions.push_back(std::move(s));
+    // Refold gives one link for each event, in the events' order.
+    for (size_t k = 0; k < refolded.event_sessions.size(); ++k) {
+      const auto& [event_id, session_id] = refolded.event_sessions[k];
+      if (session_id) {
+        part_.links.push_back({event_id, *session_id, events_[k].time});
+      }
     }
-    batch_.device_states.push_back(std::move(refolded.state));
+    part_.device_states.push_back(std::move(refolded.state));
     ++stats_.devices;
-    std::vector<Event>().swap(events_);  // folded: its memory goes back
+    events_.clear();
+    // A printer with a long history leaves a large buffer: given back.
+    if (events_.capacity() > 4 * kPartLinks) std::vector<Event>().swap(events_);
     same_time_.clear();
   }
 
  private:
   const LedgerConfig& config_;
   RebuildStats& stats_;
-  ProjectionBatch& batch_;
+  LedgerPart& part_;
   std::vector<Event> events_;  // the printer's foldable events, key order
   // What the duplicate rule compares of the printer's events at `time_` so
   // far that carry currentTime and came with a request.
@@ -157,18 +167,36 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   if (Status s = rewrites.Flush(); !s) return s.error();
 
   // Second pass, by printer and key: the duplicate rule and the fold, from
-  // the rows as they now read. The process holds one printer's events.
-  ProjectionBatch batch;
-  batch.reset = true;
-  // The projection replaced whole, at the position of the last event read:
-  // a projector that starts later folds only what was logged after it.
-  batch.position = last_id;
-  DeviceFold fold(config, stats, batch);
+  // the rows as they now read. The process holds one printer's events and
+  // a part of the new ledger; the store keeps the rest of it (in the
+  // transaction that replaces the old one) until the commit.
+  Result<std::unique_ptr<LedgerRewrite>> begun = store.RewriteLedger();
+  if (!begun) {
+    return Unavailable(fmt::format(
+        "the ledger cannot be rebuilt (the old one is unchanged): {}",
+        begun.error().message));
+  }
+  LedgerRewrite& ledger = **begun;
+  // Duplicate flags that change, rewritten in the ledger's transaction.
+  std::vector<EventUpdate> flags;
+  LedgerPart part;
+  DeviceFold fold(config, stats, part);
   std::optional<std::string> device;
+  auto finish_device = [&]() -> Status {
+    fold.Finish(*device);
+    if (part.sessions.size() < kPartSessions && part.links.size() < kPartLinks) {
+      return {};
+    }
+    Status s = ledger.Add(part);
+    part.clear();
+    return s;
+  };
   Status second = store.ForEachEventByDevice(
       last_id, [&](const LoggedEvent& logged) -> Status {
         if (device != logged.event.device) {
-          if (device) fold.Finish(*device);
+          if (device) {
+            if (Status s = finish_device(); !s) return s;
+          }
           device = logged.event.device;
         }
         ++stats.events;
@@ -178,19 +206,26 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
                                 logged.event.id)) {
           ++stats.redecoded_differently;
         }
-        return rewrites.Add({logged.event, !logged.duplicate});
+        flags.push_back({logged.event, !logged.duplicate});
+        if (flags.size() < kRewriteChunk) return {};
+        Status s = ledger.RewriteEvents(flags);
+        flags.clear();
+        return s;
       });
-  if (!second) return second.error();
-  if (device) fold.Finish(*device);
-  if (Status s = rewrites.Flush(); !s) return s.error();
+  if (second && device) second = finish_device();
+  if (second && !part.empty()) second = ledger.Add(part);
+  if (second) second = ledger.RewriteEvents(flags);
+  // The projection replaced whole, at the position of the last event read:
+  // a projector that starts later folds only what was logged after it.
+  if (second) second = ledger.Commit(last_id);
+  if (!second) {
+    return Unavailable(fmt::format(
+        "the ledger could not be rebuilt (the old one is unchanged): "
+        "{}; run `printmeter rebuild` again",
+        second.error().message));
+  }
   stats.redecoded_differently += static_cast<int64_t>(rewritten.size());
 
-  if (auto s = store.CommitProjection(batch); !s) {
-    return Unavailable(fmt::format(
-        "the rebuilt ledger could not be stored (the old one is unchanged): "
-        "{}; run `printmeter rebuild` again",
-        s.error().message));
-  }
   if (stats.redecoded_differently > 0) {
     spdlog::warn("{} stored event(s) read differently today than when they "
                  "were received; the ledger now follows today's reading",

@@ -9,17 +9,19 @@
 // 2. by printer, in key order (time, id): the duplicate rule is applied
 //    again (a row whose flag changes is rewritten too) and each printer is
 //    folded from idle over its events.
-// Then the ledger (sessions, device states, event -> session assignments)
-// is reset and the result committed in one transaction: afterwards every
-// row reads as today's decoder and duplicate rule make it, and the ledger is
-// their fold. Manual user attributions live apart from the ledger and
-// survive.
+// The new ledger (sessions, device states, event -> session assignments)
+// replaces the old one in ONE transaction (Store::RewriteLedger), written a
+// part of a few hundred printers at a time as the second pass folds them,
+// with the duplicate flags it changes: afterwards every row reads as today's
+// decoder and duplicate rule make it, and the ledger is their fold. Manual
+// user attributions live apart from the ledger and survive.
 //
-// Memory: one chunk of the log, one printer's events, and the new ledger
-// (its sessions, and one link of 24 bytes per folded event) until it is
-// committed. Rewritten rows are committed a few thousand at a time, before
-// the ledger: a rebuild that fails half way leaves some rows rewritten and
-// the old ledger in place, and the next rebuild finishes the job.
+// Memory: one chunk of the log, one printer's events and one part of the
+// new ledger; the store keeps the rest of it until the commit (SQLite: in
+// temporary tables on disk). Rows the first pass rewrites are committed a
+// few thousand at a time, before the ledger: a rebuild that fails half way
+// leaves some rows rewritten and the old ledger in place, and the next
+// rebuild finishes the job.
 #pragma once
 
 #include <cstdint>

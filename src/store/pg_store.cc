@@ -697,23 +697,34 @@ Status PgStore::ForEachEventByDevice(
   return ForEachInChunks<LoggedEvent>(kForEachChunk, read, fn);
 }
 
-Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
-  if (updates.empty()) return {};
+namespace {
+
+// Every Event column but the id, then duplicate, by id.
+Connection::Statement UpdateEventStatement(const EventUpdate& u) {
   static const std::string kSql = [] {
     std::string set;
     for (const char* name : rows::kEventFields) {
       if (std::string_view(name) == "id") continue;
       set += fmt::format("{} = ?, ", Column(name));
     }
-    return fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set);
+    return Numbered(
+        fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set));
   }();
+  Params p;
+  rows::BindEvent(p, u.event, /*with_id=*/false);
+  p.Bind(u.duplicate).Bind(u.event.id);
+  return {kSql, std::move(p)};
+}
+
+}  // namespace
+
+Status PgStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
+  if (updates.empty()) return {};
   Connection& conn = *writer_;
   return Transaction(conn, [&]() -> Status {
     for (const EventUpdate& u : updates) {
-      Params p;
-      rows::BindEvent(p, u.event, /*with_id=*/false);
-      p.Bind(u.duplicate).Bind(u.event.id);
-      auto rows = conn.Exec(Numbered(kSql), std::move(p));
+      Connection::Statement update = UpdateEventStatement(u);
+      auto rows = conn.Exec(update.sql, std::move(update.params));
       if (!rows.ok()) return rows.error();
       if (rows->affected() == 0) {
         return NotFound(fmt::format(
@@ -995,11 +1006,6 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     static const std::string kSet = Numbered("UPDATE projection SET position = ?");
     writes.push_back({kSet, std::move(Params().Bind(batch.position))});
   }
-  if (batch.reset) {
-    for (const char* table : {"sessions", "device_states", "event_sessions"}) {
-      writes.push_back({fmt::format("DELETE FROM {}", table), {}});
-    }
-  }
   for (const ProjectionBatch::Refold& r : batch.refolds) {
     static const std::string kAfter = Numbered(
         "DELETE FROM sessions WHERE device = ? AND (opened_by_time, "
@@ -1054,6 +1060,114 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
                              batch.from)};
   }
   return {};
+}
+
+// rebuild's replacement of the ledger: one transaction on the projector's
+// connection, the old ledger deleted first (readers and other instances see
+// it until the commit), each part's rows sent in pipelines as it comes.
+class PgStore::LedgerRewriter final : public LedgerRewrite {
+ public:
+  static Result<std::unique_ptr<LedgerRewrite>> Begin(Connection& conn) {
+    std::unique_ptr<LedgerRewriter> rewrite(new LedgerRewriter(conn));
+    if (Status s = conn.Script("BEGIN"); !s.ok()) return s.error();
+    rewrite->open_ = true;
+    Status s = conn.Script(
+        "DELETE FROM sessions; DELETE FROM device_states; "
+        "DELETE FROM event_sessions");
+    if (!s.ok()) return rewrite->Fail(s).error();
+    return std::unique_ptr<LedgerRewrite>(std::move(rewrite));
+  }
+
+  ~LedgerRewriter() override {
+    if (open_) (void)conn_.Script("ROLLBACK");
+  }
+
+  Status RewriteEvents(const std::vector<EventUpdate>& updates) override {
+    if (failure_) return *failure_;
+    std::vector<Connection::Statement> writes;
+    for (const EventUpdate& u : updates) {
+      writes.push_back(UpdateEventStatement(u));
+    }
+    // One by one, for the count of rows each changed.
+    for (size_t at = 0; at < writes.size(); at += kPipelineChunk) {
+      std::vector<Connection::Statement> chunk(
+          std::make_move_iterator(writes.begin() + at),
+          std::make_move_iterator(
+              writes.begin() + std::min(writes.size(), at + kPipelineChunk)));
+      auto rows = conn_.Pipeline(chunk);
+      if (!rows.ok()) return Fail(rows.error());
+      for (size_t k = 0; k < rows->size(); ++k) {
+        if ((*rows)[k].affected() == 0) {
+          return Fail(NotFound(
+              fmt::format("cannot rewrite event {}: no such event is stored",
+                          updates[at + k].event.id)));
+        }
+      }
+    }
+    return {};
+  }
+
+  Status Add(const LedgerPart& part) override {
+    if (failure_) return *failure_;
+    std::map<int64_t, const Session*> latest;
+    for (const Session& session : part.sessions) latest[session.id] = &session;
+    for (const DeviceState& d : part.device_states) {
+      if (d.open) latest[d.open->id] = &*d.open;
+    }
+    std::vector<Connection::Statement> writes;
+    for (const auto& [id, session] : latest) {
+      writes.push_back(UpsertSessionStatement(*session));
+    }
+    static const std::string kLink = Numbered(
+        "INSERT INTO event_sessions (event_id, session_id, time) VALUES (?, "
+        "?, ?) ON CONFLICT (event_id) DO UPDATE SET session_id = "
+        "excluded.session_id, time = excluded.time");
+    for (const EventLink& l : part.links) {
+      writes.push_back(
+          {kLink,
+           std::move(Params().Bind(l.event_id).Bind(l.session_id).Bind(l.time))});
+    }
+    for (const DeviceState& d : part.device_states) {
+      writes.push_back(UpsertDeviceStateStatement(d));
+    }
+    if (auto done = RunPipelined(conn_, writes); !done.ok()) {
+      return Fail(done.error());
+    }
+    return {};
+  }
+
+  Status Commit(int64_t position) override {
+    if (failure_) return *failure_;
+    static const std::string kSet =
+        Numbered("UPDATE projection SET position = ?");
+    std::vector<Connection::Statement> last;
+    last.push_back({kSet, std::move(Params().Bind(position))});
+    if (auto done = RunPipelined(conn_, last); !done.ok()) {
+      return Fail(done.error());
+    }
+    if (Status s = conn_.Script("COMMIT"); !s.ok()) return Fail(s);
+    open_ = false;
+    failure_ = Internal("the rebuilt ledger is committed already");
+    return {};
+  }
+
+ private:
+  explicit LedgerRewriter(Connection& conn) : conn_(conn) {}
+  // Rolled back at the first failure; every later call says why.
+  Status Fail(Status s) {
+    if (open_) (void)conn_.Script("ROLLBACK");
+    open_ = false;
+    failure_ = s.error();
+    return s;
+  }
+
+  Connection& conn_;
+  bool open_ = false;
+  std::optional<Error> failure_;
+};
+
+Result<std::unique_ptr<LedgerRewrite>> PgStore::RewriteLedger() {
+  return LedgerRewriter::Begin(*projector_);
 }
 
 // --- LedgerReader ---

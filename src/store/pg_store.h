@@ -120,8 +120,12 @@ class PgStore final : public Store {
       int64_t up_to_id,
       const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
+  // One transaction on the projector's connection, each part sent in
+  // pipelines (pg_store.cc).
+  Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() override;
 
  private:
+  class LedgerRewriter;
   class Lease;
   PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
           std::unique_ptr<pg::Connection> projector);

@@ -100,18 +100,22 @@ Result<std::optional<std::string>> InsertDevice(Connection& conn,
   return q.OptText();
 }
 
+}  // namespace
+
+namespace sqlite {
+
 // Every Event column but the id, then duplicate, by id.
 Status UpdateEvent(Connection& conn, const EventUpdate& u) {
   static const std::string kSql = [] {
     std::string set;
-    for (const char* name : sqlite::kEventFields) {
+    for (const char* name : kEventFields) {
       if (std::string_view(name) == "id") continue;
       set += fmt::format("{} = ?, ", name);
     }
     return fmt::format("UPDATE events SET {}duplicate = ? WHERE id = ?", set);
   }();
   Status s = sqlite::RunOn(conn, kSql, [&u](Query& q) {
-    sqlite::BindEvent(q, u.event, /*with_id=*/false);
+    BindEvent(q, u.event, /*with_id=*/false);
     q.Bind(u.duplicate).Bind(u.event.id);
   });
   if (!s.ok()) return s;
@@ -122,7 +126,7 @@ Status UpdateEvent(Connection& conn, const EventUpdate& u) {
   return {};
 }
 
-}  // namespace
+}  // namespace sqlite
 
 Result<int64_t> SqliteStore::LastEventId() { return next_event_id_ - 1; }
 
@@ -320,7 +324,7 @@ Status SqliteStore::RewriteEvents(const std::vector<EventUpdate>& updates) {
   if (updates.empty()) return {};
   return WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
     for (const EventUpdate& u : updates) {
-      if (Status s = UpdateEvent(*writer_, u); !s.ok()) return s;
+      if (Status s = sqlite::UpdateEvent(*writer_, u); !s.ok()) return s;
     }
     return {};
   });

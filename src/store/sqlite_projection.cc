@@ -26,7 +26,7 @@ namespace {
 
 // The attributed user is copied from session_users on every upsert, so that
 // it survives a reset of the projection and a rebuild.
-// A new session (rebuild's reset: no row is there yet).
+// A new session (rebuild: each written once, into its scratch table).
 constexpr const char* kInsertSession =
     "INSERT INTO sessions (id, device, status, started_at, ended_at, "
     "last_event_at, pauses, pause_started_at, file_name, file_path, "
@@ -154,15 +154,6 @@ Status LinkEvent(Connection& conn, int64_t event_id,
                [&](Query& q) { q.Bind(event_id).Bind(*session_id); });
 }
 
-// `rebuild`'s reset: the whole projection replaced in one transaction. Row
-// by row through the ledger's nine session B-trees (and an upsert that
-// first tries an update) a rebuild wrote ~26 µs per session; here the
-// ledger's indexes are dropped, each session is inserted once (its latest
-// version: an open one is also the device state's), in the table's own
-// order, each link in the log's order (its time read from the log page
-// that the previous link read), and the indexes are made again from the
-// schema's own statements, each sorted once. A bigger page cache for the
-// duration keeps the sorts and the log pages in memory.
 // A projector step: what it changed, upserted row by row.
 Status UpsertProjection(Connection& conn, const ProjectionBatch& batch) {
   for (const ProjectionBatch::Refold& r : batch.refolds) {
@@ -179,146 +170,6 @@ Status UpsertProjection(Connection& conn, const ProjectionBatch& batch) {
   }
   for (const DeviceState& d : batch.device_states) {
     if (Status s = UpsertDeviceState(conn, d); !s.ok()) return s;
-  }
-  return {};
-}
-
-Status ReplaceProjection(Connection& conn, const ProjectionBatch& batch) {
-  Result<int64_t> cache = sqlite::Single<int64_t>(
-      conn, "SELECT cache_size + ? FROM pragma_cache_size()", 0,
-      [](Query& q) { return q.Int(); }, int64_t{0});
-  if (!cache.ok()) return cache.error();
-  if (Status s = conn.Exec("PRAGMA cache_size = -65536"); !s.ok()) return s;
-  struct RestoreCache {
-    Connection& conn;
-    int64_t pages;
-    ~RestoreCache() {
-      (void)conn.Exec(fmt::format("PRAGMA cache_size = {}", pages));
-    }
-  } restore{conn, *cache};
-
-  struct Index {
-    std::string name;
-    std::string sql;
-  };
-  std::vector<Index> indexes;
-  Status s = sqlite::Collect(
-      conn,
-      sqlite::Sql{"SELECT name, sql FROM sqlite_schema WHERE type = 'index' "
-                  "AND sql IS NOT NULL AND tbl_name IN ('sessions', "
-                  "'event_sessions', 'device_states')",
-                  {}},
-      [](Query& q) {
-        Index i;
-        i.name = q.Text();
-        i.sql = q.Text();
-        return i;
-      },
-      indexes);
-  if (!s.ok()) return s;
-  for (const Index& i : indexes) {
-    if (s = conn.Exec(fmt::format("DROP INDEX \"{}\"", i.name)); !s.ok()) {
-      return s;
-    }
-  }
-  s = conn.Exec(
-      "DELETE FROM sessions; DELETE FROM device_states; "
-      "DELETE FROM event_sessions;");
-  if (!s.ok()) return s;
-
-  std::map<int64_t, const Session*> latest;
-  for (const Session& session : batch.sessions) latest[session.id] = &session;
-  for (const DeviceState& d : batch.device_states) {
-    if (d.open) latest[d.open->id] = &*d.open;
-  }
-  std::vector<const Session*> sessions;
-  sessions.reserve(latest.size());
-  for (const auto& [id, session] : latest) sessions.push_back(session);
-  std::sort(sessions.begin(), sessions.end(),
-            [](const Session* a, const Session* b) {
-              return std::pair(a->started_at, a->id) <
-                     std::pair(b->started_at, b->id);
-            });
-  for (const Session* session : sessions) {
-    s = RunOn(conn, kInsertSession,
-              [session](Query& q) { BindSession(q, *session); });
-    if (!s.ok()) return s;
-  }
-
-  // Every link once, by event id, the last one a batch gives for an event
-  // winning: a sorted vector, 16 bytes a link (a map took ~64), for
-  // rebuild's ledger of the whole log.
-  constexpr int64_t kUnlinked = std::numeric_limits<int64_t>::min();
-  std::vector<std::pair<int64_t, int64_t>> links;  // (event, session)
-  links.reserve(batch.event_sessions.size());
-  for (const auto& [event_id, session_id] : batch.event_sessions) {
-    links.emplace_back(event_id, session_id.value_or(kUnlinked));
-  }
-  std::stable_sort(links.begin(), links.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  size_t kept = 0;
-  for (size_t i = 0; i < links.size(); ++i) {
-    const bool last_of_event =
-        i + 1 == links.size() || links[i + 1].first != links[i].first;
-    if (last_of_event && links[i].second != kUnlinked) links[kept++] = links[i];
-  }
-  links.resize(kept);
-  links.shrink_to_fit();
-  // Each link stores its event's time (for a session's events in time
-  // order): read for all at once from the log's index, which holds every
-  // event's time and id, instead of from the log row of each, a page apiece.
-  // Only the linked events' times are kept, beside their links.
-  std::vector<TimeMs> times(links.size(), 0);
-  std::vector<bool> found(links.size(), false);
-  {
-    Result<sqlite::Statement*> stmt = conn.Prepare(
-        "SELECT id, time FROM events INDEXED BY events_device_time");
-    if (!stmt.ok()) return stmt.error();
-    Query q(*stmt);
-    for (;;) {
-      Result<bool> row = q.Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      const int64_t id = q.Int();
-      const TimeMs time = q.Int();
-      auto link = std::lower_bound(
-          links.begin(), links.end(), id,
-          [](const auto& l, int64_t event) { return l.first < event; });
-      if (link == links.end() || link->first != id) continue;
-      const size_t k = static_cast<size_t>(link - links.begin());
-      times[k] = time;
-      found[k] = true;
-    }
-  }
-  for (size_t k = 0; k < links.size(); ++k) {
-    const auto& [event_id, session_id] = links[k];
-    if (!found[k]) {
-      return Internal(fmt::format(
-          "event {} is linked to session {} but is not in the log", event_id,
-          session_id));
-    }
-    s = RunOn(conn,
-              "INSERT INTO event_sessions (event_id, session_id, time) "
-              "VALUES (?, ?, ?)",
-              [&](Query& q) {
-                q.Bind(event_id).Bind(session_id).Bind(times[k]);
-              });
-    if (!s.ok()) return s;
-  }
-
-  std::vector<const DeviceState*> states;
-  states.reserve(batch.device_states.size());
-  for (const DeviceState& d : batch.device_states) states.push_back(&d);
-  std::stable_sort(states.begin(), states.end(),
-                   [](const DeviceState* a, const DeviceState* b) {
-                     return a->device < b->device;
-                   });
-  for (const DeviceState* d : states) {
-    if (s = UpsertDeviceState(conn, *d); !s.ok()) return s;
-  }
-
-  for (const Index& i : indexes) {
-    if (s = conn.Exec(i.sql); !s.ok()) return s;
   }
   return {};
 }
@@ -505,11 +356,7 @@ void SqliteStore::BoundWal() {
 
 Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
   Connection& conn = *projector_;
-  if (batch.reset) {
-    if (Status s = ReplaceProjection(conn, batch); !s.ok()) return s;
-  } else if (Status s = UpsertProjection(conn, batch); !s.ok()) {
-    return s;
-  }
+  if (Status s = UpsertProjection(conn, batch); !s.ok()) return s;
   for (const auto& [device, received] : batch.last_received) {
     Status s = RunOn(conn,
                      "UPDATE devices SET last_received = max(last_received, "
@@ -535,6 +382,195 @@ Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
   return RunOn(conn,
                "INSERT OR REPLACE INTO projection (id, position) VALUES (1, ?)",
                [&](Query& q) { q.Bind(batch.position); });
+}
+
+
+// --- rebuild's replacement of the ledger ---------------------------------
+//
+// Row by row through the ledger's nine session B-trees (an upsert that
+// first tries an update) a rebuild wrote ~26 µs per session, and holding the
+// whole new ledger to write it sorted took ~2 KB of memory per session.
+// Here each part goes to two temporary tables as it comes (appended, in the
+// order of its printers), which SQLite keeps in a temporary file, not in
+// memory. At the commit the ledger's indexes are dropped, the rows are
+// copied into place in each table's own order (SQLite's external sorter,
+// bounded by the page cache), and the indexes are made again from the
+// schema's own statements, each sorted once. Device states come in the
+// order of their printers, the table's own: they go straight in.
+class SqliteStore::LedgerRewriter final : public LedgerRewrite {
+ public:
+  static Result<std::unique_ptr<LedgerRewrite>> Begin(SqliteStore& store) {
+    if (store.read_only_) {
+      return Unavailable(fmt::format(
+          "{} is open read-only: the ledger cannot be rebuilt", store.path_));
+    }
+    std::unique_lock lock(store.write_mutex_);
+    Connection& conn = *store.projector_;
+    Result<int64_t> cache = sqlite::Single<int64_t>(
+        conn, "SELECT cache_size + ? FROM pragma_cache_size()", 0,
+        [](Query& q) { return q.Int(); }, int64_t{0});
+    if (!cache.ok()) return cache.error();
+    std::unique_ptr<LedgerRewriter> rewrite(
+        new LedgerRewriter(conn, std::move(lock), *cache));
+    // 8 MiB of pages for the sorts and the index builds (SQLite's default
+    // is 2). Measured on a log of 200,000 printers with a session each:
+    // 4 MiB 6.6-7.3 s and 26 MB resident, 8 MiB 6.4-6.5 s and 34 MB,
+    // 64 MiB 6.6-6.7 s and 135 MB.
+    Status s = conn.Exec(
+        "PRAGMA cache_size = -8192; PRAGMA temp_store = FILE; "
+        "PRAGMA synchronous = FULL; BEGIN IMMEDIATE");
+    if (!s.ok()) return s.error();
+    rewrite->open_ = true;
+    s = conn.Exec(
+        "DROP TABLE IF EXISTS temp.rebuilt_sessions; "
+        "DROP TABLE IF EXISTS temp.rebuilt_links; "
+        "CREATE TEMP TABLE rebuilt_sessions AS "
+        "SELECT * FROM main.sessions WHERE 0; "
+        "CREATE TEMP TABLE rebuilt_links (event_id INTEGER NOT NULL, "
+        "session_id INTEGER NOT NULL, time INTEGER NOT NULL); "
+        "DELETE FROM main.device_states;");
+    if (!s.ok()) return s.error();
+    return std::unique_ptr<LedgerRewrite>(std::move(rewrite));
+  }
+
+  ~LedgerRewriter() override {
+    if (open_) (void)conn_.Exec("ROLLBACK");
+    (void)conn_.Exec(fmt::format("PRAGMA cache_size = {}", cache_pages_));
+  }
+
+  Status RewriteEvents(const std::vector<EventUpdate>& updates) override {
+    if (Status s = Usable(); !s.ok()) return s;
+    for (const EventUpdate& u : updates) {
+      if (Status s = sqlite::UpdateEvent(conn_, u); !s.ok()) return Fail(s);
+    }
+    return {};
+  }
+
+  Status Add(const LedgerPart& part) override {
+    if (Status s = Usable(); !s.ok()) return s;
+    // Each session once, its latest version: the open session of a state
+    // is the newest.
+    latest_.clear();
+    for (const Session& session : part.sessions) {
+      latest_[session.id] = &session;
+    }
+    for (const DeviceState& d : part.device_states) {
+      if (d.open) latest_[d.open->id] = &*d.open;
+    }
+    static const std::string kInsert = [] {
+      std::string sql = kInsertSession;
+      const std::string from = "INSERT INTO sessions ";
+      return sql.replace(sql.find(from), from.size(),
+                         "INSERT INTO temp.rebuilt_sessions ");
+    }();
+    for (const auto& [id, session] : latest_) {
+      Status s = RunOn(conn_, kInsert,
+                       [session](Query& q) { BindSession(q, *session); });
+      if (!s.ok()) return Fail(s);
+    }
+    // Each link once, the last one given for its event.
+    links_.assign(part.links.begin(), part.links.end());
+    std::stable_sort(links_.begin(), links_.end(),
+                     [](const EventLink& a, const EventLink& b) {
+                       return a.event_id < b.event_id;
+                     });
+    for (size_t i = 0; i < links_.size(); ++i) {
+      if (i + 1 < links_.size() &&
+          links_[i + 1].event_id == links_[i].event_id) {
+        continue;
+      }
+      const EventLink& l = links_[i];
+      Status s = RunOn(conn_,
+                       "INSERT INTO temp.rebuilt_links (event_id, session_id, "
+                       "time) VALUES (?, ?, ?)",
+                       [&l](Query& q) {
+                         q.Bind(l.event_id).Bind(l.session_id).Bind(l.time);
+                       });
+      if (!s.ok()) return Fail(s);
+    }
+    for (const DeviceState& d : part.device_states) {
+      if (Status s = UpsertDeviceState(conn_, d); !s.ok()) return Fail(s);
+    }
+    return {};
+  }
+
+  Status Commit(int64_t position) override {
+    if (Status s = Usable(); !s.ok()) return s;
+    struct Index {
+      std::string name;
+      std::string sql;
+    };
+    std::vector<Index> indexes;
+    Status s = sqlite::Collect(
+        conn_,
+        sqlite::Sql{"SELECT name, sql FROM main.sqlite_schema WHERE type = "
+                    "'index' AND sql IS NOT NULL AND tbl_name IN ('sessions', "
+                    "'event_sessions')",
+                    {}},
+        [](Query& q) {
+          Index i;
+          i.name = q.Text();
+          i.sql = q.Text();
+          return i;
+        },
+        indexes);
+    if (!s.ok()) return Fail(s);
+    for (const Index& i : indexes) {
+      s = conn_.Exec(fmt::format("DROP INDEX main.\"{}\"", i.name));
+      if (!s.ok()) return Fail(s);
+    }
+    s = conn_.Exec(
+        "DELETE FROM main.sessions; DELETE FROM main.event_sessions; "
+        "INSERT INTO main.sessions SELECT * FROM temp.rebuilt_sessions "
+        "ORDER BY started_at, id; "
+        "INSERT INTO main.event_sessions (event_id, session_id, time) "
+        "SELECT event_id, session_id, time FROM temp.rebuilt_links "
+        "ORDER BY event_id; "
+        "DROP TABLE temp.rebuilt_sessions; DROP TABLE temp.rebuilt_links;");
+    if (!s.ok()) return Fail(s);
+    for (const Index& i : indexes) {
+      if (s = conn_.Exec(i.sql); !s.ok()) return Fail(s);
+    }
+    s = RunOn(conn_,
+              "INSERT OR REPLACE INTO projection (id, position) VALUES (1, ?)",
+              [position](Query& q) { q.Bind(position); });
+    if (!s.ok()) return Fail(s);
+    if (s = conn_.Exec("COMMIT"); !s.ok()) return Fail(s);
+    open_ = false;
+    failure_ = Internal("the rebuilt ledger is committed already");
+    return {};
+  }
+
+ private:
+  LedgerRewriter(Connection& conn, std::unique_lock<std::mutex> lock,
+                 int64_t cache_pages)
+      : conn_(conn), lock_(std::move(lock)), cache_pages_(cache_pages) {}
+
+  Status Usable() const {
+    if (failure_) return *failure_;
+    return {};
+  }
+  // The transaction is rolled back at the first failure: nothing of the
+  // new ledger is kept, and every later call says why.
+  Status Fail(Status s) {
+    if (open_) (void)conn_.Exec("ROLLBACK");
+    open_ = false;
+    failure_ = s.error();
+    return s;
+  }
+
+  Connection& conn_;
+  std::unique_lock<std::mutex> lock_;  // the store's write mutex
+  int64_t cache_pages_;  // the connection's page cache before
+  bool open_ = false;    // the transaction is open
+  std::optional<Error> failure_;
+  // Add()'s working space, kept from part to part.
+  std::map<int64_t, const Session*> latest_;
+  std::vector<EventLink> links_;
+};
+
+Result<std::unique_ptr<LedgerRewrite>> SqliteStore::RewriteLedger() {
+  return LedgerRewriter::Begin(*this);
 }
 
 }  // namespace pm

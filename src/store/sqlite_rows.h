@@ -40,6 +40,9 @@ void BindEvent(Query& q, const Event& e, bool with_id = true);
 Event ReadEvent(Query& q);
 void BindSession(Query& q, const Session& s);
 Session ReadSession(Query& q);
+// Rewrites a logged row's decoded columns and duplicate flag, by id
+// (rebuild); kNotFound when no row has the id.
+Status UpdateEvent(Connection& conn, const EventUpdate& u);
 // A stored request body: reads its two columns (body, body_size) and gives
 // the body as received (store/stored_body.h). Collect's row readers cannot
 // fail, so the first damaged body is kept in `status`, for the caller to

@@ -156,6 +156,9 @@ class SqliteStore final : public Store {
       int64_t up_to_id,
       const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
+  // In one write transaction on the projector's connection, holding the
+  // write mutex until it is committed or destroyed (sqlite_projection.cc).
+  Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() override;
 
  private:
   // A pooled reader connection, returned to the pool when destroyed.
@@ -173,6 +176,7 @@ class SqliteStore final : public Store {
     std::unique_ptr<sqlite::Connection> conn_;
   };
   class Checkpointer;  // the background checkpoint thread
+  class LedgerRewriter;  // RewriteLedger's (sqlite_projection.cc)
 
   SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer);
 

@@ -135,7 +135,6 @@ struct ProjectionBatch {
     std::string device;
     std::optional<EventKey> after;
   };
-  bool reset = false;  // drop the whole projection first (`rebuild`)
   std::vector<Refold> refolds;
   std::vector<Session> sessions;  // upserted by id
   // Event -> session; nullopt removes the event's link.
@@ -150,8 +149,7 @@ struct ProjectionBatch {
   // The position this step folded from: the commit fails with kConflict
   // (and stores nothing) when the stored position is another, i.e. another
   // projector (another instance on the same database) got there first; the
-  // projector then reloads and folds on from there. -1: unconditional
-  // (rebuild's reset).
+  // projector then reloads and folds on from there. -1: unconditional.
   int64_t from = -1;
 };
 
@@ -410,6 +408,50 @@ class ForwardStore {
                                    const std::string& key, TimeMs sent_at) = 0;
 };
 
+// One link of a rebuilt ledger: an event, its session and the event's time.
+struct EventLink {
+  int64_t event_id = 0;
+  int64_t session_id = 0;
+  TimeMs time = 0;
+};
+
+// A part of a rebuilt ledger: whole printers (a printer is never split
+// between two parts). Sessions are written by id, a later version of an id
+// winning, the open session of each state last (its latest version). Links
+// too: the last one of an event wins.
+struct LedgerPart {
+  std::vector<Session> sessions;
+  std::vector<EventLink> links;
+  std::vector<DeviceState> device_states;
+  bool empty() const {
+    return sessions.empty() && links.empty() && device_states.empty();
+  }
+  void clear() {  // keeps the vectors' memory for the next part
+    sessions.clear();
+    links.clear();
+    device_states.clear();
+  }
+};
+
+// The whole ledger (sessions, device states, event -> session links)
+// replaced in ONE transaction, written a part at a time so that memory does
+// not grow with the log: `rebuild` adds each printer's fold as it goes. Until
+// Commit() readers see the old ledger; destroyed without a Commit() (an
+// error, a crash) nothing of it is stored, the old ledger stays. Manual
+// attributions are not part of it and survive. A store may keep the parts
+// on disk (SQLite: temporary tables, sorted into place at the commit).
+class LedgerRewrite {
+ public:
+  virtual ~LedgerRewrite() = default;  // rolls back unless committed
+  // Log rows whose decoded columns or duplicate flag change, in the same
+  // transaction as the ledger that reads them so.
+  virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;
+  virtual Status Add(const LedgerPart& part) = 0;
+  // The new ledger replaces the old one, projected up to and including
+  // event `position`. Once: afterwards every call fails.
+  virtual Status Commit(int64_t position) = 0;
+};
+
 // A whole database: the faces, and what `rebuild` and the shell need.
 class Store : public LogStore,
               public ProjectionStore,
@@ -435,6 +477,9 @@ class Store : public LogStore,
   // Rewrites logged events' decoded columns and duplicate flags in one
   // transaction (a newer decoder). An unknown id fails the whole call.
   virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;
+  // Starts replacing the whole ledger (`rebuild`): see LedgerRewrite. Holds
+  // the database's write transaction until it is committed or destroyed.
+  virtual Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() = 0;
   // Every manual attribution (session id, person), by session id.
   virtual Result<std::vector<std::pair<int64_t, std::string>>>
   LoadAttributions() = 0;

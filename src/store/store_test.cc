@@ -275,10 +275,10 @@ std::string SchemaText(const std::string& path) {
   return text;
 }
 
-// `rebuild` replaces the projection with its indexes dropped and made again,
-// each session written once: the schema, every session's latest version,
-// each link's time and the attributions come out as row-by-row upserts left
-// them.
+// `rebuild` replaces the ledger a part at a time, its indexes dropped and
+// made again, each session written once: the schema, every session's latest
+// version, each link's time and the attributions come out as row-by-row
+// upserts left them.
 TEST(ProjectionResetTest, ReplacesTheLedgerKeepingEveryIndexAndAttribution) {
   TempDir dir;
   std::string path = dir.File("reset.db");
@@ -297,30 +297,49 @@ TEST(ProjectionResetTest, ReplacesTheLedgerKeepingEveryIndexAndAttribution) {
   const std::string schema = SchemaText(path);
   ASSERT_THAT(schema, HasSubstr("index sessions_device_status"));
 
-  ProjectionBatch batch;
-  batch.reset = true;
-  batch.position = 6;
+  // Two parts, a printer each; "a" with two versions of session 2.
+  LedgerPart part_a;
   Session first = testing::BareSession(2, "a", 1'700'000'001'000,
                                        1'700'000'003'000);
   Session moved = first;  // a later version of session 2, started later
   moved.started_at = 1'700'000'002'000;
   moved.event_count = 2;
-  batch.sessions = {first, moved,
-                    testing::BareSession(3, "b", 1'700'000'004'000,
-                                         1'700'000'005'000)};
-  Session open = testing::BareSession(4, "b", 1'700'000'006'000, std::nullopt);
-  batch.sessions.push_back(open);
-  open.event_count = 5;  // the state's version of the open session is newer
+  part_a.sessions = {first, moved};
   DeviceState a;
   a.device = "a";
+  part_a.device_states = {a};
+  // The last link of an event wins.
+  part_a.links = {{1, 2, 1'700'000'001'000}, {2, 2, 1'700'000'002'000},
+                  {3, 9, 1'700'000'003'000}, {3, 2, 1'700'000'003'000}};
+  LedgerPart part_b;
+  part_b.sessions = {testing::BareSession(3, "b", 1'700'000'004'000,
+                                          1'700'000'005'000)};
+  Session open = testing::BareSession(4, "b", 1'700'000'006'000, std::nullopt);
+  part_b.sessions.push_back(open);
+  open.event_count = 5;  // the state's version of the open session is newer
   DeviceState b;
   b.device = "b";
   b.state = PrinterState::kPrinting;
   b.open = open;
-  batch.device_states = {b, a};
-  batch.event_sessions = {{1, 2}, {2, 2}, {3, std::nullopt}, {4, 3},
-                          {5, 3}, {6, 4}, {3, 2}, {5, std::nullopt}};
-  ASSERT_TRUE(store->CommitProjection(batch).ok());
+  part_b.device_states = {b};
+  part_b.links = {{4, 3, 1'700'000'004'000}, {5, 3, 1'700'000'005'000},
+                  {6, 4, 1'700'000'006'000}};
+  auto rewrite = store->RewriteLedger();
+  ASSERT_TRUE(rewrite.ok()) << rewrite.error().message;
+  ASSERT_TRUE((*rewrite)->Add(part_a).ok());
+  ASSERT_TRUE((*rewrite)->Add(part_b).ok());
+  // Until the commit, readers see the old ledger.
+  auto before = store->GetSession(2);
+  ASSERT_TRUE(before.ok() && *before);
+  EXPECT_EQ((*before)->started_at, 1'700'000'001'000);
+  auto three = store->GetSession(3);
+  ASSERT_TRUE(three.ok());
+  EXPECT_FALSE(three->has_value());
+  Status committed = (*rewrite)->Commit(6);
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  EXPECT_FALSE((*rewrite)->Commit(6).ok());  // once
+  rewrite->reset();
+
 
   EXPECT_EQ(SchemaText(path), schema);
   EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sessions"), 3);
@@ -332,15 +351,15 @@ TEST(ProjectionResetTest, ReplacesTheLedgerKeepingEveryIndexAndAttribution) {
   auto four = store->GetSession(4);
   ASSERT_TRUE(four.ok() && *four);
   EXPECT_EQ((*four)->event_count, 5);
-  // The last link of each event wins; none for an event unlinked last.
-  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM event_sessions"), 5);
+  // Each link once, with its time.
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM event_sessions"), 6);
   EXPECT_EQ(RawInt(path,
                    "SELECT count(*) FROM event_sessions l JOIN events e ON "
                    "e.id = l.event_id WHERE l.time = e.time"),
-            5);
+            6);
   EXPECT_EQ(RawInt(path,
-                   "SELECT count(*) FROM event_sessions WHERE event_id = 5"),
-            0);
+                   "SELECT session_id FROM event_sessions WHERE event_id = 5"),
+            3);
   EXPECT_EQ(RawInt(path,
                    "SELECT session_id FROM event_sessions WHERE event_id = 3"),
             2);

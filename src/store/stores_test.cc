@@ -76,9 +76,9 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   }
   // What `rebuild` does first: the projection emptied, the log kept.
   Status ResetProjection() {
-    ProjectionBatch reset;
-    reset.reset = true;
-    return store_->CommitProjection(reset);
+    Result<std::unique_ptr<LedgerRewrite>> rewrite = store_->RewriteLedger();
+    if (!rewrite.ok()) return rewrite.error();
+    return (*rewrite)->Commit(0);
   }
   void CommitSessions(std::vector<Session> sessions) {
     WriteBatch batch;
@@ -1078,6 +1078,71 @@ TEST_P(StoreTest, MaintenanceMarksRoundTripAndSurviveReset) {
   auto read = other->LoadMaintenanceMarks();
   ASSERT_TRUE(read.ok());
   EXPECT_THAT(*read, ::testing::UnorderedElementsAre(nozzle, again, belts));
+}
+
+// A rebuild that fails or stops half way stores nothing of its new ledger:
+// the old one stays whole, and a failed rewrite says why at every later call.
+TEST_P(StoreTest, ALedgerRewriteNotCommittedLeavesTheOldLedger) {
+  WriteBatch batch;
+  batch.events = {Record(BareEvent(1, "delta", Kind::kStarted, kT0)),
+                  Record(BareEvent(2, "delta", Kind::kDone, kT0 + 1000))};
+  batch.event_sessions = {{1, 1}, {2, 1}};
+  batch.sessions = {BareSession(1, "delta", kT0, kT0 + 1000)};
+  DeviceState state;
+  state.device = "delta";
+  batch.device_states = {state};
+  Commit(batch);
+
+  LedgerPart part;
+  part.sessions = {BareSession(7, "delta", kT0, std::nullopt)};
+  part.links = {{1, 7, kT0}};
+  DeviceState printing = state;
+  printing.state = PrinterState::kPrinting;
+  printing.open = part.sessions[0];
+  part.device_states = {printing};
+  {
+    auto rewrite = store_->RewriteLedger();
+    ASSERT_TRUE(rewrite.ok()) << rewrite.error().message;
+    ASSERT_TRUE((*rewrite)->Add(part).ok());
+  }  // dropped without a commit
+  EXPECT_THAT(Ids(List({})), ElementsAre(1));
+  Result<std::vector<EventView>> linked = store_->SessionEvents(1);
+  ASSERT_TRUE(linked.ok());
+  EXPECT_EQ(linked->size(), 2u);
+
+  {
+    auto rewrite = store_->RewriteLedger();
+    ASSERT_TRUE(rewrite.ok()) << rewrite.error().message;
+    ASSERT_TRUE((*rewrite)->Add(part).ok());
+    EventUpdate unknown{BareEvent(99, "delta", Kind::kDone, kT0), false};
+    Status failed = (*rewrite)->RewriteEvents({unknown});
+    ASSERT_FALSE(failed.ok());
+    EXPECT_THAT(failed.error().message, HasSubstr("event 99"));
+    Status commit = (*rewrite)->Commit(2);
+    ASSERT_FALSE(commit.ok());
+    EXPECT_THAT(commit.error().message, HasSubstr("event 99"));
+  }
+  EXPECT_THAT(Ids(List({})), ElementsAre(1));
+  Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok() && states->size() == 1);
+  EXPECT_FALSE((*states)[0].open.has_value());
+
+  // And one committed replaces it, with the flag it rewrote.
+  auto rewrite = store_->RewriteLedger();
+  ASSERT_TRUE(rewrite.ok()) << rewrite.error().message;
+  EventUpdate flag{BareEvent(2, "delta", Kind::kDone, kT0 + 1000), true};
+  ASSERT_TRUE((*rewrite)->RewriteEvents({flag}).ok());
+  ASSERT_TRUE((*rewrite)->Add(part).ok());
+  ASSERT_TRUE((*rewrite)->Commit(2).ok());
+  rewrite->reset();
+  EXPECT_THAT(Ids(List({})), ElementsAre(7));
+  std::vector<EventRecord> records = AllRecords();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_FALSE(records[0].duplicate);
+  EXPECT_TRUE(records[1].duplicate);
+  Result<int64_t> position = store_->ProjectedPosition();
+  ASSERT_TRUE(position.ok());
+  EXPECT_EQ(*position, 2);
 }
 
 TEST_P(StoreTest, ResetProjectionKeepsEventsAndDevices) {
