@@ -410,6 +410,15 @@ TEST(CliBinaryTest, RebuildAndMigrateShowEachPassAndCopyTheLedger) {
   EXPECT_NE(out.find("rebuilt 6 session(s) on 2 printer(s) from 12 event(s)"),
             std::string::npos)
       << out;
+  // This version read every request as it imported them: none is decoded
+  // again, unless asked.
+  EXPECT_EQ(out.find("decoded again"), std::string::npos) << out;
+  std::tie(rc, out) =
+      RunCommand(Binary() + " rebuild --decode-all --config '' --db " + old_db);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("12 stored request(s) decoded again"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("reading the log: 100% 12/12"), std::string::npos) << out;
 
   std::tie(rc, out) = RunCommand(Binary() + " migrate --config '' --from " +
                                  old_db + " --to " + new_db);

@@ -27,7 +27,7 @@ int64_t EstimateEvents(Store& store) {
   return newest->front().event.id;
 }
 
-int RunRebuild(const CommonOptions& common) {
+int RunRebuild(const CommonOptions& common, bool decode_all) {
   auto config = ResolveConfig(common);
   if (!config) return Fail(config.error());
   auto store =
@@ -46,7 +46,8 @@ int RunRebuild(const CommonOptions& common) {
   auto stats = Rebuild(**store, ledger, DecodeLimits{},
                        [&progress](const char* phase, int64_t n) {
                          progress.Update(phase, n);
-                       });
+                       },
+                       decode_all);
   progress.Finish();
   if (!stats) return Fail(stats.error());
   fmt::print(
@@ -54,6 +55,12 @@ int RunRebuild(const CommonOptions& common) {
       "({} duplicates, {} test events, {} stale sweeps)\n",
       stats->sessions, stats->devices, stats->events, stats->duplicates,
       stats->tests, stats->swept);
+  if (stats->decoded_again > 0) {
+    fmt::print(
+        "{} stored request(s) decoded again (read by another version of "
+        "printmeter, or --decode-all)\n",
+        stats->decoded_again);
+  }
   if (stats->redecoded_differently > 0) {
     fmt::print(
         "{} stored request(s) read differently with this version of "
@@ -73,17 +80,26 @@ int RunRebuild(const CommonOptions& common) {
 
 void AddRebuildCommand(CLI::App& app) {
   auto common = std::make_shared<CommonOptions>();
+  auto decode_all = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "rebuild",
       "Re-derive every session from the stored event log (after an upgrade, "
       "or to check the ledger); user attributions are kept");
   AddCommonOptions(*cmd, *common);
   AddSettingFlags(*cmd, *common, {"stale_after"});
+  cmd->add_flag(
+      "--decode-all", *decode_all,
+      "Decode every stored request again. Without it, only the requests "
+      "another version of printmeter read are decoded again (this version "
+      "reads the rest as they are stored); the ledger is folded again "
+      "whole either way.");
   cmd->footer(
       "One writer at a time: refused while `printmeter serve` or an import "
       "writes the same database.");
-  cmd->callback([common] {
-    if (int rc = RunRebuild(*common); rc != 0) throw CLI::RuntimeError(rc);
+  cmd->callback([common, decode_all] {
+    if (int rc = RunRebuild(*common, *decode_all); rc != 0) {
+      throw CLI::RuntimeError(rc);
+    }
   });
 }
 

@@ -12,9 +12,11 @@
 #include "decode/decode.h"
 
 #include <boost/json/object.hpp>
+#include <boost/version.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "decode/device_id.h"
@@ -23,6 +25,7 @@
 #include "decode/loose.h"
 #include "decode/multipart.h"
 #include "decode/text.h"
+#include "decoder_hash.h"  // generated: PM_DECODER_SOURCES_HASH
 
 namespace pm {
 namespace json = boost::json;
@@ -458,7 +461,15 @@ Result<Decoded> Decode(const Request& request, const DecodeLimits& limits) {
   event.time = current_time.value_or(request.received_at);
   event.snapshot = decoded.snapshot.has_value();
   decoded.secret = SecretOf(fields, request);
+  decoded.decoder = DecoderId();
   return decoded;
+}
+
+int64_t DecoderId() {
+  constexpr int64_t kId =
+      (PM_DECODER_SOURCES_HASH ^ (int64_t{BOOST_VERSION} << 24)) &
+      std::numeric_limits<int64_t>::max();
+  return kId == 0 ? 1 : kId;
 }
 
 }  // namespace pm

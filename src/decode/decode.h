@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,7 @@ struct Decoded {
   Event event;                      // id is 0: the store assigns it
   std::optional<std::string> secret;  // apiSecret, else Bearer, else X-Api-Key
   std::optional<Snapshot> snapshot;
+  int64_t decoder = 0;  // the DecoderId() that decoded it (0: not said)
 };
 
 // Decodes `request`. Errors are kInvalid (400: names the problem, e.g.
@@ -79,5 +81,13 @@ struct Decoded {
 //    is not valid JSON is a 400 naming the field.
 //  - An empty `snapshot` part is no picture; other file parts are ignored.
 Result<Decoded> Decode(const Request& request, const DecodeLimits& limits = {});
+
+// This build's decoder: a positive number that changes whenever anything
+// that decides how a request reads may have changed (a hash of the
+// decoder's sources, taken at build time, and the Boost version it was
+// built with). The log stores it with each row it decodes, so that
+// `rebuild` decodes again only the rows another decoder read. Two builds
+// of the same sources share it; a false difference costs a re-decode only.
+int64_t DecoderId();
 
 }  // namespace pm

@@ -41,6 +41,16 @@ Decoded DecodeHttpFixture(const std::string& name) {
   return MustDecode(r);
 }
 
+// Every request decoded says which decoder read it, so that `rebuild`
+// decodes again only what another decoder read.
+TEST(DecoderIdTest, EveryDecodedRequestSaysWhichDecoderReadIt) {
+  EXPECT_GT(DecoderId(), 0);
+  EXPECT_EQ(DecoderId(), DecoderId());
+  EXPECT_EQ(DecodeJsonFixture("seed/01-octoprint-print-started.json").decoder,
+            DecoderId());
+  EXPECT_EQ(Decoded{}.decoder, 0);
+}
+
 void ExpectNear(const std::optional<double>& actual,
                 const std::optional<double>& expected, const char* field) {
   ASSERT_EQ(actual.has_value(), expected.has_value()) << field;

@@ -140,7 +140,7 @@ class DeviceFold {
 
 Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
                              const DecodeLimits& limits,
-                             const RebuildProgress& progress) {
+                             const RebuildProgress& progress, bool decode_all) {
   RebuildStats stats;
   // Rows whose decoded columns or duplicate flag no longer match today's
   // reading are rewritten before the ledger, so that later re-folds of
@@ -150,21 +150,30 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
   // pass counts a row whose flag it changes only once.
   std::vector<int64_t> rewritten;
 
-  // First pass, in id order: every request decoded again, its row rewritten
-  // when today's reading differs. Nothing is kept per event.
-  int64_t last_id = 0;
-  int64_t read = 0;
-  Status first = store.ForEachEvent([&](const EventRecord& record) -> Status {
-    Event e = Redecode(record, limits, stats);
-    ++read;
-    last_id = std::max(last_id, record.event.id);
-    if (progress) progress("reading", read);
-    if (e == record.event) return {};
-    rewritten.push_back(e.id);
-    return rewrites.Add({std::move(e), record.duplicate});
-  });
+  // The log as it stands: the first pass reads up to here, the second
+  // folds up to here, and the projection is left here.
+  Result<int64_t> end = store.LogEnd();
+  if (!end) return end.error();
+  const int64_t last_id = *end;
+
+  // First pass, in id order: every request another decoder read decoded
+  // again, its row rewritten when today's reading differs. Nothing is kept
+  // per event.
+  const int64_t decoder = DecoderId();
+  Status first = store.ForEachEventToDecode(
+      decode_all ? 0 : decoder, [&](const EventRecord& record) -> Status {
+        if (record.event.id > last_id) return {};
+        Event e = Redecode(record, limits, stats);
+        ++stats.decoded_again;
+        if (progress) progress("reading", record.event.id);
+        if (e == record.event) return {};
+        rewritten.push_back(e.id);
+        return rewrites.Add({std::move(e), record.duplicate});
+      });
   if (!first) return first.error();
   if (Status s = rewrites.Flush(); !s) return s.error();
+  if (Status s = store.RecordDecoded(decoder, last_id); !s) return s.error();
+  if (progress) progress("reading", last_id);
 
   // Second pass, by printer and key: the duplicate rule and the fold, from
   // the rows as they now read. The process holds one printer's events and

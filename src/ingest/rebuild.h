@@ -2,10 +2,12 @@
 // (`printmeter rebuild`, and `migrate` after copying a log).
 //
 // Two passes over the log, so that memory does not grow with it:
-// 1. in id order, every stored request is decoded again (same id, same
-//    received_at; swept events are taken as stored); a row whose decoded
-//    columns differ today (a newer decoder) is rewritten, its raw request
-//    kept as received;
+// 1. in id order, every stored request that another decoder read is
+//    decoded again (same id, same received_at; swept events are taken as
+//    stored); a row whose decoded columns differ today (a newer decoder) is
+//    rewritten, its raw request kept as received. Rows this build's decoder
+//    read (or checked in an earlier rebuild) are passed over: their bodies
+//    are not even read;
 // 2. by printer, in key order (time, id): the duplicate rule is applied
 //    again (a row whose flag changes is rewritten too) and each printer is
 //    folded from idle over its events.
@@ -47,14 +49,22 @@ struct RebuildStats {
   int64_t redecoded_differently = 0;
   // Stored requests today's decoder refuses: folded as stored.
   int64_t undecodable = 0;
+  // Stored requests decoded again: those another decoder read (an older
+  // printmeter, a copied log). The rest were read by this one already.
+  int64_t decoded_again = 0;
 };
 
-// `progress(phase, done)`: phase "reading" (the first pass) counts the
-// events decoded again so far, then "folding" (the second) the events
-// folded; both end at the number of events in the log. May be empty.
+// `progress(phase, done)`: phase "reading" (the first pass) counts how far
+// into the log it got (the id of the last event it read or passed over),
+// then "folding" (the second) the events folded; both end at about the
+// number of events in the log. May be empty.
 using RebuildProgress = std::function<void(const char* phase, int64_t done)>;
+// `decode_all`: the first pass decodes every stored request again, those
+// this decoder read too (`printmeter rebuild --decode-all`); otherwise only
+// those another decoder read (DecoderId(), Store::ForEachEventToDecode).
 Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
                              const DecodeLimits& limits,
-                             const RebuildProgress& progress);
+                             const RebuildProgress& progress,
+                             bool decode_all = false);
 
 }  // namespace pm

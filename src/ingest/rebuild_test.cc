@@ -206,6 +206,68 @@ TEST(RebuildTest, RewritesEventRowsAnOlderDecoderReadDifferently) {
   EXPECT_EQ(ById(AllSessions(*store)), ById(sessions));
 }
 
+// Rows this build's decoder read are not decoded again (their bodies are
+// not even read): one stamped with today's decoder whose columns say
+// something today's reading would not keeps them, until --decode-all. Rows
+// another decoder read, or none said, are decoded again, once: the next
+// rebuild decodes only what was logged after by another decoder.
+TEST(RebuildTest, DecodesAgainOnlyWhatAnotherDecoderRead) {
+  TempDir dir;
+  auto store = testing::MustOpen(
+      testing::TestStoreUrl((dir.path() / "printmeter.db").string()));
+  ASSERT_TRUE(store);
+  const TimeMs t0 = 1722565567000;
+  EventRecord mine = Received("seed/01-octoprint-print-started.json", 1, t0);
+  EventRecord other =
+      Received("plugin/07_print_progress_50.json", 2, t0 + 60'000);
+  EventRecord unsaid =
+      Received("seed/02-octoprint-print-done.json", 3, t0 + 120'000);
+  const Event mine_today = mine.event;
+  const Event other_today = other.event;
+  const Event unsaid_today = unsaid.event;
+  mine.decoder = DecoderId();
+  mine.event.progress_pct = 42;  // not what the body says: never re-read
+  other.decoder = DecoderId() ^ 1;
+  other.event.progress_pct = 3;
+  unsaid.event.file.path = "old/reading.gcode";
+  WriteBatch log;
+  log.events = {mine, other, unsaid};
+  ASSERT_TRUE(CommitBatch(*store, log).ok());
+
+  auto stats = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->decoded_again, 2);
+  EXPECT_EQ(stats->redecoded_differently, 2);
+  auto events = testing::AllEvents(*store);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].event.progress_pct, 42);
+  EXPECT_EQ(events[1].event, other_today);
+  EXPECT_EQ(events[2].event, unsaid_today);
+
+  auto again = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->decoded_again, 0);
+  EXPECT_EQ(again->events, 3);
+
+  // Logged after the last rebuild, by another decoder: that one only.
+  EventRecord later = Received("plugin/03_print_paused.json", 4, t0 + 180'000);
+  later.decoder = DecoderId() + 1;
+  WriteBatch more;
+  more.events = {later};
+  ASSERT_TRUE(CommitBatch(*store, more).ok());
+  auto after = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->decoded_again, 1);
+  EXPECT_EQ(after->redecoded_differently, 0);
+
+  auto all = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr,
+                     /*decode_all=*/true);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(all->decoded_again, 4);
+  EXPECT_EQ(all->redecoded_differently, 1);
+  EXPECT_EQ(testing::AllEvents(*store)[0].event, mine_today);
+}
+
 // More rows than one read chunk and one rewrite chunk, all of one printer
 // and time: the first pass rewrites every row's columns a chunk at a time,
 // the second decides the duplicates across its chunks, and each row counts

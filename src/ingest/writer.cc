@@ -664,6 +664,7 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     record.event = std::move(p.item.decoded.event);
     record.event.id = 0;
     record.request = std::move(p.item.request);
+    if (record.request) record.decoder = p.item.decoded.decoder;
     // The picture is stored once, apart from its request (ledger.md s. 2).
     if (record.request && p.item.decoded.snapshot) {
       SetPictureApart(*record.request, std::move(*p.item.decoded.snapshot));

@@ -201,8 +201,20 @@ CREATE TABLE forward_notices (
 );
 )sql";
 
-constexpr std::array<const char*, 4> kMigrations{kMigration1, kMigration2,
-                                                 kMigration3, kMigration4};
+// The decoder that read each row (decode.h, DecoderId()), NULL when not
+// said; and up to which event the whole log was last checked with one
+// decoder (`rebuild`), as on SQLite.
+constexpr const char* kMigration5 = R"sql(
+ALTER TABLE events ADD COLUMN decoder bigint;
+CREATE TABLE decoded (
+  id integer PRIMARY KEY CHECK (id = 1),
+  decoder bigint NOT NULL,
+  up_to bigint NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 5> kMigrations{
+    kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
 
 // Taken by every instance that migrates, for the migration's transaction:
 // instances starting together apply each migration once.

@@ -184,10 +184,11 @@ Result<int64_t> RunPipelined(Connection& conn,
 const std::string& InsertEventSql() {
   static const std::string sql = [] {
     std::string marks;
-    for (int i = 0; i < 27 + 8; ++i) marks += i ? ", ?" : "?";
+    for (int i = 0; i < 27 + 9; ++i) marks += i ? ", ?" : "?";
     return fmt::format(
-        "INSERT INTO events ({}, duplicate, method, target, content_type, "
-        "body, picture_at, picture_size, picture_type) VALUES ({})",
+        "INSERT INTO events ({}, duplicate, decoder, method, target, "
+        "content_type, body, picture_at, picture_size, picture_type) VALUES "
+        "({})",
         EventColumns(""), marks);
   }();
   return sql;
@@ -197,6 +198,11 @@ Params EventParams(const EventRecord& r) {
   Params p;
   rows::BindEvent(p, r.event);
   p.Bind(r.duplicate);
+  if (r.decoder != 0) {
+    p.Bind(r.decoder);
+  } else {
+    p.BindNull();
+  }
   if (r.request) {
     p.Bind(r.request->method).Bind(r.request->target);
     p.Bind(r.request->content_type).BindBytes(r.request->body);
@@ -630,24 +636,56 @@ Status PgStore::SetSessionUser(int64_t id, const std::string& user) {
 
 Status PgStore::ForEachEvent(
     const std::function<Status(const EventRecord&)>& fn) {
-  static const std::string kSql = fmt::format(
-      "SELECT {}, duplicate, method, target, content_type, body, "
-      "picture_at, picture_size, picture_type FROM events WHERE id > ? "
+  return ForEachEventWhere("", {}, fn);
+}
+
+Status PgStore::ForEachEventToDecode(
+    int64_t decoder, const std::function<Status(const EventRecord&)>& fn) {
+  if (decoder == 0) return ForEachEventWhere("AND method IS NOT NULL", {}, fn);
+  auto reader = Reader();
+  if (!reader.ok()) return reader.error();
+  auto checked = (*reader)->Exec(
+      "SELECT coalesce(max(up_to), 0) FROM decoded WHERE decoder = $1",
+      std::move(Params().Bind(decoder)));
+  if (!checked.ok()) return checked.error();
+  return ForEachEventWhere(
+      "AND id > ? AND method IS NOT NULL AND decoder IS DISTINCT FROM ?",
+      {checked->row(0).Int(), decoder}, fn);
+}
+
+Status PgStore::RecordDecoded(int64_t decoder, int64_t up_to) {
+  auto done = writer_->Exec(
+      "INSERT INTO decoded (id, decoder, up_to) VALUES (1, $1, $2) ON "
+      "CONFLICT (id) DO UPDATE SET decoder = excluded.decoder, up_to = "
+      "excluded.up_to",
+      std::move(Params().Bind(decoder).Bind(up_to)));
+  if (!done.ok()) return done.error();
+  return {};
+}
+
+Status PgStore::ForEachEventWhere(
+    const std::string& condition, const std::vector<int64_t>& params,
+    const std::function<Status(const EventRecord&)>& fn) {
+  const std::string sql_text = fmt::format(
+      "SELECT {}, duplicate, decoder, method, target, content_type, body, "
+      "picture_at, picture_size, picture_type FROM events WHERE id > ? {} "
       "ORDER BY id LIMIT {}",
-      EventColumns(""), kForEachChunk);
-  auto read = [this](const EventRecord* last,
-                     std::vector<EventRecord>& chunk) -> Status {
+      EventColumns(""), condition, kForEachChunk);
+  auto read = [&, this](const EventRecord* last,
+                        std::vector<EventRecord>& chunk) -> Status {
     auto reader = Reader();
     if (!reader.ok()) return reader.error();
-    Sql sql{kSql, {}};
+    Sql sql{sql_text, {}};
     sql.params.Bind(last ? last->event.id
                          : std::numeric_limits<int64_t>::min());
+    for (int64_t p : params) sql.params.Bind(p);
     return Collect(
         **reader, sql,
         [](Rows::Row& q) {
           EventRecord r;
           r.event = rows::ReadEvent(q);
           r.duplicate = q.Bool();
+          r.decoder = q.OptInt().value_or(0);
           if (!q.IsNull()) {
             StoredRequest request;
             request.method = q.Text();

@@ -120,6 +120,10 @@ class PgStore final : public Store {
       int64_t up_to_id,
       const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
+  Status ForEachEventToDecode(
+      int64_t decoder,
+      const std::function<Status(const EventRecord&)>& fn) override;
+  Status RecordDecoded(int64_t decoder, int64_t up_to) override;
   // One transaction on the projector's connection, each part sent in
   // pipelines (pg_store.cc).
   Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() override;
@@ -130,6 +134,11 @@ class PgStore final : public Store {
   PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
           std::unique_ptr<pg::Connection> projector);
   Result<Lease> Reader();
+  // ForEachEvent's reading, the rows narrowed by `condition` ("AND ...",
+  // its `?`s bound to `params` in order).
+  Status ForEachEventWhere(const std::string& condition,
+                           const std::vector<int64_t>& params,
+                           const std::function<Status(const EventRecord&)>& fn);
   // Append's two ways (pg_store.cc): false when a registration was lost.
   Result<bool> AppendPipelined(LogBatch& batch);
   Status AppendStepByStep(LogBatch& batch);

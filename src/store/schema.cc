@@ -274,9 +274,23 @@ constexpr const char* kMigration8 = R"sql(
 ALTER TABLE events ADD COLUMN body_size INTEGER;
 )sql";
 
-constexpr std::array<const char*, 8> kMigrations{
-    kMigration1, kMigration2, kMigration3, kMigration4,
-    kMigration5, kMigration6, kMigration7, kMigration8};
+// The decoder that read each row (decode.h, DecoderId()), NULL when not
+// said (the rows logged before, a copy of them); and up to which event the
+// whole log was last checked with one decoder (`rebuild`): a rebuild with
+// the same decoder decodes again only the rows after it that another one
+// read.
+constexpr const char* kMigration9 = R"sql(
+ALTER TABLE events ADD COLUMN decoder INTEGER;
+CREATE TABLE decoded (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  decoder INTEGER NOT NULL,
+  up_to INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 9> kMigrations{
+    kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
+    kMigration6, kMigration7, kMigration8, kMigration9};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

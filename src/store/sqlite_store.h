@@ -156,6 +156,10 @@ class SqliteStore final : public Store {
       int64_t up_to_id,
       const std::function<Status(const LoggedEvent&)>& fn) override;
   Status RewriteEvents(const std::vector<EventUpdate>& updates) override;
+  Status ForEachEventToDecode(
+      int64_t decoder,
+      const std::function<Status(const EventRecord&)>& fn) override;
+  Status RecordDecoded(int64_t decoder, int64_t up_to) override;
   // In one write transaction on the projector's connection, holding the
   // write mutex until it is committed or destroyed (sqlite_projection.cc).
   Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() override;
@@ -184,6 +188,12 @@ class SqliteStore final : public Store {
   static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(
       const std::string& path);
   Result<Lease> Reader();
+  // ForEachEvent's reading of the rows after `after`, narrowed by
+  // `condition` ("AND ...", its `?`s bound to `params` in order)
+  // (sqlite_log.cc).
+  Status ForEachEventWhere(const std::string& condition,
+                           const std::vector<int64_t>& params, int64_t after,
+                           const std::function<Status(const EventRecord&)>& fn);
   // Runs `body` in BEGIN IMMEDIATE ... COMMIT on `conn`, rolling back when
   // it fails, holding write_mutex_; `durable`: the commit is fsynced
   // (synchronous=FULL) before this returns, else NORMAL. Every write of

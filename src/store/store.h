@@ -63,6 +63,9 @@ struct EventRecord {
   Event event;  // event.id: 0 for Append to assign (see LogBatch)
   std::optional<StoredRequest> request;  // nullopt for a synthetic `swept`
   bool duplicate = false;
+  // The decoder that read the request into `event` (Decoded::decoder): 0
+  // when not said (a row logged before it was kept, a test's own event).
+  int64_t decoder = 0;
 };
 
 // A printer printmeter knows: configured, or registered on first contact.
@@ -477,6 +480,16 @@ class Store : public LogStore,
   // Rewrites logged events' decoded columns and duplicate flags in one
   // transaction (a newer decoder). An unknown id fails the whole call.
   virtual Status RewriteEvents(const std::vector<EventUpdate>& updates) = 0;
+  // Rebuild's first pass: the logged requests (swept events left out), in
+  // id order, that `decoder` may read otherwise than they are stored: those
+  // another decoder read, or one not said, after the event up to which the
+  // log was last checked with `decoder` (RecordDecoded). Every request when
+  // `decoder` is 0. Read in chunks, like ForEachEvent.
+  virtual Status ForEachEventToDecode(
+      int64_t decoder, const std::function<Status(const EventRecord&)>& fn) = 0;
+  // Records that every logged request up to event `up_to` reads as stored
+  // with `decoder` (rebuild, after its first pass). Durable once it returns.
+  virtual Status RecordDecoded(int64_t decoder, int64_t up_to) = 0;
   // Starts replacing the whole ledger (`rebuild`): see LedgerRewrite. Holds
   // the database's write transaction until it is committed or destroyed.
   virtual Result<std::unique_ptr<LedgerRewrite>> RewriteLedger() = 0;

@@ -1080,6 +1080,82 @@ TEST_P(StoreTest, MaintenanceMarksRoundTripAndSurviveReset) {
   EXPECT_THAT(*read, ::testing::UnorderedElementsAre(nozzle, again, belts));
 }
 
+// Each row keeps the decoder that read it; rebuild's first pass reads only
+// the requests another decoder read (or none said), after the event up to
+// which the log was last checked with the one asked for.
+TEST_P(StoreTest, ForEachEventToDecodePassesOverWhatADecoderRead) {
+  WriteBatch batch;
+  for (int64_t id = 1; id <= 6; ++id) {
+    EventRecord r = Record(BareEvent(id, "delta", Kind::kProgress, kT0 + id));
+    r.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+    r.decoder = id % 2 == 0 ? 77 : (id == 3 ? 0 : 78);
+    batch.events.push_back(std::move(r));
+  }
+  EventRecord swept = Record(BareEvent(7, "delta", Kind::kSwept, kT0 + 7));
+  swept.request.reset();
+  batch.events.push_back(swept);
+  Commit(batch);
+  std::vector<EventRecord> all = AllRecords();
+  ASSERT_EQ(all.size(), 7u);
+  EXPECT_EQ(all[0].decoder, 78);
+  EXPECT_EQ(all[1].decoder, 77);
+  EXPECT_EQ(all[2].decoder, 0);
+  EXPECT_EQ(all[6].decoder, 0);
+
+  auto ids_to_decode = [this](int64_t decoder) {
+    std::vector<int64_t> ids;
+    Status s = store_->ForEachEventToDecode(
+        decoder, [&ids](const EventRecord& r) -> Status {
+          EXPECT_TRUE(r.request.has_value());
+          ids.push_back(r.event.id);
+          return {};
+        });
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return ids;
+  };
+  EXPECT_THAT(ids_to_decode(77), ElementsAre(1, 3, 5));
+  EXPECT_THAT(ids_to_decode(78), ElementsAre(2, 3, 4, 6));
+  EXPECT_THAT(ids_to_decode(0), ElementsAre(1, 2, 3, 4, 5, 6));
+  ASSERT_TRUE(store_->RecordDecoded(77, 4).ok());
+  EXPECT_THAT(ids_to_decode(77), ElementsAre(5));
+  EXPECT_THAT(ids_to_decode(78), ElementsAre(2, 3, 4, 6));
+  ASSERT_TRUE(store_->RecordDecoded(78, 6).ok());  // replaces 77's
+  EXPECT_THAT(ids_to_decode(78), ElementsAre());
+  EXPECT_THAT(ids_to_decode(77), ElementsAre(1, 3, 5));
+}
+
+// The rows to decode again may be far apart and many together: windows of
+// ids with none, a run longer than a chunk, the last row of the log.
+TEST_P(StoreTest, ForEachEventToDecodeFindsRowsAcrossWindowsAndChunks) {
+  constexpr int64_t kRows = 9000;
+  std::vector<int64_t> expected;
+  WriteBatch batch;
+  for (int64_t id = 1; id <= kRows; ++id) {
+    EventRecord r = Record(BareEvent(id, "delta", Kind::kProgress, kT0 + id));
+    r.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+    const bool other = (id >= 1000 && id <= 1700) || id == kRows;
+    r.decoder = other ? 78 : 77;
+    if (other) expected.push_back(id);
+    batch.events.push_back(std::move(r));
+  }
+  Commit(batch);
+  std::vector<int64_t> ids;
+  Status s = store_->ForEachEventToDecode(
+      77, [&ids](const EventRecord& r) -> Status {
+        ids.push_back(r.event.id);
+        return {};
+      });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(ids, expected);
+  ids.clear();
+  s = store_->ForEachEventToDecode(0, [&ids](const EventRecord& r) -> Status {
+    ids.push_back(r.event.id);
+    return {};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRows));
+}
+
 // A rebuild that fails or stops half way stores nothing of its new ledger:
 // the old one stays whole, and a failed rewrite says why at every later call.
 TEST_P(StoreTest, ALedgerRewriteNotCommittedLeavesTheOldLedger) {

@@ -1,0 +1,43 @@
+# cmake -DWORK=DIR -P HashSourcesTest.cmake (a test in `make test`)
+#
+# HashSources.cmake gives another value when one of its files changes, the
+# same when none does, and then leaves the header untouched.
+cmake_minimum_required(VERSION 3.25)
+set(script "${CMAKE_CURRENT_LIST_DIR}/HashSources.cmake")
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}/src")
+file(WRITE "${WORK}/src/a.cc" "int a() { return 1; }\n")
+file(WRITE "${WORK}/src/b.h" "// b\n")
+
+function(run out_var)
+  execute_process(COMMAND "${CMAKE_COMMAND}" -DBASE=${WORK}
+                  "-DFILES=src/a.cc;src/b.h" -DOUT=${WORK}/hash.h
+                  -P "${script}" RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "HashSources.cmake failed: ${rc}")
+  endif()
+  file(READ "${WORK}/hash.h" text)
+  string(REGEX MATCH "0x[0-9a-f]+LL" value "${text}")
+  if(value STREQUAL "")
+    message(FATAL_ERROR "no PM_DECODER_SOURCES_HASH in: ${text}")
+  endif()
+  set(${out_var} "${value}" PARENT_SCOPE)
+endfunction()
+
+run(first)
+file(TIMESTAMP "${WORK}/hash.h" stamp "%s%f" UTC)
+execute_process(COMMAND sleep 1.1)
+run(same)
+file(TIMESTAMP "${WORK}/hash.h" stamp_again "%s%f" UTC)
+if(NOT first STREQUAL same)
+  message(FATAL_ERROR "unchanged files gave ${first}, then ${same}")
+endif()
+if(NOT stamp STREQUAL stamp_again)
+  message(FATAL_ERROR "the header was rewritten with the same value")
+endif()
+file(APPEND "${WORK}/src/b.h" "// a comment\n")
+run(changed)
+if(first STREQUAL changed)
+  message(FATAL_ERROR "a changed file kept the value ${first}")
+endif()
+message(STATUS "HashSources: ${first} -> ${changed}")
