@@ -378,6 +378,63 @@ TEST(FarmTest, MigrateFromSqliteToPostgresqlKeepsEverything) {
             std::string::npos);
 }
 
+// A print farm's worth of printers, more than one append takes, and rows
+// that keep the decoder that read them: the copy has every printer with its
+// secret, and its rebuild decodes again only what another decoder read.
+TEST(FarmTest, MigrateCopiesManyPrintersAndWhichDecoderReadEachRow) {
+  TempDir dir;
+  const std::string sqlite_url = "sqlite:" + (dir.path() / "pi.db").string();
+  constexpr int kPrinters = 12'000;
+  {
+    auto pi = OpenStore(sqlite_url, {.writer = true, .program = "test"});
+    ASSERT_TRUE(pi.ok()) << pi.error().message;
+    LogBatch batch;
+    for (int i = 0; i < kPrinters; ++i) {
+      DeviceRecord d;
+      d.device = fmt::format("printer-{:05}", i);
+      if (i % 3 == 0) d.secret = fmt::format("secret-{}", i);
+      d.first_seen = d.last_received = kT0 + i;
+      batch.devices.push_back(std::move(d));
+    }
+    for (int64_t id = 1; id <= 3; ++id) {
+      EventRecord r;
+      r.event.id = id;
+      r.event.device = "printer-00000";
+      r.event.topic = "Print Progress";
+      r.event.kind = Kind::kProgress;
+      r.event.time = r.event.received_at = kT0 + id * 1000;
+      r.event.has_current_time = true;
+      r.request = StoredRequest{"POST", "/webhook", "application/json", "{}"};
+      r.decoder = id == 2 ? 0 : DecoderId();
+      batch.events.push_back(std::move(r));
+    }
+    ASSERT_TRUE((*pi)->Append(batch).ok());
+  }
+  auto from = OpenStore(sqlite_url, {.read_only = true});
+  ASSERT_TRUE(from.ok()) << from.error().message;
+  std::string url = NewPgDatabase();
+  ASSERT_FALSE(url.empty());
+  auto to = OpenStore(url, {.writer = true, .program = "test"});
+  ASSERT_TRUE(to.ok()) << to.error().message;
+  auto stats = Migrate(**from, **to, LedgerConfig{}, {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->devices, kPrinters);
+  EXPECT_EQ(stats->events, 3);
+  EXPECT_EQ(stats->ledger.decoded_again, 1);  // the row no decoder was said for
+  auto devices = (*to)->LoadDevices();
+  ASSERT_TRUE(devices.ok()) << devices.error().message;
+  EXPECT_EQ(devices->size(), static_cast<size_t>(kPrinters));
+  EXPECT_EQ(*devices, *(*from)->LoadDevices());
+  std::vector<int64_t> decoders;
+  ASSERT_TRUE((*to)
+                  ->ForEachEvent([&](const EventRecord& r) -> Status {
+                    decoders.push_back(r.decoder);
+                    return {};
+                  })
+                  .ok());
+  EXPECT_EQ(decoders, (std::vector<int64_t>{DecoderId(), 0, DecoderId()}));
+}
+
 // A SQLite file from before the bodies were stored compressed (its rows'
 // body_size NULL: as received) copied into a new file with `migrate`: the
 // copy holds them compressed, and reads them back as received (README: how

@@ -2,13 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <vector>
 
 namespace pm {
 namespace {
 
 constexpr size_t kChunk = 500;
+// Printers are small rows: more of them to a durable append.
+constexpr size_t kDeviceChunk = 5000;
 
 }  // namespace
 
@@ -34,7 +38,6 @@ Result<MigrateStats> Migrate(
   // The printers first (with their secrets), then the log in chunks, each
   // event with its id and flags as stored.
   LogBatch batch;
-  batch.devices = std::move(*devices);
   auto flush = [&]() -> Status {
     if (batch.empty()) return {};
     if (Status s = to.Append(batch); !s) return s;
@@ -49,6 +52,15 @@ Result<MigrateStats> Migrate(
     batch = LogBatch{};
     return {};
   };
+  // A chunk of printers at a time too: PostgreSQL's append sends a batch's
+  // rows in one pipeline, and 200,000 printers in one took 800 MB.
+  for (size_t at = 0; at < devices->size(); at += kDeviceChunk) {
+    const size_t end = std::min(devices->size(), at + kDeviceChunk);
+    batch.devices.assign(std::make_move_iterator(devices->begin() + at),
+                         std::make_move_iterator(devices->begin() + end));
+    if (Status s = flush(); !s) return s.error();
+  }
+  std::vector<DeviceRecord>().swap(*devices);
   Status copied = from.ForEachEvent([&](const EventRecord& r) -> Status {
     batch.events.push_back(r);
     // A picture kept apart: its bytes too (none for one not kept).
