@@ -142,7 +142,7 @@ TEST_F(MqttBinaryTest, BrokerFromTheEnvironmentAndPasswordFromAFile) {
                       config, "--mqtt-url", broker.Url(),
                       "--mqtt-password-file", secret + ".missing"});
   EXPECT_EQ(unreadable.Wait(), 1);
-  EXPECT_NE(unreadable.log.find("mqtt-password.missing: cannot read it"),
+  EXPECT_NE(unreadable.log.find("mqtt-password.missing cannot be read: No such file"),
             std::string::npos)
       << unreadable.log;
 }

@@ -1,7 +1,10 @@
 #include "cli/config.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -9,8 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cli/toml_text.h"
 #include "decode/device_id.h"
@@ -256,17 +257,17 @@ Status ReadMaintenance(const toml::table& dt, const std::string& id,
 }
 
 // A [[forward]] table's ca_file: a readable file of PEM certificates
-// (OpenSSL reads them when forwarding starts).
+// (OpenSSL reads them when forwarding starts). Debian's whole bundle is
+// ~220 KB.
 Status CheckCaFile(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  Result<std::string> text = ReadTextFile(file, 16 << 20);
+  if (!text) {
     return Invalid(
-        fmt::format("ca_file {} cannot be read: {}; give the path "
-                    "of the receiver's CA certificate (PEM)",
-                    file, std::strerror(errno)));
+        fmt::format("ca_file {} {}; give the path of the receiver's CA "
+                    "certificate (PEM)",
+                    file, text.error().message));
   }
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+  if (text->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     return Invalid(
         fmt::format("ca_file {} holds no PEM certificate "
                     "(-----BEGIN CERTIFICATE-----)",
@@ -334,6 +335,47 @@ Result<ForwardTarget> ReadForward(const toml::table& t, size_t index,
 
 }  // namespace
 
+Result<std::string> ReadTextFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+  // below as not a regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return Invalid(fmt::format("cannot be read: {}", std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return Invalid(fmt::format("cannot be read: {}", std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) return Invalid("is a directory, not a file");
+  if (!S_ISREG(st.st_mode)) {
+    return Invalid("is not a regular file (a pipe or a device?)");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return Invalid(fmt::format("is {} bytes, more than the {} it may be",
+                               st.st_size, max_bytes));
+  }
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return Invalid(fmt::format("cannot be read: {}", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > max_bytes) {
+      return Invalid(fmt::format("grew past the {} bytes it may be",
+                                 max_bytes));
+    }
+  }
+  return text;
+}
+
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   Config config;
   if (path.empty()) return config;
@@ -349,9 +391,12 @@ Result<Config> LoadConfigFile(const std::string& path, bool must_exist) {
   config.path = path;
   toml::table root;
   {
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    auto ascii = AsciiToml(text);
+    Result<std::string> text = ReadTextFile(path, 16 << 20);
+    if (!text) {
+      return Invalid(fmt::format("config file {} {}", path,
+                                 text.error().message));
+    }
+    auto ascii = AsciiToml(*text);
     if (!ascii) return ConfigError(path, ascii.error().message);
     try {
       root = toml::parse(*ascii, path);
@@ -565,16 +610,14 @@ Status ReadMqttPasswordFile(Config& config) {
   if (!config.mqtt) return {};
   MqttConfig& mqtt = *config.mqtt;
   if (!mqtt.password_file.empty() && mqtt.password.empty()) {
-    std::ifstream in(mqtt.password_file, std::ios::binary);
-    std::stringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad()) {
+    Result<std::string> text = ReadTextFile(mqtt.password_file, 1 << 20);
+    if (!text) {
       return Invalid(fmt::format(
-          "[mqtt] password_file {}: cannot read it ({}); check the path and "
-          "that printmeter's user may read it",
-          mqtt.password_file, std::strerror(errno)));
+          "[mqtt] password_file {} {}; check the path and that printmeter's "
+          "user may read it",
+          mqtt.password_file, text.error().message));
     }
-    mqtt.password = text.str();
+    mqtt.password = std::move(*text);
     while (!mqtt.password.empty() &&
            (mqtt.password.back() == '\n' || mqtt.password.back() == '\r')) {
       mqtt.password.pop_back();

@@ -79,6 +79,13 @@ MaintenanceOptions MaintenanceOptionsFrom(const Config& config);
 // The ingest writer's options as the configuration sets them.
 IngestOptions IngestOptionsFrom(const Config& config);
 
+// The whole text of a regular file of at most `max_bytes`, read without
+// exceptions. The error (kInvalid) says why in words a person can act on:
+// the file cannot be opened (strerror), is a directory or not a regular
+// file (a FIFO, a device), is larger than `max_bytes`, or a read failed;
+// the caller names the file and what it is for.
+Result<std::string> ReadTextFile(const std::string& path, size_t max_bytes);
+
 // Reads `path` (TOML). A missing file is an error only when `must_exist`.
 // Errors name the file, the line and the key.
 Result<Config> LoadConfigFile(const std::string& path, bool must_exist);

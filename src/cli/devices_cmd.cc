@@ -5,8 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -63,12 +61,11 @@ std::string ReceiverUrl(const Config& config) {
 Result<std::string> ReadText(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Invalid(
-        fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  Result<std::string> text = ReadTextFile(path, 16 << 20);
+  if (!text) {
+    return Invalid(fmt::format("{} {}", path, text.error().message));
   }
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return text;
 }
 
 // The keys `add` sets: only those given on the command line, and a new
