@@ -163,11 +163,13 @@ Status Run(Connection& conn, const std::string& sql, Params params = {}) {
 // Runs `statements` in pipelines of at most kPipelineChunk (libpq's
 // blocking mode sends a whole pipeline before it reads a result: bounded, so
 // that neither side's socket buffer fills while the other waits). Returns
-// the rows the first statement changed.
+// the rows the first statement changed; `affected`, when given, gets the
+// count of every statement, in order.
 constexpr size_t kPipelineChunk = 512;
 
 Result<int64_t> RunPipelined(Connection& conn,
-                             std::vector<Connection::Statement>& statements) {
+                             std::vector<Connection::Statement>& statements,
+                             std::vector<int64_t>* affected = nullptr) {
   int64_t first_affected = 0;
   for (size_t at = 0; at < statements.size(); at += kPipelineChunk) {
     size_t end = std::min(statements.size(), at + kPipelineChunk);
@@ -177,6 +179,9 @@ Result<int64_t> RunPipelined(Connection& conn,
     auto rows = conn.Pipeline(chunk);
     if (!rows.ok()) return rows.error();
     if (at == 0 && !rows->empty()) first_affected = (*rows)[0].affected();
+    if (affected) {
+      for (const auto& r : *rows) affected->push_back(r.affected());
+    }
   }
   return first_affected;
 }
@@ -1126,20 +1131,15 @@ class PgStore::LedgerRewriter final : public LedgerRewrite {
     for (const EventUpdate& u : updates) {
       writes.push_back(UpdateEventStatement(u));
     }
-    // One by one, for the count of rows each changed.
-    for (size_t at = 0; at < writes.size(); at += kPipelineChunk) {
-      std::vector<Connection::Statement> chunk(
-          std::make_move_iterator(writes.begin() + at),
-          std::make_move_iterator(
-              writes.begin() + std::min(writes.size(), at + kPipelineChunk)));
-      auto rows = conn_.Pipeline(chunk);
-      if (!rows.ok()) return Fail(rows.error());
-      for (size_t k = 0; k < rows->size(); ++k) {
-        if ((*rows)[k].affected() == 0) {
-          return Fail(NotFound(
-              fmt::format("cannot rewrite event {}: no such event is stored",
-                          updates[at + k].event.id)));
-        }
+    std::vector<int64_t> affected;
+    if (auto done = RunPipelined(conn_, writes, &affected); !done.ok()) {
+      return Fail(done.error());
+    }
+    for (size_t k = 0; k < affected.size(); ++k) {
+      if (affected[k] == 0) {
+        return Fail(NotFound(
+            fmt::format("cannot rewrite event {}: no such event is stored",
+                        updates[k].event.id)));
       }
     }
     return {};
@@ -1147,13 +1147,8 @@ class PgStore::LedgerRewriter final : public LedgerRewrite {
 
   Status Add(const LedgerPart& part) override {
     if (failure_) return *failure_;
-    std::map<int64_t, const Session*> latest;
-    for (const Session& session : part.sessions) latest[session.id] = &session;
-    for (const DeviceState& d : part.device_states) {
-      if (d.open) latest[d.open->id] = &*d.open;
-    }
     std::vector<Connection::Statement> writes;
-    for (const auto& [id, session] : latest) {
+    for (const Session* session : SessionsToWrite(part)) {
       writes.push_back(UpsertSessionStatement(*session));
     }
     static const std::string kLink = Numbered(

@@ -448,22 +448,13 @@ class SqliteStore::LedgerRewriter final : public LedgerRewrite {
 
   Status Add(const LedgerPart& part) override {
     if (Status s = Usable(); !s.ok()) return s;
-    // Each session once, its latest version: the open session of a state
-    // is the newest.
-    latest_.clear();
-    for (const Session& session : part.sessions) {
-      latest_[session.id] = &session;
-    }
-    for (const DeviceState& d : part.device_states) {
-      if (d.open) latest_[d.open->id] = &*d.open;
-    }
     static const std::string kInsert = [] {
       std::string sql = kInsertSession;
       const std::string from = "INSERT INTO sessions ";
       return sql.replace(sql.find(from), from.size(),
                          "INSERT INTO temp.rebuilt_sessions ");
     }();
-    for (const auto& [id, session] : latest_) {
+    for (const Session* session : SessionsToWrite(part)) {
       Status s = RunOn(conn_, kInsert,
                        [session](Query& q) { BindSession(q, *session); });
       if (!s.ok()) return Fail(s);
@@ -565,7 +556,6 @@ class SqliteStore::LedgerRewriter final : public LedgerRewrite {
   bool open_ = false;    // the transaction is open
   std::optional<Error> failure_;
   // Add()'s working space, kept from part to part.
-  std::map<int64_t, const Session*> latest_;
   std::vector<EventLink> links_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <string_view>
 #include <unordered_map>
 
@@ -124,6 +125,18 @@ std::vector<const Session*> OpenSessionsToWrite(const ProjectionBatch& batch) {
       out.push_back(&*d.open);
     }
   }
+  return out;
+}
+
+std::vector<const Session*> SessionsToWrite(const LedgerPart& part) {
+  std::map<int64_t, const Session*> latest;
+  for (const Session& s : part.sessions) latest[s.id] = &s;
+  for (const DeviceState& d : part.device_states) {
+    if (d.open) latest[d.open->id] = &*d.open;
+  }
+  std::vector<const Session*> out;
+  out.reserve(latest.size());
+  for (const auto& [id, session] : latest) out.push_back(session);
   return out;
 }
 

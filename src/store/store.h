@@ -455,6 +455,10 @@ class LedgerRewrite {
   virtual Status Commit(int64_t position) = 0;
 };
 
+// Each session of `part` once, its latest version (the open session of a
+// state is the newest), by id.
+std::vector<const Session*> SessionsToWrite(const LedgerPart& part);
+
 // A whole database: the faces, and what `rebuild` and the shell need.
 class Store : public LogStore,
               public ProjectionStore,
