@@ -5,6 +5,8 @@
 // `promtool check metrics`, and `maintenance list|done`.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -379,6 +381,58 @@ TEST(CliBinaryTest, ImportSummarizesManyReasonsInElevenLines) {
 
 // `rebuild` and `migrate` show each pass as a bar with its total (the log's
 // size), and the copy's ledger is the original's.
+// A serve killed before it moved its last answers from the append journal
+// into the database (store/append_journal.h): `migrate` moves them in
+// before it copies, as the next serve would, so nothing answered is left
+// behind on the Pi.
+TEST(CliBinaryTest, MigrateCopiesWhatAKilledServeLeftInItsJournal) {
+  TempDir dir;
+  const std::string old_path = (dir.path() / "old.db").string();
+  std::string new_db = "sqlite:" + (dir.path() / "new.db").string();
+  constexpr int kEvents = 6;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // answers, and dies without moving anything
+    auto store = OpenStore("sqlite:" + old_path,
+                           {.writer = true, .program = "a killed serve",
+                            .append_journal = true});
+    if (!store.ok()) _exit(2);
+    for (int i = 0; i < kEvents; ++i) {
+      LogBatch b;
+      b.decide_duplicates = true;
+      EventRecord r;
+      r.event.device = "pi";
+      r.event.topic = "Print Progress";
+      r.event.kind = Kind::kProgress;
+      r.event.time = r.event.received_at = 1722000000000 + 1000 * i;
+      r.event.has_current_time = true;
+      r.request = StoredRequest{"POST", "/webhook", "application/json",
+                                "{\"n\":" + std::to_string(i) + "}"};
+      b.events.push_back(std::move(r));
+      if (!(*store)->Append(b).ok()) _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  {
+    auto reader = testing::MustOpen("sqlite:" + old_path);
+    ASSERT_NE(reader, nullptr);
+    EXPECT_TRUE(testing::AllEvents(*reader).empty())
+        << "the answers were still in the journal only";
+  }
+  auto [rc, out] = RunCommand(Binary() + " migrate --config '' --from sqlite:" +
+                              old_path + " --to " + new_db);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("copied 6 event(s)"), std::string::npos) << out;
+  auto copy = testing::MustOpen(new_db);
+  ASSERT_NE(copy, nullptr);
+  std::vector<EventRecord> events = testing::AllEvents(*copy);
+  ASSERT_EQ(events.size(), size_t{kEvents});
+  EXPECT_EQ(events.back().request->body, "{\"n\":5}");
+}
+
 TEST(CliBinaryTest, RebuildAndMigrateShowEachPassAndCopyTheLedger) {
   TempDir dir;
   std::string old_db = "sqlite:" + (dir.path() / "old.db").string();

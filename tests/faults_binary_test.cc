@@ -110,7 +110,7 @@ TEST(FaultsBinaryTest, SigkillUnderLoadLosesNothingAcknowledged) {
     stop = true;
     for (auto& t : clients) t.join();
   }
-  auto store = testing::MustOpen(db);
+  auto store = testing::MustOpenAfterServe(db);
   ASSERT_NE(store, nullptr);
   std::set<int64_t> stored;
   for (const EventRecord& r : testing::AllEvents(*store)) {

@@ -249,7 +249,7 @@ LogTally ExpectEachAcknowledgedLoggedOnce(
   }
   std::map<std::string, int> logged, logged_first;
   std::map<std::string, TimeMs> latest;  // device -> latest time logged
-  auto store = testing::MustOpen(db);
+  auto store = testing::MustOpenAfterServe(db);
   if (!store) return tally;
   for (const EventRecord& r : testing::AllEvents(*store)) {
     if (!r.request) continue;  // a stale sweep

@@ -2,6 +2,7 @@
 // Raspberry Pi's SQLite file to a print farm's PostgreSQL (ingest/migrate.h).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -26,6 +27,19 @@ int Fail(const Error& e) {
 int RunMigrate(const CommonOptions& common, const MigrateOptions& o) {
   auto config = ResolveConfig(common);
   if (!config) return Fail(config.error());
+  // A SQLite source a `serve` ended with webhooks still in its append
+  // journal (a crash, a power cut): moved into it first, as the next serve
+  // would, by opening it once as its writer (refused while one runs).
+  if (o.from.starts_with("sqlite:") &&
+      std::filesystem::exists(o.from.substr(7) + "-appends")) {
+    auto writer = OpenStore(
+        o.from, {.writer = true, .program = "printmeter migrate"});
+    if (!writer) {
+      return Fail({writer.error().code,
+                   fmt::format("--from {}: {}", RedactedUrl(o.from),
+                               writer.error().message)});
+    }
+  }
   auto from = OpenStore(o.from, {.read_only = true});
   if (!from) {
     return Fail({from.error().code,

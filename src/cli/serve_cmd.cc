@@ -95,7 +95,9 @@ int RunServe(const ServeOptions& o) {
   }
   server_options.web_root = WebRoot(o.web_root);
   server_options.dashboard = EmbeddedDashboard();
-  auto store = OpenStore(config->db, {.writer = true, .program = "printmeter serve"});
+  auto store = OpenStore(config->db, {.writer = true,
+                                      .program = "printmeter serve",
+                                      .append_journal = true});
   if (!store) return Fail(store.error());
   SystemClock clock;
   if (auto rates = RecordRates(**store, ConfiguredRates(*config), clock.Now());

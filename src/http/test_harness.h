@@ -52,6 +52,16 @@ inline std::unique_ptr<Store> MustOpen(const std::string& url) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
+// The store as the next `printmeter serve` (or any writer) opens it, once
+// the servers are gone: on SQLite it first moves into the database the
+// answered webhooks a killed server left in its journal
+// (store/append_journal.h), which a reader does not see.
+inline std::unique_ptr<Store> MustOpenAfterServe(const std::string& url) {
+  auto store = OpenStore(url, {.writer = true, .program = "a test"});
+  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
 // Every session of the store, newest first.
 inline std::vector<Session> AllSessions(Store& store) {
   std::vector<Session> out;

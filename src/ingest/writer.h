@@ -18,8 +18,10 @@
 // one projection commit serves many requests. It reads and folds on a
 // connection of its own (store.h: the log's and the projection's faces may
 // be used at once), so a long fold (a printer's late events re-folding its
-// print) never holds up an append: on SQLite an append waits at most for a
-// projection commit's write, on PostgreSQL not at all. Reads of the ledger
+// print) never holds up an append: on SQLite served with its append
+// journal (store/append_journal.h) an append never waits for the projector
+// (only when the projector falls a whole journal segment behind), without
+// it at most for a projection commit's write; on PostgreSQL not at all. Reads of the ledger
 // may therefore trail a `2xx` by about the delay.
 //
 // The projector's thread also runs the stale sweep (ledger.md section 5)

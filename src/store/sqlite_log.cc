@@ -77,8 +77,7 @@ StoredRequest ReadRequest(Query& q, sqlite::BodyReader& bodies) {
   return r;
 }
 
-// Inserts a new printer, or sets the secret of one that has none; a secret
-// stored first is kept. Returns the secret stored afterwards.
+// sqlite::RegisterDevice.
 Result<std::optional<std::string>> InsertDevice(Connection& conn,
                                                 const DeviceRecord& d) {
   Status s = sqlite::RunOn(conn,
@@ -129,6 +128,16 @@ Status UpdateEvent(Connection& conn, const EventUpdate& u) {
         "cannot rewrite event {}: no such event is stored", u.event.id));
   }
   return {};
+}
+
+Status InsertLoggedEvent(Connection& conn, const EventRecord& r,
+                         const CompressedBody& body) {
+  return InsertEvent(conn, r, body);
+}
+
+Result<std::optional<std::string>> RegisterDevice(Connection& conn,
+                                                  const DeviceRecord& d) {
+  return InsertDevice(conn, d);
 }
 
 }  // namespace sqlite
@@ -184,6 +193,16 @@ Result<bool> SqliteStore::HasDuplicate(const Event& e) {
 Status SqliteStore::Append(LogBatch& batch) {
   batch.lost.clear();
   if (batch.empty()) return {};
+  if (journal_) {
+    bool taken = false;
+    Status s = JournalAppend(batch, taken);
+    if (taken) return s;
+    // Into the database, after what the journal holds.
+    if (Status moved = MovePending(*writer_); !moved.ok()) {
+      return Unavailable(
+          fmt::format("nothing was stored: {}", moved.error().message));
+    }
+  }
   int64_t next_id = next_event_id_;
   std::vector<EventRecord> events = batch.events;  // kept when it fails
   std::vector<DeviceRecord> lost;

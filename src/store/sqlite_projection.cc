@@ -187,6 +187,15 @@ Result<std::vector<LoggedEvent>> SqliteStore::ReadLog(int64_t after_id,
   static const std::string kSql = fmt::format(
       "SELECT {}, {} FROM events WHERE id > ? ORDER BY id LIMIT ?",
       sqlite::EventColumns(""), rows::kLoggedEventColumns);
+  // The appends answered from the journal first: the ledger must not pass
+  // an event the database does not have.
+  if (journal_) {
+    if (Status s = MovePending(*projector_); !s.ok()) {
+      return Unavailable(fmt::format(
+          "cannot move the answered webhooks into the database: {}",
+          s.error().message));
+    }
+  }
   sqlite::Sql sql{kSql, {after_id, int64_t{limit}}};
   std::vector<LoggedEvent> out;
   Status s = sqlite::Collect(*projector_, sql,

@@ -149,6 +149,14 @@ Result<std::vector<DeviceRecord>> SqliteStore::LoadDevices() {
 
 Result<std::vector<DeviceRecord>> SqliteStore::FindDevices(
     const std::vector<std::string>& devices) {
+  // Registrations answered from the journal and not yet moved, looked at
+  // before the database (sqlite_journal.cc: a move commits, then forgets).
+  std::vector<DeviceRecord> pending;
+  if (journal_) {
+    for (const std::string& device : devices) {
+      if (auto d = PendingDevice(device)) pending.push_back(std::move(*d));
+    }
+  }
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   std::vector<DeviceRecord> found;
@@ -159,14 +167,34 @@ Result<std::vector<DeviceRecord>> SqliteStore::FindDevices(
   Status s = sqlite::Collect(**reader, sql, rows::ReadDeviceRecord<Query>,
                              found);
   if (!s.ok()) return s.error();
+  if (pending.empty()) return found;
+  for (DeviceRecord& p : pending) {
+    auto it = std::find_if(found.begin(), found.end(), [&](const auto& d) {
+      return d.device == p.device;
+    });
+    if (it == found.end()) {
+      found.push_back(std::move(p));
+    } else if (!it->secret) {
+      it->secret = p.secret;
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.device < b.device; });
   return found;
 }
 
 Result<int64_t> SqliteStore::CountDevices() {
+  int64_t pending = 0;  // registered from the journal, not yet moved
+  {
+    std::lock_guard lock(pending_mutex_);
+    for (const auto& p : pending_) {
+      pending += static_cast<int64_t>(p->new_devices.size());
+    }
+  }
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   return sqlite::Single<int64_t>(
-      **reader, "SELECT count(*) + ? FROM devices", 0,
+      **reader, "SELECT count(*) + ? FROM devices", pending,
       [](Query& q) { return q.Int(); }, int64_t{0});
 }
 
@@ -425,6 +453,18 @@ Result<std::optional<Snapshot>> SqliteStore::GetSnapshot(int64_t event_id) {
 }
 
 Result<ProjectionLag> SqliteStore::Lag() {
+  // The appends answered from the journal and not yet moved (looked at
+  // first: a move commits, then forgets them): their ids, and when each
+  // was received.
+  std::vector<std::pair<int64_t, TimeMs>> pending;
+  if (journal_) {
+    std::lock_guard lock(pending_mutex_);
+    for (const auto& p : pending_) {
+      for (const journal::JournaledEvent& j : p->batch.events) {
+        pending.emplace_back(j.record.event.id, j.record.event.received_at);
+      }
+    }
+  }
   Result<Lease> reader = Reader();
   if (!reader.ok()) return reader.error();
   ReadTransaction txn(**reader);
@@ -445,7 +485,14 @@ Result<ProjectionLag> SqliteStore::Lag() {
   if (ends.empty()) return lag;
   lag.logged = ends.front().first;
   lag.projected = ends.front().second;
-  if (lag.logged <= lag.projected) return lag;
+  for (const auto& [id, received] : pending) {
+    lag.logged = std::max(lag.logged, id);
+    if (id > lag.projected &&
+        (!lag.oldest_unprojected || received < *lag.oldest_unprojected)) {
+      lag.oldest_unprojected = received;
+    }
+  }
+  if (ends.front().first <= lag.projected) return lag;
   std::vector<int64_t> oldest;
   Sql first{"SELECT received_at FROM events WHERE id > ? ORDER BY id LIMIT 1",
             {lag.projected}};

@@ -18,6 +18,7 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
+#include "store/stored_body.h"
 
 namespace pm::sqlite {
 
@@ -43,6 +44,16 @@ Session ReadSession(Query& q);
 // Rewrites a logged row's decoded columns and duplicate flag, by id
 // (rebuild); kNotFound when no row has the id.
 Status UpdateEvent(Connection& conn, const EventUpdate& u);
+
+// Inserts a logged event (id and duplicate flag decided) with its body as
+// CompressBody() stored it, and its picture's bytes apart (sqlite_log.cc).
+Status InsertLoggedEvent(Connection& conn, const EventRecord& r,
+                         const CompressedBody& body);
+
+// Inserts a new printer, or sets the secret of one that has none; a secret
+// stored first is kept. Returns the secret stored afterwards.
+Result<std::optional<std::string>> RegisterDevice(Connection& conn,
+                                                  const DeviceRecord& d);
 // A stored request body: reads its two columns (body, body_size) and gives
 // the body as received (store/stored_body.h). Collect's row readers cannot
 // fail, so the first damaged body is kept in `status`, for the caller to

@@ -213,6 +213,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       [](Query& q) { return q.Int(); }, 1);
   if (!max_id.ok()) return max_id.error();
   store->next_event_id_ = *max_id;
+  if (options.writer) {
+    if (Status s = store->OpenJournal(options.append_journal); !s.ok()) {
+      return s.error();
+    }
+  }
   // The projector's own connection: it reads and folds the log on its
   // thread while appends go on (ingest/writer.h).
   Result<std::unique_ptr<Connection>> projector = Connection::Open(path, false);
@@ -244,7 +249,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(
   return store;
 }
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  if (!journal_) return;
+  // What is left pending would be moved at the next start; now is sooner.
+  if (Status s = MovePending(*writer_); !s.ok()) {
+    spdlog::warn("{} answered webhook(s) stay in the journal until the next "
+                 "start: {}",
+                 pending_.size(), s.error().message);
+  }
+}
 
 Result<std::vector<RateChange>> SqliteStore::LoadRateChanges() {
   Result<Lease> lease = Reader();

@@ -2,8 +2,12 @@
 //
 // The file is in WAL mode. The log's appends commit with synchronous=FULL, so
 // an Append() that returned ok survives a power cut; the projection commits
-// with synchronous=NORMAL (its frames reach the disk with the next append's
-// fsync, and one lost to a power cut is folded again from its position).
+// with synchronous=NORMAL (its frames reach the disk with the next durable
+// commit or checkpoint, and one lost to a power cut is folded again from its
+// position). Opened with OpenOptions::append_journal (serve), the writer's
+// appends go to an AppendJournal beside the file instead and are moved into
+// the log before the projector reads it (sqlite_journal.cc); the log's
+// readers see them once moved, the writer's own lookups at once.
 // Readers never block the writer. The log's face (LogStore) runs on the
 // appending thread's connection and the projection's face (ProjectionStore)
 // on the projector's, so the two faces may be used at once from one thread
@@ -15,18 +19,22 @@
 // Checkpointer in sqlite_store.cc): never on the request path.
 //
 // The code is split by job: sqlite_store.cc opens, pools and checkpoints;
-// sqlite_log.cc appends (LogStore, rebuild's rewrites); sqlite_projection.cc
+// sqlite_log.cc appends (LogStore, rebuild's rewrites); sqlite_journal.cc
+// the appends answered from the journal; sqlite_projection.cc
 // is the projector's (ProjectionStore); sqlite_read.cc the readers'
 // (LedgerReader); sqlite_rows.* maps rows to structs; schema.cc migrates.
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "store/append_journal.h"
+#include "store/journal_record.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 #include "store/writer_lock.h"
@@ -206,6 +214,30 @@ class SqliteStore final : public Store {
   Status WriteTransaction(sqlite::Connection& conn, bool durable,
                           const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
+
+  // --- The append journal (sqlite_journal.cc) ---
+  // Appends answered from the journal and not yet in the database, oldest
+  // first; each moved in one transaction with the others pending.
+  struct Pending {
+    journal::Batch batch;
+    std::vector<std::string> new_devices;  // registered by it, not stored
+    int segment = 0;                        // of the journal it is in
+  };
+  // Opens the journal at "<path>-appends" (made when `make`), moves what it
+  // holds beyond the log into the database and starts a new lap. Without
+  // `make` and no file: nothing.
+  Status OpenJournal(bool make);
+  // Append() through the journal: false in `taken` when the batch is not
+  // for it (ids given, too large), to be appended to the database instead.
+  Status JournalAppend(LogBatch& batch, bool& taken);
+  // Moves every pending append into the database on `conn` (durably), then
+  // forgets them. Serialized by move_mutex_.
+  Status MovePending(sqlite::Connection& conn);
+  // What a lookup of the writer needs of the pending appends.
+  bool PendingHasDuplicate(const Event& e);
+  // The device's pending registration merged as the database would store
+  // it: nullopt when no pending append registers it.
+  std::optional<DeviceRecord> PendingDevice(const std::string& device);
   // Keeps the WAL from growing without end under appends that never pause
   // (sqlite_projection.cc; after each projection commit).
   void BoundWal();
@@ -220,6 +252,11 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;  // held by each write transaction
   int64_t next_event_id_ = 1;                   // the writer's
   bool read_only_ = false;  // every connection opened read-only
+
+  std::unique_ptr<AppendJournal> journal_;  // the appending thread's
+  std::mutex move_mutex_;                   // held by MovePending
+  std::mutex pending_mutex_;
+  std::deque<std::shared_ptr<const Pending>> pending_;  // guarded
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded

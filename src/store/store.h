@@ -535,6 +535,13 @@ struct OpenOptions {
   // missing file is kNotFound, an older schema kConflict asking to start
   // `serve` once. They work on a file they may not write.
   bool read_only = false;
+  // SQLite, with `writer` (serve): a webhook's answer waits for an append
+  // to a journal file beside the database ("<path>-appends",
+  // store/append_journal.h) instead of a commit of the database; the
+  // appends are moved into the database behind the answers, before the
+  // projector reads them. Any writer that opens the database first moves
+  // what a crash left in the journal, with or without this.
+  bool append_journal = false;
 };
 
 // `url` fit for a log line or a message: a PostgreSQL URL's password (in

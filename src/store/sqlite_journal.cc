@@ -1,0 +1,270 @@
+// The append journal's side of SqliteStore (append_journal.h): appends
+// answered from the journal, the pending ones the writer's lookups see,
+// their move into the database behind the answers, and what a crash left.
+//
+// The order that keeps every answer true:
+// - JournalAppend decides ids, duplicates and registrations against the
+//   database AND the pending appends, writes one record, and only then
+//   adds the append to pending_.
+// - MovePending commits the pending appends into the database (fsynced),
+//   and only then forgets them: a lookup that misses one in pending_ finds
+//   it in the database (it looks at pending_ first).
+// - A segment of the journal starts over only when none of its appends is
+//   pending: every record in it is then in the database, durably.
+// - The projector's ReadLog moves what is pending before it reads, so the
+//   ledger never passes an event the database does not have yet.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "store/append_rules.h"
+#include "store/sqlite_rows.h"
+#include "store/sqlite_store.h"
+
+namespace pm {
+
+using sqlite::Connection;
+using sqlite::Query;
+
+namespace {
+
+// HasDuplicate's comparison (sqlite_log.cc).
+bool SameKey(const Event& a, const Event& b) {
+  return a.has_current_time && b.has_current_time && a.device == b.device &&
+         a.time == b.time && a.kind == b.kind && a.file.path == b.file.path &&
+         a.reported_time_s == b.reported_time_s;
+}
+
+}  // namespace
+
+Status SqliteStore::OpenJournal(bool make) {
+  const std::string path = path_ + "-appends";
+  std::error_code ec;
+  if (!make && !std::filesystem::exists(path, ec)) return {};
+  Result<std::unique_ptr<AppendJournal>> opened = AppendJournal::Open(path);
+  if (!opened.ok()) return opened.error();
+  std::unique_ptr<AppendJournal> journal = std::move(*opened);
+  Result<std::vector<std::string>> records = journal->ReadAll();
+  if (!records.ok()) return records.error();
+  // What a crash left: the records beyond the log, in one transaction.
+  std::vector<journal::Batch> left;
+  int64_t next_id = next_event_id_;
+  for (const std::string& bytes : *records) {
+    Result<journal::Batch> batch = journal::Decode(bytes);
+    if (!batch.ok()) {
+      // Its CRC held, so this is no torn write: refuse to guess.
+      return Error{ErrorCode::kConflict,
+                   fmt::format("{} in {}; move the file aside (with printmeter "
+                               "stopped) to start without it",
+                               batch.error().message, path)};
+    }
+    if (batch->events.empty() ||
+        batch->events.front().record.event.id < next_event_id_) {
+      continue;
+    }
+    next_id = std::max(next_id, batch->events.back().record.event.id + 1);
+    left.push_back(std::move(*batch));
+  }
+  // In id order: the segments' records follow one another.
+  std::sort(left.begin(), left.end(), [](const auto& a, const auto& b) {
+    return a.events.front().record.event.id < b.events.front().record.event.id;
+  });
+  if (!left.empty()) {
+    size_t events = 0;
+    Status s = WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
+      for (const journal::Batch& b : left) {
+        for (const DeviceRecord& d : b.devices) {
+          auto stored = sqlite::RegisterDevice(*writer_, d);
+          if (!stored.ok()) return stored.error();
+        }
+        for (const journal::JournaledEvent& j : b.events) {
+          Status inserted =
+              sqlite::InsertLoggedEvent(*writer_, j.record, j.body);
+          if (!inserted.ok()) return inserted;
+          ++events;
+        }
+      }
+      return {};
+    });
+    if (!s.ok()) {
+      return Unavailable(fmt::format(
+          "cannot move the answered webhooks in {} into the database: {}",
+          path, s.error().message));
+    }
+    next_event_id_ = next_id;
+    spdlog::info("moved {} answered webhook(s) from {} into the database "
+                 "(the last run ended before it had)",
+                 events, path);
+  }
+  if (Status s = journal->Start(); !s.ok()) return s;
+  if (make) journal_ = std::move(journal);
+  return {};
+}
+
+bool SqliteStore::PendingHasDuplicate(const Event& e) {
+  std::lock_guard lock(pending_mutex_);
+  for (const auto& p : pending_) {
+    for (const journal::JournaledEvent& j : p->batch.events) {
+      if (SameKey(j.record.event, e)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::optional<DeviceRecord> SqliteStore::PendingDevice(
+    const std::string& device) {
+  std::lock_guard lock(pending_mutex_);
+  std::optional<DeviceRecord> merged;
+  for (const auto& p : pending_) {
+    for (const DeviceRecord& d : p->batch.devices) {
+      if (d.device != device) continue;
+      if (!merged) {
+        merged = d;
+      } else if (!merged->secret) {
+        merged->secret = d.secret;
+      }
+    }
+  }
+  return merged;
+}
+
+Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
+  taken = false;
+  if (!batch.decide_duplicates) return {};
+  for (const EventRecord& r : batch.events) {
+    if (r.event.id != 0) return {};
+  }
+  // The segment not in use starts over once none of its appends is
+  // pending (only this thread adds to pending_).
+  {
+    const int other = 1 - journal_->active();
+    std::lock_guard lock(pending_mutex_);
+    if (std::none_of(pending_.begin(), pending_.end(),
+                     [other](const auto& p) { return p->segment == other; })) {
+      journal_->Release(other);
+    }
+  }
+  auto pending = std::make_shared<Pending>();
+  // Registrations, as RegisterDevice would decide them: a secret stored
+  // (or pending) first is kept.
+  std::vector<DeviceRecord> lost;
+  for (const DeviceRecord& d : batch.devices) {
+    std::optional<DeviceRecord> known = PendingDevice(d.device);
+    if (!known) {
+      Result<std::vector<DeviceRecord>> found = FindDevices({d.device});
+      if (!found.ok()) {
+        taken = true;
+        return Unavailable(
+            fmt::format("nothing was stored: {}", found.error().message));
+      }
+      if (!found->empty()) {
+        known = found->front();
+      } else {
+        pending->new_devices.push_back(d.device);
+      }
+    }
+    std::optional<std::string> stored =
+        known && known->secret ? known->secret : d.secret;
+    if (d.secret && stored != d.secret) {
+      DeviceRecord winner = d;
+      winner.secret = stored;
+      lost.push_back(std::move(winner));
+    }
+    pending->batch.devices.push_back(d);
+  }
+  // Ids and duplicates: against the pending appends, then the database.
+  std::vector<EventRecord> events = batch.events;
+  int64_t next_id = next_event_id_;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EventRecord& r = events[i];
+    if (append_rules::IsLost(lost, r.event.device)) continue;
+    r.event.id = next_id++;
+    auto dup = append_rules::IsDuplicate(
+        events, i, [this](const Event& e) -> Result<bool> {
+          if (PendingHasDuplicate(e)) return true;
+          return HasDuplicate(e);
+        });
+    if (!dup.ok()) {
+      taken = true;
+      return Unavailable(
+          fmt::format("nothing was stored: {}", dup.error().message));
+    }
+    r.duplicate = *dup;
+  }
+  for (const EventRecord& r : events) {
+    if (r.event.id == 0) continue;
+    journal::JournaledEvent j;
+    j.record.event = r.event;
+    j.record.duplicate = r.duplicate;
+    j.record.decoder = r.decoder;
+    if (r.request) {  // kept compressed only
+      j.body = CompressBody(r.request->body);
+      j.record.request = StoredRequest{r.request->method, r.request->target,
+                                       r.request->content_type, std::string(),
+                                       r.request->picture};
+    }
+    pending->batch.events.push_back(std::move(j));
+  }
+  std::string record = journal::Encode(pending->batch);
+  if (!journal_->Fits(record.size())) return {};  // into the database
+  taken = true;
+  Result<int> segment = journal_->Append(record);
+  if (!segment.ok() && segment.error().code == ErrorCode::kTooLarge) {
+    // Both segments hold appends the projector has not moved yet (it is
+    // far behind, or failing): move them here, then go on.
+    if (Status moved = MovePending(*writer_); !moved.ok()) {
+      return Unavailable(
+          fmt::format("nothing was stored: {}", moved.error().message));
+    }
+    journal_->Release(1 - journal_->active());
+    segment = journal_->Append(record);
+  }
+  if (!segment.ok()) {
+    return Unavailable(
+        fmt::format("nothing was stored: {}", segment.error().message));
+  }
+  pending->segment = *segment;
+  next_event_id_ = next_id;
+  {
+    std::lock_guard lock(pending_mutex_);
+    pending_.push_back(std::move(pending));
+  }
+  batch.events = std::move(events);
+  batch.lost = std::move(lost);
+  return {};
+}
+
+Status SqliteStore::MovePending(Connection& conn) {
+  std::lock_guard move(move_mutex_);
+  std::vector<std::shared_ptr<const Pending>> moving;
+  {
+    std::lock_guard lock(pending_mutex_);
+    moving.assign(pending_.begin(), pending_.end());
+  }
+  if (moving.empty()) return {};
+  Status s = WriteTransaction(conn, /*durable=*/true, [&]() -> Status {
+    for (const auto& p : moving) {
+      for (const DeviceRecord& d : p->batch.devices) {
+        auto stored = sqlite::RegisterDevice(conn, d);
+        if (!stored.ok()) return stored.error();
+      }
+      for (const journal::JournaledEvent& j : p->batch.events) {
+        Status inserted = sqlite::InsertLoggedEvent(conn, j.record, j.body);
+        if (!inserted.ok()) return inserted;
+      }
+    }
+    return {};
+  });
+  if (!s.ok()) return s;
+  std::lock_guard lock(pending_mutex_);
+  pending_.erase(pending_.begin(),
+                 pending_.begin() + static_cast<std::ptrdiff_t>(moving.size()));
+  return {};
+}
+
+}  // namespace pm
