@@ -31,8 +31,9 @@ async function webhookAnswers(port) {
 export function printmeter(binary, { extraToml = '' } = {}) {
   return {
     name: 'printmeter',
-    durable: 'yes: the request appended to its SQLite log (WAL, synchronous=FULL) ' +
-    'before the answer; the sessions are folded from the log behind it',
+    durable: 'yes: the request appended to its journal file (O_DIRECT, fdatasync) ' +
+    'before the answer; moved into its SQLite log (WAL, synchronous=FULL) and ' +
+    'folded into sessions behind it',
     available: async () => fs.existsSync(binary) || `${binary} does not exist`,
     version: async () => {
       const v = await run([binary, '--version']);
