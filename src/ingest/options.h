@@ -36,9 +36,13 @@ struct IngestOptions {
   // New devices in tofu and open mode (configured ones are never limited).
   RegistrationLimits registrations;
   // How long the ledger may trail the log before the writer folds, even
-  // while requests keep coming; and how many events may wait at most.
+  // while requests keep coming; and how many events may wait at most. On
+  // SQLite the events waiting are also held in memory until the projector
+  // moves them from the append journal: 2,048 took the peak under 32
+  // connections of new printers (13 k requests/s) to 33 MB, 1,024 to 29 MB
+  // at the same rate.
   TimeMs projection_delay = 100;
-  int64_t projection_backlog = 2048;
+  int64_t projection_backlog = 1024;
   int projection_step = 4096;  // events folded per projection commit
   // How many printers' registrations (secret, first contact) the writer
   // keeps in memory, the most recently heard from; the others' are read

@@ -21,6 +21,7 @@
 #include <set>
 
 #include "store/append_rules.h"
+#include "store/row_mapping.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
@@ -31,11 +32,19 @@ using sqlite::Query;
 
 namespace {
 
-// HasDuplicate's comparison (sqlite_log.cc).
-bool SameKey(const Event& a, const Event& b) {
-  return a.has_current_time && b.has_current_time && a.device == b.device &&
-         a.time == b.time && a.kind == b.kind && a.file.path == b.file.path &&
-         a.reported_time_s == b.reported_time_s;
+// What HasDuplicate (sqlite_log.cc) compares, as one string; nullopt for an
+// event without currentTime (never a duplicate).
+std::optional<std::string> DuplicateKey(const Event& e) {
+  if (!e.has_current_time) return std::nullopt;
+  // The texts length-prefixed: no two keys read the same (a printer's name
+  // comes from the request).
+  return fmt::format("{}:{}|{}|{}|{}|{}", e.device.size(), e.device, e.time,
+                     static_cast<int>(e.kind),
+                     e.reported_time_s ? fmt::format("{}", *e.reported_time_s)
+                                       : std::string("-"),
+                     e.file.path ? fmt::format("{}:{}", e.file.path->size(),
+                                               *e.file.path)
+                                 : std::string("-"));
 }
 
 }  // namespace
@@ -76,16 +85,10 @@ Status SqliteStore::OpenJournal(bool make) {
     size_t events = 0;
     Status s = WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
       for (const journal::Batch& b : left) {
-        for (const DeviceRecord& d : b.devices) {
-          auto stored = sqlite::RegisterDevice(*writer_, d);
-          if (!stored.ok()) return stored.error();
+        if (Status inserted = InsertJournaled(*writer_, b); !inserted.ok()) {
+          return inserted;
         }
-        for (const journal::JournaledEvent& j : b.events) {
-          Status inserted =
-              sqlite::InsertLoggedEvent(*writer_, j.record, j.body);
-          if (!inserted.ok()) return inserted;
-          ++events;
-        }
+        events += b.events.size();
       }
       return {};
     });
@@ -104,33 +107,53 @@ Status SqliteStore::OpenJournal(bool make) {
   return {};
 }
 
-bool SqliteStore::PendingHasDuplicate(const Event& e) {
-  std::lock_guard lock(pending_mutex_);
-  for (const auto& p : pending_) {
-    for (const journal::JournaledEvent& j : p->batch.events) {
-      if (SameKey(j.record.event, e)) {
-        return true;
-      }
+void SqliteStore::IndexPending(const Pending& p) {
+  for (const std::string& key : p.keys) ++pending_keys_[key];
+  for (const DeviceRecord& d : p.devices) {
+    auto [it, added] = pending_devices_.try_emplace(d.device, d, 0);
+    if (!added && !it->second.first.secret) it->second.first.secret = d.secret;
+    ++it->second.second;
+  }
+}
+
+void SqliteStore::UnindexPending(const Pending& p) {
+  for (const std::string& key : p.keys) {
+    auto it = pending_keys_.find(key);
+    if (it != pending_keys_.end() && --it->second == 0) pending_keys_.erase(it);
+  }
+  for (const DeviceRecord& d : p.devices) {
+    auto it = pending_devices_.find(d.device);
+    if (it != pending_devices_.end() && --it->second.second == 0) {
+      pending_devices_.erase(it);
     }
   }
-  return false;
+}
+
+Status SqliteStore::InsertJournaled(Connection& conn, const journal::Batch& b) {
+  for (const DeviceRecord& d : b.devices) {
+    auto stored = sqlite::RegisterDevice(conn, d);
+    if (!stored.ok()) return stored.error();
+  }
+  for (const journal::JournaledEvent& j : b.events) {
+    Status inserted = sqlite::InsertLoggedEvent(conn, j.record, j.body);
+    if (!inserted.ok()) return inserted;
+  }
+  return {};
+}
+
+bool SqliteStore::PendingHasDuplicate(const Event& e) {
+  std::optional<std::string> key = DuplicateKey(e);
+  if (!key) return false;
+  std::lock_guard lock(pending_mutex_);
+  return pending_keys_.count(*key) > 0;
 }
 
 std::optional<DeviceRecord> SqliteStore::PendingDevice(
     const std::string& device) {
   std::lock_guard lock(pending_mutex_);
-  std::optional<DeviceRecord> merged;
-  for (const auto& p : pending_) {
-    for (const DeviceRecord& d : p->batch.devices) {
-      if (d.device != device) continue;
-      if (!merged) {
-        merged = d;
-      } else if (!merged->secret) {
-        merged->secret = d.secret;
-      }
-    }
-  }
-  return merged;
+  auto it = pending_devices_.find(device);
+  if (it == pending_devices_.end()) return std::nullopt;
+  return it->second.first;
 }
 
 Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
@@ -150,13 +173,25 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
     }
   }
   auto pending = std::make_shared<Pending>();
+  journal::Batch journaled;
   // Registrations, as RegisterDevice would decide them: a secret stored
   // (or pending) first is kept.
   std::vector<DeviceRecord> lost;
   for (const DeviceRecord& d : batch.devices) {
     std::optional<DeviceRecord> known = PendingDevice(d.device);
     if (!known) {
-      Result<std::vector<DeviceRecord>> found = FindDevices({d.device});
+      // On the appending thread's own connection (its page cache serves
+      // the duplicate lookups too).
+      std::vector<DeviceRecord> stored_record;
+      Status read = sqlite::Collect(
+          *writer_,
+          sqlite::Sql{"SELECT device, secret, first_seen, last_received "
+                      "FROM devices WHERE device = ?",
+                      {d.device}},
+          rows::ReadDeviceRecord<Query>, stored_record);
+      Result<std::vector<DeviceRecord>> found =
+          read.ok() ? Result<std::vector<DeviceRecord>>(std::move(stored_record))
+                    : Result<std::vector<DeviceRecord>>(read.error());
       if (!found.ok()) {
         taken = true;
         return Unavailable(
@@ -175,7 +210,7 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
       winner.secret = stored;
       lost.push_back(std::move(winner));
     }
-    pending->batch.devices.push_back(d);
+    journaled.devices.push_back(d);
   }
   // Ids and duplicates: against the pending appends, then the database.
   std::vector<EventRecord> events = batch.events;
@@ -208,9 +243,13 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
                                        r.request->content_type, std::string(),
                                        r.request->picture};
     }
-    pending->batch.events.push_back(std::move(j));
+    pending->events.emplace_back(r.event.id, r.event.received_at);
+    if (auto key = DuplicateKey(r.event)) pending->keys.push_back(*key);
+    journaled.events.push_back(std::move(j));
   }
-  std::string record = journal::Encode(pending->batch);
+  pending->devices = journaled.devices;
+  pending->record = journal::Encode(journaled);
+  const std::string& record = pending->record;
   if (!journal_->Fits(record.size())) return {};  // into the database
   taken = true;
   Result<int> segment = journal_->Append(record);
@@ -232,6 +271,7 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
   next_event_id_ = next_id;
   {
     std::lock_guard lock(pending_mutex_);
+    IndexPending(*pending);
     pending_.push_back(std::move(pending));
   }
   batch.events = std::move(events);
@@ -249,19 +289,18 @@ Status SqliteStore::MovePending(Connection& conn) {
   if (moving.empty()) return {};
   Status s = WriteTransaction(conn, /*durable=*/true, [&]() -> Status {
     for (const auto& p : moving) {
-      for (const DeviceRecord& d : p->batch.devices) {
-        auto stored = sqlite::RegisterDevice(conn, d);
-        if (!stored.ok()) return stored.error();
-      }
-      for (const journal::JournaledEvent& j : p->batch.events) {
-        Status inserted = sqlite::InsertLoggedEvent(conn, j.record, j.body);
-        if (!inserted.ok()) return inserted;
+      // The bytes the journal holds, read as recovery reads them.
+      Result<journal::Batch> batch = journal::Decode(p->record);
+      if (!batch.ok()) return batch.error();
+      if (Status inserted = InsertJournaled(conn, *batch); !inserted.ok()) {
+        return inserted;
       }
     }
     return {};
   });
   if (!s.ok()) return s;
   std::lock_guard lock(pending_mutex_);
+  for (const auto& p : moving) UnindexPending(*p);
   pending_.erase(pending_.begin(),
                  pending_.begin() + static_cast<std::ptrdiff_t>(moving.size()));
   return {};

@@ -460,9 +460,7 @@ Result<ProjectionLag> SqliteStore::Lag() {
   if (journal_) {
     std::lock_guard lock(pending_mutex_);
     for (const auto& p : pending_) {
-      for (const journal::JournaledEvent& j : p->batch.events) {
-        pending.emplace_back(j.record.event.id, j.record.event.received_at);
-      }
+      pending.insert(pending.end(), p->events.begin(), p->events.end());
     }
   }
   Result<Lease> reader = Reader();

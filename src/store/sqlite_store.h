@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/append_journal.h"
@@ -219,10 +220,18 @@ class SqliteStore final : public Store {
   // Appends answered from the journal and not yet in the database, oldest
   // first; each moved in one transaction with the others pending.
   struct Pending {
-    journal::Batch batch;
-    std::vector<std::string> new_devices;  // registered by it, not stored
+    // The journal's record, as written: what MovePending inserts (decoded
+    // again, as after a crash), kept encoded (~1.2 KB a webhook).
+    std::string record;
+    std::vector<std::pair<int64_t, TimeMs>> events;  // id, received_at
+    std::vector<std::string> keys;          // DuplicateKey of each event
+    std::vector<DeviceRecord> devices;      // its registrations
+    std::vector<std::string> new_devices;   // of them, not stored before
     int segment = 0;                        // of the journal it is in
   };
+  // Inserts a journal record's events and registrations on `conn`, inside
+  // a transaction.
+  Status InsertJournaled(sqlite::Connection& conn, const journal::Batch& b);
   // Opens the journal at "<path>-appends" (made when `make`), moves what it
   // holds beyond the log into the database and starts a new lap. Without
   // `make` and no file: nothing.
@@ -257,6 +266,16 @@ class SqliteStore final : public Store {
   std::mutex move_mutex_;                   // held by MovePending
   std::mutex pending_mutex_;
   std::deque<std::shared_ptr<const Pending>> pending_;  // guarded
+  // Guarded, kept with pending_ (a lookup per request must not walk it):
+  // the duplicate keys of its events (DuplicateKey in sqlite_journal.cc)
+  // and its registrations merged by device, each with how many pending
+  // appends hold it.
+  std::unordered_map<std::string, int> pending_keys_;
+  std::unordered_map<std::string, std::pair<DeviceRecord, int>>
+      pending_devices_;
+  // Adds to / removes from the two above (pending_mutex_ held).
+  void IndexPending(const Pending& p);
+  void UnindexPending(const Pending& p);
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded
