@@ -255,9 +255,19 @@ Status AppendJournal::StartLap(int k) {
   Put64(buf_ + 12, lap);
   Put32(buf_ + 20, Crc(lap, kVersion, {}));
   Status s = WriteDurably(Base(k), len);
-  if (!s.ok() && direct_ && errno == EINVAL && align_ < 4096) {
-    // A disk of 4 KiB sectors: direct writes must cover whole ones.
-    align_ = 4096;
+  if (!s.ok() && direct_ && errno == EINVAL) {
+    if (align_ < 4096) {
+      // A disk of 4 KiB sectors: direct writes must cover whole ones.
+      align_ = 4096;
+      return StartLap(k);
+    }
+    // A file system that opens with O_DIRECT but takes no such write:
+    // ordinary writes.
+    int fd = open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return IoError("open", path_);
+    close(fd_);
+    fd_ = fd;
+    direct_ = false;
     return StartLap(k);
   }
   if (!s.ok()) return s;
