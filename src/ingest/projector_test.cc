@@ -191,6 +191,34 @@ void AppendIngested(Store& store, MemoryLedger& reference,
   ASSERT_TRUE(store.Append(batch).ok());
 }
 
+// Steps until nothing is left to fold, each step of 1 to 40 events.
+void FoldToTheEnd(Projector& projector, std::mt19937_64& rng) {
+  for (;;) {
+    int step = std::uniform_int_distribution<int>(1, 40)(rng);
+    Result<int64_t> folded = projector.Step(step);
+    ASSERT_TRUE(folded.ok()) << folded.error().message;
+    if (*folded == 0) break;
+  }
+}
+
+// The store's ledger is the in-order fold's: its sessions, its printers'
+// states, and every one of its `events` events linked to the session the
+// fold puts it in.
+void ExpectTheInOrderFold(Store& store, const MemoryLedger& reference,
+                          size_t events) {
+  EXPECT_EQ(SessionsById(store), reference.Sessions());
+  auto states = store.LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, reference.States());
+  auto logged = store.ListEvents({.limit = 10000});
+  ASSERT_TRUE(logged.ok());
+  EXPECT_EQ(logged->size(), events);
+  for (const EventView& v : *logged) {
+    EXPECT_EQ(v.session_id, reference.SessionOf(v.event.id))
+        << "event " << v.event.id;
+  }
+}
+
 class ProjectorProperty : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
@@ -267,28 +295,13 @@ TEST_P(ProjectorProperty, StoppedAndResumedAnywhereEqualsTheInOrderFold) {
         ASSERT_TRUE(projector->Step(pick(1, 40)).ok());
     }
   }
-  for (;;) {
-    Result<int64_t> folded = projector->Step(pick(1, 40));
-    ASSERT_TRUE(folded.ok()) << folded.error().message;
-    if (*folded == 0) break;
-  }
+  FoldToTheEnd(*projector, rng);
   RecordProperty("restarts", restarts);
   RecordProperty("reopens", reopens);
 
   EXPECT_EQ(projector->position(), log.back().event.id);
   EXPECT_LE(projector->cached_states(), cached);
-  EXPECT_EQ(SessionsById(*store), reference.Sessions());
-  auto states = store->LoadDeviceStates();
-  ASSERT_TRUE(states.ok());
-  EXPECT_EQ(*states, reference.States());
-  // Every event linked to the session the in-order fold puts it in.
-  std::map<int64_t, int64_t> links;
-  auto events = store->ListEvents({.limit = 10000});
-  ASSERT_TRUE(events.ok());
-  for (const EventView& v : *events) {
-    EXPECT_EQ(v.session_id, reference.SessionOf(v.event.id))
-        << "event " << v.event.id;
-  }
+  ExpectTheInOrderFold(*store, reference, log.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ProjectorProperty,
@@ -385,24 +398,10 @@ TEST_P(ProjectorJournalProperty, KilledAnywhereEqualsTheInOrderFold) {
         ASSERT_TRUE(projector->Step(pick(1, 40)).ok());
     }
   }
-  for (;;) {
-    Result<int64_t> folded = projector->Step(pick(1, 40));
-    ASSERT_TRUE(folded.ok()) << folded.error().message;
-    if (*folded == 0) break;
-  }
+  FoldToTheEnd(*projector, rng);
   RecordProperty("crashes", crashes);
   EXPECT_EQ(projector->position(), verdicts.back().id);
-  EXPECT_EQ(SessionsById(*store), reference.Sessions());
-  auto states = store->LoadDeviceStates();
-  ASSERT_TRUE(states.ok());
-  EXPECT_EQ(*states, reference.States());
-  auto events = store->ListEvents({.limit = 10000});
-  ASSERT_TRUE(events.ok());
-  EXPECT_EQ(events->size(), stream.size());
-  for (const EventView& v : *events) {
-    EXPECT_EQ(v.session_id, reference.SessionOf(v.event.id))
-        << "event " << v.event.id;
-  }
+  ExpectTheInOrderFold(*store, reference, stream.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ProjectorJournalProperty,
