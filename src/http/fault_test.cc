@@ -17,8 +17,10 @@
 #include <iostream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "http/test_harness.h"
+#include "store/append_journal.h"
 #include "store/sqlite_file.h"
 
 namespace pm {
@@ -179,6 +181,55 @@ TEST(FaultTest, AFullDiskIsAnswered503AndHealsWhenSpaceReturns) {
   h.store = testing::MustOpen(h.db);
   ExpectAllFound(h, poster.acked,
                  "AFullDiskIsAnswered503AndHealsWhenSpaceReturns");
+}
+
+// As `serve` runs on SQLite, with the append journal (store/append_journal.h):
+// the journal's file is full size from its start, so a full disk leaves it
+// answering (durably) while the database takes nothing; once both of its
+// segments wait for a move, 503; when space returns, everything it answered
+// is moved in.
+TEST(FaultTest, AFullDiskLeavesTheJournalAnsweringUntilItIsFullThenAllIsMovedIn) {
+  SmallDisk disk("24m");
+  SKIP_UNLESS_MOUNTED(disk);
+  std::filesystem::create_directories(disk.path());
+  Harness h(disk.path());
+  if (testing::TestStoreIsPostgresql()) GTEST_SKIP() << "the append journal is SQLite's";
+  // Two segments of 128 KiB, made before the store (which keeps its size).
+  ASSERT_TRUE(AppendJournal::Open(h.db.substr(7) + "-appends",
+                                  {.size = 256 * 1024})
+                  .ok());
+  h.open_options = {.writer = true, .program = "a test", .append_journal = true};
+  h.Start({}, {}, /*with_api=*/true);
+  TestClient c(h.port());
+  Poster poster{c};
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(poster.Post(), 200);
+
+  disk.Fill();
+  EXPECT_EQ(Get(c, "/readyz").status, 503);
+  int answered = 0, tries = 0;
+  while (poster.refused < 5 && tries++ < 5000) {
+    if (poster.Post() == 200) ++answered;
+  }
+  EXPECT_GT(answered, 20) << "the journal answered nothing while the disk "
+                             "was full";
+  EXPECT_GE(poster.refused, 5) << "a full journal never refused a write";
+
+  disk.Unfill();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int status = 0;
+  while ((status = Get(c, "/readyz").status) != 200 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 200) << Get(c, "/readyz").body;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(poster.Post(), 200);
+  Figure("AFullDiskLeavesTheJournalAnsweringUntilItIsFullThenAllIsMovedIn",
+         "webhooks answered from a 256 KiB journal while the disk was full",
+         std::to_string(answered));
+  h.Stop();
+  h.store = testing::MustOpenAfterServe(h.db);
+  ExpectAllFound(h, poster.acked,
+                 "AFullDiskLeavesTheJournalAnsweringUntilItIsFullThenAllIsMovedIn");
 }
 
 // What /readyz reports for a read-only file system (Store::Ping uses

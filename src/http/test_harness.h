@@ -46,8 +46,9 @@ class TempDir {
 inline std::string FixturesDir() { return PM_FIXTURES_DIR; }
 
 // Opens the store or fails the test.
-inline std::unique_ptr<Store> MustOpen(const std::string& url) {
-  auto store = OpenStore(url);
+inline std::unique_ptr<Store> MustOpen(const std::string& url,
+                                       const OpenOptions& options = {}) {
+  auto store = OpenStore(url, options);
   EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
   return store.ok() ? std::move(*store) : nullptr;
 }
@@ -116,7 +117,7 @@ struct Harness {
   // and /metrics.
   void Start(IngestOptions options = {}, ServerOptions server_options = {},
              bool with_api = false) {
-    store = MustOpen(db);
+    store = MustOpen(db, open_options);
     ASSERT_NE(store, nullptr);
     options.sweep_interval = 0;
     writer = std::make_unique<IngestWriter>(*store, options, clock);
@@ -156,6 +157,8 @@ struct Harness {
   uint16_t port() const { return server->port(); }
 
   std::string db;
+  // How Start() opens it (`serve`'s: writer and append_journal).
+  OpenOptions open_options;
   // 2024-08-03T01:00Z: every seed's currentTime is within a day of it, so
   // none is disbelieved as a clock far ahead (ledger.md section 2), and none
   // is stale.
