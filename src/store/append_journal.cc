@@ -87,12 +87,13 @@ Status MakeFile(const std::string& path, int64_t size) {
     ok = WriteAll(fd, zeros.data(), len, at);
   }
   if (ok) ok = fsync(fd) == 0;
-  Error error = IoError("write", temp);
-  close(fd);
   if (!ok) {
+    Error error = IoError("write", temp);  // before close() changes errno
+    close(fd);
     unlink(temp.c_str());
     return error;
   }
+  close(fd);
   if (rename(temp.c_str(), path.c_str()) != 0) return IoError("name", path);
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = std::filesystem::current_path();

@@ -18,17 +18,14 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include "store/append_rules.h"
-#include "store/row_mapping.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_store.h"
 
 namespace pm {
 
 using sqlite::Connection;
-using sqlite::Query;
 
 namespace {
 
@@ -175,36 +172,22 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
   auto pending = std::make_shared<Pending>();
   journal::Batch journaled;
   // Registrations, as RegisterDevice would decide them: a secret stored
-  // (or pending) first is kept.
+  // (or pending) first is kept. FindDevices sees the pending ones too.
+  std::vector<std::string> names;
+  for (const DeviceRecord& d : batch.devices) names.push_back(d.device);
+  Result<std::vector<DeviceRecord>> known = FindDevices(names);
+  if (!known.ok()) {
+    taken = true;
+    return Unavailable(
+        fmt::format("nothing was stored: {}", known.error().message));
+  }
   std::vector<DeviceRecord> lost;
   for (const DeviceRecord& d : batch.devices) {
-    std::optional<DeviceRecord> known = PendingDevice(d.device);
-    if (!known) {
-      // On the appending thread's own connection (its page cache serves
-      // the duplicate lookups too).
-      std::vector<DeviceRecord> stored_record;
-      Status read = sqlite::Collect(
-          *writer_,
-          sqlite::Sql{"SELECT device, secret, first_seen, last_received "
-                      "FROM devices WHERE device = ?",
-                      {d.device}},
-          rows::ReadDeviceRecord<Query>, stored_record);
-      Result<std::vector<DeviceRecord>> found =
-          read.ok() ? Result<std::vector<DeviceRecord>>(std::move(stored_record))
-                    : Result<std::vector<DeviceRecord>>(read.error());
-      if (!found.ok()) {
-        taken = true;
-        return Unavailable(
-            fmt::format("nothing was stored: {}", found.error().message));
-      }
-      if (!found->empty()) {
-        known = found->front();
-      } else {
-        pending->new_devices.push_back(d.device);
-      }
-    }
+    auto it = std::find_if(known->begin(), known->end(),
+                           [&d](const auto& k) { return k.device == d.device; });
+    if (it == known->end()) pending->new_devices.push_back(d.device);
     std::optional<std::string> stored =
-        known && known->secret ? known->secret : d.secret;
+        it != known->end() && it->secret ? it->secret : d.secret;
     if (d.secret && stored != d.secret) {
       DeviceRecord winner = d;
       winner.secret = stored;
