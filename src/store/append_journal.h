@@ -92,10 +92,6 @@ class AppendJournal {
 
   bool Fits(size_t payload) const;
   int active() const { return active_; }
-  // Bytes of the segment in use taken by its records.
-  int64_t used() const { return segments_[active_].offset - kFirstRecord; }
-  int64_t segment_size() const { return segment_size_; }
-  bool direct() const { return direct_; }
 
  private:
   struct Segment {
