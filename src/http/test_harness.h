@@ -58,9 +58,7 @@ inline std::unique_ptr<Store> MustOpen(const std::string& url,
 // answered webhooks a killed server left in its journal
 // (store/append_journal.h), which a reader does not see.
 inline std::unique_ptr<Store> MustOpenAfterServe(const std::string& url) {
-  auto store = OpenStore(url, {.writer = true, .program = "a test"});
-  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
-  return store.ok() ? std::move(*store) : nullptr;
+  return MustOpen(url, {.writer = true, .program = "a test"});
 }
 
 // Every session of the store, newest first.
@@ -157,7 +155,8 @@ struct Harness {
   uint16_t port() const { return server->port(); }
 
   std::string db;
-  // How Start() opens it (`serve`'s: writer and append_journal).
+  // How Start() opens it; a test may give `serve`'s (writer and
+  // append_journal).
   OpenOptions open_options;
   // 2024-08-03T01:00Z: every seed's currentTime is within a day of it, so
   // none is disbelieved as a clock far ahead (ledger.md section 2), and none
