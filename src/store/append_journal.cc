@@ -16,7 +16,10 @@ namespace pm {
 namespace {
 
 constexpr char kMagic[8] = {'P', 'M', 'A', 'P', 'P', 'E', 'N', 'D'};
-constexpr uint32_t kVersion = 1;
+// Version 1 headers (no owner) are still read: their records are taken
+// as the database's own.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersionWithoutOwner = 1;
 constexpr char kRecordMagic[4] = {'P', 'M', 'R', '1'};
 constexpr size_t kRecordHeader = 24;  // magic, length, lap, CRC, padding
 constexpr size_t kHeaderSize = 512;
@@ -46,12 +49,17 @@ uint64_t Get64(const char* at) {
 }
 
 uint32_t Crc(uint64_t lap, uint32_t length, std::string_view payload) {
+  // (A header's CRC: `length` is its version, `payload` its owner.)
   char head[12];
   Put64(head, lap);
   Put32(head + 8, length);
   uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(head), sizeof head);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()),
-              static_cast<uInt>(payload.size()));
+  // (zlib's crc32 of a null buffer is its initial value, 0, whatever came
+  // before: no bytes, no call.)
+  if (!payload.empty()) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()),
+                static_cast<uInt>(payload.size()));
+  }
   return static_cast<uint32_t>(crc);
 }
 
@@ -108,8 +116,9 @@ Status MakeFile(const std::string& path, int64_t size) {
 }  // namespace
 
 AppendJournal::AppendJournal(std::string path, int fd, int64_t segment_size,
-                             bool direct)
+                             bool direct, std::string owner)
     : path_(std::move(path)),
+      owner_(std::move(owner)),
       fd_(fd),
       segment_size_(segment_size),
       direct_(direct) {}
@@ -126,6 +135,10 @@ Result<std::unique_ptr<AppendJournal>> AppendJournal::Open(
     return Invalid(fmt::format("a journal of {} bytes is too small or not a "
                                "multiple of 8192",
                                options.size));
+  }
+  if (options.owner.size() > kMaxOwner) {
+    return Invalid(fmt::format("a journal's owner is at most {} bytes",
+                               kMaxOwner));
   }
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
@@ -153,7 +166,7 @@ Result<std::unique_ptr<AppendJournal>> AppendJournal::Open(
   if (fd < 0) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return IoError("open", path);
   std::unique_ptr<AppendJournal> journal(
-      new AppendJournal(path, fd, segment, direct));
+      new AppendJournal(path, fd, segment, direct, std::move(options.owner)));
   if (!journal->Reserve(64 * 1024, 0)) {
     return Internal("out of memory for the journal");
   }
@@ -186,6 +199,7 @@ Result<std::vector<std::string>> AppendJournal::ReadAll() {
     ~Closer() { close(fd); }
   } closer{fd};
   std::vector<std::string> records;
+  foreign_records_ = 0;
   std::string head, payload;
   for (int k = 0; k < kSegments; ++k) {
     const int64_t base = Base(k);
@@ -196,13 +210,26 @@ Result<std::vector<std::string>> AppendJournal::ReadAll() {
         std::memcmp(head.data(), kMagic, 8) != 0) {
       continue;
     }
-    if (Get32(head.data() + 8) != kVersion) {
+    const uint32_t version = Get32(head.data() + 8);
+    if (version != kVersion && version != kVersionWithoutOwner) {
       return Invalid(fmt::format(
           "the journal {} is from another version of printmeter", path_));
     }
     const uint64_t lap = Get64(head.data() + 12);
-    if (Get32(head.data() + 20) != Crc(lap, kVersion, {})) continue;
+    std::string_view owner;
+    if (version == kVersion) {
+      const uint32_t size = Get32(head.data() + 24);
+      if (size > kMaxOwner) continue;  // not a header this wrote
+      owner = std::string_view(head.data() + 28, size);
+    }
+    // Version 1 wrote 0 for its header's CRC (the empty payload above).
+    const uint32_t crc =
+        version == kVersion ? Crc(lap, version, owner) : uint32_t{0};
+    if (Get32(head.data() + 20) != crc) continue;
     lap_ = std::max(lap_, lap);
+    // Another database's records (the database was replaced, its journal
+    // left beside it): counted, never returned.
+    const bool foreign = version == kVersion && owner != owner_;
     int64_t at = kFirstRecord;
     while (at + static_cast<int64_t>(kRecordHeader) <= segment_size_) {
       if (!ReadAt(fd, base + at, kRecordHeader, head)) {
@@ -221,7 +248,11 @@ Result<std::vector<std::string>> AppendJournal::ReadAll() {
       }
       if (payload.size() != length) break;
       if (Get32(head.data() + 16) != Crc(lap, length, payload)) break;
-      records.push_back(payload);
+      if (foreign) {
+        ++foreign_records_;
+      } else {
+        records.push_back(payload);
+      }
       at += static_cast<int64_t>(kRecordHeader + Padded(length));
     }
   }
@@ -254,7 +285,9 @@ Status AppendJournal::StartLap(int k) {
   std::memcpy(buf_, kMagic, 8);
   Put32(buf_ + 8, kVersion);
   Put64(buf_ + 12, lap);
-  Put32(buf_ + 20, Crc(lap, kVersion, {}));
+  Put32(buf_ + 20, Crc(lap, kVersion, owner_));
+  Put32(buf_ + 24, static_cast<uint32_t>(owner_.size()));
+  std::memcpy(buf_ + 28, owner_.data(), owner_.size());
   Status s = WriteDurably(Base(k), len);
   if (!s.ok() && direct_ && errno == EINVAL) {
     if (align_ < 4096) {

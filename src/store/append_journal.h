@@ -15,7 +15,8 @@
 //
 // The file ("<database>-appends", made when missing and kept) is two
 // segments of half its size, used in turn. A segment:
-//   bytes 0..511       header: "PMAPPEND", version, the lap, a CRC
+//   bytes 0..511       header: "PMAPPEND", version, the lap, a CRC, the
+//                      owner (the database the records are for)
 //   4096..             the lap's records, one after another:
 //                      "PMR1", payload length, the lap, CRC-32 of the
 //                      lap, the length and the payload; then the payload,
@@ -28,6 +29,12 @@
 // the database. So a segment's records wait for their move while appends
 // go on in the other, and appends never wait for a move unless the moves
 // fall a whole segment behind.
+//
+// The owner: a token the database keeps (SqliteStore: its store_identity
+// row), written into every header. ReadAll() returns only the records of
+// laps with this journal's owner (or none: a file from before owners), so
+// a journal left beside a database that was deleted or replaced is never
+// read as its own; foreign_records() says how many it passed over.
 //
 // How it fails: a write or fdatasync that fails leaves the append not
 // done (the caller answers 503); the record's start is then overwritten
@@ -55,9 +62,12 @@ class AppendJournal {
   static constexpr int64_t kFirstRecord = 4096;  // in a segment
   static constexpr int kSegments = 2;
 
+  static constexpr size_t kMaxOwner = 64;
+
   struct Options {
     int64_t size = kDefaultSize;  // of a file made now
     bool direct = true;           // false: ordinary writes (tests)
+    std::string owner;            // at most kMaxOwner bytes
   };
 
   // Opens the journal at `path`, making it (`options.size` bytes of zeros,
@@ -73,8 +83,12 @@ class AppendJournal {
   AppendJournal& operator=(const AppendJournal&) = delete;
 
   // The payloads of both segments' current laps, each segment's in order
-  // (what a crash left: the caller keeps those not yet in its database).
+  // (what a crash left: the caller keeps those not yet in its database);
+  // only those of laps this owner (or no owner) started.
   Result<std::vector<std::string>> ReadAll();
+  // How many records the last ReadAll() passed over: those of laps another
+  // owner started.
+  int64_t foreign_records() const { return foreign_records_; }
 
   // Starts a new lap in both segments (everything ReadAll found is in the
   // database now); appends go to segment 0.
@@ -100,7 +114,8 @@ class AppendJournal {
     bool released = true;           // may start a new lap
   };
 
-  AppendJournal(std::string path, int fd, int64_t segment_size, bool direct);
+  AppendJournal(std::string path, int fd, int64_t segment_size, bool direct,
+                std::string owner);
   // Writes `len` bytes of buf_ at `at` (aligned to align_ when direct_)
   // and fdatasyncs.
   Status WriteDurably(int64_t at, size_t len);
@@ -111,6 +126,8 @@ class AppendJournal {
   int64_t Base(int k) const { return segment_size_ * k; }
 
   const std::string path_;
+  const std::string owner_;
+  int64_t foreign_records_ = 0;
   int fd_ = -1;
   int64_t segment_size_ = 0;
   bool direct_ = false;

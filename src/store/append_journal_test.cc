@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -143,6 +144,66 @@ TEST(AppendJournalTest, SegmentsTakeTurnsEachStartingOverOnceReleased) {
   auto large = j->Append(std::string(16 * 1024, 'y'));
   ASSERT_FALSE(large.ok());
   EXPECT_EQ(large.error().code, ErrorCode::kTooLarge);
+}
+
+TEST(AppendJournalTest, ALapsOwnerDecidesWhoseRecordsItHolds) {
+  TempDir dir;
+  const std::string path = dir.File("j");
+  auto open = [&](const std::string& owner) {
+    auto j = AppendJournal::Open(path, {.size = 64 * 1024, .owner = owner});
+    EXPECT_TRUE(j.ok()) << (j.ok() ? "" : j.error().message);
+    return j.ok() ? std::move(*j) : nullptr;
+  };
+  {
+    auto j = open("database-a");
+    ASSERT_NE(j, nullptr);
+    ASSERT_TRUE(j->ReadAll().ok());
+    ASSERT_TRUE(j->Start().ok());
+    ASSERT_TRUE(j->Append("first").ok());
+    ASSERT_TRUE(j->Append("second").ok());
+  }
+  const std::vector<std::string> both{"first", "second"};
+  for (const char* owner : {"database-a", "database-b", ""}) {
+    SCOPED_TRACE(std::string("read by \"") + owner + "\"");
+    auto j = open(owner);
+    ASSERT_NE(j, nullptr);
+    auto read = j->ReadAll();
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    const bool own = std::string(owner) == "database-a";
+    EXPECT_EQ(*read, own ? both : std::vector<std::string>());
+    EXPECT_EQ(j->foreign_records(), own ? 0 : 2);
+  }
+  // A header from before owners, as that printmeter wrote it (magic,
+  // version 1, the lap, 0 where the CRC goes): its records are taken as
+  // the reader's own.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    char head[24];
+    f.read(head, sizeof head);
+    const char one[4] = {1, 0, 0, 0};
+    std::memcpy(head + 8, one, 4);
+    std::memset(head + 20, 0, 4);
+    f.seekp(0);
+    f.write(head, sizeof head);
+    const std::string no_owner(AppendJournal::kMaxOwner + 4, '\0');
+    f.write(no_owner.data(), static_cast<std::streamsize>(no_owner.size()));
+  }
+  auto legacy = open("database-b");
+  ASSERT_NE(legacy, nullptr);
+  auto read = legacy->ReadAll();
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(*read, both);
+  EXPECT_EQ(legacy->foreign_records(), 0);
+  // Started again, the laps are the new owner's.
+  ASSERT_TRUE(legacy->Start().ok());
+  ASSERT_TRUE(legacy->Append("third").ok());
+  legacy.reset();
+  auto a = open("database-a");
+  EXPECT_TRUE(a->ReadAll()->empty());
+  EXPECT_EQ(a->foreign_records(), 1);
+  auto too_long =
+      AppendJournal::Open(path, {.owner = std::string(AppendJournal::kMaxOwner + 1, 'x')});
+  EXPECT_FALSE(too_long.ok());
 }
 
 TEST(AppendJournalTest, AFileThatCannotBeAJournalIsRefusedSayingWhy) {
@@ -390,6 +451,83 @@ TEST_P(KilledWriterTest, WhatAKilledWriterAnsweredIsMovedInByTheNextOnce) {
     EXPECT_EQ((*devices)[2].secret, "secret-p2");
     EXPECT_EQ(*(*store)->LastEventId(), 2 * kBatches);
   }
+}
+
+// The database deleted (to start over) or replaced (a copy from another
+// machine) while its journal stays: the journal's records are not this
+// database's, and must never come back in it.
+TEST(SqliteJournalTest, AJournalLeftBesideAReplacedDatabaseIsNeverMovedIn) {
+  TempDir dir;
+  const std::string path = dir.File("pm.db");
+  auto remove_database = [&] {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path + suffix);
+    }
+  };
+  // A clean stop: everything moved, the journal left empty.
+  {
+    auto store = OpenServing(path);
+    ASSERT_NE(store, nullptr);
+    LogBatch b = Batch({Request("alpha", 1000, "before")},
+                       {{"alpha", "s", 5, 5}});
+    ASSERT_TRUE(store->Append(b).ok());
+  }
+  {
+    auto j = MustOpenJournal(path + "-appends");
+    ASSERT_TRUE(j->ReadAll()->empty());
+    EXPECT_EQ(j->foreign_records(), 0) << "a clean stop leaves no record";
+  }
+  remove_database();
+  {
+    auto store = OpenServing(path);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(Logged(*store).empty());
+    EXPECT_EQ(*store->LastEventId(), 0);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-appends.other-1"))
+      << "an empty journal is simply started over";
+  // A killed writer: its answered appends wait in the journal.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto opened = OpenStore("sqlite:" + path, {.writer = true,
+                                               .program = "a child",
+                                               .append_journal = true});
+    if (!opened.ok()) _exit(2);
+    for (int i = 0; i < 5; ++i) {
+      LogBatch b = Batch({Request("beta", 1000 * i, "old " + std::to_string(i))},
+                         {{"beta", "old secret", 5, 5}});
+      if (!(*opened)->Append(b).ok()) _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  remove_database();
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open == 0 ? "the first writer on the new database"
+                           : "the writer after it");
+    auto store = OpenServing(path);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Logged(*store).size(), static_cast<size_t>(open))
+        << "only this database's webhooks, none of the other's";
+    auto found = store->FindDevices({"beta"});
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(found->empty()) << "nor its registrations";
+    LogBatch b = Batch({Request("gamma", 1000 + open, "new")});
+    ASSERT_TRUE(store->Append(b).ok());
+    EXPECT_EQ(b.events[0].event.id, open + 1);
+  }
+  // The other database's answered webhooks are kept, under another name.
+  ASSERT_TRUE(std::filesystem::exists(path + "-appends.other-1"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-appends.other-2"));
+  auto aside = MustOpenJournal(path + "-appends.other-1");
+  ASSERT_NE(aside, nullptr);
+  EXPECT_TRUE(aside->ReadAll()->empty());
+  EXPECT_EQ(aside->foreign_records(), 5);
+  auto store = OpenServing(path);
+  ASSERT_EQ(Logged(*store).size(), 2u);
 }
 
 TEST(SqliteJournalTest, AFullJournalIsMovedByTheAppenderItself) {

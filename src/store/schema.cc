@@ -288,9 +288,21 @@ CREATE TABLE decoded (
 );
 )sql";
 
-constexpr std::array<const char*, 9> kMigrations{
+// Which database an append journal's records are for (append_journal.h):
+// a token made once, written into the journal's headers. A journal left
+// beside a database that was deleted or replaced holds another token: its
+// records are never moved into this one.
+constexpr const char* kMigration10 = R"sql(
+CREATE TABLE store_identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  token TEXT NOT NULL
+);
+INSERT INTO store_identity (id, token) VALUES (1, lower(hex(randomblob(16))));
+)sql";
+
+constexpr std::array<const char*, 10> kMigrations{
     kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
-    kMigration6, kMigration7, kMigration8, kMigration9};
+    kMigration6, kMigration7, kMigration8, kMigration9, kMigration10};
 
 // sessions_long (migration 1) spells the bound out; queries must match it.
 static_assert(kLongSessionMs == 604800000);

@@ -26,6 +26,7 @@
 namespace pm {
 
 using sqlite::Connection;
+using sqlite::Query;
 
 namespace {
 
@@ -50,7 +51,13 @@ Status SqliteStore::OpenJournal(bool make) {
   const std::string path = path_ + "-appends";
   std::error_code ec;
   if (!make && !std::filesystem::exists(path, ec)) return {};
-  Result<std::unique_ptr<AppendJournal>> opened = AppendJournal::Open(path);
+  // The token the journal's headers carry: this database's own.
+  Result<std::string> owner = sqlite::Single<std::string>(
+      *writer_, "SELECT token FROM store_identity WHERE id = ?", 1,
+      [](Query& q) { return q.Text(); }, std::string());
+  if (!owner.ok()) return owner.error();
+  Result<std::unique_ptr<AppendJournal>> opened =
+      AppendJournal::Open(path, {.owner = *owner});
   if (!opened.ok()) return opened.error();
   std::unique_ptr<AppendJournal> journal = std::move(*opened);
   Result<std::vector<std::string>> records = journal->ReadAll();
@@ -99,9 +106,43 @@ Status SqliteStore::OpenJournal(bool make) {
                  "(the last run ended before it had)",
                  events, path);
   }
+  if (journal->foreign_records() > 0) {
+    // Answered webhooks of another database (this one was deleted or
+    // replaced while they waited to be moved): not this one's to take, and
+    // not to be lost either. The file is kept under another name.
+    Result<std::unique_ptr<AppendJournal>> fresh =
+        SetJournalAside(path, journal->foreign_records(), *owner);
+    if (!fresh.ok()) return fresh.error();
+    journal = std::move(*fresh);
+  }
   if (Status s = journal->Start(); !s.ok()) return s;
   if (make) journal_ = std::move(journal);
   return {};
+}
+
+Result<std::unique_ptr<AppendJournal>> SqliteStore::SetJournalAside(
+    const std::string& path, int64_t records, const std::string& owner) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  std::string aside;
+  for (int n = 1;; ++n) {
+    aside = fmt::format("{}.other-{}", path, n);
+    if (!std::filesystem::exists(aside, ec)) break;
+  }
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
+    return Unavailable(fmt::format(
+        "{} holds {} answered webhook(s) of another database, and cannot be "
+        "set aside ({}): move it away (with printmeter stopped) to start",
+        path, records, ec.message()));
+  }
+  spdlog::warn("{} held {} answered webhook(s) of another database (not {}, "
+               "which was replaced or made anew since): kept as {}, never "
+               "moved into this one; a new journal is made",
+               path, records, path_, aside);
+  AppendJournal::Options options{.owner = owner};
+  if (size > 0) options.size = static_cast<int64_t>(size);
+  return AppendJournal::Open(path, options);
 }
 
 void SqliteStore::IndexPending(const Pending& p) {

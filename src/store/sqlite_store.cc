@@ -256,6 +256,13 @@ SqliteStore::~SqliteStore() {
     spdlog::warn("{} answered webhook(s) stay in the journal until the next "
                  "start: {}",
                  pending_.size(), s.error().message);
+    return;
+  }
+  // Everything in it is in the database: a clean stop leaves the journal
+  // empty (new laps), so nothing in it is read again, whatever becomes of
+  // the database file.
+  if (Status s = journal_->Start(); !s.ok()) {
+    spdlog::warn("{}", s.error().message);
   }
 }
 

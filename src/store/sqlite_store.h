@@ -236,6 +236,10 @@ class SqliteStore final : public Store {
   // holds beyond the log into the database and starts a new lap. Without
   // `make` and no file: nothing.
   Status OpenJournal(bool make);
+  // Renames the journal at `path`, which holds `records` of another
+  // database, to "<path>.other-N", and makes a new one for `owner`.
+  Result<std::unique_ptr<AppendJournal>> SetJournalAside(
+      const std::string& path, int64_t records, const std::string& owner);
   // Append() through the journal: false in `taken` when the batch is not
   // for it (ids given, too large), to be appended to the database instead.
   Status JournalAppend(LogBatch& batch, bool& taken);
