@@ -74,9 +74,9 @@ Result<std::vector<EventView>> LedgerReader::SessionEventsPage(
 
 std::string RedactedUrl(std::string_view url) {
   std::string out(url);
-  if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
-    return out;
-  }
+  // Any URL with an authority ("scheme://"), not only PostgreSQL's: a
+  // mistyped scheme carries its password all the same.
+  if (url.find("://") == std::string_view::npos) return out;
   size_t start = out.find("://") + 3;
   size_t end = out.find_first_of("/?", start);
   size_t at = out.rfind('@', end == std::string::npos ? out.size() : end);
@@ -109,8 +109,15 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
     if (!store.ok()) return store.error();
     return std::unique_ptr<Store>(std::move(*store));
   }
-  return Invalid(
-      fmt::format("unknown database URL \"{}\": {}", url, kAcceptedForms));
+  // A bare file name: say how to name it as a SQLite file.
+  if (!u.empty() && u.find(':') == std::string_view::npos) {
+    return Invalid(fmt::format(
+        "unknown database URL \"{}\": for the SQLite file {} give "
+        "sqlite:{}; {}",
+        url, url, url, kAcceptedForms));
+  }
+  return Invalid(fmt::format("unknown database URL \"{}\": {}",
+                             RedactedUrl(url), kAcceptedForms));
 }
 
 std::vector<const Session*> OpenSessionsToWrite(const ProjectionBatch& batch) {

@@ -544,8 +544,9 @@ struct OpenOptions {
   bool append_journal = false;
 };
 
-// `url` fit for a log line or a message: a PostgreSQL URL's password (in
-// its user info, or a `password=` parameter) shown as "****".
+// `url` fit for a log line or a message: the password of a URL with an
+// authority (PostgreSQL's, or a mistyped one: in its user info, or a
+// `password=` parameter) shown as "****".
 std::string RedactedUrl(std::string_view url);
 
 // Opens the store named by a --db URL: "sqlite:PATH" (created when missing,

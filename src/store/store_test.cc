@@ -548,6 +548,9 @@ TEST(RedactedUrlTest, APostgresqlPasswordIsNeverShown) {
             "postgresql://db/x?user=pm&password=****&a=b");
   EXPECT_EQ(RedactedUrl("postgresql://pm@db/x"), "postgresql://pm@db/x");
   EXPECT_EQ(RedactedUrl("sqlite:/var/lib/p:w@x.db"), "sqlite:/var/lib/p:w@x.db");
+  // A mistyped scheme is redacted too.
+  EXPECT_EQ(RedactedUrl("postgressql://pm:s3cret@db/x"),
+            "postgressql://pm:****@db/x");
 }
 
 TEST(OpenStoreTest, BadUrlsSayWhichFormsAreAccepted) {
@@ -558,6 +561,15 @@ TEST(OpenStoreTest, BadUrlsSayWhichFormsAreAccepted) {
     EXPECT_THAT(store.error().message, HasSubstr("sqlite:PATH")) << url;
     EXPECT_THAT(store.error().message, HasSubstr("postgresql://")) << url;
   }
+  // A bare file name: the message says how to give it.
+  Result<std::unique_ptr<Store>> bare = OpenStore("printmeter.db");
+  ASSERT_FALSE(bare.ok());
+  EXPECT_THAT(bare.error().message, HasSubstr("give sqlite:printmeter.db"));
+  // A mistyped scheme's password is never repeated.
+  Result<std::unique_ptr<Store>> typo = OpenStore("postgress://pm:s3cret@db/x");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.error().message, ::testing::Not(HasSubstr("s3cret")));
+  EXPECT_THAT(typo.error().message, HasSubstr("postgress://pm:****@db/x"));
   Result<std::unique_ptr<Store>> memory = OpenStore("sqlite::memory:");
   ASSERT_FALSE(memory.ok());
   EXPECT_EQ(memory.error().code, ErrorCode::kInvalid);
