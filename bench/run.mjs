@@ -20,7 +20,7 @@ import { measureForward } from './lib/forward.mjs';
 import { measureLate } from './lib/late.mjs';
 import { measurePostgres } from './lib/postgres.mjs';
 import { loadAverage, machine, versionOf } from './lib/machine.mjs';
-import { copyDatabase, rebuild, startup } from './lib/printmeter.mjs';
+import { copyDatabase, rebuilds, startup } from './lib/printmeter.mjs';
 import { run } from './lib/proc.mjs';
 import * as receivers from './lib/receivers.mjs';
 import { forwarding, lateEvents, postgres, write } from './lib/write.mjs';
@@ -233,7 +233,7 @@ async function main() {
   const forward = await measureForward(path.resolve(args.printmeter),
                                        settings.forward, log);
   log('printmeter rebuild');
-  const rb = await rebuild(path.resolve(args.printmeter), pm.db);
+  const rb = await rebuilds(path.resolve(args.printmeter), pm.db);
   const large = await largeDb();
   log(`start on the large ledger ${large.file}`);
   const copy = copyDatabase(large.file);

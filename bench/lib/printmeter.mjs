@@ -16,7 +16,21 @@ export async function rebuild(binary, db) {
     throw new Error(`printmeter rebuild failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   }
   return { argv, events, ms: r.ms, eventsPerSecond: events / (r.ms / 1000),
-           summary: r.stdout.trim().split('\n').at(-1) };
+           summary: r.stdout.trim().split('\n').join('; ') };
+}
+
+// `printmeter rebuild` twice on `db`: as the ledger stands (the live one,
+// which a rebuild compares with what it folds and writes only where they
+// differ), then with the ledger emptied first (sessions, links, printer
+// states deleted with the sqlite3 shell, as after a copied log), which a
+// rebuild writes whole.
+export async function rebuilds(binary, db) {
+  const compared = await rebuild(binary, db);
+  const empty = await run(['sqlite3', db, 'DELETE FROM sessions; DELETE FROM event_sessions; ' +
+                           'DELETE FROM device_states;']);
+  if (empty.code !== 0) throw new Error(`emptying the ledger failed: ${empty.stderr.trim()}`);
+  const whole = await rebuild(binary, db);
+  return { ...compared, whole };
 }
 
 // Copies a SQLite database (and its WAL) into a new temporary folder, so a

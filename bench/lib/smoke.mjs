@@ -70,6 +70,9 @@ export function check(report) {
   if (!(report.rebuild.events > 0) || !isNumber(report.rebuild.eventsPerSecond)) {
     problems.push('printmeter rebuild folded no events');
   }
+  if (!(report.rebuild.whole?.events === report.rebuild.events)) {
+    problems.push('printmeter rebuild of the emptied ledger did not fold the same events');
+  }
   if (!isNumber(report.startup.median)) problems.push('no start-up time');
   postgresProblems(report.postgres, problems);
   if (report.gbench.length === 0) problems.push('no Google Benchmark program was found');

@@ -55,6 +55,16 @@ int RunRebuild(const CommonOptions& common, bool decode_all) {
       "({} duplicates, {} test events, {} stale sweeps)\n",
       stats->sessions, stats->devices, stats->events, stats->duplicates,
       stats->tests, stats->swept);
+  if (stats->ledger_rows_changed) {
+    if (*stats->ledger_rows_changed == 0) {
+      fmt::print("the stored ledger was already right: nothing written\n");
+    } else {
+      fmt::print(
+          "{} row(s) of the stored ledger (sessions, event links, printer "
+          "states) differed and were rewritten; the rest were right\n",
+          *stats->ledger_rows_changed);
+    }
+  }
   if (stats->decoded_again > 0) {
     fmt::print(
         "{} stored request(s) decoded again (read by another version of "

@@ -234,6 +234,7 @@ Result<RebuildStats> Rebuild(Store& store, const LedgerConfig& config,
         second.error().message));
   }
   stats.redecoded_differently += static_cast<int64_t>(rewritten.size());
+  stats.ledger_rows_changed = ledger.rows_changed();
 
   if (stats.redecoded_differently > 0) {
     spdlog::warn("{} stored event(s) read differently today than when they "

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "common/result.h"
 #include "decode/decode.h"
@@ -52,6 +53,10 @@ struct RebuildStats {
   // Stored requests decoded again: those another decoder read (an older
   // printmeter, a copied log). The rest were read by this one already.
   int64_t decoded_again = 0;
+  // Rows of the stored ledger (sessions, links, printer states) written or
+  // deleted because they differed from the fold; nullopt when the store
+  // wrote the whole ledger anew (an empty one, or PostgreSQL).
+  std::optional<int64_t> ledger_rows_changed;
 };
 
 // `progress(phase, done)`: phase "reading" (the first pass) counts how far

@@ -1,7 +1,9 @@
 // `rebuild` re-derives the live ledger; `import` equals posting.
 #include "ingest/rebuild.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -126,6 +128,192 @@ TEST(RebuildTest, RebuildEqualsTheLiveLedgerAndKeepsAttributions) {
     EXPECT_EQ(events[i].event, live_events[i].event);
   }
   EXPECT_EQ(testing::EventSessions(*store), live_links);
+}
+
+// Every row of the SQLite ledger's three tables (sessions, links, printer
+// states), each column as text, in key order: what a rebuild wrote.
+std::string DumpLedger(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  std::string out;
+  for (const char* sql : {"SELECT * FROM sessions ORDER BY id",
+                          "SELECT * FROM event_sessions ORDER BY event_id",
+                          "SELECT * FROM device_states ORDER BY device"}) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        const unsigned char* text = sqlite3_column_text(stmt, c);
+        out += fmt::format("{}:{}|", sqlite3_column_type(stmt, c),
+                           text ? reinterpret_cast<const char*>(text) : "");
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(stmt);
+    out += "--\n";
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+void ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr),
+            SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "") << "\n" << sql;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+std::string Quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += c;
+  }
+  return out + "'";
+}
+
+// On SQLite a rebuild compares the ledger it folds with the stored one and
+// writes only the rows that differ (store/sqlite_projection.cc). Damage of
+// every kind (a changed column of any type, a session moved in time, a row
+// deleted, a stray row added, a stale attribution), in random rows, is
+// mended row by row into the ledger a rebuild of an empty one makes; a
+// ledger that is right is not written at all.
+TEST(RebuildTest, OnSqliteADamagedLedgerIsMendedRowByRowARightOneNotWritten) {
+  TempDir dir;
+  Harness h(dir.path());
+  if (!h.db.starts_with("sqlite:")) {
+    GTEST_SKIP() << "on PostgreSQL a rebuild writes the ledger whole";
+  }
+  h.Start();
+  PostEverything(h);
+  auto live = ById(h.Sessions());
+  ASSERT_GT(live.size(), 20u);
+  ASSERT_TRUE(h.writer->Attribute(live[3].id, "alice").ok());
+  h.Stop();
+  const std::string path = h.db.substr(std::string("sqlite:").size());
+  auto rebuild = [&]() {
+    auto store = testing::MustOpen(h.db, {.writer = true, .program = "t"});
+    auto stats = Rebuild(*store, LedgerConfig{}, DecodeLimits{}, nullptr);
+    EXPECT_TRUE(stats.ok()) << stats.error().message;
+    return stats.ok() ? *stats : RebuildStats{};
+  };
+  RebuildStats first = rebuild();
+  EXPECT_EQ(first.ledger_rows_changed, std::optional<int64_t>(0))
+      << "the live ledger was right";
+  const std::string right = DumpLedger(path);
+  ASSERT_NE(right.find("alice"), std::string::npos);
+
+  std::vector<int64_t> session_ids, event_ids;
+  for (const Session& s : live) session_ids.push_back(s.id);
+  {
+    auto store = testing::MustOpen(h.db);
+    for (const auto& [event_id, session_id] : testing::EventSessions(*store)) {
+      event_ids.push_back(event_id);
+    }
+  }
+  std::vector<std::string> devices;
+  {
+    auto store = testing::MustOpen(h.db);
+    auto states = store->LoadDeviceStates();
+    ASSERT_TRUE(states.ok());
+    for (const DeviceState& d : *states) devices.push_back(d.device);
+  }
+  ASSERT_GT(event_ids.size(), 100u);
+  ASSERT_GT(devices.size(), 4u);
+
+  const std::vector<std::string> session_damage = {
+      "UPDATE sessions SET progress_pct = coalesce(progress_pct, 0) + 1",
+      "UPDATE sessions SET file_name = coalesce(file_name, '') || 'x'",
+      "UPDATE sessions SET event_count = event_count + 1",
+      "UPDATE sessions SET started_at = started_at + 1",
+      "UPDATE sessions SET attributed_user = coalesce(attributed_user, '') "
+      "|| 'm'",
+      "UPDATE sessions SET ended_at = CASE WHEN ended_at IS NULL THEN 1 END",
+      "UPDATE sessions SET status = CASE status WHEN 'interrupted' THEN "
+      "'done' ELSE 'interrupted' END",
+      "DELETE FROM sessions"};
+  const std::vector<std::string> link_damage = {
+      "UPDATE event_sessions SET time = time + 1",
+      "UPDATE event_sessions SET session_id = session_id + 1",
+      "DELETE FROM event_sessions"};
+  const std::vector<std::string> state_damage = {
+      "UPDATE device_states SET last_topic = last_topic || 'x'",
+      "UPDATE device_states SET needs_attention = 1 - needs_attention",
+      "UPDATE device_states SET open_session_id = CASE WHEN open_session_id "
+      "IS NULL THEN 7 END",
+      "DELETE FROM device_states"};
+  std::mt19937 random(11);
+  for (int round = 0; round < 8; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string sql;
+    int64_t damaged = 0;
+    std::vector<int64_t> ids = session_ids;
+    std::shuffle(ids.begin(), ids.end(), random);
+    for (int k = 0; k < 1 + round % 4; ++k, ++damaged) {
+      sql += fmt::format("{} WHERE id = {};\n",
+                         session_damage[random() % session_damage.size()],
+                         ids[k]);
+    }
+    std::vector<int64_t> events = event_ids;
+    std::shuffle(events.begin(), events.end(), random);
+    for (int k = 0; k < 1 + round % 3; ++k, ++damaged) {
+      sql += fmt::format("{} WHERE event_id = {};\n",
+                         link_damage[random() % link_damage.size()],
+                         events[k]);
+    }
+    std::vector<std::string> names = devices;
+    std::shuffle(names.begin(), names.end(), random);
+    for (int k = 0; k < 1 + round % 2; ++k, ++damaged) {
+      sql += fmt::format("{} WHERE device = {};\n",
+                         state_damage[random() % state_damage.size()],
+                         Quoted(names[k]));
+    }
+    if (round % 2 == 1) {  // stray rows of every table
+      sql += fmt::format(
+          "CREATE TEMP TABLE s AS SELECT * FROM sessions WHERE id = {0};\n"
+          "UPDATE s SET id = 900000 + {1};\n"
+          "INSERT INTO sessions SELECT * FROM s;\n"
+          "INSERT INTO event_sessions VALUES (800000 + {1}, {0}, 1);\n"
+          "CREATE TEMP TABLE d AS SELECT * FROM device_states WHERE device = "
+          "{2};\n"
+          "UPDATE d SET device = 'ghost-' || {1};\n"
+          "INSERT INTO device_states SELECT * FROM d;\n",
+          ids.back(), round, Quoted(names.back()));
+      damaged += 3;
+    }
+    ExecSql(path, sql);
+    ASSERT_NE(DumpLedger(path), right) << sql;
+    RebuildStats mended = rebuild();
+    EXPECT_EQ(mended.ledger_rows_changed, std::optional<int64_t>(damaged))
+        << sql;
+    ASSERT_EQ(DumpLedger(path), right) << sql;
+  }
+  // An empty ledger is written whole, to the same rows.
+  ExecSql(path,
+          "DELETE FROM sessions; DELETE FROM event_sessions; "
+          "DELETE FROM device_states;");
+  RebuildStats whole = rebuild();
+  EXPECT_EQ(whole.ledger_rows_changed, std::nullopt);
+  EXPECT_EQ(DumpLedger(path), right);
+  EXPECT_EQ(rebuild().ledger_rows_changed, std::optional<int64_t>(0));
+  // The indexes agree with the tables they index.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* check = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &check,
+                               nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)),
+               "ok");
+  sqlite3_finalize(check);
+  sqlite3_close(db);
 }
 
 // A stored request as the receiver stores it, decoded by today's decoder.

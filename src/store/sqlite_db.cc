@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/row_digest.h"
 #include "store/sqlite_file.h"
 
 namespace pm::sqlite {
@@ -66,6 +67,38 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
       conn.get());
   NoteOpened(path);
   return conn;
+}
+
+Status Connection::DefineRowDigest() {
+  auto digest = [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    RowDigest d;
+    for (int i = 0; i < argc; ++i) {
+      sqlite3_value* v = argv[i];
+      switch (sqlite3_value_type(v)) {
+        case SQLITE_INTEGER:
+          d.Bind(static_cast<int64_t>(sqlite3_value_int64(v)));
+          break;
+        case SQLITE_FLOAT:
+          d.Bind(sqlite3_value_double(v));
+          break;
+        case SQLITE_NULL:
+          d.BindNull();
+          break;
+        default: {  // text (a blob is read as its bytes: none is digested)
+          const auto* text =
+              reinterpret_cast<const char*>(sqlite3_value_text(v));
+          d.Bind(std::string_view(
+              text ? text : "", static_cast<size_t>(sqlite3_value_bytes(v))));
+        }
+      }
+    }
+    sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(d.value()));
+  };
+  int rc = sqlite3_create_function_v2(
+      db_, "pm_row_digest", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      digest, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Fail("define pm_row_digest");
+  return {};
 }
 
 Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(

@@ -49,6 +49,9 @@ class Connection {
   bool InTransaction() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int Changes() const;
+  // Defines pm_row_digest(...) on this connection: RowDigest
+  // (store/row_digest.h) of its arguments, as SQLite types them.
+  Status DefineRowDigest();
   // Frames in the WAL after this connection's latest commit (0 before one).
   // Any thread may read it (the store's background checkpoints do).
   int64_t wal_frames() const {

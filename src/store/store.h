@@ -453,6 +453,10 @@ class LedgerRewrite {
   // The new ledger replaces the old one, projected up to and including
   // event `position`. Once: afterwards every call fails.
   virtual Status Commit(int64_t position) = 0;
+  // After Commit(): how many rows of the ledger (sessions, links, printer
+  // states) were written or deleted, where the store wrote only those
+  // that differed; nullopt where it wrote the whole ledger anew.
+  virtual std::optional<int64_t> rows_changed() const { return std::nullopt; }
 };
 
 // Each session of `part` once, its latest version (the open session of a
