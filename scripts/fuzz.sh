@@ -8,6 +8,9 @@
 #                      requests included) into the decoder and the
 #                      masking: 60 s
 #   config_fuzz        the config file (config.cc and toml++): 30 s
+#   journal_fuzz       the append journal and its records as the next
+#                      writer reads them after a crash (damaged, cut
+#                      short): 30 s, beside config_fuzz
 #
 #   scripts/fuzz.sh
 #   FUZZ_SECONDS=600 FUZZ_CONFIG_SECONDS=600 scripts/fuzz.sh
@@ -28,7 +31,8 @@ if [[ ! -f $build/build.ninja ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
     -DPRINTMETER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz http_request_fuzz config_fuzz
+ninja -C "$build" -j "${FUZZ_JOBS:-2}" decode_fuzz http_request_fuzz config_fuzz \
+  journal_fuzz
 
 # The fuzz input format (fuzz/decode_fuzz.cc): Content-Type line, target
 # line, body.
@@ -116,4 +120,22 @@ TOML
 # converts floats to integers with a cast undefined beyond int64's range).
 printf 'max_devices = 1e300\nregistrations_per_hour = -3\nstale_after = 4.5\n[devices.a]\nrate_per_hour = inf\nrate_per_m = 0x10\nname = 12\nsecret = 1979-05-27\n' \
   >"$config_corpus/numbers.toml"
-run config_fuzz "$config_corpus" "${FUZZ_CONFIG_SECONDS:-30}" -max_len=4096
+# The journal: a few appends of assorted sizes, undamaged and damaged (the
+# input's format: fuzz/journal_fuzz.cc). Beside the config file, one core
+# each.
+journal_corpus=$build/corpus/journal
+mkdir -p "$journal_corpus"
+printf '\x05\x10\x00\x20\x03\xff\x0f\x00\x01\x30\x10' >"$journal_corpus/five-appends"
+printf '\x05\x10\x00\x20\x03\xff\x0f\x00\x01\x30\x10\x00\x40\x00\x10\x00\x00' \
+  >"$journal_corpus/damaged-then-cut"
+run journal_fuzz "$journal_corpus" "${FUZZ_JOURNAL_SECONDS:-30}" \
+  -max_len=4096 &
+journal_pid=$!
+config_status=0
+run config_fuzz "$config_corpus" "${FUZZ_CONFIG_SECONDS:-30}" -max_len=4096 ||
+  config_status=$?
+journal_status=0
+wait "$journal_pid" || journal_status=$?
+if (( config_status != 0 || journal_status != 0 )); then
+  exit 1
+fi
