@@ -378,9 +378,12 @@ Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
   Connection& conn = *projector_;
   if (Status s = UpsertProjection(conn, batch); !s.ok()) return s;
   for (const auto& [device, received] : batch.last_received) {
+    // Only where it moves on: a row rewritten with its own value is a
+    // page written to the WAL all the same (a new printer's row was just
+    // inserted with it).
     Status s = RunOn(conn,
-                     "UPDATE devices SET last_received = max(last_received, "
-                     "?) WHERE device = ?",
+                     "UPDATE devices SET last_received = ?1 WHERE device = ?2 "
+                     "AND last_received < ?1",
                      [&](Query& q) { q.Bind(received).Bind(device); });
     if (!s.ok()) return s;
   }

@@ -384,6 +384,50 @@ TEST_P(StoreTest, EverySessionFieldRoundTrips) {
   EXPECT_EQ(**got, cleared);
 }
 
+// Text as a printer may send it (quotes, backslashes, control characters,
+// any script), reals at their extremes, and several versions of one session
+// and one printer state in one step: each stored as given, the last version
+// winning (PostgreSQL sends a step's rows as one JSON parameter).
+TEST_P(StoreTest, AwkwardTextsExtremeRealsAndRepeatedRowsInOneStep) {
+  Session s = FullSession(10);
+  s.file = {"q\"uote\\back\tslash\n\x01\x1f end.gcode", "dir/\"/x",
+            "Würfel 立方体 🧊", "sd\\card", 0};
+  s.user = "o'brien \"\\\"";
+  s.error = std::string("\x7f del \u00e9");
+  s.progress_pct = 5e-324;
+  s.reported_time_s = 1.7976931348623157e308;
+  s.estimated_s = 0.1;
+  s.job_filament_mm = -0.0;
+  s.job_filament_cm3 = 123456789.123456789;
+  Session older = s;
+  older.event_count = 1;
+  older.file.name = "an older version";
+  ProjectionBatch batch;
+  batch.sessions = {older, s};
+  DeviceState state;
+  state.device = "delta \"\\ ü";
+  state.state = PrinterState::kPrinting;
+  state.last_topic = "Print Started";
+  state.last_error = "\"err\"\\";
+  DeviceState later = state;
+  later.needs_attention = true;
+  later.last_topic = "Print Paused \u2014 \"x\"";
+  batch.device_states = {state, later};
+  batch.position = 0;
+  batch.from = -1;
+  ASSERT_TRUE(store_->CommitProjection(batch).ok());
+  Result<std::optional<Session>> got = store_->GetSession(10);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, s);
+  Result<std::vector<DeviceState>> states = store_->LoadDeviceStates();
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ((*states)[0].device, later.device);
+  EXPECT_EQ((*states)[0].needs_attention, true);
+  EXPECT_EQ((*states)[0].last_topic, later.last_topic);
+  EXPECT_EQ((*states)[0].last_error, later.last_error);
+}
+
 TEST_P(StoreTest, UpsertingAMovedStartReplacesTheSession) {
   Session s = BareSession(10, "delta", kT0, kT0 + kHourMs);
   CommitSessions({s});
