@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "store/journal_record.h"
@@ -331,6 +332,29 @@ std::vector<EventRecord> Logged(Store& store) {
   return out;
 }
 
+// A child process opens `path` as `serve` does, appends (answers) what
+// `append(store, i)` makes of i = 0..count-1 (false: that append failed),
+// and dies without closing anything: what is pending stays in the journal
+// only. Returns the child's exit status (0: every append answered).
+int AppendInAWriterThatDies(const std::string& path, int count,
+                            const std::function<bool(Store&, int)>& append) {
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    auto opened = OpenStore("sqlite:" + path, {.writer = true,
+                                               .program = "a child",
+                                               .append_journal = true});
+    if (!opened.ok()) _exit(2);
+    for (int i = 0; i < count; ++i) {
+      if (!append(**opened, i)) _exit(3);
+    }
+    _exit(0);  // no destructor
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 TEST(SqliteJournalTest, TheWritersLookupsSeeAppendsNotYetMoved) {
   TempDir dir;
   auto store = OpenServing(dir.File("pm.db"));
@@ -399,29 +423,19 @@ TEST_P(KilledWriterTest, WhatAKilledWriterAnsweredIsMovedInByTheNextOnce) {
     ASSERT_NE(MustOpenJournal(path + "-appends", GetParam()), nullptr);
   }
   constexpr int kBatches = 40;
-  // A child process appends (answers) and dies without closing anything.
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto opened = OpenStore("sqlite:" + path, {.writer = true,
-                                               .program = "a child",
-                                               .append_journal = true});
-    if (!opened.ok()) _exit(2);
-    for (int i = 0; i < kBatches; ++i) {
-      std::string device = "p" + std::to_string(i % 3);
-      LogBatch b = Batch({Request(device, 1000 * i, "body " + std::to_string(i)),
-                          Request(device, 1000 * i, "resent")},
-                         {{device, "secret-" + device, 5, 5}});
-      if (!(*opened)->Append(b).ok()) _exit(3);
-      // The projector moves some of them meanwhile.
-      if (i == 10 && !(*opened)->ReadLog(0, 1).ok()) _exit(4);
-    }
-    _exit(0);  // no destructor: what is pending stays in the journal only
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(AppendInAWriterThatDies(
+                path, kBatches,
+                [](Store& store, int i) {
+                  std::string device = "p" + std::to_string(i % 3);
+                  LogBatch b = Batch(
+                      {Request(device, 1000 * i, "body " + std::to_string(i)),
+                       Request(device, 1000 * i, "resent")},
+                      {{device, "secret-" + device, 5, 5}});
+                  if (!store.Append(b).ok()) return false;
+                  // The projector moves some of them meanwhile.
+                  return i != 10 || store.ReadLog(0, 1).ok();
+                }),
+            0);
   {
     // A reader sees only what was moved before the kill.
     auto reader = testing::MustOpen(path);
@@ -487,23 +501,15 @@ TEST(SqliteJournalTest, AJournalLeftBesideAReplacedDatabaseIsNeverMovedIn) {
   EXPECT_FALSE(std::filesystem::exists(path + "-appends.other-1"))
       << "an empty journal is simply started over";
   // A killed writer: its answered appends wait in the journal.
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto opened = OpenStore("sqlite:" + path, {.writer = true,
-                                               .program = "a child",
-                                               .append_journal = true});
-    if (!opened.ok()) _exit(2);
-    for (int i = 0; i < 5; ++i) {
-      LogBatch b = Batch({Request("beta", 1000 * i, "old " + std::to_string(i))},
-                         {{"beta", "old secret", 5, 5}});
-      if (!(*opened)->Append(b).ok()) _exit(3);
-    }
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(AppendInAWriterThatDies(path, 5,
+                                    [](Store& store, int i) {
+                                      LogBatch b = Batch(
+                                          {Request("beta", 1000 * i,
+                                                   "old " + std::to_string(i))},
+                                          {{"beta", "old secret", 5, 5}});
+                                      return store.Append(b).ok();
+                                    }),
+            0);
   remove_database();
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "the first writer on the new database"

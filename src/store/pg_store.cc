@@ -1016,19 +1016,7 @@ Connection::Statement UpsertDeviceStateStatement(const DeviceState& d) {
       "excluded.last_applied_id, last_topic = excluded.last_topic, "
       "last_error = excluded.last_error");
   Params p;
-  p.Bind(d.device).Bind(sqlite::StoredPrinterState(d.state));
-  if (d.open) {
-    p.Bind(d.open->id);
-  } else {
-    p.BindNull();
-  }
-  p.Bind(d.needs_attention);
-  if (d.last_applied) {
-    p.Bind(d.last_applied->time).Bind(d.last_applied->id);
-  } else {
-    p.BindNull().BindNull();
-  }
-  p.Bind(d.last_topic).Bind(d.last_error);
+  rows::BindDeviceState(p, d);
   return {kSql, std::move(p)};
 }
 
@@ -1192,15 +1180,15 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     for (const Session* open : OpenSessionsToWrite(batch)) all.push_back(open);
     std::unordered_map<int64_t, size_t> last;
     for (size_t i = 0; i < all.size(); ++i) last[all[i]->id] = i;
-    JsonRows rows;
+    JsonRows json;
     for (size_t i = 0; i < all.size(); ++i) {
       if (last[all[i]->id] != i) continue;
-      rows.Row();
-      rows::BindSession(rows, *all[i]);
-      rows.EndRow();
+      json.Row();
+      rows::BindSession(json, *all[i]);
+      json.EndRow();
     }
-    if (rows.rows() > 0) {
-      writes.push_back({UpsertSessionsSql(), std::move(Params().Bind(rows.Text()))});
+    if (json.rows() > 0) {
+      writes.push_back({UpsertSessionsSql(), std::move(Params().Bind(json.Text()))});
     }
   }
   // Links: each event's last.
@@ -1247,27 +1235,15 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     for (size_t i = 0; i < batch.device_states.size(); ++i) {
       last[batch.device_states[i].device] = i;
     }
-    JsonRows rows;
+    JsonRows json;
     for (size_t i = 0; i < batch.device_states.size(); ++i) {
       const DeviceState& d = batch.device_states[i];
       if (last[d.device] != i) continue;
-      rows.Row();
-      rows.Bind(d.device).Bind(sqlite::StoredPrinterState(d.state));
-      if (d.open) {
-        rows.Bind(d.open->id);
-      } else {
-        rows.BindNull();
-      }
-      rows.Bind(d.needs_attention);
-      if (d.last_applied) {
-        rows.Bind(d.last_applied->time).Bind(d.last_applied->id);
-      } else {
-        rows.BindNull().BindNull();
-      }
-      rows.Bind(d.last_topic).Bind(d.last_error);
-      rows.EndRow();
+      json.Row();
+      rows::BindDeviceState(json, d);
+      json.EndRow();
     }
-    if (rows.rows() > 0) {
+    if (json.rows() > 0) {
       static const std::string kStates = fmt::format(
           "INSERT INTO device_states (device, state, open_session_id, "
           "needs_attention, last_applied_time, last_applied_id, last_topic, "
@@ -1280,7 +1256,7 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
           "last_error = excluded.last_error",
           JsonColumns({"text", "text", "bigint", "boolean", "bigint", "bigint",
                        "text", "text"}));
-      writes.push_back({kStates, std::move(Params().Bind(rows.Text()))});
+      writes.push_back({kStates, std::move(Params().Bind(json.Text()))});
     }
   }
   // When each printer was last heard from: the latest of the step's, where
@@ -1292,18 +1268,18 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
       auto [it, added] = latest.emplace(device, received);
       if (!added) it->second = std::max(it->second, received);
     }
-    JsonRows rows;
+    JsonRows json;
     for (const auto& [device, received] : latest) {
-      rows.Row();
-      rows.Bind(device).Bind(received);
-      rows.EndRow();
+      json.Row();
+      json.Bind(device).Bind(received);
+      json.EndRow();
     }
-    if (rows.rows() > 0) {
+    if (json.rows() > 0) {
       static const std::string kReceived =
           "UPDATE devices AS d SET last_received = (r->>1)::bigint FROM "
           "jsonb_array_elements($1::jsonb) AS r WHERE d.device = r->>0 AND "
           "d.last_received < (r->>1)::bigint";
-      writes.push_back({kReceived, std::move(Params().Bind(rows.Text()))});
+      writes.push_back({kReceived, std::move(Params().Bind(json.Text()))});
     }
   }
   if (!batch.dropped_pictures.empty()) {

@@ -127,6 +127,26 @@ void BindSession(Binder& q, const Session& s) {
   q.Bind(s.idle_after).Bind(s.time_left_s).Bind(s.time_left_at);
 }
 
+// Every DeviceState field, in the column order device, state,
+// open_session_id, needs_attention, last_applied_time, last_applied_id,
+// last_topic, last_error (both stores' device_states).
+template <typename Binder>
+void BindDeviceState(Binder& q, const DeviceState& d) {
+  q.Bind(d.device).Bind(sqlite::StoredPrinterState(d.state));
+  if (d.open) {
+    q.Bind(d.open->id);
+  } else {
+    q.BindNull();
+  }
+  q.Bind(d.needs_attention);
+  if (d.last_applied) {
+    q.Bind(d.last_applied->time).Bind(d.last_applied->id);
+  } else {
+    q.BindNull().BindNull();
+  }
+  q.Bind(d.last_topic).Bind(d.last_error);
+}
+
 template <typename Reader>
 Session ReadSession(Reader& q) {
   Session s;

@@ -128,29 +128,11 @@ Status UpsertSession(Connection& conn, const Session& s) {
   "device, state, open_session_id, needs_attention, last_applied_time, "    \
   "last_applied_id, last_topic, last_error"
 
-// A state's columns, in the order of PM_DEVICE_STATE_COLUMNS.
-template <typename Binder>
-void BindDeviceState(Binder& q, const DeviceState& d) {
-  q.Bind(d.device).Bind(StoredPrinterState(d.state));
-  if (d.open) {
-    q.Bind(d.open->id);
-  } else {
-    q.BindNull();
-  }
-  q.Bind(d.needs_attention);
-  if (d.last_applied) {
-    q.Bind(d.last_applied->time).Bind(d.last_applied->id);
-  } else {
-    q.BindNull().BindNull();
-  }
-  q.Bind(d.last_topic).Bind(d.last_error);
-}
-
 Status UpsertDeviceState(Connection& conn, const DeviceState& d) {
   return RunOn(conn,
                "INSERT OR REPLACE INTO device_states (" PM_DEVICE_STATE_COLUMNS
                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               [&d](Query& q) { BindDeviceState(q, d); });
+               [&d](Query& q) { rows::BindDeviceState(q, d); });
 }
 
 Status LinkEvent(Connection& conn, int64_t event_id,
@@ -765,7 +747,7 @@ class SqliteStore::LedgerRewriter final : public LedgerRewrite {
     }
     for (const DeviceState& state : part.device_states) {
       RowDigest d;
-      BindDeviceState(d, state);
+      rows::BindDeviceState(d, state);
       auto it = std::lower_bound(
           states_.begin(), states_.end(), state.device,
           [](const StoredState& a, const std::string& device) {
@@ -783,31 +765,33 @@ class SqliteStore::LedgerRewriter final : public LedgerRewrite {
   // The stored rows the rebuild did not make (a printer or an event no
   // longer in the log, a session the fold no longer opens).
   Status RemoveUnmade() {
-    for (size_t i = 0; i < sessions_.size(); ++i) {
-      if (made_sessions_[i]) continue;
-      const StoredSession& stored = sessions_[i];
-      Status s = RunOn(conn_, "DELETE FROM sessions WHERE id = ?",
-                       [&stored](Query& q) { q.Bind(stored.id); });
-      if (!s.ok()) return s;
-      ++changed_;
+    auto remove = [this](const auto& stored, const std::vector<bool>& made,
+                         const std::string& sql, auto key) -> Status {
+      for (size_t i = 0; i < stored.size(); ++i) {
+        if (made[i]) continue;
+        Status s = RunOn(conn_, sql,
+                         [&](Query& q) { q.Bind(key(stored[i])); });
+        if (!s.ok()) return s;
+        ++changed_;
+      }
+      return {};
+    };
+    Status s = remove(sessions_, made_sessions_,
+                      "DELETE FROM sessions WHERE id = ?",
+                      [](const StoredSession& r) { return r.id; });
+    if (s.ok()) {
+      s = remove(links_stored_, made_links_,
+                 "DELETE FROM event_sessions WHERE event_id = ?",
+                 [](const StoredLink& r) { return r.event_id; });
     }
-    for (size_t i = 0; i < links_stored_.size(); ++i) {
-      if (made_links_[i]) continue;
-      const StoredLink& stored = links_stored_[i];
-      Status s = RunOn(conn_, "DELETE FROM event_sessions WHERE event_id = ?",
-                       [&stored](Query& q) { q.Bind(stored.event_id); });
-      if (!s.ok()) return s;
-      ++changed_;
+    if (s.ok()) {
+      s = remove(states_, made_states_,
+                 "DELETE FROM device_states WHERE device = ?",
+                 [](const StoredState& r) -> const std::string& {
+                   return r.device;
+                 });
     }
-    for (size_t i = 0; i < states_.size(); ++i) {
-      if (made_states_[i]) continue;
-      const StoredState& stored = states_[i];
-      Status s = RunOn(conn_, "DELETE FROM device_states WHERE device = ?",
-                       [&stored](Query& q) { q.Bind(stored.device); });
-      if (!s.ok()) return s;
-      ++changed_;
-    }
-    return {};
+    return s;
   }
 
   Connection& conn_;
