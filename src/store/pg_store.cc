@@ -998,28 +998,6 @@ const std::string& UpsertSessionSql() {
   return sql;
 }
 
-Connection::Statement UpsertSessionStatement(const Session& s) {
-  Params p;
-  rows::BindSession(p, s);
-  return {UpsertSessionSql(), std::move(p)};
-}
-
-Connection::Statement UpsertDeviceStateStatement(const DeviceState& d) {
-  static const std::string kSql = Numbered(
-      "INSERT INTO device_states (device, state, open_session_id, "
-      "needs_attention, last_applied_time, last_applied_id, "
-      "last_topic, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON "
-      "CONFLICT (device) DO UPDATE SET state = excluded.state, "
-      "open_session_id = excluded.open_session_id, needs_attention = "
-      "excluded.needs_attention, last_applied_time = "
-      "excluded.last_applied_time, last_applied_id = "
-      "excluded.last_applied_id, last_topic = excluded.last_topic, "
-      "last_error = excluded.last_error");
-  Params p;
-  rows::BindDeviceState(p, d);
-  return {kSql, std::move(p)};
-}
-
 }  // namespace
 
 namespace {
@@ -1134,6 +1112,52 @@ const std::string& UpsertSessionsSql() {
   return sql;
 }
 
+// The upsert of `sessions` (pointers into the caller's rows), each id's
+// last version: nullopt when there is none.
+std::optional<Connection::Statement> UpsertSessionsStatement(
+    const std::vector<const Session*>& sessions) {
+  std::unordered_map<int64_t, size_t> last;
+  for (size_t i = 0; i < sessions.size(); ++i) last[sessions[i]->id] = i;
+  JsonRows json;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (last[sessions[i]->id] != i) continue;
+    json.Row();
+    rows::BindSession(json, *sessions[i]);
+    json.EndRow();
+  }
+  if (json.rows() == 0) return std::nullopt;
+  return Connection::Statement{UpsertSessionsSql(),
+                               std::move(Params().Bind(json.Text()))};
+}
+
+// The upsert of `states`, each printer's last: nullopt when there is none.
+std::optional<Connection::Statement> UpsertDeviceStatesStatement(
+    const std::vector<DeviceState>& states) {
+  std::unordered_map<std::string_view, size_t> last;
+  for (size_t i = 0; i < states.size(); ++i) last[states[i].device] = i;
+  JsonRows json;
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (last[states[i].device] != i) continue;
+    json.Row();
+    rows::BindDeviceState(json, states[i]);
+    json.EndRow();
+  }
+  if (json.rows() == 0) return std::nullopt;
+  static const std::string kStates = fmt::format(
+      "INSERT INTO device_states (device, state, open_session_id, "
+      "needs_attention, last_applied_time, last_applied_id, last_topic, "
+      "last_error) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r "
+      "ON CONFLICT (device) DO UPDATE SET state = excluded.state, "
+      "open_session_id = excluded.open_session_id, needs_attention = "
+      "excluded.needs_attention, last_applied_time = "
+      "excluded.last_applied_time, last_applied_id = "
+      "excluded.last_applied_id, last_topic = excluded.last_topic, "
+      "last_error = excluded.last_error",
+      JsonColumns({"text", "text", "bigint", "boolean", "bigint", "bigint",
+                   "text", "text"}));
+  return Connection::Statement{kStates, std::move(Params().Bind(json.Text()))};
+}
+
 }  // namespace
 
 // One step's writes: a statement per kind of row, each with all the step's
@@ -1178,17 +1202,8 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     std::vector<const Session*> all;
     for (const Session& session : batch.sessions) all.push_back(&session);
     for (const Session* open : OpenSessionsToWrite(batch)) all.push_back(open);
-    std::unordered_map<int64_t, size_t> last;
-    for (size_t i = 0; i < all.size(); ++i) last[all[i]->id] = i;
-    JsonRows json;
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (last[all[i]->id] != i) continue;
-      json.Row();
-      rows::BindSession(json, *all[i]);
-      json.EndRow();
-    }
-    if (json.rows() > 0) {
-      writes.push_back({UpsertSessionsSql(), std::move(Params().Bind(json.Text()))});
+    if (auto upsert = UpsertSessionsStatement(all)) {
+      writes.push_back(std::move(*upsert));
     }
   }
   // Links: each event's last.
@@ -1230,34 +1245,8 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     }
   }
   // Printer states: each printer's last.
-  {
-    std::unordered_map<std::string_view, size_t> last;
-    for (size_t i = 0; i < batch.device_states.size(); ++i) {
-      last[batch.device_states[i].device] = i;
-    }
-    JsonRows json;
-    for (size_t i = 0; i < batch.device_states.size(); ++i) {
-      const DeviceState& d = batch.device_states[i];
-      if (last[d.device] != i) continue;
-      json.Row();
-      rows::BindDeviceState(json, d);
-      json.EndRow();
-    }
-    if (json.rows() > 0) {
-      static const std::string kStates = fmt::format(
-          "INSERT INTO device_states (device, state, open_session_id, "
-          "needs_attention, last_applied_time, last_applied_id, last_topic, "
-          "last_error) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r "
-          "ON CONFLICT (device) DO UPDATE SET state = excluded.state, "
-          "open_session_id = excluded.open_session_id, needs_attention = "
-          "excluded.needs_attention, last_applied_time = "
-          "excluded.last_applied_time, last_applied_id = "
-          "excluded.last_applied_id, last_topic = excluded.last_topic, "
-          "last_error = excluded.last_error",
-          JsonColumns({"text", "text", "bigint", "boolean", "bigint", "bigint",
-                       "text", "text"}));
-      writes.push_back({kStates, std::move(Params().Bind(json.Text()))});
-    }
+  if (auto upsert = UpsertDeviceStatesStatement(batch.device_states)) {
+    writes.push_back(std::move(*upsert));
   }
   // When each printer was last heard from: the latest of the step's, where
   // it moves on (a new printer's row was just inserted with it: no new row
@@ -1344,21 +1333,35 @@ class PgStore::LedgerRewriter final : public LedgerRewrite {
 
   Status Add(const LedgerPart& part) override {
     if (failure_) return *failure_;
+    // As a projector step's: a statement per kind of row, the rows as one
+    // JSON parameter (a rebuild of 55 k events, each a new printer: 3.2 ->
+    // 2.3 s).
     std::vector<Connection::Statement> writes;
-    for (const Session* session : SessionsToWrite(part)) {
-      writes.push_back(UpsertSessionStatement(*session));
+    if (auto upsert = UpsertSessionsStatement(SessionsToWrite(part))) {
+      writes.push_back(std::move(*upsert));
     }
-    static const std::string kLink = Numbered(
-        "INSERT INTO event_sessions (event_id, session_id, time) VALUES (?, "
-        "?, ?) ON CONFLICT (event_id) DO UPDATE SET session_id = "
-        "excluded.session_id, time = excluded.time");
-    for (const EventLink& l : part.links) {
-      writes.push_back(
-          {kLink,
-           std::move(Params().Bind(l.event_id).Bind(l.session_id).Bind(l.time))});
+    std::unordered_map<int64_t, size_t> last;  // each event's last link
+    for (size_t i = 0; i < part.links.size(); ++i) {
+      last[part.links[i].event_id] = i;
     }
-    for (const DeviceState& d : part.device_states) {
-      writes.push_back(UpsertDeviceStateStatement(d));
+    JsonRows links;
+    for (size_t i = 0; i < part.links.size(); ++i) {
+      const EventLink& l = part.links[i];
+      if (last[l.event_id] != i) continue;
+      links.Row();
+      links.Bind(l.event_id).Bind(l.session_id).Bind(l.time);
+      links.EndRow();
+    }
+    if (links.rows() > 0) {
+      static const std::string kLinks =
+          "INSERT INTO event_sessions (event_id, session_id, time) SELECT "
+          "(r->>0)::bigint, (r->>1)::bigint, (r->>2)::bigint FROM "
+          "jsonb_array_elements($1::jsonb) AS r ON CONFLICT (event_id) DO "
+          "UPDATE SET session_id = excluded.session_id, time = excluded.time";
+      writes.push_back({kLinks, std::move(Params().Bind(links.Text()))});
+    }
+    if (auto upsert = UpsertDeviceStatesStatement(part.device_states)) {
+      writes.push_back(std::move(*upsert));
     }
     if (auto done = RunPipelined(conn_, writes); !done.ok()) {
       return Fail(done.error());
