@@ -104,8 +104,10 @@ void AddRebuildCommand(CLI::App& app) {
       "reads the rest as they are stored); the ledger is folded again "
       "whole either way.");
   cmd->footer(
-      "One writer at a time: refused while `printmeter serve` or an import "
-      "writes the same database.");
+      "On SQLite the folded ledger is compared with the stored one and only "
+      "the rows that differ are written: it says when the ledger was right "
+      "already. One writer at a time: refused while `printmeter serve` or an "
+      "import writes the same database.");
   cmd->callback([common, decode_all] {
     if (int rc = RunRebuild(*common, *decode_all); rc != 0) {
       throw CLI::RuntimeError(rc);
