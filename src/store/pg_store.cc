@@ -965,38 +965,6 @@ Status PgStore::CommitProjection(const ProjectionBatch& batch) {
 
 namespace {
 
-// The attributed user is copied from session_users on every upsert, so that
-// it survives a reset of the projection and a rebuild.
-const std::string& UpsertSessionSql() {
-  static const std::string sql = [] {
-    const char* columns[] = {
-        "id",              "device",          "status",
-        "started_at",      "ended_at",        "last_event_at",
-        "pauses",          "pause_started_at", "file_name",
-        "file_path",       "file_display",    "file_origin",
-        "file_size",       "user_name",       "progress_pct",
-        "reported_time_s", "estimated_s",     "job_filament_mm",
-        "job_filament_cm3", "error",          "start_inferred",
-        "end_inferred",    "event_count",     "snapshot",
-        "opened_by_time",  "opened_by_id",    "closed_by_time",
-        "closed_by_id",    "idle_after",      "time_left_s",
-        "time_left_at"};
-    std::string names, values, set;
-    int n = 0;
-    for (const char* c : columns) {
-      names += fmt::format("{}{}", n ? ", " : "", c);
-      values += fmt::format("{}${}", n ? ", " : "", n + 1);
-      if (n) set += fmt::format(", {0} = excluded.{0}", c);
-      ++n;
-    }
-    return fmt::format(
-        "INSERT INTO sessions ({}, attributed_user) VALUES ({}, (SELECT "
-        "user_name FROM session_users WHERE session_id = $1)) ON CONFLICT "
-        "(id) DO UPDATE SET attributed_user = excluded.attributed_user{}",
-        names, values, set);
-  }();
-  return sql;
-}
 
 }  // namespace
 
@@ -1075,7 +1043,7 @@ class JsonRows {
 };
 
 // "(r->>0)::bigint, r->>1, ..." for columns of these types, in order.
-std::string JsonColumns(std::initializer_list<const char*> types) {
+std::string JsonColumns(const std::vector<const char*>& types) {
   std::string out;
   int i = 0;
   for (const char* type : types) {
@@ -1091,23 +1059,44 @@ std::string JsonColumns(std::initializer_list<const char*> types) {
 }
 
 // The sessions' upsert, every row of a JSON array at once (BindSession's
-// order); the attributed user copied from session_users.
+// order). The attributed user is copied from session_users on every upsert,
+// so that it survives a reset of the projection and a rebuild.
 const std::string& UpsertSessionsSql() {
   static const std::string sql = [] {
-    const std::string select = JsonColumns(
-        {"bigint", "text", "text", "bigint", "bigint", "bigint", "text",
-         "bigint", "text", "text", "text", "text", "bigint", "text", "float8",
-         "float8", "float8", "float8", "float8", "text", "boolean", "boolean",
-         "bigint", "boolean", "bigint", "bigint", "bigint", "bigint",
-         "boolean", "float8", "bigint"});
-    const std::string& one = UpsertSessionSql();
-    // The single row's statement, its VALUES list replaced.
-    const size_t values = one.find(" VALUES (");
-    const size_t conflict = one.find(" ON CONFLICT ");
+    struct Column {
+      const char* name;
+      const char* type;
+    };
+    const Column columns[] = {
+        {"id", "bigint"},             {"device", "text"},
+        {"status", "text"},           {"started_at", "bigint"},
+        {"ended_at", "bigint"},       {"last_event_at", "bigint"},
+        {"pauses", "text"},           {"pause_started_at", "bigint"},
+        {"file_name", "text"},        {"file_path", "text"},
+        {"file_display", "text"},     {"file_origin", "text"},
+        {"file_size", "bigint"},      {"user_name", "text"},
+        {"progress_pct", "float8"},   {"reported_time_s", "float8"},
+        {"estimated_s", "float8"},    {"job_filament_mm", "float8"},
+        {"job_filament_cm3", "float8"}, {"error", "text"},
+        {"start_inferred", "boolean"}, {"end_inferred", "boolean"},
+        {"event_count", "bigint"},    {"snapshot", "boolean"},
+        {"opened_by_time", "bigint"}, {"opened_by_id", "bigint"},
+        {"closed_by_time", "bigint"}, {"closed_by_id", "bigint"},
+        {"idle_after", "boolean"},    {"time_left_s", "float8"},
+        {"time_left_at", "bigint"}};
+    std::string names, set;
+    std::vector<const char*> types;
+    for (const Column& c : columns) {
+      names += fmt::format("{}, ", c.name);
+      if (types.size() > 0) set += fmt::format(", {0} = excluded.{0}", c.name);
+      types.push_back(c.type);
+    }
     return fmt::format(
-        "{} SELECT {}, (SELECT user_name FROM session_users WHERE session_id "
-        "= (r->>0)::bigint) FROM jsonb_array_elements($1::jsonb) AS r{}",
-        one.substr(0, values), select, one.substr(conflict));
+        "INSERT INTO sessions ({}attributed_user) SELECT {}, (SELECT "
+        "user_name FROM session_users WHERE session_id = (r->>0)::bigint) "
+        "FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (id) DO "
+        "UPDATE SET attributed_user = excluded.attributed_user{}",
+        names, JsonColumns(types), set);
   }();
   return sql;
 }
