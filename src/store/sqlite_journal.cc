@@ -122,8 +122,9 @@ Status SqliteStore::OpenJournal(bool make) {
 
 Result<std::unique_ptr<AppendJournal>> SqliteStore::SetJournalAside(
     const std::string& path, int64_t records, const std::string& owner) {
+  std::error_code size_error;
+  const auto size = std::filesystem::file_size(path, size_error);
   std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
   std::string aside;
   for (int n = 1;; ++n) {
     aside = fmt::format("{}.other-{}", path, n);
@@ -141,7 +142,7 @@ Result<std::unique_ptr<AppendJournal>> SqliteStore::SetJournalAside(
                "moved into this one; a new journal is made",
                path, records, path_, aside);
   AppendJournal::Options options{.owner = owner};
-  if (size > 0) options.size = static_cast<int64_t>(size);
+  if (!size_error && size > 0) options.size = static_cast<int64_t>(size);
   return AppendJournal::Open(path, options);
 }
 

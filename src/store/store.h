@@ -442,7 +442,9 @@ struct LedgerPart {
 // Commit() readers see the old ledger; destroyed without a Commit() (an
 // error, a crash) nothing of it is stored, the old ledger stays. Manual
 // attributions are not part of it and survive. A store may keep the parts
-// on disk (SQLite: temporary tables, sorted into place at the commit).
+// on disk (SQLite, an empty ledger: temporary tables, sorted into place at
+// the commit), or write only the rows that differ from the stored ledger
+// (SQLite, a ledger with rows: rows_changed()).
 class LedgerRewrite {
  public:
   virtual ~LedgerRewrite() = default;  // rolls back unless committed
