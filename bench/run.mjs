@@ -1,5 +1,6 @@
 // The ingest benchmark and the report: measures printmeter beside its peers
-// (nginx, Node-RED, a node:http + better-sqlite3 receiver) in one run, then
+// (nginx, Node-RED, a node:http + better-sqlite3 receiver) in one run, and
+// the disk's own durable append at printmeter's one-connection rate, then
 // one printer's late events beside another's answers, printmeter on
 // PostgreSQL (one and two instances) beside a bare INSERT loop, `printmeter rebuild`,
 // the start on a large ledger and the Google Benchmark programs, and writes
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as gbench from './lib/gbench.mjs';
 import { fixtures, measure, wrkArgv } from './lib/ingest.mjs';
+import { measureDisk } from './lib/disk.mjs';
 import { measureForward } from './lib/forward.mjs';
 import { measureLate } from './lib/late.mjs';
 import { measurePostgres } from './lib/postgres.mjs';
@@ -226,6 +228,9 @@ async function main() {
                   SQLite: await versionOf(['sqlite3', '--version']) };
   const ing = await ingest(fx);
   const pm = ing.results.find((r) => r.name === 'printmeter');
+  const disk = await measureDisk(args.build, {
+    seconds: settings.seconds, recordBytes: fs.statSync(fx.json).size,
+    rate: pm.kinds.json.one.rps }, log);
   const late = await measureLate(path.resolve(args.printmeter),
                                  { ...settings.late, tag }, log);
   const pg = await measurePostgres(path.resolve(args.printmeter), args.build,
@@ -242,7 +247,7 @@ async function main() {
   const gb = await googleBenchmarks(large.file);
   const report = {
     smoke, started, finished: new Date(), loadStart, loadEnd: loadAverage(),
-    machine: machine(), tools, settings, ingest: ing, late, postgres: pg, forward, rebuild: rb, startup: st,
+    machine: machine(), tools, settings, ingest: ing, disk, late, postgres: pg, forward, rebuild: rb, startup: st,
     large, gbench: gb, printmeter: path.resolve(args.printmeter),
     wrkExample: (kind, c) => wrkArgv({ port: 'PORT', connections: c,
       seconds: settings.seconds, kind, fixture: fx[kind], tag: 'TAG' }),

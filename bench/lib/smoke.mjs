@@ -60,6 +60,11 @@ export function check(report) {
   const pm = report.ingest.results.find((r) => r.name === 'printmeter');
   if (!pm) problems.push('printmeter was not measured');
   for (const r of report.ingest.results) ingestProblems(r, problems);
+  for (const [what, x] of [['back to back', report.disk?.backToBack], ['paced', report.disk?.paced]]) {
+    if (!(x?.requests > 0) || !isNumber(x.p99_ms) || x.errors !== 0) {
+      problems.push(`the disk alone, ${what}: no figures`);
+    }
+  }
   lateProblems(report.late, problems);
   if (report.forward?.length !== 3) problems.push('forwarding: not measured');
   for (const x of report.forward ?? []) {

@@ -2,7 +2,7 @@
 // figures against their goals, the exact commands, the Google Benchmark
 // summary, and the hand-written findings (bench/findings.md).
 import fs from 'node:fs';
-import { count, goals, ingestTable, memoryTable, met, ms, ratio, table } from './report.mjs';
+import { bytes, count, goals, ingestTable, memoryTable, met, ms, ratio, table } from './report.mjs';
 
 function header(r) {
   const m = r.machine;
@@ -77,9 +77,39 @@ function ingest(r) {
   const { results, skipped } = r.ingest;
   return [
     '## Ingest: JSON bodies', '', ingestTable('json', results, skipped), '',
+    ...disk(r), '',
     '## Ingest: multipart bodies (the plugin\'s default)', '',
     ingestTable('multipart', results, skipped), '',
     '## Memory', '', memoryTable(results, skipped),
+  ];
+}
+
+// The disk alone (lib/disk.mjs) beside printmeter's one connection.
+function disk(r) {
+  const d = r.disk;
+  if (!d) return [];
+  const one = r.ingest.results.find((x) => x.name === 'printmeter')?.kinds.json.one;
+  const row = (label, x) => [label, count(x.rps), ms(x.p50_ms), ms(x.p99_ms), ms(x.p999_ms),
+                             ms(x.max_ms), bytes(x.write_bytes_per)];
+  return [
+    '### The disk alone, at printmeter\'s one-connection rate', '',
+    'What this machine\'s disk itself takes for one durable append: ' +
+    `\`bench/disk_append.cc\` appends records of ${count(d.recordBytes)} bytes (the JSON ` +
+    'body) to a file made once with zeros, as printmeter\'s append journal does ' +
+    '(`O_DIRECT` writes of the 512-byte sectors a record covers, then `fdatasync`), ' +
+    'with nothing else running: first back to back, then one every ' +
+    `${count(d.everyUs)} µs, the rate printmeter's one connection reached above, so ` +
+    'that the disk idles between appends as it does under printmeter. Each append ' +
+    'is timed from its start to the end of its flush.' +
+    (d.paced.direct ? '' : ' The file system refused `O_DIRECT`: ordinary writes were used.'),
+    '',
+    table(['', 'appends/s', 'p50', 'p99', 'p99.9', 'max', 'written per append'], [
+      row('back to back', d.backToBack),
+      row(`one every ${count(d.everyUs)} µs`, d.paced),
+      ...(one ? [['printmeter, 1 connection, each answer (JSON, above)', count(one.rps),
+                  ms(one.each_p50_ms), ms(one.each_p99_ms), ms(one.each_p999_ms), '—',
+                  bytes(one.bytesPerRequest)]] : []),
+    ]),
   ];
 }
 
@@ -245,6 +275,10 @@ function commands(r) {
   lines.push('# load (PORT: each receiver\'s; TAG: unique per run)');
   for (const kind of ['json', 'multipart']) {
     for (const c of [1, r.settings.connections]) lines.push(r.wrkExample(kind, c).join(' '));
+  }
+  if (r.disk) {
+    lines.push('# the disk alone (DIR: a temporary folder beside the receivers\' databases)');
+    lines.push(r.disk.backToBack.argv.join(' '), r.disk.paced.argv.join(' '));
   }
   lines.push('# late events (PORT: each run\'s printmeter; TAG: unique per run)');
   for (const x of r.late) {
