@@ -2,7 +2,8 @@
 // a PostgreSQL 15 server of the run's own (the tests' pg_test_server: initdb
 // in a temporary folder, a free loopback port, fsync on), then
 //   - the bare libpq INSERT loop (bench/pg_insert.cc) at 1 and 32
-//     connections, rows the size of the JSON fixture's body;
+//     connections, the JSON fixture's body with its own printer and time in
+//     every row;
 //   - one `printmeter serve` on a fresh database, wrk at 1 and 32
 //     connections (JSON bodies, every request a new printer, as the SQLite
 //     runs);
@@ -82,11 +83,11 @@ async function instances(binary, cluster, dir, count, o, log) {
   }
 }
 
-async function bareInsert(build, cluster, connections, rowBytes, o) {
+async function bareInsert(build, cluster, connections, o) {
   const url = await newDatabase(cluster, `pg_insert_${connections}_${process.pid}`);
   const argv = [path.join(build, 'src/store/pg_insert'), '--url', url,
                 '--connections', String(connections), '--seconds', String(o.seconds),
-                '--row-bytes', String(rowBytes)];
+                '--body', o.fixtures.json];
   const r = await run(argv);
   const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
   if (r.code !== 0 || !line) throw new Error(`pg_insert failed: ${r.stderr.trim()}`);
@@ -104,9 +105,9 @@ export async function measurePostgres(binary, build, o, log) {
     const version = (await run(['psql', cluster.url, '-Atc', 'SHOW server_version'])).stdout.trim();
     const rowBytes = fs.statSync(o.fixtures.json).size;
     log('bare libpq INSERT loop, 1 connection');
-    const bareOne = await bareInsert(build, cluster, 1, rowBytes, o);
+    const bareOne = await bareInsert(build, cluster, 1, o);
     log(`bare libpq INSERT loop, ${o.connections} connections`);
-    const bareMany = await bareInsert(build, cluster, o.connections, rowBytes, o);
+    const bareMany = await bareInsert(build, cluster, o.connections, o);
     const single = await instances(binary, cluster, dir, 1, o, log);
     const pair = await instances(binary, cluster, dir, 2, o, log);
     return { version, rowBytes, bare: { one: bareOne, many: bareMany }, single, pair, dir };

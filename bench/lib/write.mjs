@@ -244,7 +244,9 @@ export function postgres(r, when = '') {
     '## PostgreSQL: one and two instances beside a bare INSERT loop', '',
     `A PostgreSQL ${pg.version} server of the run's own (initdb in a temporary ` +
     'folder, fsync on, synchronous_commit on). The bare loop (`bench/pg_insert.cc`) ' +
-    `inserts rows of ${count(pg.rowBytes)} bytes (the JSON fixture's body) into a ` +
+    `inserts the JSON fixture's body (${count(pg.rowBytes)} bytes) with its own printer ` +
+    'and time in every row, as printmeter\'s load has them (so PostgreSQL compresses ' +
+    'it as it does printmeter\'s), into a ' +
     'table shaped like the log, one committed transaction per row, from as many ' +
     'connections as the load has: the ceiling of this database on this machine ' +
     'for a durable write. printmeter gets the same JSON load as above (every request ' +
