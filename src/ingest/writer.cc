@@ -140,6 +140,18 @@ Status IngestWriter::Start() {
 }
 
 void IngestWriter::Submit(IngestItem item, IngestCallback done) {
+  // What needs no state of the appender's is done here, on the caller's
+  // thread (an HTTP thread), so that the one appender does less for each
+  // request: the picture set apart from its request (ledger.md s. 2: stored
+  // once) and the body made as the store keeps it (SQLite: compressed, which
+  // was half of the appender's time under 32 connections).
+  if (item.request) {
+    if (item.decoded.snapshot) {
+      SetPictureApart(*item.request, std::move(*item.decoded.snapshot));
+      item.decoded.snapshot.reset();
+    }
+    log_.Prepare(*item.request);
+  }
   {
     std::lock_guard lock(mu_);
     if (!stopping_ && appender_.joinable()) {
@@ -665,10 +677,6 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
     record.event.id = 0;
     record.request = std::move(p.item.request);
     if (record.request) record.decoder = p.item.decoded.decoder;
-    // The picture is stored once, apart from its request (ledger.md s. 2).
-    if (record.request && p.item.decoded.snapshot) {
-      SetPictureApart(*record.request, std::move(*p.item.decoded.snapshot));
-    }
     if (record.request) Register(record.event);
     batch.events.push_back(std::move(record));
   }

@@ -263,7 +263,7 @@ Status SqliteStore::JournalAppend(LogBatch& batch, bool& taken) {
     j.record.duplicate = r.duplicate;
     j.record.decoder = r.decoder;
     if (r.request) {  // kept compressed only
-      j.body = CompressBody(r.request->body);
+      j.body = StoredBodyOf(*r.request);
       j.record.request = StoredRequest{r.request->method, r.request->target,
                                        r.request->content_type, std::string(),
                                        r.request->picture};

@@ -144,6 +144,15 @@ Result<std::optional<std::string>> RegisterDevice(Connection& conn,
 
 Result<int64_t> SqliteStore::LastEventId() { return next_event_id_ - 1; }
 
+void SqliteStore::Prepare(StoredRequest& request) const {
+  request.compressed = CompressBody(request.body);
+}
+
+CompressedBody SqliteStore::StoredBodyOf(const StoredRequest& request) {
+  if (request.compressed) return *request.compressed;
+  return CompressBody(request.body);
+}
+
 // On the appender's connection (the writer's thread calls it), reading what
 // is committed.
 Result<RegistrationTally> SqliteStore::Registrations(TimeMs since) {
@@ -210,7 +219,7 @@ Status SqliteStore::Append(LogBatch& batch) {
   // meanwhile.
   std::vector<CompressedBody> bodies(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i].request) bodies[i] = CompressBody(events[i].request->body);
+    if (events[i].request) bodies[i] = StoredBodyOf(*events[i].request);
   }
   Status s = WriteTransaction(*writer_, /*durable=*/true, [&]() -> Status {
     lost.clear();

@@ -81,6 +81,7 @@ class SqliteStore final : public Store {
   // --- LogStore (sqlite_log.cc) ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
+  void Prepare(StoredRequest& request) const override;
   Result<RegistrationTally> Registrations(TimeMs since) override;
 
   // --- ProjectionStore (sqlite_projection.cc) ---
@@ -246,6 +247,9 @@ class SqliteStore final : public Store {
   // Moves every pending append into the database on `conn` (durably), then
   // forgets them. Serialized by move_mutex_.
   Status MovePending(sqlite::Connection& conn);
+  // The request's body as the log keeps it: as Prepare made it, else made
+  // now.
+  static CompressedBody StoredBodyOf(const StoredRequest& request);
   // What a lookup of the writer needs of the pending appends.
   bool PendingHasDuplicate(const Event& e);
   // The device's pending registration merged as the database would store

@@ -52,6 +52,7 @@ void SetPictureApart(StoredRequest& request, Snapshot snapshot) {
     return;
   }
   body.erase(snapshot.offset, snapshot.bytes.size());
+  request.compressed.reset();  // made from the body as it was
   request.picture = StoredPicture{static_cast<int64_t>(snapshot.offset),
                                   static_cast<int64_t>(snapshot.bytes.size()),
                                   std::move(snapshot.content_type),

@@ -27,6 +27,7 @@
 #include "ledger/fold.h"
 #include "ledger/session.h"
 #include "maintenance/maintenance.h"
+#include "store/stored_body.h"
 
 namespace pm {
 
@@ -52,6 +53,10 @@ struct StoredRequest {
   std::string content_type;
   std::string body;  // bytes as received, less the picture's when `picture`
   std::optional<StoredPicture> picture = std::nullopt;
+  // `body` as the SQLite log keeps it (stored_body.h), made beforehand on
+  // the submitter's thread by LogStore::Prepare; nullopt: the store makes it
+  // when it needs it. Whoever changes `body` afterwards resets it.
+  std::optional<CompressedBody> compressed = std::nullopt;
 };
 
 // Moves the picture `snapshot` (as decoded from request.body) out of the
@@ -256,6 +261,10 @@ class LogStore {
   // registrations are decided in it), durable when it returns ok; a failure
   // stores nothing of it.
   virtual Status Append(LogBatch& batch) = 0;
+  // What the store would do to `request` in Append that depends on nothing
+  // shared, done beforehand on the caller's thread so that the one writer
+  // need not (on SQLite: compressing the body). Thread-safe; cannot fail.
+  virtual void Prepare(StoredRequest& request) const {}
   // The devices the database knows, and those first heard after `since`
   // (what every instance on a shared database registered).
   virtual Result<RegistrationTally> Registrations(TimeMs since) = 0;

@@ -228,5 +228,52 @@ TEST_F(StoredBodyStoreTest, ADamagedBodyIsReportedAndTheRestStillReads) {
   EXPECT_FALSE(replay.ok());
 }
 
+// The body compressed beforehand on the submitter's thread (LogStore::
+// Prepare, as the ingest writer does) is stored as the append would have
+// made it, and a body changed afterwards is not stored from what was made
+// of it before.
+TEST_F(StoredBodyStoreTest, ABodyPreparedBeforehandIsStoredAsTheAppendMakesIt) {
+  WriteBatch batch;
+  EventRecord prepared = testing::Record(
+      testing::BareEvent(3, "delta", Kind::kStarted, 3000));
+  prepared.request->body = body_;
+  store_->Prepare(*prepared.request);
+  ASSERT_TRUE(prepared.request->compressed.has_value());
+  EXPECT_EQ(prepared.request->compressed->size,
+            static_cast<int64_t>(body_.size()));
+  batch.events.push_back(prepared);
+
+  // A picture set apart after Prepare: what was made of the whole body is
+  // dropped with it.
+  EventRecord changed = testing::Record(
+      testing::BareEvent(4, "delta", Kind::kProgress, 4000));
+  const std::string picture(700, 'J');
+  changed.request->body = body_ + picture;
+  store_->Prepare(*changed.request);
+  Snapshot snapshot;
+  snapshot.offset = body_.size();
+  snapshot.bytes = picture;
+  snapshot.content_type = "image/jpeg";
+  SetPictureApart(*changed.request, snapshot);
+  EXPECT_FALSE(changed.request->compressed.has_value());
+  batch.events.push_back(changed);
+  ASSERT_TRUE(CommitBatch(*store_, batch).ok());
+
+  // Byte for byte what the append made of the same body itself (event 1).
+  EXPECT_EQ(RawText(path_, "SELECT body FROM events WHERE id = 3"),
+            RawText(path_, "SELECT body FROM events WHERE id = 1"));
+  EXPECT_EQ(RawText(path_, "SELECT body_size FROM events WHERE id = 4"),
+            std::to_string(body_.size()));
+  std::map<int64_t, std::string> bodies;
+  ASSERT_TRUE(store_
+                  ->ForEachEvent([&](const EventRecord& r) -> Status {
+                    bodies[r.event.id] = r.request->body;
+                    return {};
+                  })
+                  .ok());
+  EXPECT_EQ(bodies[3], body_);
+  EXPECT_EQ(bodies[4], body_);
+}
+
 }  // namespace
 }  // namespace pm
