@@ -36,6 +36,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_line.h"
+
 namespace {
 
 struct Args {
@@ -92,13 +94,6 @@ bool WriteAll(int fd, const char* data, size_t len, off_t at) {
     at += n;
   }
   return true;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
 }
 
 }  // namespace
@@ -181,14 +176,10 @@ int main(int argc, char** argv) {
   close(fd);
   std::free(buf);
   unlink(path.c_str());
-  std::printf(
-      "BENCH requests=%ld seconds=%.3f rps=%.1f errors=%d non2xx=0 "
-      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f direct=%d "
-      "write_bytes_per=%.0f\n",
-      a.count, seconds, static_cast<double>(a.count) / seconds, errors,
-      Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99),
-      Percentile(latencies_ms, 0.999),
-      *std::max_element(latencies_ms.begin(), latencies_ms.end()),
-      direct ? 1 : 0, static_cast<double>(written) / static_cast<double>(a.count));
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "direct=%d write_bytes_per=%.0f",
+                direct ? 1 : 0,
+                static_cast<double>(written) / static_cast<double>(a.count));
+  bench::PrintBenchLine(latencies_ms, seconds, errors, extra);
   return errors == 0 ? 0 : 1;
 }

@@ -22,19 +22,21 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <fstream>
-#include <random>
-#include <regex>
-#include <sstream>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <random>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "bench_line.h"
 
 namespace {
 
@@ -123,13 +125,6 @@ bool ReadTemplate(const std::string& path, Template& t) {
   return true;
 }
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,18 +208,6 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   double seconds =
       std::chrono::duration<double>(Clock::now() - start).count();
-  double max_ms = latencies_ms.empty()
-                      ? 0
-                      : *std::max_element(latencies_ms.begin(),
-                                          latencies_ms.end());
-  size_t requests = latencies_ms.size();
-  double p50 = Percentile(latencies_ms, 0.5);
-  double p99 = Percentile(latencies_ms, 0.99);
-  double p999 = Percentile(latencies_ms, 0.999);
-  std::printf(
-      "BENCH requests=%zu seconds=%.3f rps=%.1f errors=%d non2xx=0 "
-      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
-      requests, seconds, static_cast<double>(requests) / seconds,
-      errors.load(), p50, p99, p999, max_ms);
+  bench::PrintBenchLine(latencies_ms, seconds, errors.load());
   return errors.load() == 0 ? 0 : 1;
 }

@@ -6,15 +6,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from './proc.mjs';
+import { figuresOf, run } from './proc.mjs';
 
 async function appendLoop(binary, dir, args) {
   const argv = [binary, '--dir', dir, ...args];
   const r = await run(argv);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
-  if (r.code !== 0 || !line) throw new Error(`disk_append failed: ${r.stderr.trim()}`);
-  const figures = Object.fromEntries(line.slice(6).trim().split(' ')
-    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+  const figures = figuresOf(r.stdout);
+  if (r.code !== 0 || !figures) throw new Error(`disk_append failed: ${r.stderr.trim()}`);
   return { ...figures, argv: argv.map((a) => (a === dir ? 'DIR' : a)) };
 }
 

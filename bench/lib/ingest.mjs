@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { memory, percentile, run, sleep, stop, writeBytes } from './proc.mjs';
+import { figuresOf, memory, percentile, run, sleep, stop, writeBytes } from './proc.mjs';
 
 const benchDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const luaScript = path.join(benchDir, 'ingest.lua');
@@ -28,14 +28,6 @@ export function wrkArgv({ port, connections, seconds, kind, fixture, tag }) {
           '-d', `${seconds}s`, '--timeout', '10s', '-s', luaScript,
           `http://127.0.0.1:${port}/webhook`, '--', kind, fixture, String(tag),
           ...(connections === 1 ? ['each'] : [])];
-}
-
-// The key=value figures of the line that starts with `prefix`, or null.
-function figuresOf(stdout, prefix) {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${prefix} `));
-  if (!line) return null;
-  return Object.fromEntries(line.slice(prefix.length).trim().split(' ')
-    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 }
 
 // Runs wrk and reads the BENCH (and BENCH-EACH) lines its done() prints.

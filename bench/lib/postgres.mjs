@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runWrk, lagFigures, startSamplers } from './ingest.mjs';
-import { freePort, http, run, sleep, start, stop, waitFor } from './proc.mjs';
+import { figuresOf, freePort, http, run, sleep, start, stop, waitFor } from './proc.mjs';
 
 async function startCluster(build) {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-bench-pg-'));
@@ -89,10 +89,8 @@ async function bareInsert(build, cluster, connections, o) {
                 '--connections', String(connections), '--seconds', String(o.seconds),
                 '--body', o.fixtures.json];
   const r = await run(argv);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
-  if (r.code !== 0 || !line) throw new Error(`pg_insert failed: ${r.stderr.trim()}`);
-  const figures = Object.fromEntries(line.slice(6).trim().split(' ')
-    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+  const figures = figuresOf(r.stdout);
+  if (r.code !== 0 || !figures) throw new Error(`pg_insert failed: ${r.stderr.trim()}`);
   return { ...figures, argv: argv.map((a) => (a === url ? 'URL' : a)) };
 }
 

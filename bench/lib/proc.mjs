@@ -129,6 +129,15 @@ export function run(argv, { env, cwd, input } = {}) {
   });
 }
 
+// The key=value figures of the line a bench program prints that starts with
+// `prefix` (bench/ingest.lua's, bench/bench_line.h's), or null.
+export function figuresOf(stdout, prefix = 'BENCH') {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${prefix} `));
+  if (!line) return null;
+  return Object.fromEntries(line.slice(prefix.length).trim().split(' ')
+    .map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+}
+
 // The 100·q-th percentile of numbers (nearest rank); null when empty.
 export function percentile(values, q) {
   if (values.length === 0) return null;
