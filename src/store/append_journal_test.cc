@@ -5,6 +5,8 @@
 #include "store/append_journal.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <sstream>
 
 #include "store/journal_record.h"
 #include "store/sqlite_store.h"
@@ -23,6 +26,17 @@ namespace {
 using testing::BareEvent;
 using testing::FullEvent;
 using testing::TempDir;
+
+// What printmeter logs while `f` runs.
+std::string LoggedWhile(const std::function<void()>& f) {
+  std::ostringstream out;
+  auto before = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  f();
+  spdlog::set_default_logger(before);
+  return out.str();
+}
 
 std::unique_ptr<AppendJournal> MustOpenJournal(const std::string& path,
                                                int64_t size = 64 * 1024,
@@ -532,8 +546,21 @@ TEST(SqliteJournalTest, AJournalLeftBesideAReplacedDatabaseIsNeverMovedIn) {
   ASSERT_NE(aside, nullptr);
   EXPECT_TRUE(aside->ReadAll()->empty());
   EXPECT_EQ(aside->foreign_records(), 5);
-  auto store = OpenServing(path);
+  aside.reset();
+  // Every start says it is still there, until it is deleted.
+  std::unique_ptr<Store> store;
+  std::string log = LoggedWhile([&] { store = OpenServing(path); });
+  ASSERT_NE(store, nullptr);
+  EXPECT_NE(log.find("1 journal(s) set aside earlier are still beside the "
+                     "database (" + path + "-appends.other-1; 16 MiB)"),
+            std::string::npos)
+      << log;
   ASSERT_EQ(Logged(*store).size(), 2u);
+  store.reset();
+  std::filesystem::remove(path + "-appends.other-1");
+  log = LoggedWhile([&] { store = OpenServing(path); });
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(log.find("set aside"), std::string::npos) << log;
 }
 
 TEST(SqliteJournalTest, AFullJournalIsMovedByTheAppenderItself) {

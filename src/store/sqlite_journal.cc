@@ -45,6 +45,39 @@ std::optional<std::string> DuplicateKey(const Event& e) {
                                  : std::string("-"));
 }
 
+// Journals set aside earlier (SqliteStore::SetJournalAside) keep another
+// database's answered webhooks until someone deletes them: said at every
+// start of a writer, so that 16 MiB files on a Raspberry Pi's card are not
+// forgotten beside the database.
+void RemindOfJournalsAside(const std::string& journal_path) {
+  namespace fs = std::filesystem;
+  const fs::path journal(journal_path);
+  const std::string prefix = journal.filename().string() + ".other-";
+  std::error_code ec;
+  fs::path folder = journal.parent_path();
+  if (folder.empty()) folder = ".";
+  std::vector<std::string> names;
+  uintmax_t bytes = 0;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    names.push_back(it->path().string());
+    std::error_code size_error;
+    const uintmax_t size = fs::file_size(it->path(), size_error);
+    if (!size_error) bytes += size;
+  }
+  if (names.empty()) return;
+  std::sort(names.begin(), names.end());
+  spdlog::warn(
+      "{} journal(s) set aside earlier are still beside the database ({}; "
+      "{:.0f} MiB): they hold answered webhooks of another database, never "
+      "moved into this one (README \"Troubleshooting\"); delete them once "
+      "you no longer need them",
+      names.size(), fmt::join(names, ", "),
+      static_cast<double>(bytes) / (1 << 20));
+}
+
 }  // namespace
 
 Status SqliteStore::OpenJournal(bool make) {
@@ -116,7 +149,10 @@ Status SqliteStore::OpenJournal(bool make) {
     journal = std::move(*fresh);
   }
   if (Status s = journal->Start(); !s.ok()) return s;
-  if (make) journal_ = std::move(journal);
+  if (make) {
+    journal_ = std::move(journal);
+    RemindOfJournalsAside(path);
+  }
   return {};
 }
 
