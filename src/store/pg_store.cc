@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 
 #include "decode/decode.h"
@@ -965,11 +966,6 @@ Status PgStore::CommitProjection(const ProjectionBatch& batch) {
 
 namespace {
 
-
-}  // namespace
-
-namespace {
-
 // Rows as one JSON array of arrays, a binder as Params is (BindSession and
 // the like fill it): a step's sessions, links and states each go to the
 // server as ONE parameter of ONE statement (jsonb_array_elements), not a
@@ -1042,6 +1038,25 @@ class JsonRows {
   bool first_ = true;
 };
 
+// The positions of each key's last row among `n` rows (key_of(i) is row
+// i's), in their order: the rows one statement each would have left.
+template <typename KeyOf>
+std::vector<size_t> LastOfEach(size_t n, KeyOf key_of) {
+  using Key = std::decay_t<decltype(key_of(size_t{0}))>;
+  std::unordered_map<Key, size_t> last;
+  for (size_t i = 0; i < n; ++i) last[key_of(i)] = i;
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < n; ++i) {
+    if (last[key_of(i)] == i) kept.push_back(i);
+  }
+  return kept;
+}
+
+// `ids` as a PostgreSQL bigint[] parameter ("{1,2,3}"), for `= ANY($1)`.
+std::string BigintArray(const std::vector<int64_t>& ids) {
+  return fmt::format("{{{}}}", fmt::join(ids, ","));
+}
+
 // "(r->>0)::bigint, r->>1, ..." for columns of these types, in order.
 std::string JsonColumns(const std::vector<const char*>& types) {
   std::string out;
@@ -1105,11 +1120,9 @@ const std::string& UpsertSessionsSql() {
 // last version: nullopt when there is none.
 std::optional<Connection::Statement> UpsertSessionsStatement(
     const std::vector<const Session*>& sessions) {
-  std::unordered_map<int64_t, size_t> last;
-  for (size_t i = 0; i < sessions.size(); ++i) last[sessions[i]->id] = i;
   JsonRows json;
-  for (size_t i = 0; i < sessions.size(); ++i) {
-    if (last[sessions[i]->id] != i) continue;
+  for (size_t i : LastOfEach(sessions.size(),
+                             [&](size_t k) { return sessions[k]->id; })) {
     json.Row();
     rows::BindSession(json, *sessions[i]);
     json.EndRow();
@@ -1122,11 +1135,10 @@ std::optional<Connection::Statement> UpsertSessionsStatement(
 // The upsert of `states`, each printer's last: nullopt when there is none.
 std::optional<Connection::Statement> UpsertDeviceStatesStatement(
     const std::vector<DeviceState>& states) {
-  std::unordered_map<std::string_view, size_t> last;
-  for (size_t i = 0; i < states.size(); ++i) last[states[i].device] = i;
   JsonRows json;
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (last[states[i].device] != i) continue;
+  for (size_t i : LastOfEach(states.size(), [&](size_t k) {
+         return std::string_view(states[k].device);
+       })) {
     json.Row();
     rows::BindDeviceState(json, states[i]);
     json.EndRow();
@@ -1155,9 +1167,9 @@ std::optional<Connection::Statement> UpsertDeviceStatesStatement(
 // connections of new printers, one instance: the server's CPU 8 -> 6-7 s,
 // 6.6 -> 7.0-7.1 k requests/s; what is left is the rows' own work (~5 us a
 // row looked up or written, ~16 us a session through its nine indexes).
-// Where a step holds several versions of a
-// row (a session updated twice, a link moved by a refold), the last one is
-// written, as the statements one after another would have left it.
+// Where a step holds several versions of a row (a session updated twice, a
+// link moved by a refold), the last one is written, as the statements one
+// after another would have left it.
 Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
   Connection& conn = *projector_;
   std::vector<Connection::Statement> writes;
@@ -1197,25 +1209,18 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
   }
   // Links: each event's last.
   {
-    std::unordered_map<int64_t, std::optional<int64_t>> last;
-    std::vector<int64_t> order;
-    for (const auto& [event_id, session_id] : batch.event_sessions) {
-      if (last.emplace(event_id, session_id).second) {
-        order.push_back(event_id);
-      } else {
-        last[event_id] = session_id;
-      }
-    }
+    const auto& all = batch.event_sessions;
     JsonRows links;
-    std::string unlinks;
-    for (int64_t event_id : order) {
-      const std::optional<int64_t>& session_id = last[event_id];
+    std::vector<int64_t> unlinks;
+    for (size_t i :
+         LastOfEach(all.size(), [&](size_t k) { return all[k].first; })) {
+      const auto& [event_id, session_id] = all[i];
       if (session_id) {
         links.Row();
         links.Bind(event_id).Bind(*session_id);
         links.EndRow();
       } else {
-        unlinks += fmt::format("{}{}", unlinks.empty() ? "" : ",", event_id);
+        unlinks.push_back(event_id);
       }
     }
     if (links.rows() > 0) {
@@ -1230,7 +1235,7 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     if (!unlinks.empty()) {
       static const std::string kUnlink =
           "DELETE FROM event_sessions WHERE event_id = ANY($1::bigint[])";
-      writes.push_back({kUnlink, std::move(Params().Bind("{" + unlinks + "}"))});
+      writes.push_back({kUnlink, std::move(Params().Bind(BigintArray(unlinks)))});
     }
   }
   // Printer states: each printer's last.
@@ -1261,13 +1266,10 @@ Status PgStore::ProjectInTransaction(const ProjectionBatch& batch) {
     }
   }
   if (!batch.dropped_pictures.empty()) {
-    std::string ids;
-    for (int64_t event_id : batch.dropped_pictures) {
-      ids += fmt::format("{}{}", ids.empty() ? "" : ",", event_id);
-    }
     static const std::string kDropPictures =
         "DELETE FROM pictures WHERE event_id = ANY($1::bigint[])";
-    writes.push_back({kDropPictures, std::move(Params().Bind("{" + ids + "}"))});
+    writes.push_back({kDropPictures, std::move(Params().Bind(
+                                         BigintArray(batch.dropped_pictures)))});
   }
   auto moved = RunPipelined(conn, writes);
   if (!moved.ok()) return moved.error();
@@ -1329,14 +1331,11 @@ class PgStore::LedgerRewriter final : public LedgerRewrite {
     if (auto upsert = UpsertSessionsStatement(SessionsToWrite(part))) {
       writes.push_back(std::move(*upsert));
     }
-    std::unordered_map<int64_t, size_t> last;  // each event's last link
-    for (size_t i = 0; i < part.links.size(); ++i) {
-      last[part.links[i].event_id] = i;
-    }
-    JsonRows links;
-    for (size_t i = 0; i < part.links.size(); ++i) {
+    JsonRows links;  // each event's last link
+    for (size_t i : LastOfEach(part.links.size(), [&](size_t k) {
+           return part.links[k].event_id;
+         })) {
       const EventLink& l = part.links[i];
-      if (last[l.event_id] != i) continue;
       links.Row();
       links.Bind(l.event_id).Bind(l.session_id).Bind(l.time);
       links.EndRow();

@@ -419,8 +419,9 @@ Status SqliteStore::ProjectInTransaction(const ProjectionBatch& batch) {
 //   the stored rows the rebuild did not make are deleted. A ledger that
 //   was right is read, not written: on a log of 313,000 printers, each
 //   with a session, 5.4 s and 686 MB written (the WAL, temporary files,
-//   the checkpoint; getrusage's blocks out) became ~1.5 s and 0.2 MB. Attributions (session_users) are read whole at the start, to
-//   digest each session with the user its row copies.
+//   the checkpoint; getrusage's blocks out) became ~1.5 s and 0.2 MB.
+//   Attributions (session_users) are read whole at the start, to digest
+//   each session with the user its row copies.
 class SqliteStore::LedgerRewriter final : public LedgerRewrite {
  public:
   static Result<std::unique_ptr<LedgerRewrite>> Begin(SqliteStore& store) {
@@ -720,7 +721,8 @@ class SqliteStore::LedgerRewriter final : public LedgerRewrite {
       const bool stored = it != sessions_.end() && it->id == session->id;
       if (stored) made_sessions_[it - sessions_.begin()] = true;
       if (stored && it->digest == d.value()) continue;
-      // Through the upsert that copies the attributed user.
+      // Through the upsert itself, which copies the attributed user
+      // (UpsertSession's in-place update first would leave a stale one).
       Status s = RunOn(conn_, kUpsertSession,
                        [session](Query& q) { BindSession(q, *session); });
       if (!s.ok()) return s;
