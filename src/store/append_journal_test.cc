@@ -528,8 +528,12 @@ TEST(SqliteJournalTest, AJournalLeftBesideAReplacedDatabaseIsNeverMovedIn) {
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "the first writer on the new database"
                            : "the writer after it");
-    auto store = OpenServing(path);
+    std::unique_ptr<Store> store;
+    const std::string log = LoggedWhile([&] { store = OpenServing(path); });
     ASSERT_NE(store, nullptr);
+    // The start that sets the journal aside says so, once.
+    EXPECT_EQ(log.find("set aside earlier") == std::string::npos, open == 0)
+        << log;
     EXPECT_EQ(Logged(*store).size(), static_cast<size_t>(open))
         << "only this database's webhooks, none of the other's";
     auto found = store->FindDevices({"beta"});

@@ -8,9 +8,9 @@
 //
 // Each value counts with its type (null, integer, real, text): 1 and 1.0
 // and "1" differ, as they would in the table. A difference the digest
-// misses is a 64-bit hash collision (a word at a time, then mixed); one it sees
-// where there is none (a value bound as one type and stored as another)
-// only writes a row that was right already.
+// misses is a 64-bit hash collision (a word at a time, then mixed); one it
+// sees where there is none (a value bound as one type and stored as
+// another) only writes a row that was right already.
 #pragma once
 
 #include <cstdint>

@@ -84,6 +84,8 @@ Status SqliteStore::OpenJournal(bool make) {
   const std::string path = path_ + "-appends";
   std::error_code ec;
   if (!make && !std::filesystem::exists(path, ec)) return {};
+  // Before this start sets one aside (which it says itself).
+  if (make) RemindOfJournalsAside(path);
   // The token the journal's headers carry: this database's own.
   Result<std::string> owner = sqlite::Single<std::string>(
       *writer_, "SELECT token FROM store_identity WHERE id = ?", 1,
@@ -149,10 +151,7 @@ Status SqliteStore::OpenJournal(bool make) {
     journal = std::move(*fresh);
   }
   if (Status s = journal->Start(); !s.ok()) return s;
-  if (make) {
-    journal_ = std::move(journal);
-    RemindOfJournalsAside(path);
-  }
+  if (make) journal_ = std::move(journal);
   return {};
 }
 
