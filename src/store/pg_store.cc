@@ -313,6 +313,12 @@ Result<int64_t> PgStore::LastEventId() {
   return rows->row(0).Int();
 }
 
+// Run outside a transaction: returns once everything committed before it is
+// on disk (its own commit writes WAL, so it is flushed, and the WAL with
+// it). See AppendPipelined.
+const char* const kFlushSql =
+    "SELECT pg_logical_emit_message(true, 'printmeter', '')";
+
 // The query for a logged event `e` would duplicate (a row when there is).
 Connection::Statement DuplicateQuery(const Event& e) {
   static const std::string kSql =
@@ -421,6 +427,23 @@ Result<bool> PgStore::HasDuplicate(const Event& e) {
 // by every event of the batch, and the duplicate lookups (behind the head's
 // lock, so that another instance's append of the same event is seen); then
 // the rows and the commit. The head is held one round trip and the commit.
+//
+// The commit does not wait for the disk (synchronous_commit off for this
+// transaction): it releases the head at once, so that the next append,
+// this instance's or another's, numbers its events while this one's WAL
+// is flushed, and the instances' flushes can be one. The same round trip
+// then waits for the flush: a transaction that writes WAL (a logical
+// message of no content, all pg_logical_emit_message writes) commits
+// synchronously, and its flush covers everything before it in the WAL,
+// this append's commit included; the answers wait for it. Until then the
+// rows are visible but not yet durable: what is derived from them and
+// committed (the projection, another instance's duplicate verdicts and
+// registrations, forwarding positions) comes later in the same WAL, so a
+// crash of the server loses it with them, never them alone; forwarding
+// flushes before it delivers what it read (ReadRequests). Measured on 10 s
+// of 32 connections of new printers (three pairs): two instances 6.5-7.7
+// -> 7.7-8.0 k requests/s, one instance unchanged within its spread.
+//
 // Optimistic about registrations: when one was lost to another instance's
 // (its events are refused), nothing is kept and it returns false, for
 // AppendStepByStep to number only the events kept, leaving no gap in ids.
@@ -461,6 +484,7 @@ Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
 
   std::vector<Connection::Statement> first;
   first.push_back({"BEGIN", Params()});
+  first.push_back({"SET LOCAL synchronous_commit = off", Params()});  // above
   for (const DeviceRecord* d : devices) {
     Params p;
     p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
@@ -476,13 +500,13 @@ Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
   auto answered = conn.Pipeline(first);
   if (!answered.ok()) return rollback(answered.error());
   for (size_t i = 0; i < devices.size(); ++i) {
-    std::optional<std::string> secret = (*answered)[1 + i].row(0).OptText();
+    std::optional<std::string> secret = (*answered)[2 + i].row(0).OptText();
     if (devices[i]->secret && secret != devices[i]->secret) {
       (void)conn.Script("ROLLBACK");
       return false;
     }
   }
-  const size_t head_at = 1 + devices.size();
+  const size_t head_at = 2 + devices.size();
   int64_t next_id = (*answered)[head_at].row(0).Int() + 1;
   for (size_t k = 0; k < looked_up.size(); ++k) {
     if ((*answered)[head_at + 1 + k].size() > 0) {
@@ -496,6 +520,7 @@ Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
   std::vector<Connection::Statement> rows;
   for (const EventRecord& r : events) AddRowStatements(r, rows);
   rows.push_back({"COMMIT", Params()});
+  rows.push_back({kFlushSql, Params()});
   auto inserted = RunPipelined(conn, rows);
   if (!inserted.ok()) return rollback(inserted.error());
   batch.events = std::move(events);
@@ -1881,6 +1906,13 @@ Result<std::vector<EventRecord>> PgStore::ReadRequests(int64_t after_id,
       },
       out);
   if (!s.ok()) return s.error();
+  // An append's rows are visible a moment before they are on disk
+  // (AppendPipelined): what goes out of printmeter waits for them to be.
+  if (!out.empty()) {
+    if (auto flushed = (*reader)->Exec(kFlushSql); !flushed.ok()) {
+      return flushed.error();
+    }
+  }
   return out;
 }
 

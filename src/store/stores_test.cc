@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "store/pg_db.h"
 #include "store/pg_test_cluster.h"
 #include "store/store_test_util.h"
 #include "store/write_batch.h"
@@ -1746,6 +1747,55 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
   Result<bool> still = (*store)->LeadProjection();
   ASSERT_TRUE(still.ok()) << still.error().message;
   EXPECT_FALSE(*still);
+}
+
+// An append commits without waiting for the disk (so that the log's head
+// is free sooner) and then waits for the flush itself: when Append returns,
+// the WAL is on disk up to its commit, as it is when forwarding has read
+// the rows. Checked on a server of its own whose WAL writer waits 10 s, so
+// that nothing but printmeter's own flush puts the WAL on disk meanwhile.
+TEST(PgDurabilityTest, AnAppendAndAForwardedPageAreOnDiskWhenReturned) {
+  auto cluster = testing::PgCluster::Start();  // its own: reconfigured
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  auto url = (*cluster)->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  auto admin = pg::Connection::Open(*url);
+  ASSERT_TRUE(admin.ok()) << admin.error().message;
+  ASSERT_TRUE((*admin)->Script("ALTER SYSTEM SET wal_writer_delay = '10s'").ok());
+  ASSERT_TRUE((*admin)->Script("SELECT pg_reload_conf()").ok());
+  // The WAL writer takes the setting when it wakes (every 200 ms before).
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto store = OpenStore(*url);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  // Whether the WAL written so far is on disk.
+  auto on_disk = [&]() {
+    auto rows = (*admin)->Exec(
+        "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()");
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    return rows.ok() && rows->row(0).Bool();
+  };
+  // The check itself: an asynchronous commit is not on disk when it returns.
+  ASSERT_TRUE((*admin)
+                  ->Script("SET synchronous_commit = off; CREATE TABLE t (i "
+                           "int); INSERT INTO t VALUES (1)")
+                  .ok());
+  EXPECT_FALSE(on_disk());
+  for (int i = 0; i < 10; ++i) {
+    LogBatch batch;
+    batch.decide_duplicates = true;
+    for (int k = 0; k < 3; ++k) {
+      batch.events.push_back(Record(BareEvent(
+          0, fmt::format("p{}", k), Kind::kProgress, kT0 + i * 10 + k)));
+    }
+    ASSERT_TRUE((*store)->Append(batch).ok());
+    EXPECT_TRUE(on_disk()) << "after append " << i;
+    ASSERT_TRUE((*admin)->Script("INSERT INTO t VALUES (2)").ok());
+    ASSERT_FALSE(on_disk());
+    auto page = (*store)->ReadRequests(0, 100);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    EXPECT_EQ(page->size(), size_t(3 * (i + 1)));
+    EXPECT_TRUE(on_disk()) << "after reading page " << i;
+  }
 }
 
 // Forwarding reads the log in pages with each request as received, the
