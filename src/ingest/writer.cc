@@ -240,6 +240,13 @@ void IngestWriter::Stop() {
   }
   if (appender_.joinable()) appender_.join();
   {
+    // Everything appended is answered once it is on disk.
+    std::lock_guard lock(flush_mu_);
+    flush_stopping_ = true;
+    flush_wake_.notify_one();
+  }
+  if (flusher_.joinable()) flusher_.join();
+  {
     std::lock_guard lock(projection_mu_);
     projection_stopping_ = true;
     projection_wake_.notify_one();
@@ -326,6 +333,14 @@ void IngestWriter::RunAppends() {
         queue_.pop_front();
       }
       stopping = stopping && queue_.empty();
+    }
+    if (flush_failed_.exchange(false)) {
+      // What was committed but not flushed may be gone with the database:
+      // the registrations it held too.
+      if (auto s = ResetRecords(); !s) {
+        spdlog::error("counting the registered printers failed: {}",
+                      s.error().message);
+      }
     }
     if (!pending.empty()) ProcessBatch(pending);
     for (auto& task : tasks) task();
@@ -670,6 +685,7 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
   // appended or registered since).
   LogBatch batch;
   batch.decide_duplicates = true;
+  batch.flush_later = true;  // the flusher's thread waits for the disk
   batch.events.reserve(accepted.size());
   for (Pending& p : accepted) {
     EventRecord record;
@@ -708,17 +724,79 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
   // The projector hears of the appends before anyone hears a verdict, so a
   // Settle() after a verdict folds its event.
   if (stored) Publish(logged_, Steady::now());
+  Answers answers;
   for (size_t i = 0; i < accepted.size(); ++i) {
     if (!accepted[i].done) continue;
     const EventRecord& r = batch.events[i];
     if (r.event.id == 0) {
-      accepted[i].done(Unauthorized(r.event.device,
-                                    "registered on its first request"));
+      answers.emplace_back(std::move(accepted[i].done),
+                           Unauthorized(r.event.device,
+                                        "registered on its first request"));
     } else {
-      accepted[i].done(Verdict{r.event.id, r.duplicate, r.event.test});
+      answers.emplace_back(std::move(accepted[i].done),
+                           Verdict{r.event.id, r.duplicate, r.event.test});
     }
   }
+  if (batch.durable) {
+    for (auto& [done, verdict] : answers) done(std::move(verdict));
+  } else {
+    AnswerOnceFlushed(std::move(answers), batch.flush_session);
+  }
   EvictRecords();  // after the answers: they do not wait for it
+}
+
+// --- The flusher's thread
+// ---------------------------------------------------------
+
+void IngestWriter::AnswerOnceFlushed(Answers answers, int64_t session) {
+  std::lock_guard lock(flush_mu_);
+  if (!flusher_.joinable()) {
+    flusher_ = std::thread([this] {
+      NameThisThread("pm-flush");
+      RunFlushes();
+    });
+  }
+  for (auto& [done, verdict] : answers) {
+    to_flush_.push_back({std::move(done), std::move(verdict), session});
+  }
+  flush_wake_.notify_one();
+}
+
+void IngestWriter::RunFlushes() {
+  for (;;) {
+    std::vector<Unflushed> answers;
+    {
+      std::unique_lock lock(flush_mu_);
+      flush_wake_.wait(lock,
+                       [&] { return flush_stopping_ || !to_flush_.empty(); });
+      if (to_flush_.empty()) return;  // stopping, everything answered
+      answers.swap(to_flush_);
+    }
+    // Every one of these was appended before this flush began: one flush
+    // answers them all (and whatever the appender commits meanwhile waits
+    // for the next).
+    Result<int64_t> flushed = log_.Flush();
+    bool lost = !flushed;
+    for (const Unflushed& a : answers) lost = lost || a.session != *flushed;
+    if (lost) {
+      // What the database may have lost may have held registrations too.
+      flush_failed_ = true;  // the appender reloads its state
+      std::lock_guard lock(mu_);
+      ++stats_.failed_commits;
+    }
+    const std::string why =
+        flushed ? "the database restarted before it was on disk"
+                : flushed.error().message;
+    if (lost) spdlog::error("storing events failed: {}", why);
+    for (Unflushed& a : answers) {
+      if (flushed && a.session == *flushed) {
+        a.done(std::move(a.verdict));
+      } else {
+        a.done(Unavailable(fmt::format(
+            "storage unavailable, the event may not be stored: {}", why)));
+      }
+    }
+  }
 }
 
 Result<int> IngestWriter::SweepOnProjector() {

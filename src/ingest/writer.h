@@ -10,7 +10,12 @@
 // ids, finds duplicates, appends ONE LogBatch (fsynced), and only then
 // reports each verdict. A failed append fails every request of the batch
 // (503) and reloads the appender's state from the store: nothing
-// acknowledged is lost, nothing rejected is stored.
+// acknowledged is lost, nothing rejected is stored. On a store whose
+// appends reach the disk apart (PostgreSQL: committed, then flushed), a
+// third thread, the flusher, started by the first such append, waits for
+// the disk (LogStore::Flush) and then reports the verdicts, one flush for
+// every append made meanwhile, while the appender goes on with the next;
+// a failed flush answers 503 and the appender reloads its state.
 //
 // A second thread, the projector's, folds the log into the ledger with its
 // Projector (projector.h), behind the answers: after `projection_delay` of
@@ -30,6 +35,7 @@
 // attributions (SetSessionUser), which are writes to the ledger.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -106,9 +112,10 @@ class IngestWriter {
   // once caught up. An error when the store cannot be read.
   Status Start();
 
-  // Queues `item`; `done` is called exactly once, on the appender's thread,
-  // after the append that stored it (or with the error that rejected it:
-  // kUnauthorized, kForbidden, kTooManyRequests, kUnavailable).
+  // Queues `item`; `done` is called exactly once, on the appender's thread
+  // (or the flusher's), once the append that stored it is on disk (or with
+  // the error that rejected it: kUnauthorized, kForbidden,
+  // kTooManyRequests, kUnavailable).
   // Thread-safe. After Stop(), `done` is called at once with kUnavailable.
   void Submit(IngestItem item, IngestCallback done);
 
@@ -178,6 +185,14 @@ class IngestWriter {
   // Waits until the appender has taken up what was queued before the call.
   Status AppendBarrier();
 
+  // --- The flusher's thread (started by the first append that needs it) ---
+  using Answers = std::vector<std::pair<IngestCallback, Result<Verdict>>>;
+  // Gives `answers` once what was appended before the call is on disk, by a
+  // flush of `session` (LogBatch::flush_session); 503 when the store cannot
+  // confirm it.
+  void AnswerOnceFlushed(Answers answers, int64_t session);
+  void RunFlushes();
+
   // --- The projector's thread ---
   void RunProjection();
   // Takes what the appender published (under projection_mu_).
@@ -245,6 +260,19 @@ class IngestWriter {
   bool stopping_ = false;                    // guarded by mu_
   IngestStats stats_;                        // guarded by mu_
   std::thread appender_;
+
+  // The answers waiting for the disk (LogBatch::flush_later: PostgreSQL).
+  std::mutex flush_mu_;
+  std::condition_variable flush_wake_;
+  struct Unflushed {
+    IngestCallback done;
+    Result<Verdict> verdict;
+    int64_t session;
+  };
+  std::vector<Unflushed> to_flush_;  // guarded by flush_mu_
+  bool flush_stopping_ = false;  // guarded by flush_mu_
+  std::thread flusher_;          // started under flush_mu_
+  std::atomic<bool> flush_failed_{false};  // the appender reloads its state
 
   // What the projector's thread is told.
   std::mutex projection_mu_;

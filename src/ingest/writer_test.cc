@@ -41,11 +41,53 @@ class FailingLog final : public LogStore {
   Status Append(LogBatch& batch) override {
     if (fail_commits) return Unavailable("disk I/O error (injected)");
     ++commits;
-    return real_.Append(batch);
+    Status s = real_.Append(batch);
+    // As a store whose appends reach the disk apart (PostgreSQL's).
+    if (s.ok() && batch.flush_later && flushes_apart) batch.durable = false;
+    return s;
+  }
+  void Prepare(StoredRequest& request) const override {
+    real_.Prepare(request);
+  }
+
+  // Flush(): held until ReleaseFlushes(), or failing, on demand.
+  std::atomic<bool> flushes_apart{false};
+  std::atomic<bool> fail_flushes{false};
+  std::atomic<bool> restarted{false};  // flushes answer another session
+  std::atomic<int> flushes{0};
+  Result<int64_t> Flush() override {
+    {
+      std::unique_lock lock(mu_);
+      ++flushes_entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return !hold_flushes_; });
+    }
+    ++flushes;
+    if (fail_flushes) return Unavailable("the server closed the connection (injected)");
+    Result<int64_t> session = real_.Flush();
+    if (session.ok() && restarted) return *session + 1;  // another session
+    return session;
+  }
+  void HoldFlushes() {
+    std::lock_guard lock(mu_);
+    hold_flushes_ = true;
+  }
+  bool WaitFlushEntered(std::chrono::seconds within) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, within, [this] { return flushes_entered_ > 0; });
+  }
+  void ReleaseFlushes() {
+    std::lock_guard lock(mu_);
+    hold_flushes_ = false;
+    cv_.notify_all();
   }
 
  private:
   Store& real_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_flushes_ = false;  // guarded by mu_
+  int flushes_entered_ = 0;    // guarded by mu_
 };
 
 // The real store's projection face with commits that fail on demand.
@@ -228,6 +270,69 @@ TEST_F(IngestTest, FailedCommitAnswers503StoresNothingAndRecovers) {
   auto mk4_wrong = writer_->Ingest(Item("mk4", Kind::kDone, 1'722'000'100'000, "a"));
   ASSERT_FALSE(mk4_wrong.ok());
   EXPECT_EQ(mk4_wrong.error().code, ErrorCode::kUnauthorized);
+}
+
+// On a store whose appends reach the disk apart (PostgreSQL's: committed,
+// then flushed), an answer waits for the flush that follows its append.
+TEST_F(IngestTest, OnAStoreThatFlushesApartAnAnswerWaitsForTheFlush) {
+  Open();
+  failing_->flushes_apart = true;
+  failing_->HoldFlushes();
+  std::promise<Result<Verdict>> answered;
+  auto answer = answered.get_future();
+  writer_->Submit(Item("delta", Kind::kStarted, 1'722'000'000'000),
+                  [&](Result<Verdict> v) { answered.set_value(std::move(v)); });
+  ASSERT_TRUE(failing_->WaitFlushEntered(std::chrono::seconds(10)));
+  // Appended (and in the log), but not on disk yet: no answer.
+  EXPECT_EQ(AllEvents(*store_).size(), 1u);
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(200)),
+            std::future_status::timeout);
+  failing_->ReleaseFlushes();
+  Result<Verdict> v = answer.get();
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->event_id, 1);
+  EXPECT_EQ(failing_->flushes, 1);
+  // Many appends at once: each answered once flushed, never a flush
+  // without an append to confirm.
+  std::vector<std::future<Result<Verdict>>> many;
+  for (int i = 0; i < 200; ++i) {
+    auto p = std::make_shared<std::promise<Result<Verdict>>>();
+    many.push_back(p->get_future());
+    writer_->Submit(Item("p" + std::to_string(i % 7), Kind::kProgress,
+                         1'722'000'001'000 + i),
+                    [p](Result<Verdict> r) { p->set_value(std::move(r)); });
+  }
+  for (auto& f : many) EXPECT_TRUE(f.get().ok());
+  EXPECT_LE(failing_->flushes.load(), writer_->stats().commits);
+}
+
+// A flush that fails answers 503 for what it was to confirm (the database
+// may have lost it), and the writer reloads its state from the store.
+TEST_F(IngestTest, AFailedFlushAnswers503AndTheWriterGoesOn) {
+  Open();
+  failing_->flushes_apart = true;
+  failing_->fail_flushes = true;
+  auto lost = writer_->Ingest(Item("mk4", Kind::kStarted, 1'722'000'000'000, "a"));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(lost.error().message.find("may not be stored"), std::string::npos);
+  EXPECT_EQ(writer_->stats().failed_commits, 1);
+  failing_->fail_flushes = false;
+  // A flush of another session than the append's (the database restarted
+  // in between) confirms nothing either.
+  failing_->restarted = true;
+  auto restarted = writer_->Ingest(Item("mk4", Kind::kStarted, 1'722'000'050'000, "a"));
+  ASSERT_FALSE(restarted.ok());
+  EXPECT_EQ(restarted.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(restarted.error().message.find("restarted"), std::string::npos);
+  EXPECT_EQ(writer_->stats().failed_commits, 2);
+  failing_->restarted = false;
+  // Here the store did keep them (SQLite underneath): the registration holds.
+  auto next = writer_->Ingest(Item("mk4", Kind::kDone, 1'722'000'100'000, "a"));
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  auto wrong = writer_->Ingest(Item("mk4", Kind::kDone, 1'722'000'200'000, "b"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnauthorized);
 }
 
 TEST_F(IngestTest, LateEventRefoldsToTheInOrderLedger) {

@@ -194,6 +194,7 @@ Status Connection::Reconnect() {
     return Unavailable(
         fmt::format("PostgreSQL at {} is unavailable: {}", where_, message));
   }
+  ++session_;
   return {};
 }
 

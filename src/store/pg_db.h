@@ -113,6 +113,9 @@ class Connection {
   Status Script(const std::string& sql);
   // Whether the server dropped the connection (the next call reconnects).
   bool broken() const;
+  // Which session this is: 1 when opened, one more at each reconnection. A
+  // session outlives no restart of the server.
+  int64_t session() const { return session_; }
   // "host:port/db" for messages, without the password.
   const std::string& where() const { return where_; }
 
@@ -128,6 +131,7 @@ class Connection {
   PGconn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> name
   int64_t statements_ = 0;  // names prepared statements s1, s2, ...
+  int64_t session_ = 1;
 };
 
 // `url` without its password, for messages: "127.0.0.1:5432/printmeter".

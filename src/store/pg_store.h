@@ -23,6 +23,7 @@
 // (ingest/writer.h); readers lease one from a small pool.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,7 @@ class PgStore final : public Store {
   // --- LogStore ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
+  Result<int64_t> Flush() override;
   Result<RegistrationTally> Registrations(TimeMs since) override;
 
   // --- ProjectionStore ---
@@ -146,6 +148,9 @@ class PgStore final : public Store {
   Status Transaction(pg::Connection& conn, const std::function<Status()>& body);
   Status ProjectInTransaction(const ProjectionBatch& batch);
   Result<bool> HasDuplicateOn(pg::Connection& conn, const Event& e);
+  // The flusher's session an append made now can be confirmed by (Flush),
+  // its connection opened on first use.
+  Result<int64_t> FlushSession();
 
   const std::string url_;
   std::unique_ptr<pg::Connection> writer_;  // LogStore: the appending thread's
@@ -157,6 +162,12 @@ class PgStore final : public Store {
   std::unique_ptr<pg::Connection> lead_;
   bool leading_ = false;
   std::chrono::steady_clock::time_point lead_checked_{};
+  // Flush(): a connection of its own, opened by the first append that
+  // leaves its flush apart, and the session of it that last flushed (0:
+  // not opened yet).
+  std::mutex flush_mutex_;
+  std::unique_ptr<pg::Connection> flusher_;  // guarded by flush_mutex_
+  std::atomic<int64_t> flush_session_{0};
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded
 };

@@ -81,6 +81,9 @@ class SqliteStore final : public Store {
   // --- LogStore (sqlite_log.cc) ---
   Result<int64_t> LastEventId() override;
   Status Append(LogBatch& batch) override;
+  // Nothing to wait for: an append is on disk when it returns (its journal
+  // record is flushed, or its transaction committed with synchronous=FULL).
+  Result<int64_t> Flush() override { return int64_t{0}; }
   void Prepare(StoredRequest& request) const override;
   Result<RegistrationTally> Registrations(TimeMs since) override;
 

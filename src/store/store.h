@@ -109,7 +109,19 @@ struct LogBatch {
   // (ledger.md s. 3) against the log and the batch's earlier events, as the
   // log stands at the commit. Otherwise the flags are stored as given.
   bool decide_duplicates = false;
+  // The writer's batches: Append may return once the batch is committed
+  // and visible, before it is on disk (PostgreSQL: so that the next append
+  // need not wait for this one's flush). It then says so in `durable`, and
+  // nothing of the batch may be acknowledged before a Flush() called after
+  // Append returned. Stores whose appends are on disk when they return
+  // (SQLite's journal) ignore it.
+  bool flush_later = false;
 
+  // Filled in by Append: false when the batch is committed but not yet on
+  // disk (flush_later); then the Flush() that can confirm it is one that
+  // answers `flush_session`.
+  bool durable = true;
+  int64_t flush_session = 0;
   // Filled in by Append: the printers whose registration in `devices` lost
   // to a different secret stored first (by another instance), as stored.
   // Their events in the batch were not stored: each keeps id 0.
@@ -258,9 +270,18 @@ class LogStore {
   // The id of the last logged event (0: none).
   virtual Result<int64_t> LastEventId() = 0;
   // Appends `batch` as one transaction (see LogBatch: ids, duplicates and
-  // registrations are decided in it), durable when it returns ok; a failure
-  // stores nothing of it.
+  // registrations are decided in it), durable when it returns ok unless
+  // LogBatch::flush_later let it leave that to Flush(); a failure stores
+  // nothing of it.
   virtual Status Append(LogBatch& batch) = 0;
+  // Returns once every append that returned before the call is on disk,
+  // with the flush session that says so: an append not durable when it
+  // returned is confirmed only by a Flush() that answers its
+  // LogBatch::flush_session (another means the database may have restarted
+  // since it committed, and lost it). An error when nothing can be
+  // confirmed (the database went away). Thread-safe: called beside the
+  // single writer, on a thread of its own.
+  virtual Result<int64_t> Flush() = 0;
   // What the store would do to `request` in Append that depends on nothing
   // shared, done beforehand on the caller's thread so that the one writer
   // need not (on SQLite: compressing the body). Thread-safe; cannot fail.

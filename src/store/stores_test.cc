@@ -1798,6 +1798,57 @@ TEST(PgDurabilityTest, AnAppendAndAForwardedPageAreOnDiskWhenReturned) {
   }
 }
 
+// An append left for Flush() to confirm is confirmed only by a flush of the
+// session it was given: one that began after the server restarted (and may
+// have lost it) is another.
+TEST(PgDurabilityTest, AFlushAfterARestartDoesNotConfirmWhatCameBefore) {
+  auto cluster = testing::PgCluster::Start();  // its own: it is crashed
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  auto url = (*cluster)->NewDatabase();
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  auto store = OpenStore(*url);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  // The flush session an append got; after a restart, the writer's first
+  // append fails on its broken connection (the writer answers 503) and the
+  // next reconnects.
+  auto append = [&](TimeMs t, int tries = 1) -> int64_t {
+    for (int i = 0; i < tries; ++i) {
+      LogBatch batch;
+      batch.decide_duplicates = true;
+      batch.flush_later = true;
+      batch.events.push_back(
+          Record(BareEvent(0, "delta", Kind::kProgress, t)));
+      Status s = (*store)->Append(batch);
+      if (!s.ok()) continue;
+      EXPECT_FALSE(batch.durable);
+      return batch.flush_session;
+    }
+    ADD_FAILURE() << "no append in " << tries << " tries";
+    return -1;
+  };
+  const int64_t first = append(kT0);
+  Result<int64_t> flushed = (*store)->Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed.error().message;
+  EXPECT_EQ(*flushed, first);  // confirmed
+  const int64_t second = append(kT0 + 1);
+  EXPECT_EQ(second, first);
+  ASSERT_TRUE((*cluster)->Crash().ok());
+  ASSERT_TRUE((*cluster)->Restart().ok());
+  // The first flush after the restart fails or answers another session;
+  // never the one `second` needs.
+  for (int i = 0; i < 2; ++i) {
+    flushed = (*store)->Flush();
+    if (flushed.ok()) EXPECT_NE(*flushed, second);
+  }
+  ASSERT_TRUE(flushed.ok()) << flushed.error().message;
+  // Appends from now on are confirmed by the new session.
+  const int64_t third = append(kT0 + 2, 2);
+  EXPECT_EQ(third, *flushed);
+  Result<int64_t> again = (*store)->Flush();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, third);
+}
+
 // Forwarding reads the log in pages with each request as received, the
 // picture's bytes beside it, and a synthetic `swept` without one.
 TEST_P(StoreTest, ReadRequestsPagesTheLogWithRequestsAndPictures) {
