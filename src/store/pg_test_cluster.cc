@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "store/libpq.h"
 
@@ -298,6 +300,67 @@ std::string TestStoreUrl(const std::string& sqlite_file) {
     return "";
   }
   return *url;
+}
+
+Result<std::unique_ptr<WalWatch>> WalWatch::Start() {
+  std::unique_ptr<WalWatch> watch(new WalWatch());
+  auto cluster = PgCluster::Start();
+  if (!cluster.ok()) return cluster.error();
+  watch->cluster_ = std::move(*cluster);
+  auto url = watch->cluster_->NewDatabase();
+  if (!url.ok()) return url.error();
+  watch->url_ = *url;
+  watch->conn_ = LibPq().PQconnectdb(watch->url_.c_str());
+  if (LibPq().PQstatus(watch->conn_) != CONNECTION_OK) {
+    return Unavailable(fmt::format("cannot connect to {}: {}", watch->url_,
+                                   LibPq().PQerrorMessage(watch->conn_)));
+  }
+  for (const char* sql : {"ALTER SYSTEM SET wal_writer_delay = '10s'",
+                          "SELECT pg_reload_conf()",
+                          "SET synchronous_commit = off"}) {
+    if (auto done = watch->Query(sql); !done.ok()) return done.error();
+  }
+  // The WAL writer takes the setting when it next wakes (every 200 ms
+  // before).
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  return watch;
+}
+
+WalWatch::~WalWatch() {
+  if (conn_) LibPq().PQfinish(conn_);
+}
+
+bool WalWatch::OnDisk() {
+  auto on_disk = Query(
+      "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()");
+  if (!on_disk.ok()) {
+    std::fprintf(stderr, "%s\n", on_disk.error().message.c_str());
+    return false;
+  }
+  return *on_disk == "t";
+}
+
+Status WalWatch::WriteUnflushed() {
+  auto done = Query(
+      "CREATE TABLE IF NOT EXISTS wal_watch (i int); "
+      "INSERT INTO wal_watch VALUES (1)");
+  if (!done.ok()) return done.error();
+  return {};
+}
+
+Result<std::string> WalWatch::Query(const std::string& sql) {
+  PGresult* r = LibPq().PQexec(conn_, sql.c_str());
+  ExecStatusType status = LibPq().PQresultStatus(r);
+  std::string value;
+  if (status == PGRES_TUPLES_OK && LibPq().PQntuples(r) > 0) {
+    value = LibPq().PQgetvalue(r, 0, 0);
+  }
+  LibPq().PQclear(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return Unavailable(fmt::format("{}: {}", sql,
+                                   LibPq().PQerrorMessage(conn_)));
+  }
+  return value;
 }
 
 }  // namespace pm::testing

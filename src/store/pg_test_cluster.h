@@ -21,6 +21,8 @@
 
 #include "common/result.h"
 
+struct pg_conn;  // libpq's PGconn
+
 namespace pm::testing {
 
 class PgCluster {
@@ -67,6 +69,34 @@ class PgCluster {
   bool attached_ = false;  // another program's server (Attach)
   int databases_ = 0;
   std::vector<std::string> created_;  // attached: dropped at the end
+};
+
+// A server of the test's own (PgCluster::Start) with one database, whose
+// WAL writer is made to wait 10 s: nothing puts the WAL on disk meanwhile
+// but a flush someone asks for (an asynchronous commit stays in memory), so
+// a test can see whether what it was told is stored is on disk.
+class WalWatch {
+ public:
+  static Result<std::unique_ptr<WalWatch>> Start();
+  ~WalWatch();
+  WalWatch(const WalWatch&) = delete;
+  WalWatch& operator=(const WalWatch&) = delete;
+
+  const std::string& url() const { return url_; }  // the database's
+  // Whether all the WAL written so far is on disk (false, said on stderr,
+  // when it cannot be asked).
+  bool OnDisk();
+  // Writes WAL that is not flushed: an asynchronous commit of a row to a
+  // table of its own (made on first use).
+  Status WriteUnflushed();
+
+ private:
+  WalWatch() = default;
+  // The first column of the first row `sql` returned ("" for none).
+  Result<std::string> Query(const std::string& sql);
+  std::unique_ptr<PgCluster> cluster_;
+  std::string url_;
+  pg_conn* conn_ = nullptr;  // libpq's PGconn
 };
 
 // The one cluster of this test program: the one CTest started when the

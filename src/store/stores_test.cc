@@ -19,7 +19,6 @@
 #include <set>
 #include <thread>
 
-#include "store/pg_db.h"
 #include "store/pg_test_cluster.h"
 #include "store/store_test_util.h"
 #include "store/write_batch.h"
@@ -1690,44 +1689,58 @@ TEST_P(SharedDatabaseTest, OneInstanceLeadsTheProjectionAndAnotherTakesOver) {
   EXPECT_FALSE(*store_->LeadProjection());
 }
 
+// A server of the test's own, a new database on it and a store open on
+// that database: for tests that crash the server.
+struct OwnServer {
+  std::unique_ptr<testing::PgCluster> cluster;
+  std::string url;
+  std::unique_ptr<Store> store;
+};
+Result<OwnServer> StartOwnServer() {
+  auto cluster = testing::PgCluster::Start();
+  if (!cluster.ok()) return cluster.error();
+  auto url = (*cluster)->NewDatabase();
+  if (!url.ok()) return url.error();
+  auto store = OpenStore(*url);
+  if (!store.ok()) return store.error();
+  return OwnServer{std::move(*cluster), *url, std::move(*store)};
+}
+
 // The database crashes under a running store and comes back: meanwhile
 // appends and reads fail as unavailable, naming the server, and store
 // nothing; afterwards the same store goes on by itself (it reconnects).
 TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
-  auto cluster = testing::PgCluster::Start();  // its own: it is crashed
-  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
-  auto url = (*cluster)->NewDatabase();
-  ASSERT_TRUE(url.ok()) << url.error().message;
-  auto store = OpenStore(*url);
-  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto own = StartOwnServer();  // the test crashes it
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  auto& [cluster, url, store] = *own;
   LogBatch first;
   first.events.push_back(Record(BareEvent(0, "delta", Kind::kStarted, kT0)));
-  ASSERT_TRUE((*store)->Append(first).ok());
-  Result<bool> leads = (*store)->LeadProjection();
+  ASSERT_TRUE(store->Append(first).ok());
+  Result<bool> leads = store->LeadProjection();
   ASSERT_TRUE(leads.ok() && *leads);
 
-  ASSERT_TRUE((*cluster)->Crash().ok());
+  ASSERT_TRUE(cluster->Crash().ok());
   LogBatch during;
   during.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 1)));
-  Status s = (*store)->Append(during);
+  Status s = store->Append(during);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(s.error().message, HasSubstr("nothing was stored"));
-  Status ping = (*store)->Ping();
+  Status ping = store->Ping();
   ASSERT_FALSE(ping.ok());
   EXPECT_EQ(ping.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(ping.error().message,
-              HasSubstr(fmt::format("127.0.0.1:{}", (*cluster)->port())));
+              HasSubstr(fmt::format("127.0.0.1:{}", cluster->port())));
 
-  ASSERT_TRUE((*cluster)->Restart().ok());
+  ASSERT_TRUE(cluster->Restart().ok());
   LogBatch after;
   after.events.push_back(Record(BareEvent(0, "delta", Kind::kDone, kT0 + 2)));
-  Status resumed = (*store)->Append(after);
+  Status resumed = store->Append(after);
   ASSERT_TRUE(resumed.ok()) << resumed.error().message;
   EXPECT_EQ(after.events[0].event.id, 2);  // nothing of `during` was kept
-  EXPECT_TRUE((*store)->Ping().ok());
+  EXPECT_TRUE(store->Ping().ok());
   std::vector<EventRecord> all;
-  ASSERT_TRUE((*store)
+  ASSERT_TRUE(store
                   ->ForEachEvent([&](const EventRecord& r) {
                     all.push_back(r);
                     return Status();
@@ -1738,13 +1751,13 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
 
   // The projection's lead died with the server: another instance takes it,
   // and the old leader, checking again a second later, follows.
-  auto other = OpenStore(*url);
+  auto other = OpenStore(url);
   ASSERT_TRUE(other.ok()) << other.error().message;
   Result<bool> taken = (*other)->LeadProjection();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   EXPECT_TRUE(*taken);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  Result<bool> still = (*store)->LeadProjection();
+  Result<bool> still = store->LeadProjection();
   ASSERT_TRUE(still.ok()) << still.error().message;
   EXPECT_FALSE(*still);
 }
@@ -1755,30 +1768,13 @@ TEST(PgOutageTest, TheDatabaseAwayIsUnavailableThenTheStoreGoesOn) {
 // the rows. Checked on a server of its own whose WAL writer waits 10 s, so
 // that nothing but printmeter's own flush puts the WAL on disk meanwhile.
 TEST(PgDurabilityTest, AnAppendAndAForwardedPageAreOnDiskWhenReturned) {
-  auto cluster = testing::PgCluster::Start();  // its own: reconfigured
-  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
-  auto url = (*cluster)->NewDatabase();
-  ASSERT_TRUE(url.ok()) << url.error().message;
-  auto admin = pg::Connection::Open(*url);
-  ASSERT_TRUE(admin.ok()) << admin.error().message;
-  ASSERT_TRUE((*admin)->Script("ALTER SYSTEM SET wal_writer_delay = '10s'").ok());
-  ASSERT_TRUE((*admin)->Script("SELECT pg_reload_conf()").ok());
-  // The WAL writer takes the setting when it wakes (every 200 ms before).
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  auto store = OpenStore(*url);
+  auto wal = testing::WalWatch::Start();  // a server of its own
+  ASSERT_TRUE(wal.ok()) << wal.error().message;
+  auto on_disk = [&]() { return (*wal)->OnDisk(); };
+  auto store = OpenStore((*wal)->url());
   ASSERT_TRUE(store.ok()) << store.error().message;
-  // Whether the WAL written so far is on disk.
-  auto on_disk = [&]() {
-    auto rows = (*admin)->Exec(
-        "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()");
-    EXPECT_TRUE(rows.ok()) << rows.error().message;
-    return rows.ok() && rows->row(0).Bool();
-  };
-  // The check itself: an asynchronous commit is not on disk when it returns.
-  ASSERT_TRUE((*admin)
-                  ->Script("SET synchronous_commit = off; CREATE TABLE t (i "
-                           "int); INSERT INTO t VALUES (1)")
-                  .ok());
+  // The check itself: WAL written and not flushed is seen so.
+  ASSERT_TRUE((*wal)->WriteUnflushed().ok());
   EXPECT_FALSE(on_disk());
   for (int i = 0; i < 10; ++i) {
     LogBatch batch;
@@ -1789,7 +1785,7 @@ TEST(PgDurabilityTest, AnAppendAndAForwardedPageAreOnDiskWhenReturned) {
     }
     ASSERT_TRUE((*store)->Append(batch).ok());
     EXPECT_TRUE(on_disk()) << "after append " << i;
-    ASSERT_TRUE((*admin)->Script("INSERT INTO t VALUES (2)").ok());
+    ASSERT_TRUE((*wal)->WriteUnflushed().ok());
     ASSERT_FALSE(on_disk());
     auto page = (*store)->ReadRequests(0, 100);
     ASSERT_TRUE(page.ok()) << page.error().message;
@@ -1802,12 +1798,9 @@ TEST(PgDurabilityTest, AnAppendAndAForwardedPageAreOnDiskWhenReturned) {
 // session it was given: one that began after the server restarted (and may
 // have lost it) is another.
 TEST(PgDurabilityTest, AFlushAfterARestartDoesNotConfirmWhatCameBefore) {
-  auto cluster = testing::PgCluster::Start();  // its own: it is crashed
-  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
-  auto url = (*cluster)->NewDatabase();
-  ASSERT_TRUE(url.ok()) << url.error().message;
-  auto store = OpenStore(*url);
-  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto own = StartOwnServer();  // the test crashes it
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  auto& [cluster, url, store] = *own;
   // The flush session an append got; after a restart, the writer's first
   // append fails on its broken connection (the writer answers 503) and the
   // next reconnects.
@@ -1818,7 +1811,7 @@ TEST(PgDurabilityTest, AFlushAfterARestartDoesNotConfirmWhatCameBefore) {
       batch.flush_later = true;
       batch.events.push_back(
           Record(BareEvent(0, "delta", Kind::kProgress, t)));
-      Status s = (*store)->Append(batch);
+      Status s = store->Append(batch);
       if (!s.ok()) continue;
       EXPECT_FALSE(batch.durable);
       return batch.flush_session;
@@ -1827,24 +1820,24 @@ TEST(PgDurabilityTest, AFlushAfterARestartDoesNotConfirmWhatCameBefore) {
     return -1;
   };
   const int64_t first = append(kT0);
-  Result<int64_t> flushed = (*store)->Flush();
+  Result<int64_t> flushed = store->Flush();
   ASSERT_TRUE(flushed.ok()) << flushed.error().message;
   EXPECT_EQ(*flushed, first);  // confirmed
   const int64_t second = append(kT0 + 1);
   EXPECT_EQ(second, first);
-  ASSERT_TRUE((*cluster)->Crash().ok());
-  ASSERT_TRUE((*cluster)->Restart().ok());
+  ASSERT_TRUE(cluster->Crash().ok());
+  ASSERT_TRUE(cluster->Restart().ok());
   // The first flush after the restart fails or answers another session;
   // never the one `second` needs.
   for (int i = 0; i < 2; ++i) {
-    flushed = (*store)->Flush();
+    flushed = store->Flush();
     if (flushed.ok()) EXPECT_NE(*flushed, second);
   }
   ASSERT_TRUE(flushed.ok()) << flushed.error().message;
   // Appends from now on are confirmed by the new session.
   const int64_t third = append(kT0 + 2, 2);
   EXPECT_EQ(third, *flushed);
-  Result<int64_t> again = (*store)->Flush();
+  Result<int64_t> again = store->Flush();
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(*again, third);
 }
