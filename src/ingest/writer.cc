@@ -724,23 +724,21 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
   // The projector hears of the appends before anyone hears a verdict, so a
   // Settle() after a verdict folds its event.
   if (stored) Publish(logged_, Steady::now());
-  Answers answers;
+  std::vector<Answer> answers;
   for (size_t i = 0; i < accepted.size(); ++i) {
     if (!accepted[i].done) continue;
     const EventRecord& r = batch.events[i];
-    if (r.event.id == 0) {
-      answers.emplace_back(std::move(accepted[i].done),
-                           Unauthorized(r.event.device,
-                                        "registered on its first request"));
-    } else {
-      answers.emplace_back(std::move(accepted[i].done),
-                           Verdict{r.event.id, r.duplicate, r.event.test});
-    }
+    Result<Verdict> verdict =
+        r.event.id == 0 ? Result<Verdict>(Unauthorized(
+                              r.event.device, "registered on its first request"))
+                        : Verdict{r.event.id, r.duplicate, r.event.test};
+    answers.push_back(
+        {std::move(accepted[i].done), std::move(verdict), batch.flush_session});
   }
   if (batch.durable) {
-    for (auto& [done, verdict] : answers) done(std::move(verdict));
+    for (Answer& a : answers) a.done(std::move(a.verdict));
   } else {
-    AnswerOnceFlushed(std::move(answers), batch.flush_session);
+    AnswerOnceFlushed(std::move(answers));
   }
   EvictRecords();  // after the answers: they do not wait for it
 }
@@ -748,7 +746,7 @@ void IngestWriter::ProcessBatch(std::vector<Pending>& pending) {
 // --- The flusher's thread
 // ---------------------------------------------------------
 
-void IngestWriter::AnswerOnceFlushed(Answers answers, int64_t session) {
+void IngestWriter::AnswerOnceFlushed(std::vector<Answer> answers) {
   std::lock_guard lock(flush_mu_);
   if (!flusher_.joinable()) {
     flusher_ = std::thread([this] {
@@ -756,15 +754,13 @@ void IngestWriter::AnswerOnceFlushed(Answers answers, int64_t session) {
       RunFlushes();
     });
   }
-  for (auto& [done, verdict] : answers) {
-    to_flush_.push_back({std::move(done), std::move(verdict), session});
-  }
+  for (Answer& a : answers) to_flush_.push_back(std::move(a));
   flush_wake_.notify_one();
 }
 
 void IngestWriter::RunFlushes() {
   for (;;) {
-    std::vector<Unflushed> answers;
+    std::vector<Answer> answers;
     {
       std::unique_lock lock(flush_mu_);
       flush_wake_.wait(lock,
@@ -777,7 +773,7 @@ void IngestWriter::RunFlushes() {
     // for the next).
     Result<int64_t> flushed = log_.Flush();
     bool lost = !flushed;
-    for (const Unflushed& a : answers) lost = lost || a.session != *flushed;
+    for (const Answer& a : answers) lost = lost || a.session != *flushed;
     if (lost) {
       // What the database may have lost may have held registrations too.
       flush_failed_ = true;  // the appender reloads its state
@@ -788,7 +784,7 @@ void IngestWriter::RunFlushes() {
         flushed ? "the database restarted before it was on disk"
                 : flushed.error().message;
     if (lost) spdlog::error("storing events failed: {}", why);
-    for (Unflushed& a : answers) {
+    for (Answer& a : answers) {
       if (flushed && a.session == *flushed) {
         a.done(std::move(a.verdict));
       } else {

@@ -186,11 +186,16 @@ class IngestWriter {
   Status AppendBarrier();
 
   // --- The flusher's thread (started by the first append that needs it) ---
-  using Answers = std::vector<std::pair<IngestCallback, Result<Verdict>>>;
+  // A verdict for its caller, and the flush session that may confirm it
+  // (LogBatch::flush_session).
+  struct Answer {
+    IngestCallback done;
+    Result<Verdict> verdict;
+    int64_t session = 0;
+  };
   // Gives `answers` once what was appended before the call is on disk, by a
-  // flush of `session` (LogBatch::flush_session); 503 when the store cannot
-  // confirm it.
-  void AnswerOnceFlushed(Answers answers, int64_t session);
+  // flush of their session; 503 when the store cannot confirm it.
+  void AnswerOnceFlushed(std::vector<Answer> answers);
   void RunFlushes();
 
   // --- The projector's thread ---
@@ -264,12 +269,7 @@ class IngestWriter {
   // The answers waiting for the disk (LogBatch::flush_later: PostgreSQL).
   std::mutex flush_mu_;
   std::condition_variable flush_wake_;
-  struct Unflushed {
-    IngestCallback done;
-    Result<Verdict> verdict;
-    int64_t session;
-  };
-  std::vector<Unflushed> to_flush_;  // guarded by flush_mu_
+  std::vector<Answer> to_flush_;  // guarded by flush_mu_
   bool flush_stopping_ = false;  // guarded by flush_mu_
   std::thread flusher_;          // started under flush_mu_
   std::atomic<bool> flush_failed_{false};  // the appender reloads its state
