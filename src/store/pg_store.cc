@@ -496,7 +496,9 @@ Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
 
   std::vector<Connection::Statement> first;
   first.push_back({"BEGIN", Params()});
-  first.push_back({"SET LOCAL synchronous_commit = off", Params()});  // above
+  // The commit does not wait for the disk (see above).
+  first.push_back({"SET LOCAL synchronous_commit = off", Params()});
+  const size_t devices_at = first.size();
   for (const DeviceRecord* d : devices) {
     Params p;
     p.Bind(d->device).Bind(d->secret).Bind(d->first_seen);
@@ -512,13 +514,14 @@ Result<bool> PgStore::AppendPipelined(LogBatch& batch) {
   auto answered = conn.Pipeline(first);
   if (!answered.ok()) return rollback(answered.error());
   for (size_t i = 0; i < devices.size(); ++i) {
-    std::optional<std::string> secret = (*answered)[2 + i].row(0).OptText();
+    std::optional<std::string> secret =
+        (*answered)[devices_at + i].row(0).OptText();
     if (devices[i]->secret && secret != devices[i]->secret) {
       (void)conn.Script("ROLLBACK");
       return false;
     }
   }
-  const size_t head_at = 2 + devices.size();
+  const size_t head_at = devices_at + devices.size();
   int64_t next_id = (*answered)[head_at].row(0).Int() + 1;
   for (size_t k = 0; k < looked_up.size(); ++k) {
     if ((*answered)[head_at + 1 + k].size() > 0) {
