@@ -26,6 +26,39 @@ using testing::AllSessions;
 using testing::MustOpen;
 using testing::TempDir;
 
+// A place a store call stops at while the test holds it (a slow disk, a
+// long re-fold): Pass() waits there until Release().
+class Gate {
+ public:
+  void Hold() {
+    std::lock_guard lock(mu_);
+    hold_ = true;
+  }
+  void Pass() {
+    std::unique_lock lock(mu_);
+    if (!hold_) return;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return !hold_; });
+  }
+  // Whether a call has stopped here, within `within`.
+  bool WaitHeld(std::chrono::seconds within) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, within, [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;  // guarded by mu_
+  bool held_ = false;  // guarded: a call has stopped here
+};
+
 // The log's face of the real store, with appends that fail on demand (a
 // disk gone bad). The projection and the readers use the real store.
 class FailingLog final : public LogStore {
@@ -50,44 +83,23 @@ class FailingLog final : public LogStore {
     real_.Prepare(request);
   }
 
-  // Flush(): held until ReleaseFlushes(), or failing, on demand.
+  // Flush(): held at `flush_gate`, or failing, on demand.
+  Gate flush_gate;
   std::atomic<bool> flushes_apart{false};
   std::atomic<bool> fail_flushes{false};
   std::atomic<bool> restarted{false};  // flushes answer another session
   std::atomic<int> flushes{0};
   Result<int64_t> Flush() override {
-    {
-      std::unique_lock lock(mu_);
-      ++flushes_entered_;
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return !hold_flushes_; });
-    }
+    flush_gate.Pass();
     ++flushes;
     if (fail_flushes) return Unavailable("the server closed the connection (injected)");
     Result<int64_t> session = real_.Flush();
     if (session.ok() && restarted) return *session + 1;  // another session
     return session;
   }
-  void HoldFlushes() {
-    std::lock_guard lock(mu_);
-    hold_flushes_ = true;
-  }
-  bool WaitFlushEntered(std::chrono::seconds within) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, within, [this] { return flushes_entered_ > 0; });
-  }
-  void ReleaseFlushes() {
-    std::lock_guard lock(mu_);
-    hold_flushes_ = false;
-    cv_.notify_all();
-  }
 
  private:
   Store& real_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_flushes_ = false;  // guarded by mu_
-  int flushes_entered_ = 0;    // guarded by mu_
 };
 
 // The real store's projection face with commits that fail on demand.
@@ -102,31 +114,12 @@ class FailingProjection final : public ProjectionStore {
     return real_.SetSessionUser(id, u);
   }
   Result<std::vector<LoggedEvent>> ReadLog(int64_t after, int limit) override {
-    {
-      // Held: the projector is stuck here (a slow disk, a long re-fold)
-      // until Release().
-      std::unique_lock lock(hold_mu_);
-      if (hold_) {
-        held_ = true;
-        hold_cv_.notify_all();
-        hold_cv_.wait(lock, [this] { return !hold_; });
-      }
-    }
+    gate_.Pass();  // held: the projector is stuck here until Release()
     return real_.ReadLog(after, limit);
   }
-  void Hold() {
-    std::lock_guard lock(hold_mu_);
-    hold_ = true;
-  }
-  bool WaitHeld(std::chrono::seconds within) {
-    std::unique_lock lock(hold_mu_);
-    return hold_cv_.wait_for(lock, within, [this] { return held_; });
-  }
-  void Release() {
-    std::lock_guard lock(hold_mu_);
-    hold_ = false;
-    hold_cv_.notify_all();
-  }
+  void Hold() { gate_.Hold(); }
+  bool WaitHeld(std::chrono::seconds within) { return gate_.WaitHeld(within); }
+  void Release() { gate_.Release(); }
   Result<std::vector<Event>> FoldableEvents(const std::string& d, std::optional<EventKey> a,
                                             int64_t up_to) override {
     return real_.FoldableEvents(d, a, up_to);
@@ -158,10 +151,7 @@ class FailingProjection final : public ProjectionStore {
 
  private:
   Store& real_;
-  std::mutex hold_mu_;
-  std::condition_variable hold_cv_;
-  bool hold_ = false;  // guarded by hold_mu_
-  bool held_ = false;  // guarded: the projector has been stuck
+  Gate gate_;
 };
 
 // An item as the receiver would hand it over.
@@ -277,17 +267,17 @@ TEST_F(IngestTest, FailedCommitAnswers503StoresNothingAndRecovers) {
 TEST_F(IngestTest, OnAStoreThatFlushesApartAnAnswerWaitsForTheFlush) {
   Open();
   failing_->flushes_apart = true;
-  failing_->HoldFlushes();
+  failing_->flush_gate.Hold();
   std::promise<Result<Verdict>> answered;
   auto answer = answered.get_future();
   writer_->Submit(Item("delta", Kind::kStarted, 1'722'000'000'000),
                   [&](Result<Verdict> v) { answered.set_value(std::move(v)); });
-  ASSERT_TRUE(failing_->WaitFlushEntered(std::chrono::seconds(10)));
+  ASSERT_TRUE(failing_->flush_gate.WaitHeld(std::chrono::seconds(10)));
   // Appended (and in the log), but not on disk yet: no answer.
   EXPECT_EQ(AllEvents(*store_).size(), 1u);
   EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(200)),
             std::future_status::timeout);
-  failing_->ReleaseFlushes();
+  failing_->flush_gate.Release();
   Result<Verdict> v = answer.get();
   ASSERT_TRUE(v.ok()) << v.error().message;
   EXPECT_EQ(v->event_id, 1);
